@@ -1,0 +1,161 @@
+-- The client: policy on top of extruct.core's transfer. Endpoints are a few
+-- lines each on top of Client:request.
+
+local core = require("extruct.core")
+local errors = require("extruct.errors")
+local url = require("extruct.url")
+
+local M = {}
+
+local DEFAULT_BASE_URL = "https://api.extruct.ai"
+M.DEFAULT_BASE_URL = DEFAULT_BASE_URL
+
+-- Every option extruct.new accepts, with a check of its value.
+local function positive_number(v) return type(v) == "number" and v > 0 and v == v and v < math.huge end
+local function is_string(v) return type(v) == "string" end
+local OPTIONS = {
+  token = { check = is_string, want = "a string" },
+  base_url = { check = is_string, want = "a string" },
+  timeout = { check = positive_number, want = "a positive number of seconds" },
+  connect_timeout = { check = positive_number, want = "a positive number of seconds" },
+  max_response_size = { check = positive_number, want = "a positive number of bytes" },
+  user_agent = { check = is_string, want = "a string" },
+}
+
+local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
+
+local function user_agent()
+  local lua = rawget(_G, "jit") and jit.version or _VERSION
+  return ("extruct-lua/%s (%s; %s)"):format(core._VERSION, lua, core.curl_version:match("^%S+"))
+end
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+Client.__tostring = function(self)
+  return ("extruct.client(%s%s)"):format(url.redact(self.base_url), self._core == nil and ", closed" or "")
+end
+
+-- Why a configuration cannot work, or nil. Checked when the client is made,
+-- reported by every request: a token from the environment is not the
+-- caller's misuse, so it is an error value, not a raised error.
+local function config_problem(token, base_url)
+  if token == nil or token == "" then
+    return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
+  end
+  if token:find("[%c ]") then
+    return "the API token holds spaces or control characters (CR, LF, NUL...); check EXTRUCT_API_TOKEN"
+  end
+  if base_url:find("%c") then
+    return "the base URL holds control characters (CR, LF, NUL...)"
+  end
+  local _, why = url.check_base(base_url)
+  if why then
+    return ("malformed base URL '%s': %s"):format(url.redact(base_url), why)
+  end
+  return nil
+end
+
+--- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent }
+--- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
+function M.new(opts, getenv)
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error("extruct.new: options must be a table, got " .. type(opts), 3)
+  end
+  for name, value in pairs(opts) do
+    local spec = OPTIONS[name]
+    if spec == nil then
+      error(("extruct.new: unknown option '%s'"):format(tostring(name)), 3)
+    end
+    if not spec.check(value) then
+      error(("extruct.new: option '%s' must be %s"):format(name, spec.want), 3)
+    end
+  end
+  getenv = getenv or os.getenv
+  local token = opts.token or getenv("EXTRUCT_API_TOKEN")
+  local base_url = opts.base_url or getenv("EXTRUCT_API_URL")
+  if base_url == nil or base_url == "" then base_url = DEFAULT_BASE_URL end
+
+  local self = setmetatable({
+    base_url = (base_url:gsub("/+$", "")),
+    timeout = opts.timeout or DEFAULTS.timeout,
+    connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
+    max_response_size = opts.max_response_size or DEFAULTS.max_response_size,
+  }, Client)
+
+  local problem = config_problem(token, base_url)
+  if problem then
+    self._config_error = errors.new("config", problem)
+  else
+    -- The token goes to the core and stays there: the Lua object never holds it.
+    self._core = core.new_client{
+      base_url = self.base_url,
+      token = token,
+      timeout = self.timeout,
+      connect_timeout = self.connect_timeout,
+      max_response_size = self.max_response_size,
+      user_agent = opts.user_agent or user_agent(),
+    }
+  end
+  return self
+end
+
+--- Releases the connection; safe to call more than once.
+function Client:close()
+  if self._core then
+    self._core:close()
+    self._core = nil
+  end
+  self._closed = true
+end
+Client.__close = Client.close
+
+--- The generic request: method, path (already encoded), options
+--- { query = {...}, body = "json text", subject = "table 'x'" }.
+--- Returns the decoded body and the response { status, headers }, or nil, err.
+function Client:request(method, path, opts)
+  if self._closed then
+    error("extruct: the client is closed", 2)
+  end
+  if self._config_error then
+    return nil, self._config_error
+  end
+  opts = opts or {}
+  local target = path .. url.query(opts.query)
+  local response, kind, message = self._core:request(method, target, opts.body)
+  if not response then
+    return nil, errors.new(kind, ("%s %s: %s"):format(method, target, message))
+  end
+  local status = response.status
+  if status < 200 or status > 299 then
+    return nil, errors.from_status(response, opts.subject)
+  end
+  if response.body_error then
+    return nil, errors.from_bad_body(response, response.body_error)
+  end
+  if opts.expect == "object" and type(response.body) ~= "table" then
+    return nil, errors.from_bad_body(response, "expected a JSON object, got " .. type(response.body))
+  end
+  return response.body, response
+end
+
+local function check_id(id, what, level)
+  if type(id) ~= "string" or id == "" then
+    error(("extruct.%s: the table id must be a non-empty string, got %s"):format(
+      what, type(id) == "string" and "an empty string" or type(id)), level + 1)
+  end
+end
+M.check_id = check_id
+
+--- GET /v1/tables/{id}: the table's header and run status.
+function Client:get_table(id)
+  check_id(id, "get_table", 2)
+  return self:request("GET", "/v1/tables/" .. url.segment(id), {
+    subject = ("table '%s'"):format(id),
+    expect = "object",
+  })
+end
+
+return M

@@ -1,0 +1,162 @@
+-- Error objects: what every failing call returns as its second value.
+--
+-- An error is a table { kind, status, message, detail, retry_after, ... }
+-- whose __tostring reads as one line, so `print(err)` and `error(err)` both
+-- work. Messages are built only from the server's answer and the request's
+-- path, never from the client's configuration, so the token cannot leak.
+
+local M = {}
+
+local Error = {}
+Error.__index = Error
+Error.__tostring = function(err)
+  return "extruct: " .. err.kind .. ": " .. err.message
+end
+M.Error = Error
+
+--- The kinds, with the HTTP statuses that map to them.
+M.KINDS = {
+  "auth", "payment", "not_found", "validation", "rate_limit", "server", "http",
+  "network", "timeout", "decode", "config",
+}
+
+local KIND_BY_STATUS = {
+  [401] = "auth", [403] = "auth", [402] = "payment", [404] = "not_found",
+  [422] = "validation", [429] = "rate_limit",
+}
+
+function M.kind_for_status(status)
+  if KIND_BY_STATUS[status] then return KIND_BY_STATUS[status] end
+  if status >= 500 and status <= 599 then return "server" end
+  return "http"
+end
+
+function M.new(kind, message, fields)
+  local err = { kind = kind, message = message }
+  if fields then
+    for k, v in pairs(fields) do err[k] = v end
+  end
+  return setmetatable(err, Error)
+end
+
+function M.is_error(value)
+  return getmetatable(value) == Error
+end
+
+-- HTTP-date (RFC 9110: IMF-fixdate) to a POSIX timestamp, without os.time's
+-- local-time interpretation.
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6,
+                 Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+function M.parse_http_date(text)
+  local d, mon, y, hh, mm, ss = text:match("^%a%a%a, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d or not MONTHS[mon] then return nil end
+  return days_from_civil(tonumber(y), MONTHS[mon], tonumber(d)) * 86400
+    + tonumber(hh) * 3600 + tonumber(mm) * 60 + tonumber(ss)
+end
+
+--- Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date.
+function M.parse_retry_after(value, now)
+  if type(value) ~= "string" then return nil end
+  local seconds = value:match("^%s*(%d+)%s*$")
+  if seconds then return tonumber(seconds) end
+  local at = M.parse_http_date(value:match("^%s*(.-)%s*$"))
+  if not at then return nil end
+  return math.max(0, at - (now or os.time()))
+end
+
+-- A FastAPI `detail` in words: a string as is, a 422 list as "loc: msg; ...",
+-- a 402 object by its `error` code.
+local function describe_detail(detail)
+  local kind = type(detail)
+  if kind == "string" then return detail end
+  if kind ~= "table" then return nil end
+  if detail.error ~= nil then
+    local text = tostring(detail.error)
+    if type(detail.message) == "string" then text = text .. ": " .. detail.message end
+    return text
+  end
+  local parts = {}
+  for _, item in ipairs(detail) do
+    if type(item) == "table" and type(item.msg) == "string" then
+      local loc = {}
+      if type(item.loc) == "table" then
+        for _, part in ipairs(item.loc) do loc[#loc + 1] = tostring(part) end
+      end
+      parts[#parts + 1] = (#loc > 0 and table.concat(loc, ".") .. ": " or "") .. item.msg
+    end
+  end
+  if #parts > 0 then return table.concat(parts, "; ") end
+  return nil
+end
+
+local function one_line(text, limit)
+  text = text:gsub("%s+", " "):gsub("^ ", "")
+  if #text > limit then text = text:sub(1, limit) .. "..." end
+  return text
+end
+
+local STATUS_MESSAGES = {
+  auth = "the API rejected the credentials; check that the request carries the header"
+    .. " 'Authorization: Bearer <token>' and that EXTRUCT_API_TOKEN (or the token option) holds a valid API token",
+  payment = "payment required: the workspace's plan or credits do not cover this request",
+  not_found = "not found",
+  validation = "the API rejected the request as invalid",
+  rate_limit = "too many requests: the API is rate limiting or out of quota",
+  server = "the API failed to answer (server error)",
+  http = "unexpected HTTP status",
+}
+
+--- The error for a non-2xx response. `subject` names what was asked for
+--- (e.g. "table 'tbl_1'") so a 404 can say which thing is missing.
+function M.from_status(response, subject)
+  local status = response.status
+  local kind = M.kind_for_status(status)
+  local body = response.body
+  local detail = type(body) == "table" and body.detail or nil
+  local message
+  if kind == "not_found" and subject then
+    message = subject .. " is unknown or not in this workspace"
+  elseif status == 403 then
+    message = "the API refused access (forbidden); check that the request carries the header"
+      .. " 'Authorization: Bearer <token>' and that EXTRUCT_API_TOKEN holds a token allowed to do this"
+  else
+    message = STATUS_MESSAGES[kind]
+  end
+  local said = describe_detail(detail)
+  if said then
+    message = message .. " (server said: " .. one_line(said, 300) .. ")"
+  elseif response.body_text then
+    message = message .. " (body: " .. one_line(response.body_text, 120) .. ")"
+  end
+  local retry_after = M.parse_retry_after(response.headers and response.headers["retry-after"])
+  if retry_after then
+    message = message .. "; retry after " .. retry_after .. " s"
+  end
+  message = message .. " [HTTP " .. status .. "]"
+  return M.new(kind, message, { status = status, detail = detail, retry_after = retry_after })
+end
+
+--- The error for a 2xx response whose body is not the JSON promised.
+function M.from_bad_body(response, why)
+  local content_type = response.headers and response.headers["content-type"]
+  local message = "the response is not the JSON expected: " .. why
+  if content_type then message = message .. " (content-type " .. content_type .. ")" end
+  if response.body_text then
+    message = message .. " (body: " .. one_line(response.body_text, 120) .. ")"
+  end
+  message = message .. " [HTTP " .. response.status .. "]"
+  return M.new("decode", message, { status = response.status })
+end
+
+return M

@@ -1,0 +1,37 @@
+/* A monotonic clock and a sleep that really sleeps, so Lua can wait without
+ * busy loops or os.execute("sleep"). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+
+#include "extruct.h"
+
+/* core.monotime() -> seconds (float) on a clock that never jumps back. */
+static int clock_monotime(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+/* core.sleep(seconds): sleeps the whole span, resuming after signals. */
+static int clock_sleep(lua_State *L) {
+  lua_Number seconds = luaL_checknumber(L, 1);
+  struct timespec left;
+  luaL_argcheck(L, seconds >= 0 && seconds < 1e9, 1, "seconds must be between 0 and 1e9");
+  left.tv_sec = (time_t)seconds;
+  left.tv_nsec = (long)((seconds - floor(seconds)) * 1e9);
+  while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+void ex_clock_open(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+      {"monotime", clock_monotime},
+      {"sleep", clock_sleep},
+      {NULL, NULL},
+  };
+  ex_setfuncs(L, funcs);
+}

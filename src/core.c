@@ -1,0 +1,30 @@
+/* extruct.core: the C half of the extruct module. It owns what needs C:
+ * HTTP transfers on a reused libcurl handle (client.c), JSON to Lua
+ * conversion through cJSON (json.c), and a monotonic clock with a real
+ * sleep (clock.c). Policy lives in lua/extruct/. */
+#include <curl/curl.h>
+
+#include "extruct.h"
+
+int luaopen_extruct_core(lua_State *L);
+
+int luaopen_extruct_core(lua_State *L) {
+  /* Once per process; libcurl counts the calls, so hosts that already
+   * initialised it (or load the module twice) stay correct. */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return luaL_error(L, "extruct.core: curl_global_init failed");
+
+  lua_newtable(L);
+  lua_pushliteral(L, EXTRUCT_VERSION);
+  lua_setfield(L, -2, "_VERSION");
+  lua_pushstring(L, curl_version());
+  lua_setfield(L, -2, "curl_version");
+  /* JSON null: NULL as a light userdata, the same value as cjson.null. */
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "null");
+
+  ex_json_open(L);
+  ex_client_open(L);
+  ex_clock_open(L);
+  return 1;
+}

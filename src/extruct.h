@@ -1,0 +1,24 @@
+/* Internal declarations shared by the C files of extruct.core.
+ * Every C file exports one ex_<part>_open(L) that adds its functions to the
+ * module table on top of the stack; version shims live in compat.h. */
+#ifndef EXTRUCT_H
+#define EXTRUCT_H
+
+#include "compat.h"
+
+#define EXTRUCT_VERSION "0.1.0"
+
+/* Registry names of the metatables owned by the core. */
+#define EX_CLIENT_MT "extruct.core.client"
+#define EX_TREE_MT "extruct.core.json_tree"
+
+/* Decodes len bytes of JSON at text. On success pushes the Lua value and
+ * returns 1; on failure pushes an error message and returns 0. Raises only
+ * on memory errors, and never leaks the parse tree when it does. */
+int ex_json_push(lua_State *L, const char *text, size_t len);
+
+void ex_json_open(lua_State *L);
+void ex_client_open(lua_State *L);
+void ex_clock_open(lua_State *L);
+
+#endif
