@@ -1,0 +1,49 @@
+rockspec_format = "3.0"
+package = "extruct"
+version = "0.1.0-1"
+source = {
+   url = "git+https://github.com/extruct-lua/extruct.git",
+   tag = "v0.1.0",
+}
+description = {
+   summary = "Lua client for the Extruct API (AI tables), with a C core on libcurl and cJSON",
+   detailed = [[
+extruct fetches Extruct tables over a reused libcurl connection, decodes the
+JSON straight into Lua tables in C, returns structured errors, and waits for
+table runs to finish. Works on Lua 5.1 to 5.4 and LuaJIT. Ships a mock
+Extruct server (needs luasocket) for offline development.
+]],
+   homepage = "https://github.com/extruct-lua/extruct",
+   license = "MIT",
+   labels = { "http", "json", "api", "extruct" },
+}
+dependencies = {
+   "lua >= 5.1, < 5.5",
+}
+external_dependencies = {
+   CURL = { header = "curl/curl.h", library = "curl" },
+   CJSON = { header = "cjson/cJSON.h", library = "cjson" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["extruct.core"] = {
+         sources = { "src/core.c", "src/client.c", "src/json.c", "src/clock.c" },
+         libraries = { "curl", "cjson" },
+         incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },
+      },
+      extruct = "lua/extruct/init.lua",
+      ["extruct.client"] = "lua/extruct/client.lua",
+      ["extruct.errors"] = "lua/extruct/errors.lua",
+      ["extruct.url"] = "lua/extruct/url.lua",
+      ["extruct.mock"] = "lua/extruct/mock.lua",
+   },
+   install = {
+      bin = { ["extruct-mock"] = "bin/extruct-mock" },
+   },
+}
+test = {
+   type = "command",
+   command = "make test",
+}

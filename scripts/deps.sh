@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages extruct needs to build, run its demo and its
+# tests. As root it installs what is missing with apt-get; otherwise it names
+# the command to run and fails.
+#
+#   scripts/deps.sh          build + demo + tests
+#   scripts/deps.sh runtime  build + demo only
+set -euo pipefail
+
+runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev ca-certificates
+         lua5.4 liblua5.4-dev lua-socket)
+# luajit2 is OpenResty's LuaJIT, the flavour that coexists with Debian's
+# neovim and libnginx-mod-http-lua (the plain luajit package conflicts).
+testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua-busted lua-cjson
+         lua-check luarocks)
+
+wanted=("${runtime[@]}")
+if [ "${1:-all}" != runtime ]; then
+  wanted+=("${testing[@]}")
+fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "extruct: installing missing packages: ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  echo "extruct: not root; run:  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "extruct: packages installed" >&2
