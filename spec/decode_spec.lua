@@ -69,6 +69,7 @@ describe("extruct.decode", function()
     local v, err = extruct.decode(deep)
     assert.is_nil(v)
     assert.equal("decode", err.kind)
+    assert.matches("nested deeper than 1000 levels", err.message, 1, true)
     -- cJSON's limit is 1000 levels; right under it the conversion must cope
     local ok = assert(extruct.decode(string.rep("[", 999) .. "1" .. string.rep("]", 999)))
     local depth, node = 0, ok

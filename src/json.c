@@ -101,6 +101,29 @@ static int json_only_whitespace(const char *p, const char *end) {
   return 1;
 }
 
+/* How deeply nested the text is at offset (strings skipped), to tell a
+ * nesting-limit failure from a syntax error. */
+static size_t json_depth_at(const char *text, size_t offset) {
+  size_t i, depth = 0;
+  int in_string = 0;
+  for (i = 0; i < offset; i++) {
+    char ch = text[i];
+    if (in_string) {
+      if (ch == '\\')
+        i++;
+      else if (ch == '"')
+        in_string = 0;
+    } else if (ch == '"') {
+      in_string = 1;
+    } else if (ch == '[' || ch == '{') {
+      depth++;
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return depth;
+}
+
 /* Frees the tree early, drops everything pushed since top, pushes message. */
 static int json_fail(lua_State *L, int top, json_tree_guard *guard, const char *message) {
   if (guard->root != NULL) {
@@ -132,9 +155,15 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
   if (guard->root == NULL || !json_only_whitespace(parse_end, text + len)) {
     size_t offset = parse_end != NULL && parse_end >= text ? (size_t)(parse_end - text) : 0;
     char message[96];
-    snprintf(message, sizeof message, "%s at byte %lu of %lu",
-             guard->root == NULL ? "invalid JSON" : "unexpected data after the JSON value",
-             (unsigned long)(offset < len ? offset : len), (unsigned long)len);
+    if (offset > len)
+      offset = len;
+    if (guard->root == NULL && json_depth_at(text, offset) >= CJSON_NESTING_LIMIT)
+      snprintf(message, sizeof message, "JSON nested deeper than %d levels at byte %lu",
+               CJSON_NESTING_LIMIT, (unsigned long)offset);
+    else
+      snprintf(message, sizeof message, "%s at byte %lu of %lu",
+               guard->root == NULL ? "invalid JSON" : "unexpected data after the JSON value",
+               (unsigned long)offset, (unsigned long)len);
     return json_fail(L, top, guard, message);
   }
   if (!json_push_item(L, guard->root))
