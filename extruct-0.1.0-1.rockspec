@@ -21,7 +21,9 @@ dependencies = {
    "lua >= 5.1, < 5.5",
 }
 external_dependencies = {
-   CURL = { header = "curl/curl.h", library = "curl" },
+   -- Debian keeps curl/curl.h under a multiarch include folder that the
+   -- compiler searches but LuaRocks does not; the library alone locates it.
+   CURL = { library = "curl" },
    CJSON = { header = "cjson/cJSON.h", library = "cjson" },
 }
 build = {

@@ -34,7 +34,7 @@ Client.__index = Client
 M.Client = Client
 
 Client.__tostring = function(self)
-  return ("extruct.client(%s%s)"):format(url.redact(self.base_url), self._core == nil and ", closed" or "")
+  return ("extruct.client(%s%s)"):format(url.redact(self.base_url), self._closed and ", closed" or "")
 end
 
 -- Why a configuration cannot work, or nil. Checked when the client is made,

@@ -1,0 +1,125 @@
+local extruct = require("extruct")
+local core = require("extruct.core")
+local helpers = require("spec.helpers")
+
+describe("extruct.is_idle", function()
+  it("needs run_status idle and no cell in progress", function()
+    assert.is_true(extruct.is_idle({ status = { run_status = "idle", num_cells_in_progress = 0 } }))
+    assert.is_true(extruct.is_idle({ status = { run_status = "idle" } })) -- the schema's default is 0
+    assert.is_false(extruct.is_idle({ status = { run_status = "idle", num_cells_in_progress = 2 } }))
+    assert.is_false(extruct.is_idle({ status = { run_status = "running", num_cells_in_progress = 0 } }))
+    assert.is_false(extruct.is_idle({}))
+    assert.has_error(function() extruct.is_idle(nil) end)
+  end)
+end)
+
+describe("core clock", function()
+  it("sleeps without spinning, on a monotonic clock", function()
+    local wall, cpu = core.monotime(), os.clock()
+    core.sleep(0.3)
+    local slept = core.monotime() - wall
+    assert.is_true(slept >= 0.3, tostring(slept))
+    assert.is_true(os.clock() - cpu < 0.1, "the sleep used CPU")
+    assert.has_error(function() core.sleep(-1) end)
+    assert.has_error(function() core.sleep("x") end)
+  end)
+end)
+
+describe("client:wait_until_idle", function()
+  local mock, client
+  lazy_setup(function() mock = helpers.start_mock() end)
+  lazy_teardown(function()
+    client:close()
+    mock:stop()
+  end)
+  before_each(function()
+    mock:reset()
+    client = client or helpers.client(mock)
+  end)
+
+  it("polls until the run is idle, reporting each poll", function()
+    mock:add_table{ id = "tbl_run", polls = 4 }
+    local seen = {}
+    local t = assert(client:wait_until_idle("tbl_run", {
+      interval = 0.05,
+      on_progress = function(progress) seen[#seen + 1] = progress.status end,
+    }))
+    assert.is_true(extruct.is_idle(t))
+    assert.equal(4, #seen)
+    assert.equal(4, #mock:requests())
+    for i = 1, 3 do
+      assert.equal("running", seen[i].run_status)
+      assert.is_true(seen[i].num_cells_in_progress > 0)
+      assert.is_true(seen[i].num_cells_completed <= seen[i + 1].num_cells_completed)
+    end
+    assert.equal("idle", seen[4].run_status)
+    assert.equal(0, seen[4].num_cells_in_progress)
+  end)
+
+  it("returns at once for a table that is already idle", function()
+    local t = assert(client:wait_until_idle("tbl_idle", { interval = 10 }))
+    assert.equal("tbl_idle", t.id)
+    assert.equal(1, #mock:requests())
+  end)
+
+  it("sleeps the interval between polls without burning CPU", function()
+    mock:add_table{ id = "tbl_slow", polls = 3 }
+    local wall, cpu = core.monotime(), os.clock()
+    assert(client:wait_until_idle("tbl_slow", { interval = 0.3 }))
+    local elapsed = core.monotime() - wall
+    assert.is_true(elapsed >= 0.6, "returned after " .. elapsed .. " s")
+    assert.is_true(os.clock() - cpu < 0.2, "busy-waited")
+  end)
+
+  it("gives up after the timeout with kind timeout and the last table seen", function()
+    mock:add_table{ id = "tbl_forever", polls = 100000 }
+    local polls = 0
+    local started = core.monotime()
+    local t, err = client:wait_until_idle("tbl_forever", {
+      interval = 0.1, timeout = 0.5,
+      on_progress = function() polls = polls + 1 end,
+    })
+    local elapsed = core.monotime() - started
+    assert.is_nil(t)
+    assert.equal("timeout", err.kind)
+    assert.equal("tbl_forever", err.last.id)
+    assert.equal("running", err.last.status.run_status)
+    assert.matches("tbl_forever", tostring(err))
+    assert.is_true(elapsed >= 0.5 and elapsed < 1.5, tostring(elapsed))
+    assert.is_true(polls >= 4 and polls <= 8, tostring(polls))
+  end)
+
+  it("a timeout of 0 polls exactly once", function()
+    mock:add_table{ id = "tbl_once", polls = 5 }
+    local _, err = client:wait_until_idle("tbl_once", { timeout = 0 })
+    assert.equal("timeout", err.kind)
+    assert.equal(1, #mock:requests())
+  end)
+
+  it("returns the error of a failed poll", function()
+    local _, err = client:wait_until_idle("tbl_missing", { interval = 0.05 })
+    assert.equal("not_found", err.kind)
+    mock:fault{ status = 401 }
+    _, err = client:wait_until_idle("tbl_idle", { interval = 0.05 })
+    assert.equal("auth", err.kind)
+  end)
+
+  it("raises on misuse", function()
+    assert.has_error(function() client:wait_until_idle("t", { interval = 0 }) end)
+    assert.has_error(function() client:wait_until_idle("t", { timeout = "9" }) end)
+    assert.has_error(function() client:wait_until_idle("t", { on_progres = print }) end)
+    assert.has_error(function() client:wait_until_idle("", {}) end)
+    assert.has_error(function() client:wait_until_idle("t", 5) end)
+    assert.equal(0, #mock:requests())
+  end)
+
+  it("defaults to a 5 s interval", function()
+    -- a table that is idle on its second poll comes back after one default interval
+    mock:add_table{ id = "tbl_defaults", polls = 2 }
+    local started = core.monotime()
+    local t = assert(client:wait_until_idle("tbl_defaults"))
+    local elapsed = core.monotime() - started
+    assert.is_true(extruct.is_idle(t))
+    assert.is_true(elapsed >= 4.9 and elapsed < 7, tostring(elapsed))
+  end)
+end)
