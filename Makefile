@@ -16,6 +16,7 @@ LUAS := $(LUA)
 endif
 BUSTED_OUTPUT ?= utfTerminal
 BUSTED_ARGS ?=
+SPEC ?= spec
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -56,7 +57,7 @@ test: deps
 test-one: build
 	@echo "== specs on $(LUA)"
 	LUA=$(LUA) $(LUA) /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' \
-	  --cpath='build/$(LUA)/?.so' --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS) spec
+	  --cpath='build/$(LUA)/?.so' --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS) $(SPEC)
 
 demo: deps build
 	LUA=$(LUA) $(LUA) examples/demo.lua $(TABLE)
