@@ -59,7 +59,7 @@ end
 
 --- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
-function M.new(opts, getenv)
+function M.new(opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then
     error("extruct.new: options must be a table, got " .. type(opts), 3)
@@ -73,9 +73,8 @@ function M.new(opts, getenv)
       error(("extruct.new: option '%s' must be %s"):format(name, spec.want), 3)
     end
   end
-  getenv = getenv or os.getenv
-  local token = opts.token or getenv("EXTRUCT_API_TOKEN")
-  local base_url = opts.base_url or getenv("EXTRUCT_API_URL")
+  local token = opts.token or os.getenv("EXTRUCT_API_TOKEN")
+  local base_url = opts.base_url or os.getenv("EXTRUCT_API_URL")
   if base_url == nil or base_url == "" then base_url = DEFAULT_BASE_URL end
 
   local self = setmetatable({
