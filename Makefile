@@ -59,7 +59,8 @@ test-one: build
 	LUA=$(LUA) $(LUA) /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' \
 	  --cpath='build/$(LUA)/?.so' --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS) $(SPEC)
 
-demo: deps build
+demo: build
+	@bash scripts/deps.sh runtime
 	LUA=$(LUA) $(LUA) examples/demo.lua $(TABLE)
 
 lint:
