@@ -1,6 +1,7 @@
 -- Shared setup for the specs: the mock Extruct server as a real subprocess
 -- on 127.0.0.1, and small utilities.
 
+local socket = require("socket")
 local http = require("socket.http")
 local ltn12 = require("ltn12")
 local cjson = require("cjson")
@@ -17,10 +18,43 @@ local function shell_quote(s)
 end
 helpers.shell_quote = shell_quote
 
+--- Percent-encodes everything but unreserved characters.
+function helpers.url_encode(value)
+  return (tostring(value):gsub("[^%w%-_%.~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local function query_string(params)
+  local parts = {}
+  for name, value in pairs(params or {}) do
+    parts[#parts + 1] = helpers.url_encode(name) .. "=" .. helpers.url_encode(value)
+  end
+  table.sort(parts)
+  return #parts > 0 and "?" .. table.concat(parts, "&") or ""
+end
+
+--- Waits (at most `seconds`) until fn() is true; returns whether it became so.
+function helpers.eventually(seconds, fn)
+  local deadline = socket.gettime() + seconds
+  repeat
+    if fn() then return true end
+    socket.sleep(0.05)
+  until socket.gettime() > deadline
+  return fn()
+end
+
+function helpers.refuses_connections(port)
+  local probe = socket.tcp()
+  probe:settimeout(1)
+  local ok = probe:connect("127.0.0.1", port)
+  probe:close()
+  return not ok
+end
+
 local Mock = {}
 Mock.__index = Mock
 
---- Starts bin/extruct-mock on a free loopback port. opts: token, polls.
+--- Starts bin/extruct-mock on a free loopback port: it prints its pid, then
+--- its banner. opts: token, polls.
 function helpers.start_mock(opts)
   opts = opts or {}
   local token = opts.token or helpers.TOKEN
@@ -29,47 +63,60 @@ function helpers.start_mock(opts)
   local pipe = assert(io.popen(command, "r"))
   local pid = pipe:read("*l")
   local banner = pipe:read("*l")
-  local port = banner and banner:match("listening on http://127%.0%.0%.1:(%d+)")
+  local port = banner and banner:match("^extruct%-mock listening on http://127%.0%.0%.1:(%d+)$")
   if not port then
     pipe:close()
-    error("the mock server did not start (pid " .. tostring(pid) .. ", said " .. tostring(banner) .. ")")
+    error(("the mock server did not start (pid %s, said %s)"):format(tostring(pid), tostring(banner)))
   end
   return setmetatable({
-    pipe = pipe, pid = tonumber(pid), port = tonumber(port), token = token,
+    pipe = pipe, pid = tonumber(pid), port = tonumber(port), token = token, banner = banner,
     url = "http://127.0.0.1:" .. port,
   }, Mock)
 end
 
---- A control request to /_mock/...; returns the decoded JSON answer.
-function Mock:control(method, path, params)
-  local query = {}
-  for k, v in pairs(params or {}) do
-    query[#query + 1] = k .. "=" .. tostring(v):gsub("[^%w%-_%.~]", function(c)
-      return ("%%%02X"):format(c:byte())
-    end)
-  end
-  table.sort(query)
+--- A request through socket.http; returns status, body, headers.
+function Mock:http(method, target, headers, body)
   local chunks = {}
-  local _, code = http.request{
-    url = self.url .. path .. (#query > 0 and "?" .. table.concat(query, "&") or ""),
+  local _, status, response_headers = http.request{
+    url = self.url .. target,
     method = method,
+    headers = headers,
+    source = body and ltn12.source.string(body),
     sink = ltn12.sink.table(chunks),
   }
-  assert(code == 200, "mock control " .. path .. " answered " .. tostring(code))
-  return cjson.decode(table.concat(chunks))
+  return status, table.concat(chunks), response_headers
+end
+
+--- A control request to /_mock/...; returns the status and the decoded answer.
+function Mock:call(method, path, params)
+  local status, body = self:http(method, path .. query_string(params))
+  return status, cjson.decode(body)
+end
+
+--- The same, for calls that must succeed; returns the decoded answer.
+function Mock:control(method, path, params)
+  local status, answer = self:call(method, path, params)
+  assert(status == 200, ("mock control %s answered %s: %s"):format(path, tostring(status), cjson.encode(answer)))
+  return answer
 end
 
 function Mock:reset() return self:control("POST", "/_mock/reset") end
-function Mock:fault(params) return self:control("POST", "/_mock/faults", params) end
 function Mock:add_table(params) return self:control("POST", "/_mock/tables", params) end
 function Mock:requests() return self:control("GET", "/_mock/requests") end
 function Mock:stats() return self:control("GET", "/_mock/stats") end
+function Mock:fault(params)
+  local answer = self:control("POST", "/_mock/faults", params)
+  assert(answer.ok == true, "a fault was not queued")
+  return answer
+end
 
---- Stops the server: asks it to shut down, kills it if it does not.
+--- Asks the server to shut down, kills it if it will not, and reaps it.
 function Mock:stop()
   if not self.pipe then return end
-  local ok = pcall(self.control, self, "POST", "/_mock/shutdown")
-  if not ok and self.pid then os.execute("kill " .. self.pid .. " 2>/dev/null") end
+  pcall(self.call, self, "POST", "/_mock/shutdown")
+  if not helpers.eventually(3, function() return helpers.refuses_connections(self.port) end) then
+    os.execute("kill " .. self.pid .. " 2>/dev/null")
+  end
   self.pipe:close()
   self.pipe = nil
 end
@@ -84,7 +131,6 @@ end
 
 --- A free loopback port with nothing listening on it.
 function helpers.closed_port()
-  local socket = require("socket")
   local server = assert(socket.bind("127.0.0.1", 0))
   local _, port = server:getsockname()
   server:close()

@@ -5,8 +5,8 @@
 
 local socket = require("socket")
 local http = require("socket.http")
-local ltn12 = require("ltn12")
 local cjson = require("cjson")
+local helpers = require("spec.helpers")
 
 local LUA = os.getenv("LUA") or "lua5.4"
 local TOKEN = "mock-token" -- the default of --token
@@ -19,113 +19,16 @@ local COLUMN_KINDS = {
   "reverse_email_lookup",
 }
 
---- Runs a shell command; returns its output and exit status.
-local function run(command)
-  local pipe = assert(io.popen(command .. "; echo \"exit:$?\"", "r"))
-  local out = pipe:read("*a")
-  pipe:close()
-  local body, status = out:match("^(.-)exit:(%d+)%s*$")
-  return body, tonumber(status)
-end
+local run = helpers.run
+local url_encode = helpers.url_encode
+local eventually = helpers.eventually
+local refuses_connections = helpers.refuses_connections
 
-local function url_encode(s)
-  return (tostring(s):gsub("[^%w%-_%.~]", function(c) return ("%%%02X"):format(c:byte()) end))
-end
-
-local function query_string(params)
-  local pairs_list = {}
-  for name, value in pairs(params or {}) do
-    pairs_list[#pairs_list + 1] = url_encode(name) .. "=" .. url_encode(value)
-  end
-  table.sort(pairs_list)
-  return #pairs_list > 0 and "?" .. table.concat(pairs_list, "&") or ""
-end
-
---- Waits (at most `seconds`) until fn() is true; returns whether it became so.
-local function eventually(seconds, fn)
-  local deadline = socket.gettime() + seconds
-  repeat
-    if fn() then return true end
-    socket.sleep(0.05)
-  until socket.gettime() > deadline
-  return fn()
-end
-
-local function refuses_connections(port)
-  local probe = socket.tcp()
-  probe:settimeout(1)
-  local ok = probe:connect("127.0.0.1", port)
-  probe:close()
-  return not ok
-end
-
----------------------------------------------------------------------------
--- The server process
----------------------------------------------------------------------------
-
-local Server = {}
-Server.__index = Server
-
---- Starts bin/extruct-mock on a free port: the pid line, then the banner.
-local function start_server(extra_args)
-  local command = ("sh -c 'echo $$; exec %s bin/extruct-mock --port 0 --quiet%s'")
-    :format(LUA, extra_args and " " .. extra_args or "")
-  local pipe = assert(io.popen(command, "r"))
-  local pid = pipe:read("*l")
-  local banner = pipe:read("*l")
-  local port = banner and banner:match("^extruct%-mock listening on http://127%.0%.0%.1:(%d+)$")
-  if not port then
-    pipe:close()
-    error(("the mock did not start (pid %s, said %s)"):format(tostring(pid), tostring(banner)))
-  end
-  return setmetatable({ pipe = pipe, pid = tonumber(pid), port = tonumber(port), banner = banner,
-                        url = "http://127.0.0.1:" .. port }, Server)
-end
-
---- A request through socket.http; returns status, body, headers.
-function Server:http(method, target, headers, body)
-  local chunks = {}
-  local _, status, response_headers = http.request{
-    url = self.url .. target,
-    method = method,
-    headers = headers,
-    source = body and ltn12.source.string(body),
-    sink = ltn12.sink.table(chunks),
-  }
-  return status, table.concat(chunks), response_headers
-end
-
---- A control call; returns the status and the decoded answer.
-function Server:control(method, path, params)
-  local status, body = self:http(method, path .. query_string(params))
-  return status, cjson.decode(body)
-end
-
-function Server:reset() assert.equal(200, (self:control("POST", "/_mock/reset"))) end
-function Server:requests() return select(2, self:control("GET", "/_mock/requests")) end
-function Server:stats() return select(2, self:control("GET", "/_mock/stats")) end
-
-function Server:fault(params)
-  local status, answer = self:control("POST", "/_mock/faults", params)
-  assert.equal(200, status, cjson.encode(answer))
-  assert.same({ ok = true }, answer)
-end
-
-function Server:add_table(params)
-  local status, answer = self:control("POST", "/_mock/tables", params)
-  assert.equal(200, status, cjson.encode(answer))
-  return answer
-end
-
---- Asks the server to shut down, kills it if it will not, and reaps it.
-function Server:stop()
-  if not self.pipe then return end
-  pcall(self.control, self, "POST", "/_mock/shutdown")
-  if not eventually(3, function() return refuses_connections(self.port) end) then
-    os.execute("kill " .. self.pid .. " 2>/dev/null")
-  end
-  self.pipe:close()
-  self.pipe = nil
+--- Starts bin/extruct-mock on a free port, with its default token unless told.
+local function start_server(opts)
+  opts = opts or {}
+  opts.token = opts.token or TOKEN
+  return helpers.start_mock(opts)
 end
 
 ---------------------------------------------------------------------------
@@ -257,7 +160,7 @@ describe("extruct-mock (subprocess)", function()
     end)
 
     it("--token and --polls set the bearer token and tbl_demo's polls", function()
-      local other = start_server("--token other-secret --polls 1")
+      local other = start_server{ token = "other-secret", polls = 1 }
       local ok, err = pcall(function()
         assert.equal(401, get_table(other.port, "tbl_demo").status)
         local t = get_table(other.port, "tbl_demo", { "Authorization: Bearer other-secret" })
@@ -399,7 +302,7 @@ describe("extruct-mock (subprocess)", function()
     it("rejects bad table parameters with 400", function()
       for _, params in ipairs({ { polls = 1 }, { id = "x", polls = -1 }, { id = "x", kind = "nope" },
                                 { id = "x", rows = "many" }, { id = "x", polls = 2, rows = 0 }, { id = "x", pols = 1 } }) do
-        local status, answer = server:control("POST", "/_mock/tables", params)
+        local status, answer = server:call("POST", "/_mock/tables", params)
         assert.equal(400, status)
         assert.is_string(answer.detail)
       end
@@ -582,7 +485,7 @@ describe("extruct-mock (subprocess)", function()
     it("apply only under their path; the control API never sees them", function()
       server:fault{ status = 500, path = "/v1/healthcheck" }
       server:fault{ status = 502 }
-      assert.equal(200, (server:control("GET", "/_mock/stats")))
+      assert.equal(200, (server:call("GET", "/_mock/stats")))
       assert.equal(502, get_table(server.port, "tbl_idle").status) -- skips the first, takes the second
       assert.equal(200, get_table(server.port, "tbl_idle").status)
       assert.equal(500, fetch(server.port, "GET", "/v1/healthcheck").status)
@@ -612,7 +515,7 @@ describe("extruct-mock (subprocess)", function()
       for _, params in ipairs({ { mode = "bogus" }, { count = 0 }, { status = 99 }, { status = "abc" },
                                 { delay = "-1" }, { delay = "soon" }, { path = "v1" }, { colour = "red" },
                                 { retry_after = "1\r\nX-Evil: 1" } }) do
-        local status, answer = server:control("POST", "/_mock/faults", params)
+        local status, answer = server:call("POST", "/_mock/faults", params)
         assert.equal(400, status)
         assert.is_string(answer.detail)
       end
@@ -728,7 +631,7 @@ describe("extruct-mock (subprocess)", function()
 
   it("shuts down on POST /_mock/shutdown", function()
     local other = start_server()
-    local status, answer = other:control("POST", "/_mock/shutdown")
+    local status, answer = other:call("POST", "/_mock/shutdown")
     assert.equal(200, status)
     assert.same({ ok = true }, answer)
     local gone = eventually(3, function() return refuses_connections(other.port) end)

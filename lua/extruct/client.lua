@@ -10,10 +10,32 @@ local M = {}
 local DEFAULT_BASE_URL = "https://api.extruct.ai"
 M.DEFAULT_BASE_URL = DEFAULT_BASE_URL
 
--- Every option extruct.new accepts, with a check of its value.
-local function positive_number(v) return type(v) == "number" and v > 0 and v == v and v < math.huge end
+-- Option tables: each name maps to a check of its value and the words for
+-- what it wants. An unknown name or a bad value is the caller's mistake, so
+-- it raises, pointing at the caller's line.
+local function positive_number(v) return type(v) == "number" and v > 0 and v < math.huge end
+local function non_negative_number(v) return type(v) == "number" and v >= 0 and v < math.huge end
 local function is_string(v) return type(v) == "string" end
-local OPTIONS = {
+local function is_function(v) return type(v) == "function" end
+
+local function check_options(opts, spec, where)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: options must be a table, got %s"):format(where, type(opts)), 3)
+  end
+  for name, value in pairs(opts) do
+    local option = spec[name]
+    if option == nil then
+      error(("%s: unknown option '%s'"):format(where, tostring(name)), 3)
+    end
+    if not option.check(value) then
+      error(("%s: option '%s' must be %s"):format(where, name, option.want), 3)
+    end
+  end
+  return opts
+end
+
+local CLIENT_OPTIONS = {
   token = { check = is_string, want = "a string" },
   base_url = { check = is_string, want = "a string" },
   timeout = { check = positive_number, want = "a positive number of seconds" },
@@ -60,19 +82,7 @@ end
 --- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 function M.new(opts)
-  if opts == nil then opts = {} end
-  if type(opts) ~= "table" then
-    error("extruct.new: options must be a table, got " .. type(opts), 3)
-  end
-  for name, value in pairs(opts) do
-    local spec = OPTIONS[name]
-    if spec == nil then
-      error(("extruct.new: unknown option '%s'"):format(tostring(name)), 3)
-    end
-    if not spec.check(value) then
-      error(("extruct.new: option '%s' must be %s"):format(name, spec.want), 3)
-    end
-  end
+  opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
   local token = opts.token or os.getenv("EXTRUCT_API_TOKEN")
   local base_url = opts.base_url or os.getenv("EXTRUCT_API_URL")
   if base_url == nil or base_url == "" then base_url = DEFAULT_BASE_URL end
@@ -155,6 +165,55 @@ function Client:get_table(id)
     subject = ("table '%s'"):format(id),
     expect = "object",
   })
+end
+
+--- True when the table's run is over: run_status "idle" and no cell in
+--- progress (the schema's default for a missing count is 0).
+function M.is_idle(t)
+  if type(t) ~= "table" then
+    error("extruct.is_idle: expected a table as returned by get_table, got " .. type(t), 2)
+  end
+  local status = t.status
+  if type(status) ~= "table" then return false end
+  local in_progress = status.num_cells_in_progress
+  return status.run_status == "idle" and (in_progress == nil or in_progress == 0)
+end
+
+local WAIT_OPTIONS = {
+  interval = { check = positive_number, want = "a positive number of seconds" },
+  timeout = { check = non_negative_number, want = "a number of seconds >= 0" },
+  on_progress = { check = is_function, want = "a function" },
+}
+local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
+
+local function timeout_error(id, timeout, t)
+  local status = type(t.status) == "table" and t.status or {}
+  local in_progress = status.num_cells_in_progress or 0
+  return errors.new("timeout", ("table '%s' was still %s after %g s (%d of %d cells in progress)"):format(
+    id, tostring(status.run_status), timeout, in_progress, in_progress + (status.num_cells_completed or 0)),
+    { last = t })
+end
+
+--- Polls the table until it is idle. opts: interval (s, default 5),
+--- timeout (s, default 900), on_progress(t) called after every poll.
+--- Returns the idle table, or nil and an error (kind "timeout" with
+--- err.last, the last table seen, when the time runs out). Sleeps in C on a
+--- monotonic clock; the last poll happens at the deadline.
+function Client:wait_until_idle(id, opts)
+  check_id(id, "wait_until_idle", 2)
+  opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
+  local interval = opts.interval or WAIT_DEFAULTS.interval
+  local timeout = opts.timeout or WAIT_DEFAULTS.timeout
+  local deadline = core.monotime() + timeout
+  while true do
+    local t, err = self:get_table(id)
+    if not t then return nil, err end
+    if opts.on_progress then opts.on_progress(t) end
+    if M.is_idle(t) then return t end
+    local remaining = deadline - core.monotime()
+    if remaining <= 0 then return nil, timeout_error(id, timeout, t) end
+    core.sleep(math.min(interval, remaining))
+  end
 end
 
 return M
