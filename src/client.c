@@ -157,9 +157,7 @@ static const char *client_error_kind(const client_t *c, CURLcode code) {
 static void client_push_error_message(lua_State *L, const client_t *c, CURLcode code) {
   if (c->out_of_memory)
     lua_pushliteral(L, "out of memory while receiving the response");
-  else if (c->body_too_large)
-    lua_pushfstring(L, "response larger than max_response_size (%d bytes)", (int)c->max_body);
-  else if (code == CURLE_FILESIZE_EXCEEDED)
+  else if (c->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
     lua_pushfstring(L, "response larger than max_response_size (%d bytes)", (int)c->max_body);
   else if (c->error[0] != '\0')
     lua_pushstring(L, c->error);
