@@ -96,6 +96,16 @@ describe("client:wait_until_idle", function()
     assert.equal(1, #mock:requests())
   end)
 
+  it("times out cleanly on a status with odd counts", function()
+    mock:fault{ body = '{"id":"tbl_odd","status":{"run_status":"running","num_cells_in_progress":2.5,'
+      .. '"num_cells_completed":null}}' }
+    local t, err = client:wait_until_idle("tbl_odd", { timeout = 0 })
+    assert.is_nil(t)
+    assert.equal("timeout", err.kind)
+    assert.matches("2.5 of 2.5 cells in progress", err.message, 1, true)
+    assert.equal(extruct.null, err.last.status.num_cells_completed)
+  end)
+
   it("returns the error of a failed poll", function()
     local _, err = client:wait_until_idle("tbl_missing", { interval = 0.05 })
     assert.equal("not_found", err.kind)

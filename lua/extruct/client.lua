@@ -186,11 +186,14 @@ local WAIT_OPTIONS = {
 }
 local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
 
+-- Built from whatever the server sent: a missing or non-numeric count must
+-- not turn a timeout into a raised error.
 local function timeout_error(id, timeout, t)
   local status = type(t.status) == "table" and t.status or {}
-  local in_progress = status.num_cells_in_progress or 0
-  return errors.new("timeout", ("table '%s' was still %s after %g s (%d of %d cells in progress)"):format(
-    id, tostring(status.run_status), timeout, in_progress, in_progress + (status.num_cells_completed or 0)),
+  local function count(v) return type(v) == "number" and v or 0 end
+  local in_progress = count(status.num_cells_in_progress)
+  return errors.new("timeout", ("table '%s' was still %s after %g s (%s of %s cells in progress)"):format(
+    id, tostring(status.run_status), timeout, in_progress, in_progress + count(status.num_cells_completed)),
     { last = t })
 end
 
