@@ -36,6 +36,9 @@ end
 --- True when the table's run is over: run_status "idle" and no cell in progress.
 extruct.is_idle = client.is_idle
 
+--- fraction (0..1) of non-input cells done, and { done, in_progress, total, failed }.
+extruct.progress = client.progress
+
 -- The module-level functions share one client built from the environment
 -- (EXTRUCT_API_TOKEN, EXTRUCT_API_URL) on first use.
 local default_client
