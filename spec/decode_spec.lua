@@ -11,6 +11,22 @@ describe("extruct.decode", function()
     assert.equal(3, #v.a.b)
   end)
 
+  it("marks arrays, empty ones included, with extruct.array_mt and leaves objects bare", function()
+    local v = assert(extruct.decode('{"tags": [], "rows": [{"x": [1]}], "o": {}}'))
+    assert.equal(extruct.array_mt, getmetatable(v.tags))
+    assert.equal(extruct.array_mt, getmetatable(v.rows))
+    assert.equal(extruct.array_mt, getmetatable(v.rows[1].x))
+    assert.is_nil(getmetatable(v))
+    assert.is_nil(getmetatable(v.o))
+    assert.is_nil(getmetatable(v.rows[1]))
+    assert.equal("array", extruct.array_mt.__jsontype) -- the marker dkjson reads too
+    local t = {}
+    assert.equal(t, extruct.array(t))
+    assert.equal(extruct.array_mt, getmetatable(t))
+    assert.equal(extruct.array_mt, getmetatable(extruct.array()))
+    assert.has_error(function() extruct.array("x") end)
+  end)
+
   it("decodes null to extruct.null, a NULL light userdata equal to cjson.null", function()
     local v = assert(extruct.decode('{"d": null, "list": [null, 1]}'))
     assert.equal(extruct.null, v.d)

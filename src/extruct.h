@@ -11,6 +11,7 @@
 /* Registry names of the metatables owned by the core. */
 #define EX_CLIENT_MT "extruct.core.client"
 #define EX_TREE_MT "extruct.core.json_tree"
+#define EX_ARRAY_MT "extruct.core.array"
 
 /* Decodes len bytes of JSON at text. On success pushes the Lua value and
  * returns 1; on failure pushes an error message and returns 0. Raises only

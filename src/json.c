@@ -47,9 +47,11 @@ static int json_count_children(const cJSON *item) {
   return n;
 }
 
-/* Pushes the Lua form of item. Returns 0, with nothing reliable on the
- * stack above the caller's top, when the Lua stack cannot grow. */
-static int json_push_item(lua_State *L, const cJSON *item) {
+/* Pushes the Lua form of item; arrays get the metatable at stack index
+ * array_mt, so an empty array still encodes as []. Returns 0, with nothing
+ * reliable on the stack above the caller's top, when the Lua stack cannot
+ * grow. */
+static int json_push_item(lua_State *L, const cJSON *item, int array_mt) {
   const cJSON *child;
   int i;
 
@@ -74,8 +76,10 @@ static int json_push_item(lua_State *L, const cJSON *item) {
     return 1;
   case cJSON_Array:
     lua_createtable(L, json_count_children(item), 0);
+    lua_pushvalue(L, array_mt);
+    lua_setmetatable(L, -2);
     for (child = item->child, i = 1; child != NULL; child = child->next, i++) {
-      if (!json_push_item(L, child)) /* array, value */
+      if (!json_push_item(L, child, array_mt)) /* array, value */
         return 0;
       lua_rawseti(L, -2, i);
     }
@@ -84,7 +88,7 @@ static int json_push_item(lua_State *L, const cJSON *item) {
     lua_createtable(L, 0, json_count_children(item));
     for (child = item->child; child != NULL; child = child->next) {
       lua_pushstring(L, child->string); /* object, key */
-      if (!json_push_item(L, child))    /* object, key, value */
+      if (!json_push_item(L, child, array_mt)) /* object, key, value */
         return 0;
       lua_rawset(L, -3);
     }
@@ -166,11 +170,13 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
                (unsigned long)offset, (unsigned long)len);
     return json_fail(L, top, guard, message);
   }
-  if (!json_push_item(L, guard->root))
+  luaL_getmetatable(L, EX_ARRAY_MT); /* guard, array_mt */
+  if (!json_push_item(L, guard->root, lua_gettop(L)))
     return json_fail(L, top, guard, "JSON nested too deeply to convert");
   cJSON_Delete(guard->root);
   guard->root = NULL;
-  lua_remove(L, -2); /* the guard */
+  lua_replace(L, top + 1); /* the value takes the guard's slot */
+  lua_settop(L, top + 1);
   return 1;
 }
 
@@ -191,6 +197,12 @@ void ex_json_open(lua_State *L) {
       {"decode", json_decode},
       {NULL, NULL},
   };
+  /* Marks tables that are JSON arrays, decoded or made by extruct.array:
+   * the encoder writes them as [] even when empty. */
+  luaL_newmetatable(L, EX_ARRAY_MT);
+  lua_pushliteral(L, "array");
+  lua_setfield(L, -2, "__jsontype");
+  lua_setfield(L, -2, "array_mt");
   luaL_newmetatable(L, EX_TREE_MT);
   lua_pushcfunction(L, json_tree_gc);
   lua_setfield(L, -2, "__gc");

@@ -18,6 +18,19 @@ local extruct = {
   is_error = errors.is_error,
 }
 
+--- The metatable of JSON arrays: decoded arrays carry it, and the encoder
+--- writes a table that has it as [] even when it is empty.
+extruct.array_mt = core.array_mt
+
+--- Marks t (or a new table) as a JSON array and returns it.
+function extruct.array(t)
+  if t == nil then t = {} end
+  if type(t) ~= "table" then
+    error("extruct.array: expected a table or nothing, got " .. type(t), 2)
+  end
+  return setmetatable(t, core.array_mt)
+end
+
 --- A client of its own: extruct.new{ token=, base_url=, timeout=, connect_timeout=, ... }
 extruct.new = client.new
 
