@@ -108,6 +108,7 @@ static client_t *client_check(lua_State *L) {
 
 static const char *client_opt_string(lua_State *L, int opts, const char *name, const char *fallback) {
   const char *value;
+  size_t len;
   lua_getfield(L, opts, name);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -115,8 +116,22 @@ static const char *client_opt_string(lua_State *L, int opts, const char *name, c
   }
   if (lua_type(L, -1) != LUA_TSTRING)
     luaL_error(L, "extruct.core.new_client: option '%s' must be a string", name);
-  value = lua_tostring(L, -1);
+  value = lua_tolstring(L, -1, &len);
+  /* Every string option ends up in a header or the request line: a NUL
+   * would cut it short, CR or LF would start a header of its own. */
+  if (strlen(value) != len || strpbrk(value, "\r\n") != NULL)
+    luaL_error(L, "extruct.core.new_client: option '%s' holds a CR, LF or NUL", name);
   lua_pop(L, 1); /* the options table keeps the string alive */
+  return value;
+}
+
+static int client_opt_boolean(lua_State *L, int opts, const char *name) {
+  int value;
+  lua_getfield(L, opts, name);
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TBOOLEAN)
+    luaL_error(L, "extruct.core.new_client: option '%s' must be a boolean", name);
+  value = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   return value;
 }
 
@@ -134,6 +149,15 @@ static lua_Number client_opt_number(lua_State *L, int opts, const char *name, lu
   return value;
 }
 
+static int client_is_https(const char *url) {
+  static const char scheme[] = "https:";
+  size_t i;
+  for (i = 0; i < sizeof scheme - 1; i++)
+    if (tolower((unsigned char)url[i]) != scheme[i])
+      return 0; /* also at the end of a shorter url */
+  return 1;
+}
+
 /* Maps a libcurl failure to an error kind of the Lua layer. */
 static const char *client_error_kind(const client_t *c, CURLcode code) {
   if (c->body_too_large)
@@ -149,6 +173,13 @@ static const char *client_error_kind(const client_t *c, CURLcode code) {
     return "decode";
   case CURLE_TOO_MANY_REDIRECTS:
     return "http";
+  /* Not transient: retrying will not make a certificate trustworthy. */
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_ISSUER_ERROR:
+    return "tls";
   default:
     return "network";
   }
@@ -159,6 +190,9 @@ static void client_push_error_message(lua_State *L, const client_t *c, CURLcode 
     lua_pushliteral(L, "out of memory while receiving the response");
   else if (c->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
     lua_pushfstring(L, "response larger than max_response_size (%d bytes)", (int)c->max_body);
+  else if (strcmp(client_error_kind(c, code), "tls") == 0)
+    lua_pushfstring(L, "TLS certificate verification failed: %s",
+                    c->error[0] != '\0' ? c->error : curl_easy_strerror(code));
   else if (c->error[0] != '\0')
     lua_pushstring(L, c->error);
   else
@@ -318,11 +352,14 @@ static struct curl_slist *client_add_header(lua_State *L, struct curl_slist *lis
 }
 
 /* core.new_client{ base_url, token, timeout, connect_timeout,
- *                  max_response_size, user_agent } -> client
- * The Lua layer validates the options; this only type-checks them. */
+ *                  max_response_size, user_agent, insecure } -> client
+ * The Lua layer validates the options; this type-checks them and, as the
+ * last line of defence against header injection, refuses CR, LF and NUL in
+ * every string (the Lua layer reports those as config errors first). */
 static int client_new(lua_State *L) {
   client_t *c;
   const char *base_url, *token, *user_agent;
+  int insecure, redirect_https_only;
   lua_Number timeout, connect_timeout, max_body;
   size_t url_len;
 
@@ -335,10 +372,7 @@ static int client_new(lua_State *L) {
   max_body = client_opt_number(L, 1, "max_response_size", (lua_Number)CLIENT_DEFAULT_MAX_BODY);
   luaL_argcheck(L, base_url != NULL, 1, "base_url is required");
   luaL_argcheck(L, token != NULL, 1, "token is required");
-  /* Last line of defence against header injection; the Lua layer reports
-   * these as config errors before it gets here. */
-  luaL_argcheck(L, strpbrk(token, "\r\n") == NULL, 1, "token holds a line break");
-  luaL_argcheck(L, strpbrk(base_url, "\r\n") == NULL, 1, "base_url holds a line break");
+  insecure = client_opt_boolean(L, 1, "insecure");
 
   /* Zeroed and given its metatable first: from here on __gc cleans up
    * whatever part of the setup succeeded, whatever raises. */
@@ -388,13 +422,22 @@ static int client_new(lua_State *L) {
   curl_easy_setopt(c->curl, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, CLIENT_MAX_REDIRECTS);
+  /* Credentials never follow a redirect to another host or port (libcurl's
+   * default, stated here because the security of the token rests on it),
+   * and an https client is never redirected to plaintext http. */
+  curl_easy_setopt(c->curl, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  redirect_https_only = client_is_https(c->base_url);
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, redirect_https_only ? "https" : "http,https");
 #else
   curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-  curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS,
+                   redirect_https_only ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+  /* Verification stays on unless the caller asked for `insecure = true`. */
+  curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+  curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
   if (user_agent != NULL)
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, user_agent);
   else

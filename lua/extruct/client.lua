@@ -17,6 +17,7 @@ local function positive_number(v) return type(v) == "number" and v > 0 and v < m
 local function non_negative_number(v) return type(v) == "number" and v >= 0 and v < math.huge end
 local function is_string(v) return type(v) == "string" end
 local function is_function(v) return type(v) == "function" end
+local function is_boolean(v) return type(v) == "boolean" end
 
 local function check_options(opts, spec, where)
   if opts == nil then return {} end
@@ -42,6 +43,8 @@ local CLIENT_OPTIONS = {
   connect_timeout = { check = positive_number, want = "a positive number of seconds" },
   max_response_size = { check = positive_number, want = "a positive number of bytes" },
   user_agent = { check = is_string, want = "a string" },
+  insecure = { check = is_boolean, want = "a boolean" },
+  allow_http = { check = is_boolean, want = "a boolean" },
 }
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
@@ -62,7 +65,7 @@ end
 -- Why a configuration cannot work, or nil. Checked when the client is made,
 -- reported by every request: a token from the environment is not the
 -- caller's misuse, so it is an error value, not a raised error.
-local function config_problem(token, base_url)
+local function config_problem(token, base_url, opts)
   if token == nil or token == "" then
     return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
   end
@@ -72,14 +75,22 @@ local function config_problem(token, base_url)
   if base_url:find("%c") then
     return "the base URL holds control characters (CR, LF, NUL...)"
   end
+  if opts.user_agent and opts.user_agent:find("%c") then
+    return "the user_agent option holds control characters (CR, LF, NUL...)"
+  end
   local _, why = url.check_base(base_url)
   if why then
     return ("malformed base URL '%s': %s"):format(url.redact(base_url), why)
   end
+  if not opts.allow_http and url.scheme(base_url) == "http" and not url.is_loopback(base_url) then
+    return ("the base URL '%s' is plaintext http to a host that is not loopback: the token would"
+      .. " cross the network unencrypted; use https, or pass allow_http = true"):format(url.redact(base_url))
+  end
   return nil
 end
 
---- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent }
+--- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
+---              insecure, allow_http }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 function M.new(opts)
   opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
@@ -94,7 +105,7 @@ function M.new(opts)
     max_response_size = opts.max_response_size or DEFAULTS.max_response_size,
   }, Client)
 
-  local problem = config_problem(token, base_url)
+  local problem = config_problem(token, base_url, opts)
   if problem then
     self._config_error = errors.new("config", problem)
   else
@@ -106,6 +117,7 @@ function M.new(opts)
       connect_timeout = self.connect_timeout,
       max_response_size = self.max_response_size,
       user_agent = opts.user_agent or user_agent(),
+      insecure = opts.insecure or false,
     }
   end
   return self
