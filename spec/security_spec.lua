@@ -25,21 +25,47 @@ local function authorizations(mock)
   return seen
 end
 
--- A TLS server with a self-signed certificate made at test time:
--- `openssl s_server -WWW` serving the files of a temporary folder.
-local function start_tls_server()
+-- A TLS server with a self-signed certificate made at test time: nginx on
+-- a free loopback port, serving a table, a redirect within https and a
+-- redirect to plaintext http (to `http_url`).
+local NGINX_CONF = [[
+daemon off;
+master_process off;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %s/tmp; proxy_temp_path %s/tmp; fastcgi_temp_path %s/tmp;
+  uwsgi_temp_path %s/tmp; scgi_temp_path %s/tmp;
+  server {
+    listen 127.0.0.1:%d ssl;
+    ssl_certificate %s/cert.pem;
+    ssl_certificate_key %s/key.pem;
+    location = /v1/tables/tbl_tls {
+      default_type application/json;
+      return 200 '{"id": "tbl_tls", "status": {"run_status": "idle", "num_cells_in_progress": 0}}';
+    }
+    location = /v1/tables/to_https { return 302 /v1/tables/tbl_tls; }
+    location = /v1/tables/to_http { return 302 %s/v1/tables/tbl_idle; }
+  }
+}
+]]
+
+local function start_tls_server(http_url)
   local dir = os.tmpname()
   os.remove(dir)
-  assert(os.execute("mkdir -p " .. dir .. "/v1/tables"))
+  assert(os.execute("mkdir -p " .. dir .. "/tmp"))
   local _, status = helpers.run(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
     .. " -addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem 2>&1"):format(dir, dir))
   assert.equal(0, status)
-  local f = assert(io.open(dir .. "/v1/tables/tbl_tls", "wb"))
-  f:write('{"id": "tbl_tls", "status": {"run_status": "idle", "num_cells_in_progress": 0}}')
-  f:close()
   local port = helpers.closed_port()
-  local pipe = assert(io.popen(("sh -c 'echo $$; cd \"$0\" && exec openssl s_server -quiet -WWW"
-    .. " -accept 127.0.0.1:\"$1\" -cert cert.pem -key key.pem >/dev/null 2>&1' %s %d"):format(helpers.shell_quote(dir), port)))
+  local f = assert(io.open(dir .. "/nginx.conf", "wb"))
+  f:write(NGINX_CONF:format(dir, dir, dir, dir, dir, dir, dir, port, dir, dir, http_url))
+  f:close()
+  local pipe = assert(io.popen(("sh -c 'echo $$; exec /usr/sbin/nginx -p \"$0\" -c \"$0/nginx.conf\" -e \"$0/error.log\""
+    .. " >/dev/null 2>&1' %s"):format(helpers.shell_quote(dir))))
   local pid = tonumber(pipe:read("*l"))
   local up = helpers.eventually(5, function() return not helpers.refuses_connections(port) end)
   local server = { pid = pid, port = port, url = "https://127.0.0.1:" .. port, dir = dir }
@@ -49,8 +75,9 @@ local function start_tls_server()
     os.execute("rm -rf " .. helpers.shell_quote(dir))
   end
   if not up then
+    local log = io.open(dir .. "/error.log") and helpers.read_file(dir .. "/error.log") or ""
     server.stop()
-    error("openssl s_server did not start on port " .. port)
+    error("nginx did not start on port " .. port .. ": " .. log)
   end
   return server
 end
@@ -249,7 +276,7 @@ describe("security", function()
     local tls
 
     lazy_setup(function()
-      tls = start_tls_server()
+      tls = start_tls_server(mock.url)
     end)
     lazy_teardown(function()
       if tls then tls.stop() end
@@ -278,6 +305,19 @@ describe("security", function()
       local t = assert(c:get_table("tbl_tls"))
       assert.equal("tbl_tls", t.id)
       assert.is_true(extruct.is_idle(t))
+      c:close()
+    end)
+
+    it("an https client follows redirects within https, never to plaintext http", function()
+      local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5, insecure = true }
+      local t = assert(c:get_table("to_https"))
+      assert.equal("tbl_tls", t.id)
+      local value, err = c:get_table("to_http")
+      assert.is_nil(value)
+      assert.equal("http", err.kind)
+      assert.matches("redirect", err.message, 1, true)
+      assert.same({}, mock:requests()) -- the plaintext server never heard of it
+      assert(c:get_table("tbl_tls"))
       c:close()
     end)
   end)

@@ -158,10 +158,21 @@ static int client_is_https(const char *url) {
   return 1;
 }
 
+/* A redirect to a scheme the client does not follow (https to http). */
+static int client_refused_redirect(const client_t *c, CURLcode code) {
+  long redirects = 0;
+  if (code != CURLE_UNSUPPORTED_PROTOCOL)
+    return 0;
+  curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_COUNT, &redirects);
+  return redirects > 0;
+}
+
 /* Maps a libcurl failure to an error kind of the Lua layer. */
 static const char *client_error_kind(const client_t *c, CURLcode code) {
   if (c->body_too_large)
     return "decode";
+  if (client_refused_redirect(c, code))
+    return "http";
   switch (code) {
   case CURLE_OPERATION_TIMEDOUT:
     return "timeout";
@@ -190,6 +201,9 @@ static void client_push_error_message(lua_State *L, const client_t *c, CURLcode 
     lua_pushliteral(L, "out of memory while receiving the response");
   else if (c->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
     lua_pushfstring(L, "response larger than max_response_size (%d bytes)", (int)c->max_body);
+  else if (client_refused_redirect(c, code))
+    lua_pushstring(L, "refused to follow a redirect to another scheme (a client of an https base URL"
+                      " follows https redirects only)");
   else if (strcmp(client_error_kind(c, code), "tls") == 0)
     lua_pushfstring(L, "TLS certificate verification failed: %s",
                     c->error[0] != '\0' ? c->error : curl_easy_strerror(code));
