@@ -308,6 +308,29 @@ describe("security", function()
       c:close()
     end)
 
+    it("ca_file trusts a certificate: then it connects, and the host name is still checked", function()
+      local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5, ca_file = tls.dir .. "/cert.pem" }
+      local t = assert(c:get_table("tbl_tls"))
+      assert.equal("tbl_tls", t.id)
+      c:close()
+      -- the same certificate names 127.0.0.1 only
+      local wrong_name = extruct.new{ token = helpers.TOKEN, base_url = "https://localhost:" .. tls.port,
+                                      timeout = 5, ca_file = tls.dir .. "/cert.pem" }
+      local value, err = wrong_name:get_table("tbl_tls")
+      assert.is_nil(value)
+      assert.equal("tls", err.kind)
+      assert.matches("localhost", err.message, 1, true)
+      wrong_name:close()
+    end)
+
+    it("a ca_file that cannot be read is a tls error", function()
+      local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5, ca_file = tls.dir .. "/absent.pem" }
+      local value, err = c:get_table("tbl_tls")
+      assert.is_nil(value)
+      assert.equal("tls", err.kind)
+      c:close()
+    end)
+
     it("an https client follows redirects within https, never to plaintext http", function()
       local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5, insecure = true }
       local t = assert(c:get_table("to_https"))

@@ -366,13 +366,13 @@ static struct curl_slist *client_add_header(lua_State *L, struct curl_slist *lis
 }
 
 /* core.new_client{ base_url, token, timeout, connect_timeout,
- *                  max_response_size, user_agent, insecure } -> client
+ *                  max_response_size, user_agent, insecure, ca_file } -> client
  * The Lua layer validates the options; this type-checks them and, as the
  * last line of defence against header injection, refuses CR, LF and NUL in
  * every string (the Lua layer reports those as config errors first). */
 static int client_new(lua_State *L) {
   client_t *c;
-  const char *base_url, *token, *user_agent;
+  const char *base_url, *token, *user_agent, *ca_file;
   int insecure, redirect_https_only;
   lua_Number timeout, connect_timeout, max_body;
   size_t url_len;
@@ -387,6 +387,7 @@ static int client_new(lua_State *L) {
   luaL_argcheck(L, base_url != NULL, 1, "base_url is required");
   luaL_argcheck(L, token != NULL, 1, "token is required");
   insecure = client_opt_boolean(L, 1, "insecure");
+  ca_file = client_opt_string(L, 1, "ca_file", NULL);
 
   /* Zeroed and given its metatable first: from here on __gc cleans up
    * whatever part of the setup succeeded, whatever raises. */
@@ -452,6 +453,8 @@ static int client_new(lua_State *L) {
   /* Verification stays on unless the caller asked for `insecure = true`. */
   curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
   curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+  if (ca_file != NULL)
+    curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca_file); /* libcurl copies it */
   if (user_agent != NULL)
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, user_agent);
   else

@@ -45,6 +45,7 @@ local CLIENT_OPTIONS = {
   user_agent = { check = is_string, want = "a string" },
   insecure = { check = is_boolean, want = "a boolean" },
   allow_http = { check = is_boolean, want = "a boolean" },
+  ca_file = { check = is_string, want = "a string (the path of a PEM file)" },
 }
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
@@ -78,6 +79,9 @@ local function config_problem(token, base_url, opts)
   if opts.user_agent and opts.user_agent:find("%c") then
     return "the user_agent option holds control characters (CR, LF, NUL...)"
   end
+  if opts.ca_file and opts.ca_file:find("%c") then
+    return "the ca_file option holds control characters (CR, LF, NUL...)"
+  end
   local _, why = url.check_base(base_url)
   if why then
     return ("malformed base URL '%s': %s"):format(url.redact(base_url), why)
@@ -90,7 +94,7 @@ local function config_problem(token, base_url, opts)
 end
 
 --- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
----              insecure, allow_http }
+---              insecure, allow_http, ca_file }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 function M.new(opts)
   opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
@@ -118,6 +122,7 @@ function M.new(opts)
       max_response_size = self.max_response_size,
       user_agent = opts.user_agent or user_agent(),
       insecure = opts.insecure or false,
+      ca_file = opts.ca_file,
     }
   end
   return self
