@@ -134,6 +134,65 @@ describe("security", function()
     end)
   end)
 
+  describe("the trace option", function()
+    local function traced(lines)
+      return function(line)
+        assert.is_string(line)
+        lines[#lines + 1] = line
+      end
+    end
+
+    it("shows the exchange with the Authorization value redacted, across a redirect", function()
+      local lines = {}
+      client = helpers.client(mock, { trace = traced(lines) })
+      mock:fault{ path = "/v1/tables/tbl_demo", location = "/v1/tables/tbl_idle" }
+      local t, response = client:get_table("tbl_demo")
+      assert.equal("tbl_idle", t.id)
+      assert.is_nil(response.trace)
+      local text = table.concat(lines, "\n")
+      assert.matches("> GET /v1/tables/tbl_demo HTTP/1.1", text, 1, true)
+      assert.matches("> GET /v1/tables/tbl_idle HTTP/1.1", text, 1, true)
+      assert.matches("< HTTP/1.1 302 Found", text, 1, true)
+      assert.matches("< Location: /v1/tables/tbl_idle", text, 1, true)
+      local redacted = 0
+      for _, line in ipairs(lines) do
+        assert.is_nil(line:find(helpers.TOKEN, 1, true), line)
+        assert.is_nil(line:find("Bearer", 1, true), line)
+        if line == "> Authorization: [redacted]" then redacted = redacted + 1 end
+      end
+      assert.equal(2, redacted)
+      -- the token was sent all the same
+      assert.equal("Bearer " .. helpers.TOKEN, mock:requests()[2].headers.authorization)
+    end)
+
+    it("shows failed requests too, and traces nothing when no request is made", function()
+      local lines = {}
+      local c = helpers.client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. helpers.closed_port() },
+        { trace = traced(lines) })
+      assert.equal("network", select(2, c:get_table("tbl_demo")).kind)
+      assert.is_true(#lines > 0)
+      assert.matches("^%* ", lines[1])
+      c:close()
+      lines = {}
+      c = helpers.client(mock, { token = "", trace = traced(lines) })
+      assert.equal("config", select(2, c:get_table("tbl_demo")).kind)
+      assert.same({}, lines)
+      c:close()
+    end)
+
+    it("is redacted in the C core, before Lua sees it", function()
+      local core = require("extruct.core")
+      local c = core.new_client{ token = helpers.TOKEN, base_url = mock.url, trace = true }
+      local response = assert(c:request("GET", "/v1/tables/tbl_idle"))
+      assert.matches("> Authorization: [redacted]\n", response.trace, 1, true)
+      assert.is_nil(response.trace:find(helpers.TOKEN, 1, true))
+      c:close()
+      local quiet = core.new_client{ token = helpers.TOKEN, base_url = mock.url }
+      assert.is_nil(assert(quiet:request("GET", "/v1/tables/tbl_idle")).trace)
+      quiet:close()
+    end)
+  end)
+
   describe("CR, LF or NUL in what goes into the request", function()
     local BAD = { "\r", "\n", "\r\n", "\0" }
 
@@ -219,6 +278,7 @@ describe("security", function()
     it("insecure and allow_http must be booleans", function()
       assert.has_error(function() extruct.new{ insecure = "yes" } end)
       assert.has_error(function() extruct.new{ allow_http = 1 } end)
+      assert.has_error(function() extruct.new{ trace = true } end)
     end)
   end)
 

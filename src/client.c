@@ -18,6 +18,8 @@
 #define CLIENT_MAX_REDIRECTS 3L
 /* Enough of a non-JSON body to show the user what came instead. */
 #define CLIENT_SNIPPET_LEN 200
+/* The most of one request's trace kept; the rest is cut with a note. */
+#define CLIENT_MAX_TRACE (64 * 1024)
 
 typedef struct {
   char *data;
@@ -34,6 +36,8 @@ typedef struct {
   int out_of_memory;
   client_buffer body;
   client_buffer head;
+  client_buffer trace; /* with the `trace` option: the exchange, credentials redacted */
+  int tracing, trace_full;
   char error[CURL_ERROR_SIZE];
 } client_t;
 
@@ -95,6 +99,77 @@ static size_t client_on_header(char *data, size_t size, size_t nmemb, void *user
     return 0;
   }
   return len;
+}
+
+/* The length of "Authorization:" or "Proxy-Authorization:" (any case) at
+ * the start of a header line, or 0. */
+static size_t client_credential_prefix(const char *line, size_t len) {
+  static const char *const names[] = {"authorization:", "proxy-authorization:"};
+  size_t n, i;
+  for (n = 0; n < sizeof names / sizeof names[0]; n++) {
+    size_t name_len = strlen(names[n]);
+    if (len < name_len)
+      continue;
+    for (i = 0; i < name_len && tolower((unsigned char)line[i]) == names[n][i]; i++)
+      ;
+    if (i == name_len)
+      return name_len;
+  }
+  return 0;
+}
+
+/* Appends one trace line: a marker ("* " info, "> " sent, "< " received)
+ * and the line without its end. The value of a credential header is
+ * replaced here, so the token never reaches the trace buffer. */
+static void client_trace_line(client_t *c, const char *marker, const char *line, size_t len) {
+  static const char redacted[] = " [redacted]";
+  static const char cut[] = "* [trace cut short]\n";
+  size_t prefix;
+  while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
+  if (len == 0 || c->trace_full)
+    return;
+  if (c->trace.len + len + sizeof redacted + 2 > CLIENT_MAX_TRACE) {
+    client_buffer_append(&c->trace, cut, sizeof cut - 1);
+    c->trace_full = 1;
+    return;
+  }
+  client_buffer_append(&c->trace, marker, 2);
+  prefix = client_credential_prefix(line, len);
+  if (prefix > 0) {
+    client_buffer_append(&c->trace, line, prefix);
+    client_buffer_append(&c->trace, redacted, sizeof redacted - 1);
+  } else {
+    client_buffer_append(&c->trace, line, len);
+  }
+  client_buffer_append(&c->trace, "\n", 1);
+}
+
+static int client_on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *userdata) {
+  client_t *c = (client_t *)userdata;
+  const char *marker, *p = data, *end = data + size;
+  (void)curl;
+  switch (type) {
+  case CURLINFO_TEXT:
+    marker = "* ";
+    break;
+  case CURLINFO_HEADER_OUT:
+    marker = "> ";
+    break;
+  case CURLINFO_HEADER_IN:
+    marker = "< ";
+    break;
+  default:
+    return 0; /* bodies and TLS records stay out */
+  }
+  /* A request head comes as one block: one trace line per header line. */
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *line_end = eol ? eol + 1 : end;
+    client_trace_line(c, marker, p, (size_t)(line_end - p));
+    p = line_end;
+  }
+  return 0;
 }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -255,12 +330,14 @@ static void client_push_headers(lua_State *L, const client_t *c) {
 
 /* ---- methods ---------------------------------------------------------- */
 
-/* client:request(method, target [, body]) -> response | nil, kind, message
+/* client:request(method, target [, body]) -> response | nil, kind, message [, trace]
  *
  * target is the path and query, appended to the base URL as given (the Lua
  * layer encodes it). response = { status, headers, body, body_error,
  * body_text }: body is the decoded JSON; when the body is not JSON,
- * body_error says why and body_text holds its first bytes. */
+ * body_error says why and body_text holds its first bytes. With the trace
+ * option, response.trace (or the fourth value on failure) holds the
+ * exchange's lines, credentials redacted. */
 static int client_request(lua_State *L) {
   client_t *c = client_check(L);
   const char *method = luaL_checkstring(L, 2);
@@ -274,8 +351,8 @@ static int client_request(lua_State *L) {
   lua_settop(L, 4);
   url = lua_pushfstring(L, "%s%s", c->base_url, target); /* kept on the stack */
 
-  c->body.len = c->head.len = 0;
-  c->body_too_large = c->out_of_memory = 0;
+  c->body.len = c->head.len = c->trace.len = 0;
+  c->body_too_large = c->out_of_memory = c->trace_full = 0;
   c->error[0] = '\0';
 
   /* The handle is reused: reset the method-dependent options each time. */
@@ -300,7 +377,10 @@ static int client_request(lua_State *L) {
     lua_pushnil(L);
     lua_pushstring(L, client_error_kind(c, code));
     client_push_error_message(L, c, code);
-    return 3;
+    if (!c->tracing)
+      return 3;
+    lua_pushlstring(L, c->trace.data ? c->trace.data : "", c->trace.len);
+    return 4;
   }
 
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -309,6 +389,10 @@ static int client_request(lua_State *L) {
   lua_setfield(L, -2, "status");
   client_push_headers(L, c);
   lua_setfield(L, -2, "headers");
+  if (c->tracing) {
+    lua_pushlstring(L, c->trace.data ? c->trace.data : "", c->trace.len);
+    lua_setfield(L, -2, "trace");
+  }
   if (c->body.len > 0) {
     if (ex_json_push(L, c->body.data, c->body.len)) {
       lua_setfield(L, -2, "body");
@@ -339,6 +423,7 @@ static int client_close(lua_State *L) {
   c->base_url = NULL;
   client_buffer_free(&c->body);
   client_buffer_free(&c->head);
+  client_buffer_free(&c->trace);
   return 0;
 }
 
@@ -366,14 +451,14 @@ static struct curl_slist *client_add_header(lua_State *L, struct curl_slist *lis
 }
 
 /* core.new_client{ base_url, token, timeout, connect_timeout,
- *                  max_response_size, user_agent, insecure, ca_file } -> client
+ *                  max_response_size, user_agent, insecure, ca_file, trace } -> client
  * The Lua layer validates the options; this type-checks them and, as the
  * last line of defence against header injection, refuses CR, LF and NUL in
  * every string (the Lua layer reports those as config errors first). */
 static int client_new(lua_State *L) {
   client_t *c;
   const char *base_url, *token, *user_agent, *ca_file;
-  int insecure, redirect_https_only;
+  int insecure, redirect_https_only, tracing;
   lua_Number timeout, connect_timeout, max_body;
   size_t url_len;
 
@@ -388,6 +473,7 @@ static int client_new(lua_State *L) {
   luaL_argcheck(L, token != NULL, 1, "token is required");
   insecure = client_opt_boolean(L, 1, "insecure");
   ca_file = client_opt_string(L, 1, "ca_file", NULL);
+  tracing = client_opt_boolean(L, 1, "trace");
 
   /* Zeroed and given its metatable first: from here on __gc cleans up
    * whatever part of the setup succeeded, whatever raises. */
@@ -455,6 +541,12 @@ static int client_new(lua_State *L) {
   curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
   if (ca_file != NULL)
     curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca_file); /* libcurl copies it */
+  if (tracing) {
+    c->tracing = 1;
+    curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, client_on_debug);
+    curl_easy_setopt(c->curl, CURLOPT_DEBUGDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
+  }
   if (user_agent != NULL)
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, user_agent);
   else

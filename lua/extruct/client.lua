@@ -46,6 +46,7 @@ local CLIENT_OPTIONS = {
   insecure = { check = is_boolean, want = "a boolean" },
   allow_http = { check = is_boolean, want = "a boolean" },
   ca_file = { check = is_string, want = "a string (the path of a PEM file)" },
+  trace = { check = is_function, want = "a function(line)" },
 }
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
@@ -94,7 +95,7 @@ local function config_problem(token, base_url, opts)
 end
 
 --- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
----              insecure, allow_http, ca_file }
+---              insecure, allow_http, ca_file, trace }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 function M.new(opts)
   opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
@@ -107,6 +108,7 @@ function M.new(opts)
     timeout = opts.timeout or DEFAULTS.timeout,
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     max_response_size = opts.max_response_size or DEFAULTS.max_response_size,
+    _trace = opts.trace,
   }, Client)
 
   local problem = config_problem(token, base_url, opts)
@@ -123,6 +125,7 @@ function M.new(opts)
       user_agent = opts.user_agent or user_agent(),
       insecure = opts.insecure or false,
       ca_file = opts.ca_file,
+      trace = opts.trace ~= nil,
     }
   end
   return self
@@ -150,7 +153,12 @@ function Client:request(method, path, opts)
   end
   opts = opts or {}
   local target = path .. url.query(opts.query)
-  local response, kind, message = self._core:request(method, target, opts.body)
+  local response, kind, message, trace = self._core:request(method, target, opts.body)
+  if self._trace then
+    -- The core redacted the credentials before the text reached Lua.
+    for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do self._trace(line) end
+  end
+  if response then response.trace = nil end
   if not response then
     return nil, errors.new(kind, ("%s %s: %s"):format(method, target, message))
   end
