@@ -209,6 +209,32 @@ describe("faults", function()
     end)
   end)
 
+  it("leave no socket behind: after 3 rounds of every quick fault, as many descriptors as before", function()
+    local function open_descriptors()
+      local pid = helpers.read_file("/proc/self/stat"):match("^(%d+)")
+      local out = helpers.run("ls /proc/" .. pid .. "/fd | wc -l")
+      return tonumber(out)
+    end
+    expect_recovery(client) -- one kept-alive connection, before and after
+    collectgarbage()
+    local before = open_descriptors()
+    local faults = {
+      { mode = "truncate" }, { mode = "reset" }, { mode = "drop" }, { mode = "invalid_json" },
+      { mode = "html", status = 502 }, { mode = "empty" }, { body = "x", content_encoding = "gzip" },
+      { location = "http://extruct-mock.invalid/" }, { location = FAULTY },
+    }
+    for _ = 1, 3 do
+      for _, params in ipairs(faults) do
+        mock:reset()
+        fault(params)
+        assert.is_nil((client:get_table("tbl_demo")))
+        expect_recovery(client)
+      end
+    end
+    collectgarbage()
+    assert.equal(before, open_descriptors())
+  end)
+
   describe("transfer forms that must just work", function()
     local function plain_body()
       local _, body = mock:http("GET", "/v1/tables/tbl_idle", { authorization = "Bearer " .. helpers.TOKEN })
