@@ -230,6 +230,28 @@ describe("security", function()
       assert.same({}, mock:requests())
     end)
 
+    it("in the method or path of client:request: raised at the caller's line, nothing sent", function()
+      local cases = {
+        { "GET\r\nX-Injected: 1\r\nY:", "/v1/healthcheck" }, { "GET /x HTTP/1.1", "/v1/healthcheck" },
+        { "GET\0", "/v1/healthcheck" }, { "", "/v1/healthcheck" }, { 42, "/v1/healthcheck" },
+        { "GET", "/v1/healthcheck\r\nX-Injected: 1" }, { "GET", "/v1/health check" },
+        { "GET", "/v1/healthcheck\0" }, { "GET", "v1/healthcheck" }, { "GET", false },
+      }
+      for _, case in ipairs(cases) do
+        local ok, message = pcall(function() client:request(case[1], case[2]) end)
+        assert.is_false(ok)
+        assert.matches("security_spec%.lua:%d+: extruct%.request: the", message)
+      end
+      -- the C core refuses a method that would break the request line, too
+      local core = require("extruct.core")
+      local c = core.new_client{ token = helpers.TOKEN, base_url = mock.url }
+      assert.is_false(pcall(c.request, c, "GET\r\nX-Injected: 1\r\nY:", "/v1/healthcheck"))
+      assert.is_false(pcall(c.request, c, "GET\0X", "/v1/healthcheck"))
+      c:close()
+      assert.same({}, mock:requests())
+      assert.equal("ok", assert(client:request("GET", "/v1/healthcheck")).status)
+    end)
+
     it("a clean User-Agent is sent as given", function()
       client = helpers.client(mock, { user_agent = "my-app/1.0" })
       assert(client:get_table("tbl_idle"))

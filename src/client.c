@@ -340,7 +340,8 @@ static void client_push_headers(lua_State *L, const client_t *c) {
  * exchange's lines, credentials redacted. */
 static int client_request(lua_State *L) {
   client_t *c = client_check(L);
-  const char *method = luaL_checkstring(L, 2);
+  size_t method_len;
+  const char *method = luaL_checklstring(L, 2, &method_len);
   const char *target = luaL_checkstring(L, 3);
   size_t body_len = 0;
   const char *body = luaL_optlstring(L, 4, NULL, &body_len);
@@ -348,6 +349,9 @@ static int client_request(lua_State *L) {
   CURLcode code;
   long status = 0;
 
+  /* The method goes into the request line as is: no header injection. */
+  luaL_argcheck(L, method_len > 0 && strcspn(method, " \t\r\n") == method_len, 2,
+                "not an HTTP method name");
   lua_settop(L, 4);
   url = lua_pushfstring(L, "%s%s", c->base_url, target); /* kept on the stack */
 

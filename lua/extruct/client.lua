@@ -148,6 +148,15 @@ function Client:request(method, path, opts)
   if self._closed then
     error("extruct: the client is closed", 2)
   end
+  -- Both go into the request line verbatim: anything else could start a header of its own.
+  if type(method) ~= "string" or not method:find("^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
+    error("extruct.request: the method must be an HTTP method name such as \"GET\", got "
+      .. (type(method) == "string" and ("%q"):format(method) or type(method)), 2)
+  end
+  if type(path) ~= "string" or not path:find("^/") or path:find("[%c ]") then
+    error("extruct.request: the path must be a string starting with '/', percent-encoded"
+      .. " (no spaces or control characters)", 2)
+  end
   if self._config_error then
     return nil, self._config_error
   end
