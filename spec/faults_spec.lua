@@ -18,6 +18,9 @@ local function expect_failure(kind, value, err)
   assert.is_nil(value)
   assert.is_true(require("extruct").is_error(err), "not an error object: " .. tostring(err))
   assert.equal(kind, err.kind, tostring(err))
+  local listed = false
+  for _, known in ipairs(require("extruct.errors").KINDS) do listed = listed or known == kind end
+  assert.is_true(listed, kind .. " is not in errors.KINDS")
   assert.is_nil(tostring(err):find(helpers.TOKEN, 1, true))
   for field, v in pairs(err) do
     assert.is_nil(tostring(v):find(helpers.TOKEN, 1, true), field)
