@@ -42,10 +42,10 @@ function helpers.eventually(seconds, fn)
   return fn()
 end
 
-function helpers.refuses_connections(port)
+function helpers.refuses_connections(port, host)
   local probe = socket.tcp()
   probe:settimeout(1)
-  local ok = probe:connect("127.0.0.1", port)
+  local ok = probe:connect(host or "127.0.0.1", port)
   probe:close()
   return not ok
 end
@@ -54,23 +54,27 @@ local Mock = {}
 Mock.__index = Mock
 
 --- Starts bin/extruct-mock on a free loopback port: it prints its pid, then
---- its banner. opts: token, polls.
+--- its banner. opts: token, polls, host (a loopback address, default
+--- 127.0.0.1), port (default 0: a free one).
 function helpers.start_mock(opts)
   opts = opts or {}
   local token = opts.token or helpers.TOKEN
-  local command = ("sh -c 'echo $$; exec \"$0\" bin/extruct-mock --port 0 --quiet --token \"$1\" --polls \"$2\"' %s %s %s")
-    :format(shell_quote(helpers.LUA), shell_quote(token), shell_quote(opts.polls or 3))
+  local host = opts.host or "127.0.0.1"
+  local command = ("sh -c 'echo $$; exec \"$0\" bin/extruct-mock --host \"$3\" --port \"$4\" --quiet"
+    .. " --token \"$1\" --polls \"$2\"' %s %s %s %s %s")
+    :format(shell_quote(helpers.LUA), shell_quote(token), shell_quote(opts.polls or 3),
+      shell_quote(host), shell_quote(opts.port or 0))
   local pipe = assert(io.popen(command, "r"))
   local pid = pipe:read("*l")
   local banner = pipe:read("*l")
-  local port = banner and banner:match("^extruct%-mock listening on http://127%.0%.0%.1:(%d+)$")
+  local port = banner and banner:match("^extruct%-mock listening on http://" .. host:gsub("%.", "%%.") .. ":(%d+)$")
   if not port then
     pipe:close()
     error(("the mock server did not start (pid %s, said %s)"):format(tostring(pid), tostring(banner)))
   end
   return setmetatable({
     pipe = pipe, pid = tonumber(pid), port = tonumber(port), token = token, banner = banner,
-    url = "http://127.0.0.1:" .. port,
+    host = host, url = "http://" .. host .. ":" .. port,
   }, Mock)
 end
 
@@ -114,7 +118,7 @@ end
 function Mock:stop()
   if not self.pipe then return end
   pcall(self.call, self, "POST", "/_mock/shutdown")
-  if not helpers.eventually(3, function() return helpers.refuses_connections(self.port) end) then
+  if not helpers.eventually(3, function() return helpers.refuses_connections(self.port, self.host) end) then
     os.execute("kill " .. self.pid .. " 2>/dev/null")
   end
   self.pipe:close()

@@ -474,6 +474,94 @@ describe("extruct-mock (subprocess)", function()
       assert.equal("", response.body)
     end)
 
+    --- The head of a response read raw: status line and headers, and the
+    --- connection positioned at the start of the body.
+    local function raw_head(conn)
+      local head = {}
+      repeat
+        local line = assert(conn.sock:receive("*l"))
+        head[#head + 1] = line
+      until line == ""
+      return table.concat(head, "\n")
+    end
+
+    it("stall: half the body of the announced length, then silence with the connection open", function()
+      local whole = get_table(server.port, "tbl_idle").body
+      server:fault{ mode = "stall" }
+      local conn = connect(server.port)
+      conn:request("GET", "/v1/tables/tbl_idle", { AUTH })
+      assert.matches("Content-Length: " .. #whole, raw_head(conn), 1, true)
+      conn.sock:settimeout(1)
+      local data, err, partial = conn.sock:receive(#whole)
+      conn:close()
+      assert.is_nil(data)
+      assert.equal("timeout", err)
+      assert.equal(whole:sub(1, math.floor(#whole / 2)), partial)
+      assert.equal(200, get_table(server.port, "tbl_idle").status) -- the others are served meanwhile
+    end)
+
+    it("reset: half the body, then the connection torn down", function()
+      local whole = get_table(server.port, "tbl_idle").body
+      server:fault{ mode = "reset" }
+      local conn = connect(server.port)
+      conn:request("GET", "/v1/tables/tbl_idle", { AUTH })
+      raw_head(conn)
+      local data, err, partial = conn.sock:receive(#whole)
+      conn:close()
+      assert.is_nil(data)
+      assert.is_not.equal("timeout", err)
+      assert.is_true(#partial <= math.floor(#whole / 2))
+    end)
+
+    it("trickle: the body one byte a second", function()
+      server:fault{ mode = "trickle" }
+      local conn = connect(server.port)
+      conn:request("GET", "/v1/tables/tbl_idle", { AUTH })
+      raw_head(conn)
+      local started = socket.gettime()
+      assert.equal("{", assert(conn.sock:receive(1)))
+      assert.equal('"', assert(conn.sock:receive(1)))
+      local elapsed = socket.gettime() - started
+      conn:close()
+      assert.is_true(elapsed >= 1.5, "two bytes came in " .. elapsed .. " s")
+    end)
+
+    it("chunked: the same body with Transfer-Encoding: chunked, in several chunks", function()
+      local whole = get_table(server.port, "tbl_idle").body
+      server:fault{ mode = "chunked" }
+      local conn = connect(server.port)
+      conn:request("GET", "/v1/tables/tbl_idle", { AUTH })
+      local head = raw_head(conn)
+      assert.matches("Transfer-Encoding: chunked", head, 1, true)
+      assert.is_nil(head:find("Content-Length", 1, true))
+      local parts = {}
+      while true do
+        local size = tonumber(assert(conn.sock:receive("*l")), 16)
+        if size == 0 then break end
+        parts[#parts + 1] = assert(conn.sock:receive(size))
+        assert.equal("", conn.sock:receive("*l"))
+      end
+      assert.equal("", conn.sock:receive("*l"))
+      conn:close()
+      assert.is_true(#parts > 1)
+      assert.equal(whole, table.concat(parts))
+    end)
+
+    it("location and content_encoding: a redirect, a Content-Encoding header", function()
+      server:fault{ location = "http://127.0.0.1:1/elsewhere" }
+      local response = fetch(server.port, "GET", "/v1/tables/tbl_demo", { AUTH })
+      assert.equal(302, response.status)
+      assert.equal("http://127.0.0.1:1/elsewhere", response.headers.location)
+      server:fault{ location = "/v1/tables/tbl_idle", status = 307 }
+      response = fetch(server.port, "GET", "/v1/tables/tbl_demo", { AUTH })
+      assert.equal(307, response.status)
+      assert.equal("/v1/tables/tbl_idle", response.headers.location)
+      server:fault{ body = "xyz", content_encoding = "gzip" }
+      response = fetch(server.port, "GET", "/v1/tables/tbl_demo", { AUTH })
+      assert.equal("gzip", response.headers["content-encoding"])
+      assert.equal("xyz", response.body)
+    end)
+
     it("are consumed first in, first out, each `count` times", function()
       server:fault{ status = 500, count = 2 }
       server:fault{ status = 503 }
@@ -514,7 +602,8 @@ describe("extruct-mock (subprocess)", function()
     it("rejects bad fault parameters with 400", function()
       for _, params in ipairs({ { mode = "bogus" }, { count = 0 }, { status = 99 }, { status = "abc" },
                                 { delay = "-1" }, { delay = "soon" }, { path = "v1" }, { colour = "red" },
-                                { retry_after = "1\r\nX-Evil: 1" } }) do
+                                { retry_after = "1\r\nX-Evil: 1" }, { location = "/x\r\nX-Evil: 1" },
+                                { content_encoding = "gzip\nX-Evil: 1" } }) do
         local status, answer = server:call("POST", "/_mock/faults", params)
         assert.equal(400, status)
         assert.is_string(answer.detail)

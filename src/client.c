@@ -18,6 +18,8 @@
 #define CLIENT_MAX_REDIRECTS 3L
 /* Enough of a non-JSON body to show the user what came instead. */
 #define CLIENT_SNIPPET_LEN 200
+/* The most of one request's trace kept; the rest is cut with a note. */
+#define CLIENT_MAX_TRACE (64 * 1024)
 
 typedef struct {
   char *data;
@@ -34,6 +36,8 @@ typedef struct {
   int out_of_memory;
   client_buffer body;
   client_buffer head;
+  client_buffer trace; /* with the `trace` option: the exchange, credentials redacted */
+  int tracing, trace_full;
   char error[CURL_ERROR_SIZE];
 } client_t;
 
@@ -97,6 +101,77 @@ static size_t client_on_header(char *data, size_t size, size_t nmemb, void *user
   return len;
 }
 
+/* The length of "Authorization:" or "Proxy-Authorization:" (any case) at
+ * the start of a header line, or 0. */
+static size_t client_credential_prefix(const char *line, size_t len) {
+  static const char *const names[] = {"authorization:", "proxy-authorization:"};
+  size_t n, i;
+  for (n = 0; n < sizeof names / sizeof names[0]; n++) {
+    size_t name_len = strlen(names[n]);
+    if (len < name_len)
+      continue;
+    for (i = 0; i < name_len && tolower((unsigned char)line[i]) == names[n][i]; i++)
+      ;
+    if (i == name_len)
+      return name_len;
+  }
+  return 0;
+}
+
+/* Appends one trace line: a marker ("* " info, "> " sent, "< " received)
+ * and the line without its end. The value of a credential header is
+ * replaced here, so the token never reaches the trace buffer. */
+static void client_trace_line(client_t *c, const char *marker, const char *line, size_t len) {
+  static const char redacted[] = " [redacted]";
+  static const char cut[] = "* [trace cut short]\n";
+  size_t prefix;
+  while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
+  if (len == 0 || c->trace_full)
+    return;
+  if (c->trace.len + len + sizeof redacted + 2 > CLIENT_MAX_TRACE) {
+    client_buffer_append(&c->trace, cut, sizeof cut - 1);
+    c->trace_full = 1;
+    return;
+  }
+  client_buffer_append(&c->trace, marker, 2);
+  prefix = client_credential_prefix(line, len);
+  if (prefix > 0) {
+    client_buffer_append(&c->trace, line, prefix);
+    client_buffer_append(&c->trace, redacted, sizeof redacted - 1);
+  } else {
+    client_buffer_append(&c->trace, line, len);
+  }
+  client_buffer_append(&c->trace, "\n", 1);
+}
+
+static int client_on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *userdata) {
+  client_t *c = (client_t *)userdata;
+  const char *marker, *p = data, *end = data + size;
+  (void)curl;
+  switch (type) {
+  case CURLINFO_TEXT:
+    marker = "* ";
+    break;
+  case CURLINFO_HEADER_OUT:
+    marker = "> ";
+    break;
+  case CURLINFO_HEADER_IN:
+    marker = "< ";
+    break;
+  default:
+    return 0; /* bodies and TLS records stay out */
+  }
+  /* A request head comes as one block: one trace line per header line. */
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *line_end = eol ? eol + 1 : end;
+    client_trace_line(c, marker, p, (size_t)(line_end - p));
+    p = line_end;
+  }
+  return 0;
+}
+
 /* ---- helpers ---------------------------------------------------------- */
 
 static client_t *client_check(lua_State *L) {
@@ -108,6 +183,7 @@ static client_t *client_check(lua_State *L) {
 
 static const char *client_opt_string(lua_State *L, int opts, const char *name, const char *fallback) {
   const char *value;
+  size_t len;
   lua_getfield(L, opts, name);
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
@@ -115,8 +191,22 @@ static const char *client_opt_string(lua_State *L, int opts, const char *name, c
   }
   if (lua_type(L, -1) != LUA_TSTRING)
     luaL_error(L, "extruct.core.new_client: option '%s' must be a string", name);
-  value = lua_tostring(L, -1);
+  value = lua_tolstring(L, -1, &len);
+  /* Every string option ends up in a header or the request line: a NUL
+   * would cut it short, CR or LF would start a header of its own. */
+  if (strlen(value) != len || strpbrk(value, "\r\n") != NULL)
+    luaL_error(L, "extruct.core.new_client: option '%s' holds a CR, LF or NUL", name);
   lua_pop(L, 1); /* the options table keeps the string alive */
+  return value;
+}
+
+static int client_opt_boolean(lua_State *L, int opts, const char *name) {
+  int value;
+  lua_getfield(L, opts, name);
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TBOOLEAN)
+    luaL_error(L, "extruct.core.new_client: option '%s' must be a boolean", name);
+  value = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   return value;
 }
 
@@ -134,10 +224,30 @@ static lua_Number client_opt_number(lua_State *L, int opts, const char *name, lu
   return value;
 }
 
+static int client_is_https(const char *url) {
+  static const char scheme[] = "https:";
+  size_t i;
+  for (i = 0; i < sizeof scheme - 1; i++)
+    if (tolower((unsigned char)url[i]) != scheme[i])
+      return 0; /* also at the end of a shorter url */
+  return 1;
+}
+
+/* A redirect to a scheme the client does not follow (https to http). */
+static int client_refused_redirect(const client_t *c, CURLcode code) {
+  long redirects = 0;
+  if (code != CURLE_UNSUPPORTED_PROTOCOL)
+    return 0;
+  curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_COUNT, &redirects);
+  return redirects > 0;
+}
+
 /* Maps a libcurl failure to an error kind of the Lua layer. */
 static const char *client_error_kind(const client_t *c, CURLcode code) {
   if (c->body_too_large)
     return "decode";
+  if (client_refused_redirect(c, code))
+    return "http";
   switch (code) {
   case CURLE_OPERATION_TIMEDOUT:
     return "timeout";
@@ -149,6 +259,13 @@ static const char *client_error_kind(const client_t *c, CURLcode code) {
     return "decode";
   case CURLE_TOO_MANY_REDIRECTS:
     return "http";
+  /* Not transient: retrying will not make a certificate trustworthy. */
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_ISSUER_ERROR:
+    return "tls";
   default:
     return "network";
   }
@@ -159,6 +276,12 @@ static void client_push_error_message(lua_State *L, const client_t *c, CURLcode 
     lua_pushliteral(L, "out of memory while receiving the response");
   else if (c->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
     lua_pushfstring(L, "response larger than max_response_size (%d bytes)", (int)c->max_body);
+  else if (client_refused_redirect(c, code))
+    lua_pushstring(L, "refused to follow a redirect to another scheme (a client of an https base URL"
+                      " follows https redirects only)");
+  else if (strcmp(client_error_kind(c, code), "tls") == 0)
+    lua_pushfstring(L, "TLS certificate verification failed: %s",
+                    c->error[0] != '\0' ? c->error : curl_easy_strerror(code));
   else if (c->error[0] != '\0')
     lua_pushstring(L, c->error);
   else
@@ -207,15 +330,18 @@ static void client_push_headers(lua_State *L, const client_t *c) {
 
 /* ---- methods ---------------------------------------------------------- */
 
-/* client:request(method, target [, body]) -> response | nil, kind, message
+/* client:request(method, target [, body]) -> response | nil, kind, message [, trace]
  *
  * target is the path and query, appended to the base URL as given (the Lua
  * layer encodes it). response = { status, headers, body, body_error,
  * body_text }: body is the decoded JSON; when the body is not JSON,
- * body_error says why and body_text holds its first bytes. */
+ * body_error says why and body_text holds its first bytes. With the trace
+ * option, response.trace (or the fourth value on failure) holds the
+ * exchange's lines, credentials redacted. */
 static int client_request(lua_State *L) {
   client_t *c = client_check(L);
-  const char *method = luaL_checkstring(L, 2);
+  size_t method_len;
+  const char *method = luaL_checklstring(L, 2, &method_len);
   const char *target = luaL_checkstring(L, 3);
   size_t body_len = 0;
   const char *body = luaL_optlstring(L, 4, NULL, &body_len);
@@ -223,11 +349,14 @@ static int client_request(lua_State *L) {
   CURLcode code;
   long status = 0;
 
+  /* The method goes into the request line as is: no header injection. */
+  luaL_argcheck(L, method_len > 0 && strcspn(method, " \t\r\n") == method_len, 2,
+                "not an HTTP method name");
   lua_settop(L, 4);
   url = lua_pushfstring(L, "%s%s", c->base_url, target); /* kept on the stack */
 
-  c->body.len = c->head.len = 0;
-  c->body_too_large = c->out_of_memory = 0;
+  c->body.len = c->head.len = c->trace.len = 0;
+  c->body_too_large = c->out_of_memory = c->trace_full = 0;
   c->error[0] = '\0';
 
   /* The handle is reused: reset the method-dependent options each time. */
@@ -252,7 +381,10 @@ static int client_request(lua_State *L) {
     lua_pushnil(L);
     lua_pushstring(L, client_error_kind(c, code));
     client_push_error_message(L, c, code);
-    return 3;
+    if (!c->tracing)
+      return 3;
+    lua_pushlstring(L, c->trace.data ? c->trace.data : "", c->trace.len);
+    return 4;
   }
 
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -261,6 +393,10 @@ static int client_request(lua_State *L) {
   lua_setfield(L, -2, "status");
   client_push_headers(L, c);
   lua_setfield(L, -2, "headers");
+  if (c->tracing) {
+    lua_pushlstring(L, c->trace.data ? c->trace.data : "", c->trace.len);
+    lua_setfield(L, -2, "trace");
+  }
   if (c->body.len > 0) {
     if (ex_json_push(L, c->body.data, c->body.len)) {
       lua_setfield(L, -2, "body");
@@ -291,6 +427,7 @@ static int client_close(lua_State *L) {
   c->base_url = NULL;
   client_buffer_free(&c->body);
   client_buffer_free(&c->head);
+  client_buffer_free(&c->trace);
   return 0;
 }
 
@@ -318,11 +455,14 @@ static struct curl_slist *client_add_header(lua_State *L, struct curl_slist *lis
 }
 
 /* core.new_client{ base_url, token, timeout, connect_timeout,
- *                  max_response_size, user_agent } -> client
- * The Lua layer validates the options; this only type-checks them. */
+ *                  max_response_size, user_agent, insecure, ca_file, trace } -> client
+ * The Lua layer validates the options; this type-checks them and, as the
+ * last line of defence against header injection, refuses CR, LF and NUL in
+ * every string (the Lua layer reports those as config errors first). */
 static int client_new(lua_State *L) {
   client_t *c;
-  const char *base_url, *token, *user_agent;
+  const char *base_url, *token, *user_agent, *ca_file;
+  int insecure, redirect_https_only, tracing;
   lua_Number timeout, connect_timeout, max_body;
   size_t url_len;
 
@@ -335,10 +475,9 @@ static int client_new(lua_State *L) {
   max_body = client_opt_number(L, 1, "max_response_size", (lua_Number)CLIENT_DEFAULT_MAX_BODY);
   luaL_argcheck(L, base_url != NULL, 1, "base_url is required");
   luaL_argcheck(L, token != NULL, 1, "token is required");
-  /* Last line of defence against header injection; the Lua layer reports
-   * these as config errors before it gets here. */
-  luaL_argcheck(L, strpbrk(token, "\r\n") == NULL, 1, "token holds a line break");
-  luaL_argcheck(L, strpbrk(base_url, "\r\n") == NULL, 1, "base_url holds a line break");
+  insecure = client_opt_boolean(L, 1, "insecure");
+  ca_file = client_opt_string(L, 1, "ca_file", NULL);
+  tracing = client_opt_boolean(L, 1, "trace");
 
   /* Zeroed and given its metatable first: from here on __gc cleans up
    * whatever part of the setup succeeded, whatever raises. */
@@ -388,13 +527,30 @@ static int client_new(lua_State *L) {
   curl_easy_setopt(c->curl, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c->curl, CURLOPT_MAXREDIRS, CLIENT_MAX_REDIRECTS);
+  /* Credentials never follow a redirect to another host or port (libcurl's
+   * default, stated here because the security of the token rests on it),
+   * and an https client is never redirected to plaintext http. */
+  curl_easy_setopt(c->curl, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  redirect_https_only = client_is_https(c->base_url);
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, redirect_https_only ? "https" : "http,https");
 #else
   curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-  curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS,
+                   redirect_https_only ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+  /* Verification stays on unless the caller asked for `insecure = true`. */
+  curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, insecure ? 0L : 1L);
+  curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
+  if (ca_file != NULL)
+    curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca_file); /* libcurl copies it */
+  if (tracing) {
+    c->tracing = 1;
+    curl_easy_setopt(c->curl, CURLOPT_DEBUGFUNCTION, client_on_debug);
+    curl_easy_setopt(c->curl, CURLOPT_DEBUGDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_VERBOSE, 1L);
+  }
   if (user_agent != NULL)
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, user_agent);
   else

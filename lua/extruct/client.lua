@@ -17,6 +17,7 @@ local function positive_number(v) return type(v) == "number" and v > 0 and v < m
 local function non_negative_number(v) return type(v) == "number" and v >= 0 and v < math.huge end
 local function is_string(v) return type(v) == "string" end
 local function is_function(v) return type(v) == "function" end
+local function is_boolean(v) return type(v) == "boolean" end
 
 local function check_options(opts, spec, where)
   if opts == nil then return {} end
@@ -42,6 +43,10 @@ local CLIENT_OPTIONS = {
   connect_timeout = { check = positive_number, want = "a positive number of seconds" },
   max_response_size = { check = positive_number, want = "a positive number of bytes" },
   user_agent = { check = is_string, want = "a string" },
+  insecure = { check = is_boolean, want = "a boolean" },
+  allow_http = { check = is_boolean, want = "a boolean" },
+  ca_file = { check = is_string, want = "a string (the path of a PEM file)" },
+  trace = { check = is_function, want = "a function(line)" },
 }
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
@@ -62,7 +67,7 @@ end
 -- Why a configuration cannot work, or nil. Checked when the client is made,
 -- reported by every request: a token from the environment is not the
 -- caller's misuse, so it is an error value, not a raised error.
-local function config_problem(token, base_url)
+local function config_problem(token, base_url, opts)
   if token == nil or token == "" then
     return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
   end
@@ -72,14 +77,25 @@ local function config_problem(token, base_url)
   if base_url:find("%c") then
     return "the base URL holds control characters (CR, LF, NUL...)"
   end
+  if opts.user_agent and opts.user_agent:find("%c") then
+    return "the user_agent option holds control characters (CR, LF, NUL...)"
+  end
+  if opts.ca_file and opts.ca_file:find("%c") then
+    return "the ca_file option holds control characters (CR, LF, NUL...)"
+  end
   local _, why = url.check_base(base_url)
   if why then
     return ("malformed base URL '%s': %s"):format(url.redact(base_url), why)
   end
+  if not opts.allow_http and url.scheme(base_url) == "http" and not url.is_loopback(base_url) then
+    return ("the base URL '%s' is plaintext http to a host that is not loopback: the token would"
+      .. " cross the network unencrypted; use https, or pass allow_http = true"):format(url.redact(base_url))
+  end
   return nil
 end
 
---- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent }
+--- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
+---              insecure, allow_http, ca_file, trace }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 function M.new(opts)
   opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
@@ -92,9 +108,10 @@ function M.new(opts)
     timeout = opts.timeout or DEFAULTS.timeout,
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     max_response_size = opts.max_response_size or DEFAULTS.max_response_size,
+    _trace = opts.trace,
   }, Client)
 
-  local problem = config_problem(token, base_url)
+  local problem = config_problem(token, base_url, opts)
   if problem then
     self._config_error = errors.new("config", problem)
   else
@@ -106,6 +123,9 @@ function M.new(opts)
       connect_timeout = self.connect_timeout,
       max_response_size = self.max_response_size,
       user_agent = opts.user_agent or user_agent(),
+      insecure = opts.insecure or false,
+      ca_file = opts.ca_file,
+      trace = opts.trace ~= nil,
     }
   end
   return self
@@ -128,12 +148,26 @@ function Client:request(method, path, opts)
   if self._closed then
     error("extruct: the client is closed", 2)
   end
+  -- Both go into the request line verbatim: anything else could start a header of its own.
+  if type(method) ~= "string" or not method:find("^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
+    error("extruct.request: the method must be an HTTP method name such as \"GET\", got "
+      .. (type(method) == "string" and ("%q"):format(method) or type(method)), 2)
+  end
+  if type(path) ~= "string" or not path:find("^/") or path:find("[%c ]") then
+    error("extruct.request: the path must be a string starting with '/', percent-encoded"
+      .. " (no spaces or control characters)", 2)
+  end
   if self._config_error then
     return nil, self._config_error
   end
   opts = opts or {}
   local target = path .. url.query(opts.query)
-  local response, kind, message = self._core:request(method, target, opts.body)
+  local response, kind, message, trace = self._core:request(method, target, opts.body)
+  if self._trace then
+    -- The core redacted the credentials before the text reached Lua.
+    for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do self._trace(line) end
+  end
+  if response then response.trace = nil end
   if not response then
     return nil, errors.new(kind, ("%s %s: %s"):format(method, target, message))
   end

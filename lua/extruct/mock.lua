@@ -39,6 +39,9 @@ local MAX_DELAY = 3600
 local READ_CHUNK = 8192
 local LINGER_SECONDS = 2                   -- see linger()
 local LINGER_BYTES = 1024 * 1024
+local STALL_SECONDS = 60                   -- longest a stalled answer holds its connection
+local TRICKLE_INTERVAL = 1                 -- seconds between the bytes of a trickled answer
+local CHUNK_BYTES = 1000                   -- chunk size of a chunked answer
 
 M.USAGE = [[
 usage: extruct-mock [--host H] [--port N] [--token T] [--polls N] [--quiet] [--help]
@@ -54,9 +57,10 @@ A mock Extruct API server (GET /v1/tables/{id}, GET /v1/healthcheck).
 
 Prints "extruct-mock listening on http://HOST:PORT" once bound.
 Control API (no auth): POST /_mock/reset, POST /_mock/tables?id=X&polls=N[&kind=K&rows=R],
-POST /_mock/faults?[count=N&path=P&status=S&detail=D&retry_after=R&delay=SEC&body=B&content_type=T&mode=M],
+POST /_mock/faults?[count=N&path=P&status=S&detail=D&retry_after=R&delay=SEC&body=B&content_type=T&mode=M
+                   &content_encoding=E&location=URL],
 GET /_mock/requests, GET /_mock/stats, POST /_mock/shutdown.
-Fault modes: truncate, invalid_json, html, drop, empty.
+Fault modes: truncate, invalid_json, html, drop, empty, stall, reset, trickle, chunked.
 ]]
 
 ---------------------------------------------------------------------------
@@ -394,7 +398,11 @@ local function response_head(response, length, close)
   add("Date", os.date("!%a, %d %b %Y %H:%M:%S GMT"))
   add("Server", "extruct-mock/" .. M._VERSION)
   add("Content-Type", response.content_type or "application/json")
-  add("Content-Length", tostring(length))
+  if response.chunked then
+    add("Transfer-Encoding", "chunked")
+  else
+    add("Content-Length", tostring(length))
+  end
   local names = {}
   for name in pairs(headers) do names[#names + 1] = name end
   table.sort(names)
@@ -770,6 +778,11 @@ function Server:fault_response(request, fault)
                  body = format(HTML_PAGE, status, reason, status, reason) }
   elseif fault.mode == "empty" then
     response = { status = status or 200, headers = {}, body = "" }
+  elseif fault.mode == "stall" or fault.mode == "reset" or fault.mode == "trickle" or fault.mode == "chunked" then
+    response = { status = status or 200, headers = {}, [fault.mode] = true,
+                 body = fault.body or self:sample_table_body(request) }
+  elseif fault.location then
+    response = detail_response(status or 302, reason_phrase(status or 302))
   elseif fault.body then
     response = { status = status or 200, headers = {}, body = fault.body }
   elseif fault.detail then
@@ -783,6 +796,8 @@ function Server:fault_response(request, fault)
   end
   if fault.retry_after then response.headers["Retry-After"] = fault.retry_after end
   if fault.content_type then response.content_type = fault.content_type end
+  if fault.content_encoding then response.headers["Content-Encoding"] = fault.content_encoding end
+  if fault.location then response.headers.Location = fault.location end
   return response
 end
 
@@ -805,10 +820,13 @@ local function integer_param(params, name, default, min, max)
   return tonumber(value)
 end
 
-local FAULT_MODES = { truncate = true, invalid_json = true, html = true, drop = true, empty = true }
+local FAULT_MODES = {
+  truncate = true, invalid_json = true, html = true, drop = true, empty = true,
+  stall = true, reset = true, trickle = true, chunked = true,
+}
 local FAULT_PARAMS = {
   count = true, path = true, status = true, detail = true, retry_after = true,
-  delay = true, body = true, content_type = true, mode = true,
+  delay = true, body = true, content_type = true, mode = true, content_encoding = true, location = true,
 }
 local TABLE_PARAMS = { id = true, polls = true, kind = true, rows = true }
 
@@ -833,18 +851,20 @@ local function parse_fault(params)
     fault.delay = delay
   end
   if params.mode and not FAULT_MODES[params.mode] then
-    return nil, "parameter 'mode' must be one of truncate, invalid_json, html, drop, empty"
+    return nil, "parameter 'mode' must be one of truncate, invalid_json, html, drop, empty,"
+      .. " stall, reset, trickle, chunked"
   end
   if params.path and params.path:sub(1, 1) ~= "/" then
     return nil, "parameter 'path' must start with /"
   end
-  for _, name in ipairs({ "retry_after", "content_type" }) do
+  for _, name in ipairs({ "retry_after", "content_type", "content_encoding", "location" }) do
     if params[name] and params[name]:find("%c") then
       return nil, "parameter '" .. name .. "' must not contain control characters"
     end
   end
   fault.mode, fault.path, fault.body, fault.detail = params.mode, params.path, params.body, params.detail
   fault.retry_after, fault.content_type = params.retry_after, params.content_type
+  fault.content_encoding, fault.location = params.content_encoding, params.location
   return fault
 end
 
@@ -952,10 +972,39 @@ local function send_response(conn, request, response, keep_alive)
   if response.drop then return false end
   local body = response.body or ""
   local close = not keep_alive or response.truncate or response.shutdown
-  if response.truncate then
-    -- The full length is announced, half the body sent, then the connection closed.
-    send_all(conn, response_head(response, #body, false) .. body:sub(1, floor(#body / 2)))
+  if response.truncate or response.stall or response.reset then
+    -- The full length is announced, half the body sent, then the connection
+    -- closed (truncate), held open without a byte more until the client
+    -- gives up (stall), or reset (reset: no FIN, an RST).
+    if not send_all(conn, response_head(response, #body, false) .. body:sub(1, floor(#body / 2))) then
+      return false
+    end
+    if response.stall then
+      local deadline = socket.gettime() + STALL_SECONDS
+      repeat until not receive_some(conn, READ_CHUNK, deadline)
+    elseif response.reset then
+      conn.sock:setoption("linger", { on = true, timeout = 0 }) -- close() now sends an RST
+      conn.reset = true
+    end
     return false
+  end
+  if response.trickle then
+    -- One byte a second, until the whole body is sent or the client is gone.
+    if not send_all(conn, response_head(response, #body, false)) then return false end
+    for i = 1, #body do
+      sleep_until(socket.gettime() + TRICKLE_INTERVAL)
+      if not send_all(conn, body:sub(i, i)) then return false end
+    end
+    return false
+  end
+  if response.chunked then
+    local parts = { response_head(response, nil, close) }
+    for i = 1, #body, CHUNK_BYTES do
+      local chunk = body:sub(i, i + CHUNK_BYTES - 1)
+      parts[#parts + 1] = format("%x\r\n%s\r\n", #chunk, chunk)
+    end
+    parts[#parts + 1] = "0\r\n\r\n"
+    return send_all(conn, concat(parts)) and not close
   end
   local head = response_head(response, #body, close)
   local sent = send_all(conn, request and request.method == "HEAD" and head or head .. body)
@@ -1009,7 +1058,7 @@ end
 
 --- The body of a connection's coroutine.
 local function connection_main(server, conn)
-  if server:serve(conn) then linger(conn) end
+  if server:serve(conn) and not conn.reset then linger(conn) end
 end
 
 ---------------------------------------------------------------------------

@@ -64,6 +64,25 @@ function M.check_base(base_url)
   return (base_url:gsub("/+$", ""))
 end
 
+--- The lower-cased scheme of a URL checked by check_base.
+function M.scheme(base_url)
+  return base_url:match("^(%a[%w+.-]*)://"):lower()
+end
+
+--- Whether a checked base URL's host is a loopback address: localhost,
+--- 127.0.0.0/8 or [::1] (traffic to it never leaves the machine).
+function M.is_loopback(base_url)
+  local authority = base_url:match("^%a[%w+.-]*://([^/?#]*)"):gsub("^.*@", ""):lower()
+  local host = authority:match("^(%[.-%])") or authority:gsub(":%d*$", "")
+  if host == "localhost" or host == "localhost." or host == "[::1]" then return true end
+  local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return false end
+  for _, part in ipairs({ a, b, c, d }) do
+    if tonumber(part) > 255 then return false end
+  end
+  return tonumber(a) == 127
+end
+
 --- The URL as it may be shown: any user:password@ part is masked.
 function M.redact(base_url)
   return (base_url:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1***@"))
