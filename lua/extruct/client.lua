@@ -2,6 +2,7 @@
 -- lines each on top of Client:request.
 
 local core = require("extruct.core")
+local clock = require("extruct.clock")
 local errors = require("extruct.errors")
 local url = require("extruct.url")
 
@@ -42,6 +43,8 @@ local CLIENT_OPTIONS = {
   connect_timeout = { check = positive_number, want = "a positive number of seconds" },
   max_response_size = { check = positive_number, want = "a positive number of bytes" },
   user_agent = { check = is_string, want = "a string" },
+  sleep = { check = is_function, want = "a function(seconds)" },
+  now = { check = is_function, want = "a function returning monotonic seconds" },
 }
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
@@ -79,7 +82,7 @@ local function config_problem(token, base_url)
   return nil
 end
 
---- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent }
+--- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent, sleep, now }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 function M.new(opts)
   opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
@@ -92,6 +95,9 @@ function M.new(opts)
     timeout = opts.timeout or DEFAULTS.timeout,
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     max_response_size = opts.max_response_size or DEFAULTS.max_response_size,
+    -- nil: extruct.clock's, whose sleep picks how to sleep at each call
+    _sleep = opts.sleep,
+    _now = opts.now,
   }, Client)
 
   local problem = config_problem(token, base_url)
@@ -148,6 +154,13 @@ function Client:request(method, path, opts)
     return nil, errors.from_bad_body(response, "expected a JSON object, got " .. type(response.body))
   end
   return response.body, response
+end
+
+-- The sleep and now a call uses: its own options', else the client's, else
+-- extruct.clock's.
+local function sleep_and_now(client, opts)
+  return opts and opts.sleep or client._sleep or clock.sleep,
+         opts and opts.now or client._now or clock.now
 end
 
 local function check_id(id, what, level)
@@ -209,6 +222,8 @@ local WAIT_OPTIONS = {
   interval = { check = positive_number, want = "a positive number of seconds" },
   timeout = { check = non_negative_number, want = "a number of seconds >= 0" },
   on_progress = { check = is_function, want = "a function" },
+  sleep = { check = is_function, want = "a function(seconds)" },
+  now = { check = is_function, want = "a function returning monotonic seconds" },
 }
 local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
 
@@ -233,15 +248,16 @@ function Client:wait_until_idle(id, opts)
   opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
   local interval = opts.interval or WAIT_DEFAULTS.interval
   local timeout = opts.timeout or WAIT_DEFAULTS.timeout
-  local deadline = core.monotime() + timeout
+  local sleep, now = sleep_and_now(self, opts)
+  local deadline = now() + timeout
   while true do
     local t, err = self:get_table(id)
     if not t then return nil, err end
     if opts.on_progress then opts.on_progress(t) end
     if M.is_idle(t) then return t end
-    local remaining = deadline - core.monotime()
+    local remaining = deadline - now()
     if remaining <= 0 then return nil, timeout_error(id, timeout, t) end
-    core.sleep(math.min(interval, remaining))
+    sleep(math.min(interval, remaining))
   end
 end
 
