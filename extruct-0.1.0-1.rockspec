@@ -40,6 +40,7 @@ build = {
       ["extruct.errors"] = "lua/extruct/errors.lua",
       ["extruct.url"] = "lua/extruct/url.lua",
       ["extruct.clock"] = "lua/extruct/clock.lua",
+      ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",
    },
    install = {

@@ -72,9 +72,9 @@ function extruct.default_client()
   return default_client
 end
 
-function extruct.get_table(id)
+function extruct.get_table(id, opts)
   client.check_id(id, "get_table", 2)
-  return extruct.default_client():get_table(id)
+  return extruct.default_client():get_table(id, opts)
 end
 
 function extruct.wait_until_idle(id, opts)
