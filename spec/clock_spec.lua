@@ -30,12 +30,16 @@ local function fake_ngx(phase)
 end
 
 -- A fake Neovim: vim.defer_fn queues its callbacks, `run_timers` plays the
--- main loop, running them one at a time in the order they fire.
-local function fake_vim()
-  local fake = { timers = {}, notes = {}, clock = 0 }
+-- main loop, waiting (really) for each timer to be due and running them one
+-- at a time in the order they fire. `early` (seconds) makes the first timer
+-- fire that much before its time, as libuv's do when the loop's cached time
+-- is stale.
+local function fake_vim(early)
+  local fake = { timers = {}, notes = {} }
   _G.vim = {
     defer_fn = function(fn, ms)
-      fake.timers[#fake.timers + 1] = { fn = fn, ms = ms, at = fake.clock + ms }
+      fake.timers[#fake.timers + 1] = { fn = fn, ms = ms, at = core.monotime() + ms / 1000 - (early or 0) }
+      early = nil
     end,
     notify = function(message, level) fake.notes[#fake.notes + 1] = { message = message, level = level } end,
     log = { levels = { ERROR = 4 } },
@@ -45,7 +49,7 @@ local function fake_vim()
     while #fake.timers > 0 and ran < (limit or 1000) do
       table.sort(fake.timers, function(a, b) return a.at < b.at end)
       local timer = table.remove(fake.timers, 1)
-      fake.clock = timer.at
+      core.sleep(math.max(0, timer.at - core.monotime()))
       timer.fn()
       ran = ran + 1
     end
@@ -140,23 +144,35 @@ describe("extruct.sleep", function()
     it("yields a coroutine to the main loop and resumes it from a timer", function()
       local fake = fake_vim()
       local steps = {}
+      local started = extruct.now()
       local co = extruct.async(function()
         steps[#steps + 1] = "start"
         assert.equal("nvim", clock.strategy())
-        extruct.sleep(0.5)
-        steps[#steps + 1] = "after 0.5"
-        extruct.sleep(1.25)
-        steps[#steps + 1] = "after 1.25"
+        extruct.sleep(0.2)
+        steps[#steps + 1] = "after 0.2"
+        extruct.sleep(0.35)
+        steps[#steps + 1] = "after 0.35"
       end)
       -- extruct.async returned at the first sleep, with a timer pending
       assert.same({ "start" }, steps)
       assert.equal("suspended", coroutine.status(co))
-      assert.same({ 500 }, delays(fake.timers))
+      assert.same({ 200 }, delays(fake.timers))
       assert.equal(2, fake.run_timers())
-      assert.same({ "start", "after 0.5", "after 1.25" }, steps)
+      assert.same({ "start", "after 0.2", "after 0.35" }, steps)
       assert.equal("dead", coroutine.status(co))
-      assert.equal(1750, fake.clock)
+      assert.is_true(extruct.now() - started >= 0.55)
       assert.same({}, fake.notes)
+    end)
+
+    it("sleeps the rest when a timer fires early", function()
+      local fake = fake_vim(0.15)
+      local started, slept = extruct.now(), nil
+      extruct.async(function()
+        extruct.sleep(0.4)
+        slept = extruct.now() - started
+      end)
+      assert.equal(2, fake.run_timers())
+      assert.is_true(slept >= 0.4, tostring(slept))
     end)
 
     it("blocks in C on the main thread, which cannot yield", function()
@@ -172,7 +188,7 @@ describe("extruct.sleep", function()
       local fake = fake_vim()
       local woke = false
       local co = extruct.async(function()
-        extruct.sleep(2)
+        extruct.sleep(0.1)
         woke = true
       end)
       coroutine.resume(co)

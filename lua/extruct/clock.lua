@@ -90,15 +90,20 @@ end
 
 -- Sleeps by yielding the current coroutine and resuming it from Neovim's
 -- main loop once the time is up. Resumed early by someone else, it yields
--- again: only its own timer ends the sleep.
+-- again: only its own timer ends the sleep. libuv counts a timer from the
+-- loop's cached time, which can be stale by whatever ran since the loop last
+-- woke, so a timer may fire early: then it sleeps the rest.
 local function sleep_in_neovim(vim, seconds)
   local co = coroutine.running()
-  local woken = false
-  vim.defer_fn(function()
-    woken = true
-    step(co)
-  end, math.ceil(seconds * 1000))
-  repeat coroutine.yield() until woken
+  local wake_at = core.monotime() + seconds
+  repeat
+    local woken = false
+    vim.defer_fn(function()
+      woken = true
+      step(co)
+    end, math.ceil((wake_at - core.monotime()) * 1000))
+    repeat coroutine.yield() until woken
+  until core.monotime() >= wake_at
 end
 
 --- Sleeps `seconds` without freezing the host: ngx.sleep under OpenResty,
