@@ -19,12 +19,18 @@ local function in_coroutine(fn)
   return (table.unpack or unpack)(results, 2, results.n)
 end
 
--- A fake ngx: ngx.sleep records what it was asked and passes no real time.
-local function fake_ngx(phase)
+-- A fake ngx: ngx.sleep records what it was asked, and sleeps. `early`
+-- (seconds) makes its first sleep that much shorter, as nginx's timers are
+-- when its cached time is stale.
+local function fake_ngx(phase, early)
   local slept = {}
   _G.ngx = {
     get_phase = function() return phase end,
-    sleep = function(seconds) slept[#slept + 1] = seconds end,
+    sleep = function(seconds)
+      slept[#slept + 1] = seconds
+      core.sleep(math.max(0, seconds - (early or 0)))
+      early = nil
+    end,
   }
   return slept
 end
@@ -98,11 +104,21 @@ describe("extruct.sleep", function()
         local slept = fake_ngx(phase)
         in_coroutine(function()
           assert.equal("ngx", clock.strategy(), phase)
-          extruct.sleep(600) -- an hour-scale sleep that must not happen in C
-          extruct.sleep(0.25)
+          extruct.sleep(0.05)
+          extruct.sleep(0.02)
         end)
-        assert.same({ 600, 0.25 }, slept, phase)
+        assert.equal(2, #slept, phase)
+        assert.is_true(slept[1] > 0.04 and slept[1] <= 0.05, phase)
       end
+    end)
+
+    it("sleeps the rest when nginx wakes it early", function()
+      local slept = fake_ngx("content", 0.1)
+      local started = extruct.now()
+      in_coroutine(function() extruct.sleep(0.3) end)
+      assert.is_true(extruct.now() - started >= 0.3)
+      assert.equal(2, #slept)
+      assert.is_true(slept[2] > 0.05 and slept[2] <= 0.1, tostring(slept[2]))
     end)
 
     it("sleeps in C where ngx.sleep is not allowed", function()
@@ -128,12 +144,13 @@ describe("extruct.sleep", function()
       mock:add_table{ id = "tbl_ngx", polls = 3 }
       local client = helpers.client(mock)
       local slept = fake_ngx("content")
-      local t = in_coroutine(function() return client:wait_until_idle("tbl_ngx", { interval = 7 }) end)
+      local t = in_coroutine(function() return client:wait_until_idle("tbl_ngx", { interval = 0.2 }) end)
       client:close()
       local requests = #mock:requests()
       mock:stop()
       assert.is_true(extruct.is_idle(t))
-      assert.same({ 7, 7 }, slept)
+      assert.equal(2, #slept)
+      assert.is_true(slept[1] > 0.15 and slept[1] <= 0.2 and slept[2] > 0.15 and slept[2] <= 0.2)
       assert.equal(3, requests)
     end)
   end)

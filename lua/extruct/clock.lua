@@ -115,7 +115,12 @@ function M.sleep(seconds)
   end
   if seconds <= 0 then return end
   local ngx = openresty()
-  if ngx then return ngx.sleep(seconds) end
+  if ngx then
+    -- nginx counts its timers from its cached time too: sleep any rest.
+    local wake_at = core.monotime() + seconds
+    repeat ngx.sleep(wake_at - core.monotime()) until core.monotime() >= wake_at
+    return
+  end
   local vim = neovim()
   if vim then return sleep_in_neovim(vim, seconds) end
   core.sleep(seconds)
