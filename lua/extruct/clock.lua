@@ -101,9 +101,10 @@ local function sleep_in_neovim(vim, seconds)
     vim.defer_fn(function()
       woken = true
       step(co)
-    end, math.ceil((wake_at - core.monotime()) * 1000))
+    end, math.ceil(seconds * 1000))
     repeat coroutine.yield() until woken
-  until core.monotime() >= wake_at
+    seconds = wake_at - core.monotime()
+  until seconds <= 0
 end
 
 --- Sleeps `seconds` without freezing the host: ngx.sleep under OpenResty,
@@ -118,7 +119,10 @@ function M.sleep(seconds)
   if ngx then
     -- nginx counts its timers from its cached time too: sleep any rest.
     local wake_at = core.monotime() + seconds
-    repeat ngx.sleep(wake_at - core.monotime()) until core.monotime() >= wake_at
+    repeat
+      ngx.sleep(math.max(seconds, 0.001)) -- 0 would only yield: no spinning on a sub-millisecond rest
+      seconds = wake_at - core.monotime()
+    until seconds <= 0
     return
   end
   local vim = neovim()
