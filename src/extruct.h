@@ -21,5 +21,6 @@ int ex_json_push(lua_State *L, const char *text, size_t len);
 void ex_json_open(lua_State *L);
 void ex_client_open(lua_State *L);
 void ex_clock_open(lua_State *L);
+void ex_term_open(lua_State *L);
 
 #endif
