@@ -30,7 +30,7 @@ build = {
    type = "builtin",
    modules = {
       ["extruct.core"] = {
-         sources = { "src/core.c", "src/client.c", "src/json.c", "src/clock.c" },
+         sources = { "src/core.c", "src/client.c", "src/json.c", "src/clock.c", "src/term.c" },
          libraries = { "curl", "cjson" },
          incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },
@@ -40,9 +40,13 @@ build = {
       ["extruct.errors"] = "lua/extruct/errors.lua",
       ["extruct.url"] = "lua/extruct/url.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",
+      ["extruct.cli"] = "lua/extruct/cli.lua",
    },
    install = {
-      bin = { ["extruct-mock"] = "bin/extruct-mock" },
+      bin = {
+         extruct = "bin/extruct",
+         ["extruct-mock"] = "bin/extruct-mock",
+      },
    },
 }
 test = {
