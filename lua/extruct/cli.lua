@@ -276,7 +276,9 @@ end
 --- Parts are dropped as the terminal narrows: the id, then the time since
 --- the last change, then the bar itself.
 function M.bar_line(id, counts, percent, elapsed, since_change, width)
-  local numbers = ("%s/%s cells %3d%%"):format(count_text(counts.done), count_text(counts.total), percent)
+  -- done is padded to the width of total, so the bar keeps its length as counts grow
+  local total = count_text(counts.total)
+  local numbers = ("%" .. #total .. "s/%s cells %3d%%"):format(count_text(counts.done), total, percent)
   local times = "elapsed " .. M.duration(elapsed)
   local change = "last change " .. M.duration(since_change) .. " ago"
   local room = width - 1 -- the last column would wrap on some terminals
