@@ -1,6 +1,6 @@
 /* extruct.core: the C half of the extruct module. It owns what needs C:
  * HTTP transfers on a reused libcurl handle (client.c), JSON to Lua
- * conversion through cJSON (json.c), and a monotonic clock with a real
+ * conversion through cJSON (json.c, encode.c), and a monotonic clock with a real
  * sleep (clock.c). Policy lives in lua/extruct/. */
 #include <curl/curl.h>
 
@@ -24,6 +24,7 @@ int luaopen_extruct_core(lua_State *L) {
   lua_setfield(L, -2, "null");
 
   ex_json_open(L);
+  ex_encode_open(L);
   ex_client_open(L);
   ex_clock_open(L);
   ex_term_open(L);

@@ -12,6 +12,7 @@
 #define EX_CLIENT_MT "extruct.core.client"
 #define EX_TREE_MT "extruct.core.json_tree"
 #define EX_ARRAY_MT "extruct.core.array"
+#define EX_ENCODE_MT "extruct.core.encode_guard"
 
 /* Decodes len bytes of JSON at text. On success pushes the Lua value and
  * returns 1; on failure pushes an error message and returns 0. Raises only
@@ -19,6 +20,7 @@
 int ex_json_push(lua_State *L, const char *text, size_t len);
 
 void ex_json_open(lua_State *L);
+void ex_encode_open(lua_State *L);
 void ex_client_open(lua_State *L);
 void ex_clock_open(lua_State *L);
 void ex_term_open(lua_State *L);

@@ -18,6 +18,24 @@ local extruct = {
   is_error = errors.is_error,
 }
 
+--- Encodes a Lua value as JSON text: text, or nil and an encode error.
+--- opts: { pretty = true } for indented output.
+function extruct.encode(value, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("extruct.encode: options must be a table, got " .. type(opts), 2)
+  end
+  for name in pairs(opts or {}) do
+    if name ~= "pretty" then
+      error(("extruct.encode: unknown option '%s'"):format(tostring(name)), 2)
+    end
+  end
+  local text, why = core.encode(value, opts and opts.pretty)
+  if text == nil then
+    return nil, errors.new("encode", why)
+  end
+  return text
+end
+
 --- The metatable of JSON arrays: decoded arrays carry it, and the encoder
 --- writes a table that has it as [] even when it is empty.
 extruct.array_mt = core.array_mt
