@@ -11,8 +11,9 @@ runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev ca-certificates
          lua5.4 liblua5.4-dev lua-socket)
 # luajit2 is OpenResty's LuaJIT, the flavour that coexists with Debian's
 # neovim and libnginx-mod-http-lua (the plain luajit package conflicts).
+# tmux and bsdutils (script) give the command-line specs a real terminal.
 testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua-busted lua-cjson
-         lua-check luarocks)
+         lua-check luarocks tmux bsdutils)
 
 wanted=("${runtime[@]}")
 if [ "${1:-all}" != runtime ]; then
