@@ -20,10 +20,12 @@ local function extruct_run(mock, args, env)
     EXTRUCT_API_URL = mock and mock.url or false,
   }
   for name, value in pairs(env) do vars[name] = value end
-  local parts = { "env" }
+  -- env wants its -u options before the assignments
+  local unset, assign = {}, {}
   for name, value in pairs(vars) do
-    parts[#parts + 1] = value and (name .. "=" .. q(value)) or ("-u " .. name)
+    if value then assign[#assign + 1] = name .. "=" .. q(value) else unset[#unset + 1] = "-u " .. name end
   end
+  local parts = { "env", table.concat(unset, " "), table.concat(assign, " ") }
   local words = {}
   for i, word in ipairs(args) do words[i] = q(word) end
   local command = ("%s %s bin/extruct %s 2>%s"):format(
