@@ -352,8 +352,8 @@ describe("extruct command", function()
       os.remove(done_flag)
       local inner = ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables wait tbl_tmux --interval 0.1 >%s;"
         .. " echo $? >%s; sleep 30"):format(q(mock.token), q(mock.url), q(helpers.LUA), q(work), q(done_flag))
-      local ok = os.execute(("%s new-session -d -x 100 -y 20 -s cli %s"):format(tmux, q("cd " .. q((helpers.run("pwd"):gsub("\n$", "")))
-        .. " && " .. inner)))
+      local here = helpers.run("pwd"):gsub("\n$", "")
+      local ok = os.execute(("%s new-session -d -x 100 -y 20 -s cli %s"):format(tmux, q("cd " .. q(here) .. " && " .. inner)))
       assert.is_true(ok == true or ok == 0, "tmux did not start")
       local screen = ""
       local function capture()
