@@ -304,9 +304,10 @@ Progress.__index = Progress
 local PLAIN_LINE_AT_LEAST_EVERY = 60
 
 function M.progress_reporter(extruct, id, sys, now)
+  local started = now()
   return setmetatable({
     extruct = extruct, id = id, sys = sys, now = now,
-    tty = sys.isatty(2), started = now(), drawn = 0,
+    tty = sys.isatty(2), started = started, printed_at = started, drawn = 0,
   }, Progress)
 end
 
@@ -438,7 +439,6 @@ RUN["tables wait"] = function(extruct, sys, opts, id)
   local client = make_client(extruct, opts, sys)
   local core = require("extruct.core")
   local progress = M.progress_reporter(extruct, id, sys, core.monotime)
-  progress.printed_at = progress.started
   local wait_opts = { interval = opts.interval, timeout = opts.timeout }
   if not opts.quiet then
     wait_opts.on_progress = function(t) progress:update(t) end
