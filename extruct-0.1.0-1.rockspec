@@ -40,6 +40,8 @@ build = {
       ["extruct.client"] = "lua/extruct/client.lua",
       ["extruct.errors"] = "lua/extruct/errors.lua",
       ["extruct.url"] = "lua/extruct/url.lua",
+      ["extruct.clock"] = "lua/extruct/clock.lua",
+      ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",
       ["extruct.cli"] = "lua/extruct/cli.lua",
    },

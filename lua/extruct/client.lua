@@ -2,7 +2,9 @@
 -- lines each on top of Client:request.
 
 local core = require("extruct.core")
+local clock = require("extruct.clock")
 local errors = require("extruct.errors")
+local retry = require("extruct.retry")
 local url = require("extruct.url")
 
 local M = {}
@@ -17,6 +19,11 @@ local function positive_number(v) return type(v) == "number" and v > 0 and v < m
 local function non_negative_number(v) return type(v) == "number" and v >= 0 and v < math.huge end
 local function is_string(v) return type(v) == "string" end
 local function is_function(v) return type(v) == "function" end
+local function is_table(v) return type(v) == "table" end
+local function is_boolean(v) return type(v) == "boolean" end
+local function is_finite_number(v) return type(v) == "number" and v > -math.huge and v < math.huge end
+local function retry_count(v) return type(v) == "number" and v >= 0 and v < math.huge and v == math.floor(v) end
+local function is_object_expectation(v) return v == "object" end
 
 local function check_options(opts, spec, where)
   if opts == nil then return {} end
@@ -35,7 +42,19 @@ local function check_options(opts, spec, where)
   return opts
 end
 
-local CLIENT_OPTIONS = {
+-- Options shared by everything that sends requests: clients, calls, waits.
+local RETRY_OPTIONS = {
+  retries = { check = retry_count, want = "a whole number >= 0 (retries after the first attempt)" },
+  backoff = { check = retry.valid_backoff, want = "a table { base = seconds, cap = seconds } of positive numbers" },
+  sleep = { check = is_function, want = "a function(seconds)" },
+  now = { check = is_function, want = "a function returning monotonic seconds" },
+}
+local function with_retry_options(spec)
+  for name, option in pairs(RETRY_OPTIONS) do spec[name] = option end
+  return spec
+end
+
+local CLIENT_OPTIONS = with_retry_options{
   token = { check = is_string, want = "a string" },
   base_url = { check = is_string, want = "a string" },
   timeout = { check = positive_number, want = "a positive number of seconds" },
@@ -43,6 +62,17 @@ local CLIENT_OPTIONS = {
   max_response_size = { check = positive_number, want = "a positive number of bytes" },
   user_agent = { check = is_string, want = "a string" },
 }
+
+local REQUEST_OPTIONS = with_retry_options{
+  query = { check = is_table, want = "a table" },
+  body = { check = is_string, want = "a string of JSON text" },
+  subject = { check = is_string, want = "a string" },
+  expect = { check = is_object_expectation, want = '"object"' },
+  idempotent = { check = is_boolean, want = "a boolean" },
+  deadline = { check = is_finite_number, want = "a number (a time on the clock of now)" },
+}
+
+local GET_OPTIONS = with_retry_options{}
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
 
@@ -79,7 +109,8 @@ local function config_problem(token, base_url)
   return nil
 end
 
---- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent }
+--- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
+---              retries, backoff, sleep, now }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 function M.new(opts)
   opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
@@ -92,11 +123,16 @@ function M.new(opts)
     timeout = opts.timeout or DEFAULTS.timeout,
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     max_response_size = opts.max_response_size or DEFAULTS.max_response_size,
+    retries = opts.retries or retry.DEFAULT_RETRIES,
+    backoff = retry.backoff(opts.backoff),
+    -- nil: extruct.clock's, whose sleep picks how to sleep at each call
+    _sleep = opts.sleep,
+    _now = opts.now,
   }, Client)
 
   local problem = config_problem(token, base_url)
   if problem then
-    self._config_error = errors.new("config", problem)
+    self._config_error = errors.new("config", problem, { attempts = 0 })
   else
     -- The token goes to the core and stays there: the Lua object never holds it.
     self._core = core.new_client{
@@ -121,33 +157,65 @@ function Client:close()
 end
 Client.__close = Client.close
 
+-- The sleep and now a call uses: its own options', else the client's, else
+-- extruct.clock's.
+local function sleep_and_now(client, opts)
+  return opts and opts.sleep or client._sleep or clock.sleep,
+         opts and opts.now or client._now or clock.now
+end
+
+-- One transfer: true, body, response; or false, err.
+local function send(client, method, target, opts)
+  local response, kind, message = client._core:request(method, target, opts.body)
+  if not response then
+    return false, errors.new(kind, ("%s %s: %s"):format(method, target, message))
+  end
+  local status = response.status
+  if status < 200 or status > 299 then
+    return false, errors.from_status(response, opts.subject)
+  end
+  if response.body_error then
+    return false, errors.from_bad_body(response, response.body_error)
+  end
+  if opts.expect == "object" and type(response.body) ~= "table" then
+    return false, errors.from_bad_body(response, "expected a JSON object, got " .. type(response.body))
+  end
+  return true, response.body, response
+end
+
 --- The generic request: method, path (already encoded), options
---- { query = {...}, body = "json text", subject = "table 'x'" }.
---- Returns the decoded body and the response { status, headers }, or nil, err.
+--- { query = {...}, body = "json text", subject = "table 'x'", expect = "object",
+---   retries, backoff, idempotent, deadline, sleep, now }.
+--- Returns the decoded body and the response { status, headers }, or nil, err
+--- (err.attempts: how many requests were sent). Transient failures of an
+--- idempotent request are retried; see extruct.retry.
 function Client:request(method, path, opts)
   if self._closed then
     error("extruct: the client is closed", 2)
   end
+  opts = check_options(opts, REQUEST_OPTIONS, "extruct.request")
   if self._config_error then
     return nil, self._config_error
   end
-  opts = opts or {}
   local target = path .. url.query(opts.query)
-  local response, kind, message = self._core:request(method, target, opts.body)
-  if not response then
-    return nil, errors.new(kind, ("%s %s: %s"):format(method, target, message))
+  local retries = retry.may_repeat(method, opts.idempotent) and (opts.retries or self.retries) or 0
+  local backoff = retry.backoff(opts.backoff, self.backoff)
+  local sleep, now = sleep_and_now(self, opts)
+  local attempts = 0
+  while true do
+    attempts = attempts + 1
+    local ok, body, response = send(self, method, target, opts)
+    if ok then return body, response end
+    local err = body
+    if attempts > retries or not retry.is_transient(err) then
+      return nil, retry.tally(err, attempts)
+    end
+    local pause, why_not = retry.pause(attempts, err, backoff, now, opts.deadline)
+    if not pause then
+      return nil, retry.tally(err, attempts, why_not)
+    end
+    sleep(pause)
   end
-  local status = response.status
-  if status < 200 or status > 299 then
-    return nil, errors.from_status(response, opts.subject)
-  end
-  if response.body_error then
-    return nil, errors.from_bad_body(response, response.body_error)
-  end
-  if opts.expect == "object" and type(response.body) ~= "table" then
-    return nil, errors.from_bad_body(response, "expected a JSON object, got " .. type(response.body))
-  end
-  return response.body, response
 end
 
 local function check_id(id, what, level)
@@ -158,13 +226,22 @@ local function check_id(id, what, level)
 end
 M.check_id = check_id
 
---- GET /v1/tables/{id}: the table's header and run status.
-function Client:get_table(id)
-  check_id(id, "get_table", 2)
-  return self:request("GET", "/v1/tables/" .. url.segment(id), {
+-- GET /v1/tables/{id}, with the caller's retry options and any deadline.
+local function fetch_table(client, id, opts, deadline)
+  return client:request("GET", "/v1/tables/" .. url.segment(id), {
     subject = ("table '%s'"):format(id),
     expect = "object",
+    retries = opts.retries, backoff = opts.backoff, sleep = opts.sleep, now = opts.now,
+    deadline = deadline,
   })
+end
+
+--- GET /v1/tables/{id}: the table's header and run status.
+--- opts: retries, backoff, sleep, now (default: the client's).
+function Client:get_table(id, opts)
+  check_id(id, "get_table", 2)
+  opts = check_options(opts, GET_OPTIONS, "extruct.get_table")
+  return fetch_table(self, id, opts)
 end
 
 --- True when the table's run is over: run_status "idle" and no cell in
@@ -209,6 +286,8 @@ local WAIT_OPTIONS = {
   interval = { check = positive_number, want = "a positive number of seconds" },
   timeout = { check = non_negative_number, want = "a number of seconds >= 0" },
   on_progress = { check = is_function, want = "a function" },
+  sleep = { check = is_function, want = "a function(seconds)" },
+  now = { check = is_function, want = "a function returning monotonic seconds" },
 }
 local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
 
@@ -233,15 +312,16 @@ function Client:wait_until_idle(id, opts)
   opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
   local interval = opts.interval or WAIT_DEFAULTS.interval
   local timeout = opts.timeout or WAIT_DEFAULTS.timeout
-  local deadline = core.monotime() + timeout
+  local sleep, now = sleep_and_now(self, opts)
+  local deadline = now() + timeout
   while true do
     local t, err = self:get_table(id)
     if not t then return nil, err end
     if opts.on_progress then opts.on_progress(t) end
     if M.is_idle(t) then return t end
-    local remaining = deadline - core.monotime()
+    local remaining = deadline - now()
     if remaining <= 0 then return nil, timeout_error(id, timeout, t) end
-    core.sleep(math.min(interval, remaining))
+    sleep(math.min(interval, remaining))
   end
 end
 

@@ -9,6 +9,7 @@
 local core = require("extruct.core")
 local errors = require("extruct.errors")
 local client = require("extruct.client")
+local clock = require("extruct.clock")
 
 local extruct = {
   _VERSION = core._VERSION,
@@ -70,6 +71,17 @@ extruct.is_idle = client.is_idle
 --- fraction (0..1) of non-input cells done, and { done, in_progress, total, failed }.
 extruct.progress = client.progress
 
+--- Sleeps without freezing the host: ngx.sleep under OpenResty, a yield to
+--- Neovim's main loop inside a coroutine there, nanosleep otherwise.
+extruct.sleep = clock.sleep
+
+--- Seconds on a monotonic clock.
+extruct.now = clock.now
+
+--- Runs fn() in a new coroutine, so that waits inside it yield to the host;
+--- on_done(true, ...) or on_done(false, err) when it ends. Returns the coroutine.
+extruct.async = clock.async
+
 -- The module-level functions share one client built from the environment
 -- (EXTRUCT_API_TOKEN, EXTRUCT_API_URL) on first use.
 local default_client
@@ -78,9 +90,9 @@ function extruct.default_client()
   return default_client
 end
 
-function extruct.get_table(id)
+function extruct.get_table(id, opts)
   client.check_id(id, "get_table", 2)
-  return extruct.default_client():get_table(id)
+  return extruct.default_client():get_table(id, opts)
 end
 
 function extruct.wait_until_idle(id, opts)
