@@ -322,6 +322,27 @@ describe("extruct command", function()
       assert.matches("\r +\rtbl_bar: idle, 250/250 cells, 100%%, elapsed %d:%d%d\r?\n$", typescript)
     end)
 
+    it("keeps the bar's clocks moving between polls (script)", function()
+      if not have_script then
+        pending("script(1) not found (Debian: bsdutils)")
+        return
+      end
+      mock:add_table{ id = "tbl_tick", polls = 2 }
+      local typescript = on_pty(100, { "tables", "wait", "tbl_tick", "--interval", "2.5" }, work)
+      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
+      -- two polls, 2.5 s apart, yet the bar was redrawn with the time moving
+      -- while the counts of the first poll stayed
+      local first, later
+      for _, frame in ipairs(frames(typescript)) do
+        local counts, elapsed, since = frame:match("(%d+/250 cells +%d+%%)  elapsed 0:(%d%d), last change 0:(%d%d) ago")
+        if counts then
+          first = first or counts
+          if counts == first and elapsed == "02" and since == "02" then later = frame end
+        end
+      end
+      assert.truthy(later, typescript)
+    end)
+
     it("narrows the bar to the terminal's width (script, 50 columns)", function()
       if not have_script then
         pending("script(1) not found (Debian: bsdutils)")

@@ -108,8 +108,9 @@ usage: extruct tables wait ID [--interval S] [--timeout S] [--quiet]
 
 Polls the table until its run is idle, then prints it as JSON on stdout.
 While waiting it reports progress on stderr: when stderr is a terminal, a bar
-redrawn in place (cells done/total, percent, time elapsed, time since the
-counts last changed), cleared at the end and replaced by a summary line;
+redrawn in place every second (cells done/total, percent, time elapsed, time
+since the counts last changed), cleared at the end and replaced by a summary
+line;
 otherwise one line per poll where the run status or a count changed (and at
 least one a minute):
   tbl_demo: running, 166/250 cells, 66%, elapsed 0:10
@@ -442,6 +443,18 @@ RUN["tables wait"] = function(extruct, sys, opts, id)
   local wait_opts = { interval = opts.interval, timeout = opts.timeout }
   if not opts.quiet then
     wait_opts.on_progress = function(t) progress:update(t) end
+  end
+  if progress.tty and not opts.quiet then
+    -- the bar's clocks keep moving between polls: redrawn every second
+    wait_opts.sleep = function(pause)
+      local wake_at = core.monotime() + pause
+      while true do
+        local left = wake_at - core.monotime()
+        if left <= 0 then return end
+        core.sleep(math.min(left, 1))
+        progress:tick()
+      end
+    end
   end
   local t, err = client:wait_until_idle(id, wait_opts)
   if not opts.quiet then progress:finish() end
