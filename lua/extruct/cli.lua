@@ -110,9 +110,8 @@ Polls the table until its run is idle, then prints it as JSON on stdout.
 While waiting it reports progress on stderr: when stderr is a terminal, a bar
 redrawn in place every second (cells done/total, percent, time elapsed, time
 since the counts last changed), cleared at the end and replaced by a summary
-line;
-otherwise one line per poll where the run status or a count changed (and at
-least one a minute):
+line; otherwise one line per poll where the run status or a count changed
+(and at least one a minute):
   tbl_demo: running, 166/250 cells, 66%, elapsed 0:10
 
   --interval S       seconds between polls (default 5)
