@@ -282,46 +282,100 @@ function M.progress(t)
   return done / counts.total, counts
 end
 
-local WAIT_OPTIONS = {
+local WAIT_OPTIONS = with_retry_options{
   interval = { check = positive_number, want = "a positive number of seconds" },
+  max_interval = { check = positive_number, want = "a positive number of seconds" },
   timeout = { check = non_negative_number, want = "a number of seconds >= 0" },
   on_progress = { check = is_function, want = "a function" },
-  sleep = { check = is_function, want = "a function(seconds)" },
-  now = { check = is_function, want = "a function returning monotonic seconds" },
 }
 local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
 
--- Built from whatever the server sent: a missing or non-numeric count must
--- not turn a timeout into a raised error.
-local function timeout_error(id, timeout, t)
+-- How much longer the pause gets after each poll that shows no progress.
+local INTERVAL_GROWTH = 1.5
+
+-- What a poll can tell apart from the previous one: any change resets the
+-- pause to `interval`.
+local function progress_mark(t)
+  local _, counts = M.progress(t)
   local status = type(t.status) == "table" and t.status or {}
-  local function count(v) return type(v) == "number" and v or 0 end
-  local in_progress = count(status.num_cells_in_progress)
-  return errors.new("timeout", ("table '%s' was still %s after %g s (%s of %s cells in progress)"):format(
-    id, tostring(status.run_status), timeout, in_progress, in_progress + count(status.num_cells_completed)),
-    { last = t })
+  return ("%s %s %s %s"):format(tostring(status.run_status), counts.done, counts.in_progress, counts.failed)
+end
+
+-- Built from whatever the server sent: a missing or non-numeric count must
+-- not turn a timeout into a raised error. `cause` is the transient error of
+-- the last poll, when it failed.
+local function timeout_error(id, timeout, t, cause, why)
+  local message
+  if t then
+    local status = type(t.status) == "table" and t.status or {}
+    local function count(v) return type(v) == "number" and v or 0 end
+    local in_progress = count(status.num_cells_in_progress)
+    message = ("table '%s' was still %s after %g s (%s of %s cells in progress)"):format(
+      id, tostring(status.run_status), timeout, in_progress, in_progress + count(status.num_cells_completed))
+  else
+    message = ("table '%s': no answer within %g s"):format(id, timeout)
+  end
+  if why then message = message .. "; " .. why end
+  if cause then message = message .. "; the last poll failed: " .. cause.kind .. ": " .. cause.message end
+  return errors.new("timeout", message, { last = t, cause = cause })
 end
 
 --- Polls the table until it is idle. opts: interval (s, default 5),
---- timeout (s, default 900), on_progress(t) called after every poll.
---- Returns the idle table, or nil and an error (kind "timeout" with
---- err.last, the last table seen, when the time runs out). Sleeps in C on a
---- monotonic clock; the last poll happens at the deadline.
+--- max_interval (s, default interval), timeout (s, default 900),
+--- on_progress(t) after every poll (returning false cancels), retries,
+--- backoff, sleep, now.
+--- Returns the idle table, or nil and an error: "timeout" (err.last, the
+--- last table seen; err.cause, the last poll's error if it failed),
+--- "cancelled" (err.last), or the permanent error of a poll.
 function Client:wait_until_idle(id, opts)
   check_id(id, "wait_until_idle", 2)
   opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
   local interval = opts.interval or WAIT_DEFAULTS.interval
+  local max_interval = opts.max_interval or interval
+  if max_interval < interval then
+    error(("extruct.wait_until_idle: max_interval (%g) must be >= interval (%g)"):format(max_interval, interval), 2)
+  end
   local timeout = opts.timeout or WAIT_DEFAULTS.timeout
   local sleep, now = sleep_and_now(self, opts)
   local deadline = now() + timeout
+  local pause = interval
+  local last, last_mark, cause
   while true do
-    local t, err = self:get_table(id)
-    if not t then return nil, err end
-    if opts.on_progress then opts.on_progress(t) end
-    if M.is_idle(t) then return t end
+    -- A poll retries transient failures as any GET does, but never past the
+    -- deadline; one that still fails is a missed poll, not the end.
+    local t, err = fetch_table(self, id, opts, deadline)
+    if t then
+      last, cause = t, nil
+      local verdict = opts.on_progress and opts.on_progress(t)
+      if M.is_idle(t) then return t end
+      if verdict == false then
+        return nil, errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(id),
+          { last = t })
+      end
+      local mark = progress_mark(t)
+      if mark ~= last_mark then
+        pause = interval
+      else
+        pause = math.min(pause * INTERVAL_GROWTH, max_interval)
+      end
+      last_mark = mark
+    elseif retry.is_transient(err) then
+      cause = err
+      pause = math.min(pause * INTERVAL_GROWTH, max_interval)
+    else
+      return nil, err
+    end
     local remaining = deadline - now()
-    if remaining <= 0 then return nil, timeout_error(id, timeout, t) end
-    sleep(math.min(interval, remaining))
+    if remaining <= 0 then return nil, timeout_error(id, timeout, last, cause) end
+    local next_pause = pause
+    if cause and cause.retry_after then
+      if cause.retry_after > remaining then
+        return nil, timeout_error(id, timeout, last, cause,
+          ("the server asked to wait %g s, past the deadline"):format(cause.retry_after))
+      end
+      next_pause = math.max(pause, cause.retry_after)
+    end
+    sleep(math.min(next_pause, remaining))
   end
 end
 

@@ -17,7 +17,7 @@ M.Error = Error
 --- The kinds, with the HTTP statuses that map to them.
 M.KINDS = {
   "auth", "payment", "not_found", "validation", "rate_limit", "server", "http",
-  "network", "timeout", "decode", "encode", "config",
+  "network", "timeout", "decode", "encode", "config", "cancelled",
 }
 
 local KIND_BY_STATUS = {
