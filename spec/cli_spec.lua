@@ -125,6 +125,10 @@ describe("extruct command", function()
       { args = { "tables", "get", "x", "--interval", "1" }, says = "option --interval does not apply to 'tables get'" },
       { args = { "tables", "wait", "x", "--interval=soon" }, says = "option --interval wants a number of seconds > 0" },
       { args = { "tables", "wait", "x", "--timeout" }, says = "option --timeout needs a value" },
+      { args = { "tables", "wait", "x", "--max-interval", "2" }, says = "--max-interval (2) must be at least --interval (5)" },
+      { args = { "tables", "wait", "x", "--interval=1", "--max-interval=0.5" },
+        says = "--max-interval (0.5) must be at least --interval (1)" },
+      { args = { "tables", "status", "x", "--max-interval=9" }, says = "option --max-interval does not apply" },
       { args = { "tables", "get", "x", "--pretty=yes" }, says = "option --pretty takes no value" },
       { args = { "tables", "get", "x", "--pretty", "--compact" }, says = "--pretty and --compact exclude each other" },
     }
@@ -263,6 +267,24 @@ describe("extruct command", function()
       local seen = lines(err)
       assert.matches("^extruct: timeout: table 'tbl_slow' was still running after 0.3 s", seen[#seen])
       assert.is_true(#mock:requests() >= 2)
+    end)
+
+    it("passes --max-interval on: polls of a table that does not move grow apart", function()
+      -- every poll sees the same running table
+      mock:fault{ path = "/v1/tables/", status = 200, count = 1000, body = cjson.encode{
+        id = "tbl_still", name = "Still",
+        status = { run_status = "running", num_cells_completed = 1, num_cells_in_progress = 9 } } }
+      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_still",
+        "--interval", "0.05", "--max-interval", "0.4", "--timeout", "1.2" })
+      assert.equal(3, status, err)
+      assert.equal("", out)
+      -- pauses of at least 0.05, 0.075, 0.11, 0.17, 0.25, 0.38, 0.4 s: at
+      -- most 7 of them fit in 1.2 s, so at most 8 polls and one at the
+      -- deadline (a steady 0.05 s interval would poll about 24 times)
+      local polls = #mock:requests()
+      assert.is_true(polls >= 2 and polls <= 9, "polls: " .. polls)
+      -- no change, so one progress line
+      assert.equal(2, #lines(err), err)
     end)
 
     it("exits 1 when a poll fails", function()
@@ -430,7 +452,8 @@ describe("extruct command", function()
       assert.matches("^usage: extruct tables SUBCOMMAND", tables)
       local wait = help{ "tables", "wait", "--help" }
       assert.matches("^usage: extruct tables wait ID", wait)
-      for _, option in ipairs{ "--interval S", "--timeout S", "--quiet", "--pretty", "--compact", "--token-file" } do
+      for _, option in ipairs{ "--interval S", "--max-interval S", "--timeout S", "--quiet", "--pretty", "--compact",
+                               "--token-file" } do
         assert.truthy(wait:find(option, 1, true), option)
       end
       assert.equal(wait, help{ "help", "tables", "wait" })

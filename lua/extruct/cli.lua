@@ -103,8 +103,8 @@ the percent is rounded down, so 100% means done.
 ]] .. COMMON_OPTIONS .. "\n" .. EXIT_CODES
 
 HELP["tables wait"] = [[
-usage: extruct tables wait ID [--interval S] [--timeout S] [--quiet]
-                              [--pretty | --compact] [OPTIONS]
+usage: extruct tables wait ID [--interval S] [--max-interval S] [--timeout S]
+                              [--quiet] [--pretty | --compact] [OPTIONS]
 
 Polls the table until its run is idle, then prints it as JSON on stdout.
 While waiting it reports progress on stderr: when stderr is a terminal, a bar
@@ -115,6 +115,9 @@ line; otherwise one line per poll where the run status or a count changed
   tbl_demo: running, 166/250 cells, 66%, elapsed 0:10
 
   --interval S       seconds between polls (default 5)
+  --max-interval S   while a poll shows no change, the pause grows (x1.5)
+                     up to S seconds; any change resets it (default: the
+                     interval, so no growth)
   --timeout S        give up after S seconds, exit status 3 (default 900);
                      0 polls once
   --quiet            no progress report
@@ -139,9 +142,14 @@ local OPTIONS = {
   ["--quiet"] = { key = "quiet" },
   ["--interval"] = { key = "interval", value = "SECONDS", want = "a number of seconds > 0",
                      parse = function(v) return seconds(v, false) end },
+  ["--max-interval"] = { key = "max_interval", value = "SECONDS", want = "a number of seconds > 0",
+                         parse = function(v) return seconds(v, false) end },
   ["--timeout"] = { key = "timeout", value = "SECONDS", want = "a number of seconds >= 0",
                     parse = function(v) return seconds(v, true) end },
 }
+
+-- wait_until_idle's default, which --max-interval must not undercut
+local DEFAULT_INTERVAL = 5
 
 local GLOBAL_KEYS = { help = true, version = true, token_file = true, base_url = true }
 
@@ -149,7 +157,8 @@ local GLOBAL_KEYS = { help = true, version = true, token_file = true, base_url =
 local COMMANDS = {
   ["tables get"] = { pretty = true, compact = true },
   ["tables status"] = {},
-  ["tables wait"] = { pretty = true, compact = true, quiet = true, interval = true, timeout = true },
+  ["tables wait"] = { pretty = true, compact = true, quiet = true,
+                      interval = true, max_interval = true, timeout = true },
 }
 
 local UsageError = {}
@@ -439,7 +448,7 @@ RUN["tables wait"] = function(extruct, sys, opts, id)
   local client = make_client(extruct, opts, sys)
   local core = require("extruct.core")
   local progress = M.progress_reporter(extruct, id, sys, core.monotime)
-  local wait_opts = { interval = opts.interval, timeout = opts.timeout }
+  local wait_opts = { interval = opts.interval, max_interval = opts.max_interval, timeout = opts.timeout }
   if not opts.quiet then
     wait_opts.on_progress = function(t) progress:update(t) end
   end
@@ -526,6 +535,10 @@ local function dispatch(argv, sys)
     if not GLOBAL_KEYS[key] and not COMMANDS[command][key] then
       usage_error(("option %s does not apply to '%s'"):format(spelling, command), command)
     end
+  end
+  if opts.max_interval and opts.max_interval < (opts.interval or DEFAULT_INTERVAL) then
+    usage_error(("--max-interval (%g) must be at least --interval (%g)"):format(
+      opts.max_interval, opts.interval or DEFAULT_INTERVAL), command)
   end
   if opts.pretty and opts.compact then
     usage_error("--pretty and --compact exclude each other", command)
