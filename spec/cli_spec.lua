@@ -103,6 +103,27 @@ describe("extruct command", function()
       assert.is_nil(err:find(mock.token, 1, true))
     end)
 
+    it("takes an ID that starts with '-' after --", function()
+      local out, err, status = extruct_run(mock, { "tables", "get", "--", "-dash" })
+      assert.equal(1, status)
+      assert.equal("", out)
+      assert.matches("^extruct: not_found: table '%-dash' ", err)
+      assert.equal("/v1/tables/-dash", mock:requests()[1].path)
+    end)
+
+    it("exits 1 when stdout cannot be written", function()
+      local full = io.open("/dev/full", "wb")
+      if not full then
+        pending("/dev/full not available")
+        return
+      end
+      full:close()
+      local out, status = helpers.run(("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables get tbl_idle"
+        .. " 2>&1 >/dev/full"):format(q(mock.token), q(mock.url), q(helpers.LUA)))
+      assert.equal(1, status)
+      assert.matches("^extruct: output: cannot write to stdout: ", out)
+    end)
+
     it("exits 1 with kind auth on a wrong token, and never shows it", function()
       local secret = "wrong-secret-token-31337"
       local out, err, status = extruct_run(mock, { "tables", "get", "tbl_idle" }, { EXTRUCT_API_TOKEN = secret })
@@ -460,6 +481,13 @@ describe("extruct command", function()
       assert.equal(wait, help{ "-h", "tables", "wait", "tbl_x" })
       assert.matches("^usage: extruct tables get ID", help{ "tables", "get", "--help" })
       assert.matches("^usage: extruct tables status ID", help{ "tables", "status", "--help" })
+    end)
+
+    it("help for an unknown topic is a usage error", function()
+      local out, err, status = extruct_run(nil, { "help", "rows" })
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.matches("^extruct: no help for 'rows'\n", err)
     end)
 
     it("--version names the version, the Lua and libcurl", function()
