@@ -19,7 +19,8 @@ M.EXIT_TIMEOUT = 3  -- `tables wait` ran out of time
 local EXIT_CODES = [[
 Exit status:
   0  success
-  1  API or network error (stderr: "extruct: KIND: message")
+  1  API or network error, or stdout cannot be written
+     (stderr: "extruct: KIND: message")
   2  usage or configuration error: unknown option, missing ID, no token,
      unreadable token file, malformed base URL
   3  `tables wait` timed out before the table went idle
