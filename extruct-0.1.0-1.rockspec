@@ -30,7 +30,8 @@ build = {
    type = "builtin",
    modules = {
       ["extruct.core"] = {
-         sources = { "src/core.c", "src/client.c", "src/json.c", "src/clock.c", "src/encode.c" },
+         sources = { "src/core.c", "src/client.c", "src/json.c", "src/clock.c", "src/encode.c",
+                      "src/term.c" },
          libraries = { "curl", "cjson" },
          incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },
@@ -42,9 +43,13 @@ build = {
       ["extruct.clock"] = "lua/extruct/clock.lua",
       ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",
+      ["extruct.cli"] = "lua/extruct/cli.lua",
    },
    install = {
-      bin = { ["extruct-mock"] = "bin/extruct-mock" },
+      bin = {
+         extruct = "bin/extruct",
+         ["extruct-mock"] = "bin/extruct-mock",
+      },
    },
 }
 test = {

@@ -17,7 +17,7 @@ describe("luarocks make", function()
     if work then os.execute("rm -rf " .. q(work)) end
   end)
 
-  it("installs a module that require('extruct') loads, and the mock launcher", function()
+  it("installs a module that require('extruct') loads, the mock launcher and the extruct command", function()
     local tree = work .. "/tree"
     local out, status = helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none *.rockspec 2>&1")
       :format(q(work), lua_version, q(tree)))
@@ -45,5 +45,13 @@ describe("luarocks make", function()
     out, status = helpers.run(("%s %s/bin/extruct-mock --help 2>&1"):format(env, q(tree)))
     assert.equal(0, status, out)
     assert.matches("--port", out, 1, true)
+
+    -- the command line, from outside the checkout, on the installed modules
+    out, status = helpers.run(("cd / && %s %s/bin/extruct --help 2>&1"):format(env, q(tree)))
+    assert.equal(0, status, out)
+    assert.matches("^usage: extruct ", out)
+    out, status = helpers.run(("cd / && %s %s/bin/extruct --version 2>&1"):format(env, q(tree)))
+    assert.equal(0, status, out)
+    assert.equal("extruct " .. require("extruct")._VERSION, out:match("^%S+ %S+"))
   end)
 end)

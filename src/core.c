@@ -27,5 +27,6 @@ int luaopen_extruct_core(lua_State *L) {
   ex_encode_open(L);
   ex_client_open(L);
   ex_clock_open(L);
+  ex_term_open(L);
   return 1;
 }
