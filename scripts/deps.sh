@@ -13,6 +13,8 @@ runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev ca-certificates
 # neovim and libnginx-mod-http-lua (the plain luajit package conflicts).
 testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua-busted lua-cjson
          lua-check luarocks)
+# make bench and bench-smoke compare against these peers
+testing+=(lua-dkjson nginx curl)
 
 wanted=("${runtime[@]}")
 if [ "${1:-all}" != runtime ]; then
