@@ -53,7 +53,10 @@ describe("the collector around a decode", function()
       return
     end
     collectgarbage("restart")
-    extruct.decode(rows(100, "r"))
+    -- big enough (over 64 KB) for the decoder to pause the collector
+    local text = rows(2000, "r")
+    assert.is_true(#text > 64 * 1024)
+    extruct.decode(text)
     assert.is_true(collectgarbage("isrunning"))
   end)
 
@@ -63,11 +66,11 @@ describe("the collector around a decode", function()
       return
     end
     collectgarbage("stop")
-    local ok, value = pcall(extruct.decode, rows(100, "s"))
+    local ok, value = pcall(extruct.decode, rows(2000, "s"))
     local running = collectgarbage("isrunning")
     collectgarbage("restart")
     assert.is_true(ok)
-    assert.equal("s_100", value.rows[100].id)
+    assert.equal("s_2000", value.rows[2000].id)
     assert.is_false(running)
   end)
 end)

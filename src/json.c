@@ -38,6 +38,8 @@ typedef struct json_chunk {
  * is 64 bytes, and every key and string is a block of its own). */
 #define JSON_TREE_RATIO 5
 #define JSON_MIN_CHUNK ((size_t)16 * 1024)
+/* Texts from this size on are converted with the collector paused. */
+#define JSON_PAUSE_GC_FROM ((size_t)64 * 1024)
 /* The largest chunk a lua_State keeps for its next decode. */
 #define JSON_MAX_SPARE ((size_t)64 * 1024 * 1024)
 
@@ -287,17 +289,19 @@ static int json_build_here(lua_State *L) {
 
 /* Pushes the Lua form of the tree with the collector paused, if it is
  * running and we can tell: 5.1 has no way to ask, so there it keeps
- * running. With the collector paused the build runs under lua_pcall, so a
+ * running, and only for texts of JSON_PAUSE_GC_FROM bytes and more: on a
+ * small one, the pause and the collector's catching up cost more than they
+ * save. With the collector paused the build runs under lua_pcall, so a
  * memory error frees the tree and restarts the collector before it goes
  * on to the caller (as a runtime error with Lua's memory message on
  * LuaJIT, which cannot re-raise a memory error as one). */
-static int json_build_tables(lua_State *L, json_tree_guard *guard) {
+static int json_build_tables(lua_State *L, json_tree_guard *guard, size_t len) {
   json_build build;
   int status;
   build.root = guard->root;
   build.ok = 0;
 #ifdef LUA_GCISRUNNING
-  if (lua_gc(L, LUA_GCISRUNNING, 0) == 1) {
+  if (len >= JSON_PAUSE_GC_FROM && lua_gc(L, LUA_GCISRUNNING, 0) == 1) {
     lua_pushcfunction(L, json_build_here);
     luaL_getmetatable(L, EX_ARRAY_MT);
     lua_pushlightuserdata(L, &build);
@@ -312,6 +316,7 @@ static int json_build_tables(lua_State *L, json_tree_guard *guard) {
   }
 #endif
   (void)status;
+  (void)len;
   luaL_getmetatable(L, EX_ARRAY_MT);
   lua_pushlightuserdata(L, &build);
   json_build_here(L);
@@ -368,7 +373,7 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
                (unsigned long)offset, (unsigned long)len);
     return json_fail(L, top, guard, message);
   }
-  if (!json_build_tables(L, guard))
+  if (!json_build_tables(L, guard, len))
     return json_fail(L, top, guard, "JSON nested too deeply to convert");
   json_tree_release(guard, 1);
   lua_replace(L, top + 1); /* the value takes the guard's slot */
