@@ -5,6 +5,9 @@
 #   make test LUA=luajit specs on one interpreter
 #   make demo            fetch a table and wait for it to go idle (mock server unless EXTRUCT_API_TOKEN is set)
 #   make lint            luacheck
+#   make bench           decode, round trip, memory and waiting against lua-cjson, dkjson, libcurl,
+#                        socket.http and curl, on every interpreter in LUAS (bench/README.md)
+#   make bench-smoke     the same with tiny sizes, to check every part runs (no timing asserted)
 #
 # `test` and `demo` first install missing Debian packages (scripts/deps.sh).
 
@@ -34,7 +37,7 @@ SOURCES = $(wildcard src/*.c)
 HEADERS = $(wildcard src/*.h)
 MODULE = build/$(LUA)/extruct/core.so
 
-.PHONY: all build test test-one demo lint deps clean
+.PHONY: all build test test-one demo lint deps clean bench bench-smoke
 
 all: build
 build: $(MODULE)
@@ -64,7 +67,13 @@ demo: build
 	LUA=$(LUA) $(LUA) examples/demo.lua $(TABLE)
 
 lint:
-	luacheck lua spec bin examples
+	luacheck lua spec bin examples bench
+
+bench: deps
+	LUAS="$(LUAS)" bash bench/run.sh
+
+bench-smoke: deps
+	LUAS="$(LUAS)" bash bench/run.sh --smoke
 
 clean:
 	rm -rf build

@@ -13,11 +13,17 @@
 #define EX_TREE_MT "extruct.core.json_tree"
 #define EX_ARRAY_MT "extruct.core.array"
 #define EX_ENCODE_MT "extruct.core.encode_guard"
+/* Registry key of the JSON decoder's per-state arena. */
+#define EX_ARENA_KEY "extruct.core.json_arena"
 
 /* Decodes len bytes of JSON at text. On success pushes the Lua value and
  * returns 1; on failure pushes an error message and returns 0. Raises only
  * on memory errors, and never leaks the parse tree when it does. */
 int ex_json_push(lua_State *L, const char *text, size_t len);
+
+/* Arena chunks of the JSON decoder alive on the calling thread; zero
+ * whenever no decode is running (the allocation-failure harness checks). */
+long ex_json_live_chunks(void);
 
 void ex_json_open(lua_State *L);
 void ex_encode_open(lua_State *L);

@@ -4,25 +4,162 @@
  * with a __gc, so a memory error raised while the Lua tables are built
  * cannot leak it. Nesting is bounded twice: cJSON refuses input nested
  * deeper than CJSON_NESTING_LIMIT, and every level of the conversion asks
- * lua_checkstack for room and fails cleanly when there is none. */
+ * lua_checkstack for room and fails cleanly when there is none.
+ *
+ * Speed (bench/README.md has the measurements): cJSON's own malloc/free per
+ * node and per string cost more than the whole Lua build, so while this
+ * module's parse runs on a thread, cJSON allocates from a bump arena owned
+ * by the guard (chunks come from the lua_State's allocator and go back in
+ * one sweep; no cJSON_Delete). The hooks are installed process-wide with
+ * cJSON_InitHooks, and outside our parse they are plain malloc/free, so
+ * other cJSON users in the process keep working; a host that installs its
+ * own cJSON hooks replaces ours (decoding still works, without the arena)
+ * or is replaced by ours if it installed them first. The collector is
+ * stopped while the tables are built, when the host had it running, and
+ * restarted on every exit path, a memory error included. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "extruct.h"
 
+/* One chunk of the arena; the data follows the header. */
+typedef struct json_chunk {
+  struct json_chunk *next;
+  size_t size; /* bytes of data, for the allocator's free */
+} json_chunk;
+
+#define JSON_ALIGN 16
+#define JSON_CHUNK_HEADER ((sizeof(json_chunk) + JSON_ALIGN - 1) / JSON_ALIGN * JSON_ALIGN)
+/* Bytes of cJSON tree per byte of JSON text, about, on table data (a node
+ * is 64 bytes, and every key and string is a block of its own). */
+#define JSON_TREE_RATIO 5
+#define JSON_MIN_CHUNK ((size_t)16 * 1024)
+/* Texts from this size on are converted with the collector paused. */
+#define JSON_PAUSE_GC_FROM ((size_t)64 * 1024)
+/* The largest chunk a lua_State keeps for its next decode. */
+#define JSON_MAX_SPARE ((size_t)64 * 1024 * 1024)
+
+/* Per lua_State (a registry userdata): the allocator arena chunks come
+ * from, and one spare chunk kept from the last decode. Reusing it is the
+ * single biggest saving on LuaJIT, whose allocator hands big blocks back to
+ * the kernel at once, so every decode would fault in fresh pages. */
+typedef struct {
+  lua_Alloc alloc;
+  void *alloc_ud;
+  json_chunk *spare;
+} json_arena_home;
+
 typedef struct {
   cJSON *root;
+  json_arena_home *home; /* NULL: the tree lives in cJSON's malloc */
+  json_chunk *chunks;    /* newest first */
+  char *next, *end;      /* free space in the newest chunk */
+  size_t next_chunk;     /* size the next chunk asks for */
+  int out_of_memory;     /* an arena allocation failed during the parse */
 } json_tree_guard;
 
-static int json_tree_gc(lua_State *L) {
-  json_tree_guard *guard = (json_tree_guard *)lua_touserdata(L, 1);
-  if (guard->root != NULL) {
-    cJSON_Delete(guard->root);
-    guard->root = NULL;
+/* The guard whose arena serves cJSON on this thread, while our parse runs. */
+static __thread json_tree_guard *json_active;
+/* Arena chunks alive on this thread, spares included: the allocation-failure
+ * harness checks it is back to zero once its lua_State is closed. */
+static __thread long json_live_chunks;
+
+long ex_json_live_chunks(void) { return json_live_chunks; }
+
+static void json_chunk_free(json_arena_home *home, json_chunk *chunk) {
+  home->alloc(home->alloc_ud, chunk, JSON_CHUNK_HEADER + chunk->size, 0);
+  json_live_chunks--;
+}
+
+static json_chunk *json_chunk_new(json_tree_guard *g, size_t size) {
+  json_arena_home *home = g->home;
+  json_chunk *chunk;
+  if (home->spare != NULL && home->spare->size >= size) {
+    chunk = home->spare;
+    home->spare = NULL;
+  } else {
+    if (JSON_CHUNK_HEADER + size < size)
+      return NULL;
+    chunk = (json_chunk *)home->alloc(home->alloc_ud, NULL, 0, JSON_CHUNK_HEADER + size);
+    if (chunk == NULL)
+      return NULL;
+    json_live_chunks++;
+    chunk->size = size;
   }
+  chunk->next = g->chunks;
+  g->chunks = chunk;
+  g->next = (char *)chunk + JSON_CHUNK_HEADER;
+  g->end = g->next + chunk->size;
+  return chunk;
+}
+
+static void *json_hook_malloc(size_t size) {
+  json_tree_guard *g = json_active;
+  size_t need;
+  char *p;
+  if (g == NULL)
+    return malloc(size);
+  need = (size + JSON_ALIGN - 1) / JSON_ALIGN * JSON_ALIGN;
+  if (need < size)
+    return NULL;
+  if ((size_t)(g->end - g->next) < need) {
+    json_chunk *chunk = json_chunk_new(g, g->next_chunk > need ? g->next_chunk : need);
+    if (chunk == NULL) {
+      g->out_of_memory = 1;
+      return NULL;
+    }
+    g->next_chunk = chunk->size * 2;
+  }
+  p = g->next;
+  g->next += need;
+  return p;
+}
+
+/* cJSON frees only what the running parse allocated: an arena block. */
+static void json_hook_free(void *p) {
+  if (json_active == NULL)
+    free(p);
+}
+
+/* Frees the tree. keep_spare: the largest chunk stays with the lua_State
+ * for the next decode (not from a __gc: at lua_close the home may already
+ * be gone). */
+static void json_tree_release(json_tree_guard *guard, int keep_spare) {
+  json_arena_home *home = guard->home;
+  json_chunk *chunk = guard->chunks;
+  if (home == NULL && guard->root != NULL)
+    cJSON_Delete(guard->root);
+  guard->root = NULL;
+  while (chunk != NULL) {
+    json_chunk *next = chunk->next;
+    if (keep_spare && chunk->size <= JSON_MAX_SPARE &&
+        (home->spare == NULL || chunk->size > home->spare->size)) {
+      if (home->spare != NULL)
+        json_chunk_free(home, home->spare);
+      home->spare = chunk;
+    } else {
+      json_chunk_free(home, chunk);
+    }
+    chunk = next;
+  }
+  guard->chunks = NULL;
+  guard->next = guard->end = NULL;
+}
+
+static int json_tree_gc(lua_State *L) {
+  json_tree_release((json_tree_guard *)lua_touserdata(L, 1), 0);
+  return 0;
+}
+
+static int json_home_gc(lua_State *L) {
+  json_arena_home *home = (json_arena_home *)lua_touserdata(L, 1);
+  if (home->spare != NULL)
+    json_chunk_free(home, home->spare);
+  home->spare = NULL;
   return 0;
 }
 
@@ -130,13 +267,60 @@ static size_t json_depth_at(const char *text, size_t offset) {
 
 /* Frees the tree early, drops everything pushed since top, pushes message. */
 static int json_fail(lua_State *L, int top, json_tree_guard *guard, const char *message) {
-  if (guard->root != NULL) {
-    cJSON_Delete(guard->root);
-    guard->root = NULL;
-  }
+  json_tree_release(guard, 1);
   lua_settop(L, top);
   lua_pushstring(L, message);
   return 0;
+}
+
+typedef struct {
+  const cJSON *root;
+  int ok;
+} json_build;
+
+/* Stack: ..., array_mt, build context. Replaces the context with the
+ * value; returns 1 (a lua_CFunction, for lua_pcall). */
+static int json_build_here(lua_State *L) {
+  json_build *build = (json_build *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  build->ok = json_push_item(L, build->root, lua_gettop(L));
+  return 1;
+}
+
+/* Pushes the Lua form of the tree with the collector paused, if it is
+ * running and we can tell: 5.1 has no way to ask, so there it keeps
+ * running, and only for texts of JSON_PAUSE_GC_FROM bytes and more: on a
+ * small one, the pause and the collector's catching up cost more than they
+ * save. With the collector paused the build runs under lua_pcall, so a
+ * memory error frees the tree and restarts the collector before it goes
+ * on to the caller (as a runtime error with Lua's memory message on
+ * LuaJIT, which cannot re-raise a memory error as one). */
+static int json_build_tables(lua_State *L, json_tree_guard *guard, size_t len) {
+  json_build build;
+  int status;
+  build.root = guard->root;
+  build.ok = 0;
+#ifdef LUA_GCISRUNNING
+  if (len >= JSON_PAUSE_GC_FROM && lua_gc(L, LUA_GCISRUNNING, 0) == 1) {
+    lua_pushcfunction(L, json_build_here);
+    luaL_getmetatable(L, EX_ARRAY_MT);
+    lua_pushlightuserdata(L, &build);
+    lua_gc(L, LUA_GCSTOP, 0);
+    status = lua_pcall(L, 2, 1, 0);
+    lua_gc(L, LUA_GCRESTART, 0);
+    if (status != 0) {
+      json_tree_release(guard, 1);
+      lua_error(L);
+    }
+    return build.ok;
+  }
+#endif
+  (void)status;
+  (void)len;
+  luaL_getmetatable(L, EX_ARRAY_MT);
+  lua_pushlightuserdata(L, &build);
+  json_build_here(L);
+  return build.ok;
 }
 
 int ex_json_push(lua_State *L, const char *text, size_t len) {
@@ -151,11 +335,30 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
   /* The guard exists before the tree does, so no error can fall between
    * the parse and the moment something owns the tree. */
   guard = (json_tree_guard *)lua_newuserdata(L, sizeof *guard);
-  guard->root = NULL;
+  memset(guard, 0, sizeof *guard);
   luaL_getmetatable(L, EX_TREE_MT);
   lua_setmetatable(L, -2);
+  lua_getfield(L, LUA_REGISTRYINDEX, EX_ARENA_KEY);
+  guard->home = (json_arena_home *)lua_touserdata(L, -1); /* the registry keeps it */
+  lua_pop(L, 1);
+  /* The tree takes about JSON_TREE_RATIO times the text: one chunk usually. */
+  guard->next_chunk = len * JSON_TREE_RATIO > JSON_MIN_CHUNK ? len * JSON_TREE_RATIO : JSON_MIN_CHUNK;
 
+  /* Another thread's decode has its own json_active; on this thread a
+   * decode cannot start inside another, but if it did it would use malloc. */
+  if (json_active != NULL)
+    guard->home = NULL;
+  if (guard->home != NULL)
+    json_active = guard;
   guard->root = cJSON_ParseWithLengthOpts(text, len, &parse_end, 0);
+  if (guard->home != NULL)
+    json_active = NULL;
+  /* A tree without a chunk came through hooks a host installed after
+   * ours: it belongs to cJSON's allocator. */
+  if (guard->chunks == NULL)
+    guard->home = NULL;
+  if (guard->root == NULL && guard->out_of_memory)
+    return json_fail(L, top, guard, "not enough memory to parse the JSON");
   if (guard->root == NULL || !json_only_whitespace(parse_end, text + len)) {
     size_t offset = parse_end != NULL && parse_end >= text ? (size_t)(parse_end - text) : 0;
     char message[96];
@@ -170,11 +373,9 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
                (unsigned long)offset, (unsigned long)len);
     return json_fail(L, top, guard, message);
   }
-  luaL_getmetatable(L, EX_ARRAY_MT); /* guard, array_mt */
-  if (!json_push_item(L, guard->root, lua_gettop(L)))
+  if (!json_build_tables(L, guard, len))
     return json_fail(L, top, guard, "JSON nested too deeply to convert");
-  cJSON_Delete(guard->root);
-  guard->root = NULL;
+  json_tree_release(guard, 1);
   lua_replace(L, top + 1); /* the value takes the guard's slot */
   lua_settop(L, top + 1);
   return 1;
@@ -192,6 +393,24 @@ static int json_decode(lua_State *L) {
   return 2;
 }
 
+static void json_open_arena(lua_State *L) {
+  cJSON_Hooks hooks = {json_hook_malloc, json_hook_free};
+  json_arena_home *home;
+  lua_getfield(L, LUA_REGISTRYINDEX, EX_ARENA_KEY);
+  if (lua_isnil(L, -1)) {
+    home = (json_arena_home *)lua_newuserdata(L, sizeof *home);
+    home->alloc = lua_getallocf(L, &home->alloc_ud);
+    home->spare = NULL;
+    lua_newtable(L);
+    lua_pushcfunction(L, json_home_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, EX_ARENA_KEY);
+  }
+  lua_pop(L, 1);
+  cJSON_InitHooks(&hooks);
+}
+
 void ex_json_open(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"decode", json_decode},
@@ -207,5 +426,6 @@ void ex_json_open(lua_State *L) {
   lua_pushcfunction(L, json_tree_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
+  json_open_arena(L);
   ex_setfuncs(L, funcs);
 }

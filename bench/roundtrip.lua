@@ -1,0 +1,128 @@
+-- Round trip and memory, against the nginx that bench/run.sh started.
+--
+--   LUA bench/roundtrip.lua PORT CURL_LOOP [--smoke]
+--
+-- Round trip: client:get_table, a raw C loop over one reused libcurl handle
+-- (CURL_LOOP), socket.http + lua-cjson (a new connection per request, as
+-- socket.http does) and the curl binary spawned per request, taking turns
+-- for several rounds; each keeps its best microseconds per call (wall time).
+-- Memory: RSS after 1,000 and 100,000 get_table calls and after failing
+-- calls (a 404, and a refused connection).
+local extruct = require("extruct")
+local cjson = require("cjson")
+local http = require("socket.http")
+local ltn12 = require("ltn12")
+local socket = require("socket")
+
+local port, curl_loop = assert(tonumber(arg[1]), "usage: roundtrip.lua PORT CURL_LOOP [--smoke]"), assert(arg[2])
+local smoke = arg[3] == "--smoke"
+local base = "http://127.0.0.1:" .. port
+local TOKEN = "bench-token"
+local ID = "tbl_bench"
+local now = socket.gettime
+
+local ROUNDS = smoke and 1 or 5
+local CALLS = { client = smoke and 20 or 2000, curl_loop = smoke and 20 or 2000, luasocket = smoke and 10 or 300,
+  curl_binary = smoke and 3 or 100 }
+
+local client = extruct.new{ token = TOKEN, base_url = base }
+local url = base .. "/v1/tables/" .. ID
+
+local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local contenders = {
+  { name = "client:get_table", run = function(n)
+    local start = now()
+    for _ = 1, n do assert(client:get_table(ID)) end
+    return (now() - start) / n
+  end },
+  { name = "raw libcurl loop (C)", run = function(n)
+    local pipe = assert(io.popen(("%s %s %s %d 1"):format(shell_quote(curl_loop), shell_quote(url), TOKEN, n)))
+    local us = tonumber(pipe:read("*a"))
+    pipe:close()
+    return assert(us, "curl_loop failed") / 1e6
+  end },
+  { name = "socket.http + lua-cjson", run = function(n)
+    local start = now()
+    for _ = 1, n do
+      local chunks = {}
+      local _, status = http.request{ url = url, sink = ltn12.sink.table(chunks),
+        headers = { accept = "application/json", authorization = "Bearer " .. TOKEN } }
+      assert(status == 200 and cjson.decode(table.concat(chunks)).id)
+    end
+    return (now() - start) / n
+  end },
+  { name = "curl binary per request", run = function(n)
+    local command = ("curl -sS -H 'Accept: application/json' -H 'Authorization: Bearer %s' %s"):format(TOKEN,
+      shell_quote(url))
+    local start = now()
+    for _ = 1, n do
+      local pipe = assert(io.popen(command))
+      local body = pipe:read("*a")
+      pipe:close()
+      assert(cjson.decode(body).id)
+    end
+    return (now() - start) / n
+  end },
+}
+
+local lua_name = rawget(_G, "jit") and jit.version or _VERSION
+local best = {}
+for _ = 1, ROUNDS do
+  for _, c in ipairs(contenders) do
+    local key = c.name == "client:get_table" and "client" or c.name:match("^raw") and "curl_loop"
+      or c.name:match("^socket") and "luasocket" or "curl_binary"
+    local t = c.run(CALLS[key])
+    if not best[c.name] or t < best[c.name] then best[c.name] = t end
+  end
+end
+local raw = best["raw libcurl loop (C)"]
+print(("== round trip on %s, GET /v1/tables/{id} (%d-byte header) from nginx on loopback, best of %d rounds")
+  :format(lua_name, #io.open("spec/support/table.json"):read("*a"), ROUNDS))
+print(("%-26s %10s %14s"):format("", "us/call", "vs raw libcurl"))
+for _, c in ipairs(contenders) do
+  print(("%-26s %10.1f %13.2fx"):format(c.name, best[c.name] * 1e6, best[c.name] / raw))
+end
+
+-- Memory -----------------------------------------------------------------
+local PAGE = 4096
+local function rss_kb()
+  collectgarbage("collect")
+  collectgarbage("collect")
+  local f = assert(io.open("/proc/self/statm"))
+  local pages = tonumber(f:read("*a"):match("^%d+%s+(%d+)"))
+  f:close()
+  return pages * PAGE / 1024
+end
+
+local function calls(n, fn)
+  for _ = 1, n do fn() end
+end
+
+local N1, N2, NFAIL = smoke and 100 or 1000, smoke and 1000 or 100000, smoke and 100 or 1000
+local mem = {}
+local mclient = extruct.new{ token = TOKEN, base_url = base }
+mem[#mem + 1] = { "before any call", rss_kb() }
+calls(N1, function() assert(mclient:get_table(ID)) end)
+mem[#mem + 1] = { ("after %d get_table"):format(N1), rss_kb() }
+calls(N2 - N1, function() assert(mclient:get_table(ID)) end)
+mem[#mem + 1] = { ("after %d get_table"):format(N2), rss_kb() }
+calls(NFAIL, function()
+  local t, err = mclient:get_table("tbl_missing")
+  assert(t == nil and err.kind == "not_found", err and err.kind)
+end)
+mem[#mem + 1] = { ("after %d more failing (404)"):format(NFAIL), rss_kb() }
+local closed = socket.bind("127.0.0.1", 0)
+local _, closed_port = closed:getsockname()
+closed:close()
+local refused = extruct.new{ token = TOKEN, base_url = "http://127.0.0.1:" .. closed_port }
+calls(NFAIL, function()
+  local t, err = refused:get_table(ID)
+  assert(t == nil and err, "a closed port answered")
+end)
+mem[#mem + 1] = { ("after %d more failing (refused)"):format(NFAIL), rss_kb() }
+print(("== memory on %s (RSS after a full collection)"):format(lua_name))
+for i, m in ipairs(mem) do
+  print(("%-34s %8d kB %+8d kB"):format(m[1], m[2], i > 1 and m[2] - mem[i - 1][2] or 0))
+end
+print(("growth from %d to %d calls, failing ones included: %+d kB"):format(N1, N2, mem[#mem][2] - mem[2][2]))

@@ -1,0 +1,104 @@
+-- The decoder's speed levers must not change what it returns or what the
+-- host sees: the parse arena is reused from decode to decode, the collector
+-- is paused only while tables are built and only when it was running, and
+-- cJSON's process-wide hooks stay usable by a host that uses cJSON too.
+local extruct = require("extruct")
+local cjson = require("cjson")
+local helpers = require("spec.helpers")
+local q = helpers.shell_quote
+
+local function rows(n, tag)
+  local parts = {}
+  for i = 1, n do
+    parts[i] = ('{"id":"%s_%d","n":%d,"ok":true,"none":null,"tags":["%s"]}'):format(tag, i, i, tag)
+  end
+  return '{"rows":[' .. table.concat(parts, ",") .. "]}"
+end
+
+-- lua-cjson's view with null mapped the same way, for comparison
+local function same(a, b)
+  if type(a) ~= type(b) then return false end
+  if type(a) ~= "table" then return a == b end
+  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+describe("the decoder's arena", function()
+  it("gives the same values when big and small documents alternate", function()
+    -- a big decode leaves a big spare chunk; smaller ones reuse it and must
+    -- not see what the big one left in it
+    for _, spec in ipairs({ { 3000, "a" }, { 3, "b" }, { 200, "c" }, { 3000, "d" }, { 1, "e" } }) do
+      local text = rows(spec[1], spec[2])
+      local ours, theirs = extruct.decode(text), cjson.decode(text)
+      assert.is_true(same(ours, theirs), "differs for " .. spec[1] .. " rows")
+      assert.equal(spec[2] .. "_" .. spec[1], ours.rows[spec[1]].id)
+    end
+  end)
+
+  it("still decodes after a failed decode", function()
+    local value, err = extruct.decode(rows(500, "x"):sub(1, -3))
+    assert.is_nil(value)
+    assert.equal("decode", err.kind)
+    assert.equal("y_500", extruct.decode(rows(500, "y")).rows[500].id)
+  end)
+end)
+
+describe("the collector around a decode", function()
+  local has_isrunning = pcall(collectgarbage, "isrunning")
+
+  it("is running after a decode when it was running before", function()
+    if not has_isrunning then
+      print("skipped: collectgarbage('isrunning') does not exist on " .. _VERSION)
+      return
+    end
+    collectgarbage("restart")
+    -- big enough (over 64 KB) for the decoder to pause the collector
+    local text = rows(2000, "r")
+    assert.is_true(#text > 64 * 1024)
+    extruct.decode(text)
+    assert.is_true(collectgarbage("isrunning"))
+  end)
+
+  it("stays stopped after a decode when the host stopped it", function()
+    if not has_isrunning then
+      print("skipped: collectgarbage('isrunning') does not exist on " .. _VERSION)
+      return
+    end
+    collectgarbage("stop")
+    local ok, value = pcall(extruct.decode, rows(2000, "s"))
+    local running = collectgarbage("isrunning")
+    collectgarbage("restart")
+    assert.is_true(ok)
+    assert.equal("s_2000", value.rows[2000].id)
+    assert.is_false(running)
+  end)
+end)
+
+describe("cJSON's process-wide hooks", function()
+  local api = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
+  local dir
+
+  lazy_setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. q(dir)))
+  end)
+  lazy_teardown(function()
+    if dir then os.execute("rm -rf " .. q(dir)) end
+  end)
+
+  it("serve a host that uses cJSON too, also once it installs hooks of its own, with " .. api, function()
+    local host = dir .. "/cjson_host"
+    local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
+      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lm 2>&1"):format(api, q(host), api))
+    assert.equal(0, status, out)
+    out, status = helpers.run(q(host) .. " 2>&1")
+    assert.equal(0, status, out)
+    assert.not_matches("FAILED", out)
+    assert.matches("host round trip after loading the module: ok", out, 1, true)
+    assert.matches("module decode under the host's hooks: ok", out, 1, true)
+    assert.matches("host hooks saw the decode: ok", out, 1, true)
+    assert.matches("host blocks left after the decode: 0\n", out, 1, true)
+  end)
+end)
