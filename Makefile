@@ -5,6 +5,11 @@
 #   make test LUA=luajit specs on one interpreter
 #   make demo            fetch a table and wait for it to go idle (mock server unless EXTRUCT_API_TOKEN is set)
 #   make lint            luacheck
+#   make valgrind        specs on lua5.4 under valgrind memcheck (errors, definite leaks fail)
+#   make asan            specs on lua5.4 with the module built with ASan + UBSan
+#   make gc-stress       specs on lua5.4 and luajit with the collector at its most aggressive
+#   make fuzz            each libFuzzer target for FUZZ_TIME seconds (default 300)
+#   make fuzz-smoke      the same, FUZZ_SMOKE_TIME seconds each (default 20)
 #
 # `test` and `demo` first install missing Debian packages (scripts/deps.sh).
 
@@ -34,7 +39,7 @@ SOURCES = $(wildcard src/*.c)
 HEADERS = $(wildcard src/*.h)
 MODULE = build/$(LUA)/extruct/core.so
 
-.PHONY: all build test test-one demo lint deps clean
+.PHONY: all build test test-one demo lint deps clean valgrind asan gc-stress fuzz fuzz-smoke
 
 all: build
 build: $(MODULE)
@@ -65,6 +70,43 @@ demo: build
 
 lint:
 	luacheck lua spec bin examples
+
+# ---- memory and hostile input --------------------------------------------
+# These run the suite in the busted process only: the mock server, compilers
+# and luarocks that specs start are not traced.
+BUSTED = /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS)
+
+valgrind:
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	@echo "== specs on lua5.4 under valgrind"
+	LUA=lua5.4 valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+	  --errors-for-leak-kinds=definite --keep-debuginfo=yes --num-callers=40 \
+	  --suppressions=spec/support/valgrind.supp \
+	  lua5.4 $(BUSTED) --cpath='build/lua5.4/?.so' $(SPEC)
+
+# The module only is instrumented; lua5.4 loads the ASan runtime first.
+# Leaks are valgrind's part: LeakSanitizer would also judge every compiler
+# and server the specs start, which inherit LD_PRELOAD.
+ASAN_MODULE = build/asan/extruct/core.so
+$(ASAN_MODULE): $(SOURCES) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+	  $(WARNINGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_CFLAGS) $(CJSON_CFLAGS) \
+	  -o $@ $(SOURCES) $(CURL_LIBS) $(CJSON_LIBS) -lm
+
+asan: $(ASAN_MODULE)
+	@echo "== specs on lua5.4 with ASan + UBSan"
+	LUA=lua5.4 LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1:check_initialization_order=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' $(SPEC)
+
+gc-stress:
+	@status=0; for lua in lua5.4 luajit; do \
+	  $(MAKE) --no-print-directory build LUA=$$lua || exit 1; \
+	  echo "== specs on $$lua, collector at its most aggressive"; \
+	  LUA=$$lua $$lua $(BUSTED) --cpath="build/$$lua/?.so" --helper=spec/support/gc_stress.lua $(SPEC) || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf build
