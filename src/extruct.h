@@ -18,6 +18,12 @@
  * on memory errors, and never leaks the parse tree when it does. */
 int ex_json_push(lua_State *L, const char *text, size_t len);
 
+/* Pushes the response table { status, headers, body | body_error, body_text }
+ * built from the raw header block of the final response (may be NULL) and
+ * the body bytes. */
+void ex_response_push(lua_State *L, long status, const char *head, size_t head_len, const char *body,
+                      size_t body_len);
+
 void ex_json_open(lua_State *L);
 void ex_client_open(lua_State *L);
 void ex_clock_open(lua_State *L);
