@@ -101,6 +101,23 @@ asan: $(ASAN_MODULE)
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' $(SPEC)
 
+# libFuzzer targets: the decode path and response handling, built with
+# clang and linked with liblua5.4 (test binaries; the module never is).
+FUZZ_TIME ?= 300
+FUZZ_SMOKE_TIME ?= 20
+FUZZERS = build/fuzz/decode_fuzz build/fuzz/response_fuzz
+build/fuzz/%: fuzz/%.c $(SOURCES) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) \
+	  -I/usr/include/lua5.4 -Isrc $(CURL_CFLAGS) $(CJSON_CFLAGS) -o $@ $< $(SOURCES) \
+	  -llua5.4 $(CURL_LIBS) $(CJSON_LIBS) -lm
+
+fuzz: $(FUZZERS)
+	@bash fuzz/run.sh $(FUZZ_TIME) $(FUZZERS)
+
+fuzz-smoke: $(FUZZERS)
+	@bash fuzz/run.sh $(FUZZ_SMOKE_TIME) $(FUZZERS)
+
 gc-stress:
 	@status=0; for lua in lua5.4 luajit; do \
 	  $(MAKE) --no-print-directory build LUA=$$lua || exit 1; \
