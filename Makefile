@@ -11,7 +11,8 @@
 #   make fuzz            each libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make fuzz-smoke      the same, FUZZ_SMOKE_TIME seconds each (default 20)
 #
-# `test` and `demo` first install missing Debian packages (scripts/deps.sh).
+# `test`, `demo` and the memory and fuzz targets first install missing Debian
+# packages (scripts/deps.sh).
 
 LUA ?= lua5.4
 LUAS ?= lua5.4 luajit
@@ -76,7 +77,7 @@ lint:
 # and luarocks that specs start are not traced.
 BUSTED = /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS)
 
-valgrind:
+valgrind: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4
 	@echo "== specs on lua5.4 under valgrind"
 	LUA=lua5.4 valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
@@ -94,7 +95,7 @@ $(ASAN_MODULE): $(SOURCES) $(HEADERS) Makefile
 	  $(WARNINGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_CFLAGS) $(CJSON_CFLAGS) \
 	  -o $@ $(SOURCES) $(CURL_LIBS) $(CJSON_LIBS) -lm
 
-asan: $(ASAN_MODULE)
+asan: deps $(ASAN_MODULE)
 	@echo "== specs on lua5.4 with ASan + UBSan"
 	LUA=lua5.4 LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1:check_initialization_order=1 \
@@ -112,13 +113,13 @@ build/fuzz/%: fuzz/%.c $(SOURCES) $(HEADERS) Makefile
 	  -I/usr/include/lua5.4 -Isrc $(CURL_CFLAGS) $(CJSON_CFLAGS) -o $@ $< $(SOURCES) \
 	  -llua5.4 $(CURL_LIBS) $(CJSON_LIBS) -lm
 
-fuzz: $(FUZZERS)
+fuzz: deps $(FUZZERS)
 	@bash fuzz/run.sh $(FUZZ_TIME) $(FUZZERS)
 
-fuzz-smoke: $(FUZZERS)
+fuzz-smoke: deps $(FUZZERS)
 	@bash fuzz/run.sh $(FUZZ_SMOKE_TIME) $(FUZZERS)
 
-gc-stress:
+gc-stress: deps
 	@status=0; for lua in lua5.4 luajit; do \
 	  $(MAKE) --no-print-directory build LUA=$$lua || exit 1; \
 	  echo "== specs on $$lua, collector at its most aggressive"; \

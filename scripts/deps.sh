@@ -11,8 +11,10 @@ runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev ca-certificates
          lua5.4 liblua5.4-dev lua-socket)
 # luajit2 is OpenResty's LuaJIT, the flavour that coexists with Debian's
 # neovim and libnginx-mod-http-lua (the plain luajit package conflicts).
+# valgrind, clang and its sanitizer runtimes (libFuzzer) for the memory and
+# fuzzing targets.
 testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua-busted lua-cjson
-         lua-check luarocks)
+         lua-check luarocks valgrind clang libclang-rt-14-dev)
 
 wanted=("${runtime[@]}")
 if [ "${1:-all}" != runtime ]; then

@@ -225,6 +225,8 @@ describe("edge inputs", function()
     assert.matches("control character outside a string", decode_error("[1,\f2]"), 1, true)
     -- the four whitespace characters of JSON are fine
     assert.same({ 1, 2 }, extruct.decode(" \t\r\n[1,\n\t2]\r\n"))
+    -- and so is a UTF-8 byte-order mark before the value
+    assert.same({ a = 1 }, extruct.decode('\239\187\191{"a": 1}'))
   end)
 
   it("gives every prefix of a document a value or a decode error", function()
