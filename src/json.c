@@ -9,10 +9,11 @@
  * Before cJSON sees the text, json_scan checks what cJSON would let through
  * and JSON forbids: numbers outside JSON's grammar ("-01", "2.", "-.5"),
  * control characters (raw in strings, or between tokens other than the
- * four whitespace ones) and \u escapes without four hex digits. It also finds escaped NULs
- * (\u0000): cJSON's strings end at the first NUL, so each one is rewritten
- * to byte 0xFF, which no string of a text without raw 0xFF bytes can
- * otherwise hold, and turned back into NUL when the Lua string is made. */
+ * four whitespace ones) and \u escapes without four hex digits. It also
+ * finds escaped NULs (\u0000): cJSON's strings end at the first NUL, so
+ * each one is rewritten to byte 0xFF, which no string of a text without
+ * raw 0xFF bytes can otherwise hold, and turned back into NUL when the Lua
+ * string is made. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -295,7 +296,10 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
   }
   scan = json_scan(text, len);
   if (scan.problem != NULL) {
-    lua_pushfstring(L, "invalid JSON: %s at byte %d of %d", scan.problem, (int)scan.offset, (int)len);
+    char message[96];
+    snprintf(message, sizeof message, "invalid JSON: %s at byte %lu of %lu", scan.problem,
+             (unsigned long)scan.offset, (unsigned long)len);
+    lua_pushstring(L, message);
     return 0;
   }
   if (scan.nul_escapes > 0) {
