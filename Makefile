@@ -8,8 +8,14 @@
 #   make bench           decode, round trip, memory and waiting against lua-cjson, dkjson, libcurl,
 #                        socket.http and curl, on every interpreter in LUAS (bench/README.md)
 #   make bench-smoke     the same with tiny sizes, to check every part runs (no timing asserted)
+#   make valgrind        specs on lua5.4 under valgrind memcheck (errors, definite leaks fail)
+#   make asan            specs on lua5.4 with the module built with ASan + UBSan
+#   make gc-stress       specs on lua5.4 and luajit with the collector at its most aggressive
+#   make fuzz            each libFuzzer target for FUZZ_TIME seconds (default 300)
+#   make fuzz-smoke      the same, FUZZ_SMOKE_TIME seconds each (default 20)
 #
-# `test` and `demo` first install missing Debian packages (scripts/deps.sh).
+# `test`, `demo` and the memory and fuzz targets first install missing Debian
+# packages (scripts/deps.sh).
 
 LUA ?= lua5.4
 LUAS ?= lua5.4 luajit
@@ -37,7 +43,7 @@ SOURCES = $(wildcard src/*.c)
 HEADERS = $(wildcard src/*.h)
 MODULE = build/$(LUA)/extruct/core.so
 
-.PHONY: all build test test-one demo lint deps clean bench bench-smoke
+.PHONY: all build test test-one demo lint deps clean bench bench-smoke valgrind asan gc-stress fuzz fuzz-smoke
 
 all: build
 build: $(MODULE)
@@ -74,6 +80,60 @@ bench: deps
 
 bench-smoke: deps
 	LUAS="$(LUAS)" bash bench/run.sh --smoke
+
+# ---- memory and hostile input --------------------------------------------
+# These run the suite in the busted process only: the mock server, compilers
+# and luarocks that specs start are not traced.
+BUSTED = /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS)
+
+valgrind: deps
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	@echo "== specs on lua5.4 under valgrind"
+	LUA=lua5.4 valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+	  --errors-for-leak-kinds=definite --keep-debuginfo=yes --num-callers=40 \
+	  --suppressions=spec/support/valgrind.supp \
+	  lua5.4 $(BUSTED) --cpath='build/lua5.4/?.so' $(SPEC)
+
+# The module only is instrumented; lua5.4 loads the ASan runtime first.
+# Leaks are valgrind's part: LeakSanitizer would also judge every compiler
+# and server the specs start, which inherit LD_PRELOAD.
+ASAN_MODULE = build/asan/extruct/core.so
+$(ASAN_MODULE): $(SOURCES) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+	  $(WARNINGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_CFLAGS) $(CJSON_CFLAGS) \
+	  -o $@ $(SOURCES) $(CURL_LIBS) $(CJSON_LIBS) -lm
+
+asan: deps $(ASAN_MODULE)
+	@echo "== specs on lua5.4 with ASan + UBSan"
+	LUA=lua5.4 LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1:check_initialization_order=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' $(SPEC)
+
+# libFuzzer targets: the decode path and response handling, built with
+# clang and linked with liblua5.4 (test binaries; the module never is).
+FUZZ_TIME ?= 300
+FUZZ_SMOKE_TIME ?= 20
+FUZZERS = build/fuzz/decode_fuzz build/fuzz/response_fuzz
+build/fuzz/%: fuzz/%.c $(SOURCES) $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) \
+	  -I/usr/include/lua5.4 -Isrc $(CURL_CFLAGS) $(CJSON_CFLAGS) -o $@ $< $(SOURCES) \
+	  -llua5.4 $(CURL_LIBS) $(CJSON_LIBS) -lm
+
+fuzz: deps $(FUZZERS)
+	@bash fuzz/run.sh $(FUZZ_TIME) $(FUZZERS)
+
+fuzz-smoke: deps $(FUZZERS)
+	@bash fuzz/run.sh $(FUZZ_SMOKE_TIME) $(FUZZERS)
+
+gc-stress: deps
+	@status=0; for lua in lua5.4 luajit; do \
+	  $(MAKE) --no-print-directory build LUA=$$lua || exit 1; \
+	  echo "== specs on $$lua, collector at its most aggressive"; \
+	  LUA=$$lua $$lua $(BUSTED) --cpath="build/$$lua/?.so" --helper=spec/support/gc_stress.lua $(SPEC) || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf build

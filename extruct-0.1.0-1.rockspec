@@ -30,8 +30,8 @@ build = {
    type = "builtin",
    modules = {
       ["extruct.core"] = {
-         sources = { "src/core.c", "src/client.c", "src/json.c", "src/clock.c", "src/encode.c",
-                      "src/term.c" },
+         sources = { "src/core.c", "src/client.c", "src/json.c", "src/response.c", "src/clock.c",
+                     "src/encode.c", "src/term.c" },
          libraries = { "curl", "cjson" },
          incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },

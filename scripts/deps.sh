@@ -15,6 +15,9 @@ runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev ca-certificates
 # tmux and bsdutils (script) give the command-line specs a real terminal.
 testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua-busted lua-cjson
          lua-check luarocks openssl gzip nginx tmux bsdutils)
+# valgrind, clang and its sanitizer runtimes (libFuzzer) for the memory and
+# fuzzing targets.
+testing+=(valgrind clang libclang-rt-14-dev)
 # make bench and bench-smoke compare against these peers
 testing+=(lua-dkjson curl)
 

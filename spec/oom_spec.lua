@@ -1,33 +1,44 @@
--- A memory error in the middle of a JSON conversion must not leak cJSON's
--- tree. spec/support/oom_harness.c hosts the core in a lua_State whose
--- allocator runs out at the k-th allocation, for every k until a decode
--- succeeds, and counts cJSON's live blocks after each run. The harness is a
--- host program, so it links a PUC Lua: 5.4 here, or 5.1 (LuaJIT's C API)
--- when the specs run on LuaJIT.
+-- A memory error anywhere in a JSON conversion or a request must end in a
+-- clean Lua error and leak nothing. spec/support/oom_harness.c hosts the
+-- core in a lua_State whose allocator runs out at the k-th allocation, for
+-- every k until the run succeeds: first a decode of a JSON file, then
+-- (given a server) extruct.new + client:get_table + close against the mock.
+-- It counts the live blocks of its allocator, the decoder's arena chunks and
+-- cJSON's blocks after each run, and runs under valgrind, which reports any
+-- other block lost (libcurl's included). The harness is a host program, so
+-- it links a PUC Lua: 5.4 here, or 5.1 (LuaJIT's C API) when the specs run
+-- on LuaJIT.
 local helpers = require("spec.helpers")
 local q = helpers.shell_quote
 
 local api = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
 
-describe("a memory error during conversion", function()
-  local dir
+describe("a memory error during conversion or a request", function()
+  local dir, mock, harness
 
   lazy_setup(function()
     dir = os.tmpname()
     os.remove(dir)
     assert(os.execute("mkdir -p " .. q(dir)))
+    mock = helpers.start_mock()
   end)
   lazy_teardown(function()
+    if mock then mock:stop() end
     if dir then os.execute("rm -rf " .. q(dir)) end
   end)
 
-  local function run_harness(json_path)
-    local harness = dir .. "/oom_harness"
-    local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-      .. " spec/support/oom_harness.c src/*.c -l%s -lcurl -lcjson -lm 2>&1"):format(api, q(harness), api))
-    assert.equal(0, status, out)
-
-    out, status = helpers.run(q(harness) .. " " .. q(json_path) .. " 2>&1")
+  local function run_harness(json_path, with_request)
+    if not harness then
+      harness = dir .. "/oom_harness"
+      local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
+        .. " spec/support/oom_harness.c src/*.c -l%s -lcurl -lcjson -lm 2>&1"):format(api, q(harness), api))
+      assert.equal(0, status, out)
+    end
+    local request_args = with_request and (" %s %s tbl_idle"):format(q(mock.url), q(mock.token)) or ""
+    -- LD_PRELOAD is dropped for valgrind's sake when `make asan` runs the specs
+    local out, status = helpers.run(("env -u LD_PRELOAD valgrind --quiet --error-exitcode=99 --leak-check=full"
+      .. " --errors-for-leak-kinds=definite --suppressions=spec/support/valgrind.supp %s %s%s 2>&1"):format(
+      q(harness), q(json_path), request_args))
     assert.equal(0, status, out)
     local runs, errors, with_tree = out:match("success at run (%d+) after (%d+) memory errors %((%d+) while")
     assert.is_not_nil(runs, out)
@@ -37,10 +48,19 @@ describe("a memory error during conversion", function()
     assert.is_true(tonumber(errors) > 100, out)
     assert.is_true(tonumber(with_tree) > 100, out)
     assert.matches("cJSON blocks leaked: 0", out, 1, true)
+    return out
   end
 
-  it("ends every run cleanly and leaks no cJSON block, with " .. api, function()
-    run_harness("spec/support/table.json")
+  it("ends every decode and request cleanly and leaks nothing, with " .. api, function()
+    local before = #mock:requests()
+    local out = run_harness("spec/support/table.json", true)
+    local request_runs, request_errors = out:match("request: success at run (%d+) after (%d+) memory errors")
+    assert.is_not_nil(request_runs, out)
+    assert.equal(tonumber(request_runs) - 1, tonumber(request_errors))
+    assert.is_true(tonumber(request_errors) > 100, out)
+    assert.matches("request: .*cJSON blocks leaked: 0", out)
+    -- every run that got as far as the server made a request of its own
+    assert.is_true(#mock:requests() - before > 10)
   end)
 
   -- From 64 KB on, tables are built with the collector paused, under a
@@ -57,6 +77,6 @@ describe("a memory error during conversion", function()
       local f = assert(io.open(path, "wb"))
       f:write(text)
       f:close()
-      run_harness(path)
+      run_harness(path, false)
     end)
 end)

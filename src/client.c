@@ -16,8 +16,6 @@
 
 #define CLIENT_DEFAULT_MAX_BODY (64L * 1024 * 1024)
 #define CLIENT_MAX_REDIRECTS 3L
-/* Enough of a non-JSON body to show the user what came instead. */
-#define CLIENT_SNIPPET_LEN 200
 /* The most of one request's trace kept; the rest is cut with a note. */
 #define CLIENT_MAX_TRACE (64 * 1024)
 
@@ -288,46 +286,6 @@ static void client_push_error_message(lua_State *L, const client_t *c, CURLcode 
     lua_pushstring(L, curl_easy_strerror(code));
 }
 
-/* Pushes a table of the final response's headers: lower-cased names,
- * repeated headers joined with ", ". */
-static void client_push_headers(lua_State *L, const client_t *c) {
-  const char *p = c->head.data, *end = c->head.data + c->head.len;
-  lua_newtable(L);
-  if (p == NULL)
-    return;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    const char *line_end = eol ? eol : end;
-    const char *colon = memchr(p, ':', (size_t)(line_end - p));
-    int status_line = line_end - p >= 5 && memcmp(p, "HTTP/", 5) == 0;
-    if (colon != NULL && colon > p && !status_line) {
-      const char *value = colon + 1, *value_end = line_end;
-      luaL_Buffer name;
-      const char *q;
-      while (value < value_end && (*value == ' ' || *value == '\t'))
-        value++;
-      while (value_end > value && isspace((unsigned char)value_end[-1]))
-        value_end--;
-      luaL_buffinit(L, &name);
-      for (q = p; q < colon; q++)
-        luaL_addchar(&name, (char)tolower((unsigned char)*q));
-      luaL_pushresult(&name);                           /* headers, name */
-      lua_pushvalue(L, -1);                             /* headers, name, name */
-      lua_rawget(L, -3);                                /* headers, name, old */
-      if (lua_isstring(L, -1)) {
-        lua_pushliteral(L, ", ");
-        lua_pushlstring(L, value, (size_t)(value_end - value));
-        lua_concat(L, 3);                               /* headers, name, joined */
-      } else {
-        lua_pop(L, 1);
-        lua_pushlstring(L, value, (size_t)(value_end - value));
-      }
-      lua_rawset(L, -3);
-    }
-    p = line_end + 1;
-  }
-}
-
 /* ---- methods ---------------------------------------------------------- */
 
 /* client:request(method, target [, body]) -> response | nil, kind, message [, trace]
@@ -388,23 +346,10 @@ static int client_request(lua_State *L) {
   }
 
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-  lua_createtable(L, 0, 5);
-  lua_pushinteger(L, (lua_Integer)status);
-  lua_setfield(L, -2, "status");
-  client_push_headers(L, c);
-  lua_setfield(L, -2, "headers");
+  ex_response_push(L, status, c->head.data, c->head.len, c->body.data, c->body.len);
   if (c->tracing) {
     lua_pushlstring(L, c->trace.data ? c->trace.data : "", c->trace.len);
     lua_setfield(L, -2, "trace");
-  }
-  if (c->body.len > 0) {
-    if (ex_json_push(L, c->body.data, c->body.len)) {
-      lua_setfield(L, -2, "body");
-    } else {
-      lua_setfield(L, -2, "body_error");
-      lua_pushlstring(L, c->body.data, c->body.len < CLIENT_SNIPPET_LEN ? c->body.len : CLIENT_SNIPPET_LEN);
-      lua_setfield(L, -2, "body_text");
-    }
   }
   /* Keep big response buffers from pinning memory between requests. */
   if (c->body.cap > 1024 * 1024)

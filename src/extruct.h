@@ -25,6 +25,12 @@ int ex_json_push(lua_State *L, const char *text, size_t len);
  * whenever no decode is running (the allocation-failure harness checks). */
 long ex_json_live_chunks(void);
 
+/* Pushes the response table { status, headers, body | body_error, body_text }
+ * built from the raw header block of the final response (may be NULL) and
+ * the body bytes. */
+void ex_response_push(lua_State *L, long status, const char *head, size_t head_len, const char *body,
+                      size_t body_len);
+
 void ex_json_open(lua_State *L);
 void ex_encode_open(lua_State *L);
 void ex_client_open(lua_State *L);

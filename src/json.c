@@ -16,7 +16,16 @@
  * own cJSON hooks replaces ours (decoding still works, without the arena)
  * or is replaced by ours if it installed them first. The collector is
  * stopped while the tables are built, when the host had it running, and
- * restarted on every exit path, a memory error included. */
+ * restarted on every exit path, a memory error included.
+ *
+ * Before cJSON sees the text, json_scan checks what cJSON would let through
+ * and JSON forbids: numbers outside JSON's grammar ("-01", "2.", "-.5"),
+ * control characters (raw in strings, or between tokens other than the
+ * four whitespace ones) and \u escapes without four hex digits. It also
+ * finds escaped NULs (\u0000): cJSON's strings end at the first NUL, so
+ * each one is rewritten to byte 0xFF, which no string of a text without
+ * raw 0xFF bytes can otherwise hold, and turned back into NUL when the Lua
+ * string is made. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,12 +193,28 @@ static int json_count_children(const cJSON *item) {
   return n;
 }
 
+/* Stands for an escaped NUL inside cJSON's strings (see json_scan). */
+#define JSON_NUL_MARK '\xFF'
+
+/* Pushes a string of the tree; with nul_marks, restores the NULs the marks
+ * stand for (in place: the tree is ours and is freed right after). */
+static void json_push_string(lua_State *L, char *s, int nul_marks) {
+  size_t len = strlen(s);
+  if (nul_marks) {
+    char *mark;
+    for (mark = memchr(s, JSON_NUL_MARK, len); mark != NULL;
+         mark = memchr(mark + 1, JSON_NUL_MARK, len - (size_t)(mark + 1 - s)))
+      *mark = '\0';
+  }
+  lua_pushlstring(L, s, len);
+}
+
 /* Pushes the Lua form of item; arrays get the metatable at stack index
  * array_mt, so an empty array still encodes as []. Returns 0, with nothing
  * reliable on the stack above the caller's top, when the Lua stack cannot
  * grow. */
-static int json_push_item(lua_State *L, const cJSON *item, int array_mt) {
-  const cJSON *child;
+static int json_push_item(lua_State *L, cJSON *item, int array_mt, int nul_marks) {
+  cJSON *child;
   int i;
 
   /* table + key + value of this level */
@@ -209,14 +234,14 @@ static int json_push_item(lua_State *L, const cJSON *item, int array_mt) {
     json_push_number(L, item->valuedouble);
     return 1;
   case cJSON_String:
-    lua_pushstring(L, item->valuestring);
+    json_push_string(L, item->valuestring, nul_marks);
     return 1;
   case cJSON_Array:
     lua_createtable(L, json_count_children(item), 0);
     lua_pushvalue(L, array_mt);
     lua_setmetatable(L, -2);
     for (child = item->child, i = 1; child != NULL; child = child->next, i++) {
-      if (!json_push_item(L, child, array_mt)) /* array, value */
+      if (!json_push_item(L, child, array_mt, nul_marks)) /* array, value */
         return 0;
       lua_rawseti(L, -2, i);
     }
@@ -224,8 +249,8 @@ static int json_push_item(lua_State *L, const cJSON *item, int array_mt) {
   case cJSON_Object:
     lua_createtable(L, 0, json_count_children(item));
     for (child = item->child; child != NULL; child = child->next) {
-      lua_pushstring(L, child->string); /* object, key */
-      if (!json_push_item(L, child, array_mt)) /* object, key, value */
+      json_push_string(L, child->string, nul_marks); /* object, key */
+      if (!json_push_item(L, child, array_mt, nul_marks)) /* object, key, value */
         return 0;
       lua_rawset(L, -3);
     }
@@ -240,6 +265,125 @@ static int json_only_whitespace(const char *p, const char *end) {
     if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
       return 0;
   return 1;
+}
+
+typedef struct {
+  const char *problem; /* NULL when the text has none of the problems below */
+  size_t offset;       /* of the problem */
+  size_t nul_escapes;  /* \u0000 escapes in strings */
+  int has_mark_byte;   /* a raw JSON_NUL_MARK byte somewhere */
+} json_scan_result;
+
+static int json_is_hex(char ch) {
+  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+static int json_is_digit(char ch) {
+  return ch >= '0' && ch <= '9';
+}
+
+/* Length of the number at text[i] (a '-' or a digit) if it has JSON's form,
+ * else 0 with *bad at the first byte that breaks it. cJSON reads any run of
+ * number characters with strtod, so it takes "-01", "2.", "-.5", "2.e3". */
+static size_t json_number_length(const char *text, size_t len, size_t i, size_t *bad) {
+  size_t start = i;
+  if (text[i] == '-')
+    i++;
+  if (i < len && text[i] == '0')
+    i++;
+  else if (i < len && json_is_digit(text[i]))
+    while (i < len && json_is_digit(text[i]))
+      i++;
+  else
+    goto malformed;
+  if (i < len && json_is_digit(text[i]))
+    goto malformed; /* a leading zero */
+  if (i < len && text[i] == '.') {
+    if (++i >= len || !json_is_digit(text[i]))
+      goto malformed;
+    while (i < len && json_is_digit(text[i]))
+      i++;
+  }
+  if (i < len && (text[i] == 'e' || text[i] == 'E')) {
+    i++;
+    if (i < len && (text[i] == '+' || text[i] == '-'))
+      i++;
+    if (i >= len || !json_is_digit(text[i]))
+      goto malformed;
+    while (i < len && json_is_digit(text[i]))
+      i++;
+  }
+  return i - start;
+malformed:
+  *bad = i;
+  return 0;
+}
+
+static json_scan_result json_scan(const char *text, size_t len) {
+  json_scan_result r = {NULL, 0, 0, 0};
+  size_t i;
+  int in_string = 0;
+  for (i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char)text[i];
+    if (ch == (unsigned char)JSON_NUL_MARK)
+      r.has_mark_byte = 1;
+    if (!in_string) {
+      size_t number_len;
+      if (ch == '"') {
+        in_string = 1;
+      } else if (ch == '-' || json_is_digit((char)ch)) {
+        number_len = json_number_length(text, len, i, &i);
+        if (number_len == 0)
+          r.problem = "malformed number";
+        else
+          i += number_len - 1;
+      } else if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+        r.problem = "control character outside a string";
+    } else if (ch == '"') {
+      in_string = 0;
+    } else if (ch < 0x20) {
+      r.problem = "unescaped control character in a string";
+    } else if (ch == '\\' && i + 1 < len && text[i + 1] == 'u') {
+      if (i + 5 >= len || !json_is_hex(text[i + 2]) || !json_is_hex(text[i + 3]) ||
+          !json_is_hex(text[i + 4]) || !json_is_hex(text[i + 5]))
+        r.problem = "\\u escape without four hex digits";
+      else if (memcmp(text + i + 2, "0000", 4) == 0)
+        r.nul_escapes++;
+      if (r.problem == NULL)
+        i += 5;
+    } else if (ch == '\\') {
+      i++;
+    }
+    if (r.problem != NULL) {
+      r.offset = i;
+      return r;
+    }
+  }
+  return r;
+}
+
+/* Copies text into a new userdata on the stack with every \u0000 escape in
+ * a string replaced by JSON_NUL_MARK; returns the copy and sets *copy_len. */
+static const char *json_mark_nuls(lua_State *L, const char *text, size_t len, size_t nul_escapes,
+                                  size_t *copy_len) {
+  char *copy = (char *)lua_newuserdata(L, len - 5 * nul_escapes);
+  size_t i, n = 0;
+  int in_string = 0;
+  for (i = 0; i < len; i++) {
+    char ch = text[i];
+    if (in_string && ch == '\\' && i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0) {
+      copy[n++] = JSON_NUL_MARK;
+      i += 5;
+      continue;
+    }
+    copy[n++] = ch;
+    if (in_string && ch == '\\' && i + 1 < len)
+      copy[n++] = text[++i];
+    else if (ch == '"')
+      in_string = !in_string;
+  }
+  *copy_len = n;
+  return copy;
 }
 
 /* How deeply nested the text is at offset (strings skipped), to tell a
@@ -274,7 +418,8 @@ static int json_fail(lua_State *L, int top, json_tree_guard *guard, const char *
 }
 
 typedef struct {
-  const cJSON *root;
+  cJSON *root;
+  int nul_marks;
   int ok;
 } json_build;
 
@@ -283,7 +428,7 @@ typedef struct {
 static int json_build_here(lua_State *L) {
   json_build *build = (json_build *)lua_touserdata(L, -1);
   lua_pop(L, 1);
-  build->ok = json_push_item(L, build->root, lua_gettop(L));
+  build->ok = json_push_item(L, build->root, lua_gettop(L), build->nul_marks);
   return 1;
 }
 
@@ -295,10 +440,11 @@ static int json_build_here(lua_State *L) {
  * memory error frees the tree and restarts the collector before it goes
  * on to the caller (as a runtime error with Lua's memory message on
  * LuaJIT, which cannot re-raise a memory error as one). */
-static int json_build_tables(lua_State *L, json_tree_guard *guard, size_t len) {
+static int json_build_tables(lua_State *L, json_tree_guard *guard, size_t len, int nul_marks) {
   json_build build;
   int status;
   build.root = guard->root;
+  build.nul_marks = nul_marks;
   build.ok = 0;
 #ifdef LUA_GCISRUNNING
   if (len >= JSON_PAUSE_GC_FROM && lua_gc(L, LUA_GCISRUNNING, 0) == 1) {
@@ -327,10 +473,27 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
   int top = lua_gettop(L);
   const char *parse_end = NULL;
   json_tree_guard *guard;
+  json_scan_result scan;
+  size_t original_len = len;
 
   if (len == 0) {
     lua_pushliteral(L, "empty body where JSON was expected");
     return 0;
+  }
+  scan = json_scan(text, len);
+  if (scan.problem != NULL) {
+    char message[96];
+    snprintf(message, sizeof message, "invalid JSON: %s at byte %lu of %lu", scan.problem,
+             (unsigned long)scan.offset, (unsigned long)len);
+    lua_pushstring(L, message);
+    return 0;
+  }
+  if (scan.nul_escapes > 0) {
+    if (scan.has_mark_byte) {
+      lua_pushliteral(L, "unsupported JSON: a \\u0000 escape in a text that also holds byte 0xFF");
+      return 0;
+    }
+    text = json_mark_nuls(L, text, len, scan.nul_escapes, &len); /* kept on the stack */
   }
   /* The guard exists before the tree does, so no error can fall between
    * the parse and the moment something owns the tree. */
@@ -361,22 +524,29 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
     return json_fail(L, top, guard, "not enough memory to parse the JSON");
   if (guard->root == NULL || !json_only_whitespace(parse_end, text + len)) {
     size_t offset = parse_end != NULL && parse_end >= text ? (size_t)(parse_end - text) : 0;
+    size_t depth, i, marks = 0;
     char message[96];
     if (offset > len)
       offset = len;
-    if (guard->root == NULL && json_depth_at(text, offset) >= CJSON_NESTING_LIMIT)
+    depth = json_depth_at(text, offset);
+    /* back to a position in the caller's text: each mark was 6 bytes there */
+    for (i = 0; scan.nul_escapes > 0 && i < offset; i++)
+      if (text[i] == JSON_NUL_MARK)
+        marks++;
+    offset += 5 * marks;
+    if (guard->root == NULL && depth >= CJSON_NESTING_LIMIT)
       snprintf(message, sizeof message, "JSON nested deeper than %d levels at byte %lu",
                CJSON_NESTING_LIMIT, (unsigned long)offset);
     else
       snprintf(message, sizeof message, "%s at byte %lu of %lu",
                guard->root == NULL ? "invalid JSON" : "unexpected data after the JSON value",
-               (unsigned long)offset, (unsigned long)len);
+               (unsigned long)offset, (unsigned long)original_len);
     return json_fail(L, top, guard, message);
   }
-  if (!json_build_tables(L, guard, len))
+  if (!json_build_tables(L, guard, len, scan.nul_escapes > 0))
     return json_fail(L, top, guard, "JSON nested too deeply to convert");
   json_tree_release(guard, 1);
-  lua_replace(L, top + 1); /* the value takes the guard's slot */
+  lua_replace(L, top + 1); /* the value takes the slot of the guard (or the copy) */
   lua_settop(L, top + 1);
   return 1;
 }

@@ -1,4 +1,4 @@
-/* Allocation-failure harness for the JSON conversion.
+/* Allocation-failure harness for the JSON conversion and a client request.
  *
  * For k = 1, 2, ... it runs extruct.core's decode of a JSON file in a fresh
  * lua_State whose allocator fails from the k-th allocation made during
@@ -12,7 +12,14 @@
  * hits. cJSON allocations outside the arena (there should be none) are
  * counted through hooks installed before the module's.
  *
- * usage: oom_harness FILE.json   (links the module's sources and a PUC Lua) */
+ * Given a server URL and token, it then does the same for a whole request:
+ * extruct.new{...}, client:get_table(ID) against that server and close, in
+ * the Lua layer and the core. libcurl allocates with malloc, outside the
+ * Lua allocator, so its own allocations never fail here.
+ *
+ * usage: oom_harness FILE.json [URL TOKEN ID]
+ * (links the module's sources and a PUC Lua; run from the project's top
+ * folder, where lua/ holds the Lua layer) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +37,7 @@ static long fail_at;              /* 0: never fail */
 static long cjson_live;           /* cJSON blocks allocated outside the arena and not freed */
 static long blocks_live;          /* blocks of the Lua allocator not freed */
 static long failures_with_tree;   /* runs whose first failure hit while a tree was alive */
+static int cjson_failed;          /* a cJSON allocation failed in this run */
 
 /* From the k-th allocation on, every one fails: Lua 5.4 retries a failed
  * allocation after an emergency collection, so a single failure would be
@@ -61,8 +69,10 @@ static void *lua_allocator(void *ud, void *ptr, size_t osize, size_t nsize) {
 
 static void *cjson_malloc(size_t size) {
   void *p;
-  if (should_fail())
+  if (should_fail()) {
+    cjson_failed = 1;
     return NULL;
+  }
   p = malloc(size);
   if (p != NULL)
     cjson_live++;
@@ -110,17 +120,9 @@ static int setup(lua_State *L) {
   return 1;
 }
 
-int main(int argc, char **argv) {
-  cJSON_Hooks hooks = {cjson_malloc, cjson_free};
-  size_t len;
-  char *text;
+static int decode_runs(const char *text, size_t len) {
   long k, memory_errors = 0;
 
-  if (argc != 2 || (text = read_file(argv[1], &len)) == NULL) {
-    fprintf(stderr, "usage: oom_harness FILE.json\n");
-    return 2;
-  }
-  cJSON_InitHooks(&hooks);
   for (k = 1; k < 1000000; k++) {
     lua_State *L = lua_newstate(lua_allocator, NULL);
     int status;
@@ -152,7 +154,6 @@ int main(int argc, char **argv) {
         return 1;
       printf("success at run %ld after %ld memory errors (%ld while a parse tree was alive); "
              "cJSON blocks leaked: 0\n", k, memory_errors, failures_with_tree);
-      free(text);
       return 0;
     }
     /* nil, message: cJSON ran out of memory while parsing: a decode error. */
@@ -162,4 +163,115 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "no run succeeded\n");
   return 1;
+}
+
+/* extruct.new, get_table and close: run armed, with URL, TOKEN, ID as
+ * arguments; returns the table or nil, err. */
+static const char request_chunk[] =
+    "local url, token, id = ...\n"
+    "local extruct = require('extruct')\n"
+    "local client = extruct.new{ base_url = url, token = token, timeout = 10 }\n"
+    "local t, err = client:get_table(id)\n"
+    "client:close()\n"
+    "return t, err\n";
+
+static int request_setup(lua_State *L) {
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_extruct_core);
+  lua_setfield(L, -2, "extruct.core");
+  lua_pop(L, 1);
+  lua_pushliteral(L, "lua/?.lua;lua/?/init.lua");
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "extruct");
+  lua_call(L, 1, 0);
+  if (luaL_loadbuffer(L, request_chunk, sizeof request_chunk - 1, "=request") != 0)
+    return lua_error(L);
+  return 1;
+}
+
+/* The kind and message of the error object at idx, for the report. */
+static const char *error_field(lua_State *L, int idx, const char *name) {
+  const char *value;
+  if (!lua_istable(L, idx))
+    return "?";
+  lua_getfield(L, idx, name);
+  value = lua_isstring(L, -1) ? lua_tostring(L, -1) : "?";
+  lua_pop(L, 1); /* the error object keeps the string alive */
+  return value;
+}
+
+static int request_runs(const char *url, const char *token, const char *id) {
+  long k, memory_errors = 0, cjson_memory_errors = 0;
+
+  for (k = 1; k < 1000000; k++) {
+    lua_State *L = lua_newstate(lua_allocator, NULL);
+    int status;
+    if (L == NULL)
+      return fprintf(stderr, "lua_newstate failed with no failure armed\n"), 1;
+    lua_pushcfunction(L, request_setup);
+    if (lua_pcall(L, 0, 1, 0) != 0)
+      return fprintf(stderr, "request setup failed: %s\n", lua_tostring(L, -1)), 1;
+    lua_pushstring(L, url);
+    lua_pushstring(L, token);
+    lua_pushstring(L, id);
+
+    allocations = 0;
+    cjson_failed = 0;
+    fail_at = k;
+    status = lua_pcall(L, 3, 2, 0);
+    fail_at = 0;
+
+    if (status == LUA_ERRMEM) {
+      memory_errors++;
+    } else if (status != 0) {
+      fprintf(stderr, "request run %ld: unexpected error: %s\n", k, lua_tostring(L, -1));
+      return 1;
+    } else if (lua_istable(L, -2)) {
+      lua_getfield(L, -2, "id");
+      if (!lua_isstring(L, -1) || strcmp(lua_tostring(L, -1), id) != 0)
+        return fprintf(stderr, "request run %ld: a table without the id asked for\n", k), 1;
+      lua_close(L);
+      if (cjson_live != 0)
+        return fprintf(stderr, "request run %ld: %ld cJSON blocks leaked\n", k, cjson_live), 1;
+      printf("request: success at run %ld after %ld memory errors and %ld decode errors from cJSON "
+             "running out; cJSON blocks leaked: 0\n", k, memory_errors, cjson_memory_errors);
+      return 0;
+    } else if (cjson_failed && strcmp(error_field(L, -1, "kind"), "decode") == 0) {
+      /* cJSON cannot tell a failed allocation from bad input: a decode error */
+      cjson_memory_errors++;
+    } else {
+      fprintf(stderr, "request run %ld: unexpected result: %s: %s\n", k, error_field(L, -1, "kind"),
+              error_field(L, -1, "message"));
+      return 1;
+    }
+    lua_close(L);
+    if (cjson_live != 0) {
+      fprintf(stderr, "request run %ld: %ld cJSON blocks leaked\n", k, cjson_live);
+      return 1;
+    }
+  }
+  fprintf(stderr, "no request run succeeded\n");
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  cJSON_Hooks hooks = {cjson_malloc, cjson_free};
+  size_t len;
+  char *text;
+  int status;
+
+  if ((argc != 2 && argc != 5) || (text = read_file(argv[1], &len)) == NULL) {
+    fprintf(stderr, "usage: oom_harness FILE.json [URL TOKEN ID]\n");
+    return 2;
+  }
+  cJSON_InitHooks(&hooks);
+  status = decode_runs(text, len);
+  free(text);
+  if (status == 0 && argc == 5)
+    status = request_runs(argv[2], argv[3], argv[4]);
+  return status;
 }
