@@ -11,8 +11,10 @@ runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev ca-certificates
          lua5.4 liblua5.4-dev lua-socket)
 # luajit2 is OpenResty's LuaJIT, the flavour that coexists with Debian's
 # neovim and libnginx-mod-http-lua (the plain luajit package conflicts).
-testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua-busted lua-cjson
-         lua-check luarocks)
+# neovim and nginx are the real hosts the specs load the module into.
+testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev
+         lua5.3 liblua5.3-dev lua-busted lua-cjson lua-check luarocks cmake
+         neovim nginx libnginx-mod-http-lua curl)
 
 wanted=("${runtime[@]}")
 if [ "${1:-all}" != runtime ]; then
