@@ -52,6 +52,11 @@ describe("luarocks make", function()
     assert.equal(0, status, out)
   end)
 
+  local function luarocks_make(tree, variables)
+    return helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none *.rockspec %s 2>&1")
+      :format(q(work), lua_version, q(tree), variables))
+  end
+
   -- A prefix that holds only links to the system's curl and cJSON, laid out
   -- the way LuaRocks looks for a dependency: include/ and lib/.
   local function mirror(prefix, include_name, include_target, library)
@@ -68,8 +73,7 @@ describe("luarocks make", function()
     mirror(work .. "/curl", "curl", curl_include .. "/curl", "libcurl.so")
     mirror(work .. "/cjson", "cjson", "/usr/include/cjson", "libcjson.so")
     local tree = work .. "/tree-override"
-    local out, status = helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none *.rockspec CURL_DIR=%s CJSON_DIR=%s 2>&1")
-      :format(q(work), lua_version, q(tree), q(work .. "/curl"), q(work .. "/cjson")))
+    local out, status = luarocks_make(tree, ("CURL_DIR=%s CJSON_DIR=%s"):format(q(work .. "/curl"), q(work .. "/cjson")))
     assert.equal(0, status, out)
     -- the compiler and the linker were pointed at the named prefixes
     for _, flag in ipairs{ "-I" .. work .. "/curl/include", "-L" .. work .. "/curl/lib",
@@ -82,8 +86,7 @@ describe("luarocks make", function()
   it("stops with LuaRocks' own message when CJSON_DIR holds no cJSON", function()
     local empty = work .. "/no-cjson"
     assert(os.execute("mkdir -p " .. q(empty .. "/include") .. " " .. q(empty .. "/lib")))
-    local out, status = helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none *.rockspec CJSON_DIR=%s 2>&1")
-      :format(q(work), lua_version, q(work .. "/tree-none"), q(empty)))
+    local out, status = luarocks_make(work .. "/tree-none", "CJSON_DIR=" .. q(empty))
     assert.not_equal(0, status, out)
     assert.matches("Could not find header file for CJSON", out, 1, true)
     assert.matches("No file cjson/cJSON.h in " .. empty .. "/include", out, 1, true)
