@@ -79,6 +79,26 @@ if not ok then
 end
 ]=]
 
+-- A plugin folder on 'runtimepath' is all Neovim needs: its loader finds
+-- lua/extruct/*.lua and the C core as lua/extruct/core.so.
+local PLUGIN_SCRIPT = [=[
+local ROOT, RESULT, PLUGIN = %q, %q, %q
+local result = {}
+local ok, problem = pcall(function()
+  vim.opt.runtimepath:append(PLUGIN)
+  result.on_package_path = package.searchpath("extruct", package.path) ~= nil
+  result.on_package_cpath = package.searchpath("extruct.core", package.cpath) ~= nil
+  local extruct = require("extruct")
+  result.version = extruct._VERSION
+  result.decoded = extruct.decode('{"n": [1, 2]}').n[2]
+end)
+result.error = not ok and tostring(problem) or nil
+local f = assert(io.open(RESULT, "w"))
+f:write(vim.fn.json_encode(result))
+f:close()
+vim.cmd("qa!")
+]=]
+
 describe("inside Neovim", function()
   local mock, work
 
@@ -97,10 +117,11 @@ describe("inside Neovim", function()
 
   -- Runs the script in `nvim --headless`, at most 60 s; returns the
   -- decoded result and Neovim's output.
-  local function run_neovim(table_id)
+  local function run_neovim(template, argument)
     local script, result = work .. "/script.lua", work .. "/result.json"
+    os.remove(result)
     local f = assert(io.open(script, "w"))
-    f:write(SCRIPT:format(root, result, table_id))
+    f:write(template:format(root, result, argument))
     f:close()
     local command = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1"
       .. " XDG_STATE_HOME=%s XDG_DATA_HOME=%s EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s"
@@ -116,7 +137,7 @@ describe("inside Neovim", function()
 
   it("loads the LuaJIT build, fetches a table and waits for it without freezing the editor", function()
     mock:add_table{ id = "tbl_nvim", polls = 4 }
-    local result, out, status = run_neovim("tbl_nvim")
+    local result, out, status = run_neovim(SCRIPT, "tbl_nvim")
     local report = out .. "\n" .. cjson.encode(result)
     assert.equal(0, status, report)
     assert.is_nil(result.error, report)
@@ -145,5 +166,19 @@ describe("inside Neovim", function()
     end
     assert.equal(3, polls, report) -- the fourth GET of the table finds it idle
     assert.equal(1 + polls, gets) -- the first get_table, then the polls
+  end)
+
+  it("loads from a plugin folder on 'runtimepath' with lua/extruct/core.so", function()
+    local plugin = work .. "/extruct.nvim"
+    assert(os.execute(("mkdir -p %s/lua/extruct && cp lua/extruct/*.lua build/luajit/extruct/core.so %s/lua/extruct/")
+      :format(q(plugin), q(plugin))))
+    local result, out, status = run_neovim(PLUGIN_SCRIPT, plugin)
+    local report = out .. "\n" .. cjson.encode(result)
+    assert.equal(0, status, report)
+    assert.is_nil(result.error, report)
+    assert.is_false(result.on_package_path, report)
+    assert.is_false(result.on_package_cpath, report)
+    assert.equal(require("extruct")._VERSION, result.version)
+    assert.equal(2, result.decoded)
   end)
 end)
