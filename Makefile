@@ -3,6 +3,7 @@
 #   make                 build build/<LUA>/extruct/core.so   (LUA=lua5.4 by default)
 #   make test            specs on every interpreter in LUAS  (lua5.4 and luajit)
 #   make test LUA=luajit specs on one interpreter
+#   make matrix          specs on all five: lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #   make demo            fetch a table and wait for it to go idle (mock server unless EXTRUCT_API_TOKEN is set)
 #   make lint            luacheck
 #   make bench           decode, round trip, memory and waiting against lua-cjson, dkjson, libcurl,
@@ -19,6 +20,8 @@
 
 LUA ?= lua5.4
 LUAS ?= lua5.4 luajit
+# Every interpreter the module supports: `make matrix` tests them all.
+MATRIX = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 # `make test LUA=luajit` tests that one interpreter.
 ifeq ($(origin LUA),command line)
 LUAS := $(LUA)
@@ -43,7 +46,8 @@ SOURCES = $(wildcard src/*.c)
 HEADERS = $(wildcard src/*.h)
 MODULE = build/$(LUA)/extruct/core.so
 
-.PHONY: all build test test-one demo lint deps clean bench bench-smoke valgrind asan gc-stress fuzz fuzz-smoke
+.PHONY: all build test test-one matrix print-matrix demo lint deps clean bench bench-smoke valgrind asan \
+        gc-stress fuzz fuzz-smoke
 
 all: build
 build: $(MODULE)
@@ -61,6 +65,12 @@ test: deps
 	@status=0; for lua in $(LUAS); do \
 	  $(MAKE) --no-print-directory test-one LUA=$$lua || status=1; \
 	done; exit $$status
+
+matrix:
+	@$(MAKE) --no-print-directory test LUAS='$(MATRIX)'
+
+print-matrix:
+	@echo $(MATRIX)
 
 # Runs the specs on $(LUA) only; `make test LUA=luajit` lands here through LUAS.
 test-one: build

@@ -11,15 +11,18 @@ runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev ca-certificates
          lua5.4 liblua5.4-dev lua-socket)
 # luajit2 is OpenResty's LuaJIT, the flavour that coexists with Debian's
 # neovim and libnginx-mod-http-lua (the plain luajit package conflicts).
-# openssl, gzip and nginx stage the TLS and transfer-encoding faults of the specs;
+# neovim and nginx are the real hosts the specs load the module into.
+testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev
+         lua5.3 liblua5.3-dev lua-busted lua-cjson lua-check luarocks cmake
+         neovim nginx libnginx-mod-http-lua curl)
+# openssl and gzip stage the TLS and transfer-encoding faults of the specs;
 # tmux and bsdutils (script) give the command-line specs a real terminal.
-testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua-busted lua-cjson
-         lua-check luarocks openssl gzip nginx tmux bsdutils)
+testing+=(openssl gzip tmux bsdutils)
 # valgrind, clang and its sanitizer runtimes (libFuzzer) for the memory and
 # fuzzing targets.
 testing+=(valgrind clang libclang-rt-14-dev)
 # make bench and bench-smoke compare against these peers
-testing+=(lua-dkjson curl)
+testing+=(lua-dkjson)
 
 wanted=("${runtime[@]}")
 if [ "${1:-all}" != runtime ]; then

@@ -1,5 +1,6 @@
 -- The rockspec really installs: `luarocks make` into a throw-away tree, then
--- a fresh interpreter loads the module from there alone.
+-- a fresh interpreter loads the module from there alone. Run under each
+-- interpreter of the matrix, it builds for that interpreter's Lua version.
 local helpers = require("spec.helpers")
 local q = helpers.shell_quote
 
@@ -53,5 +54,50 @@ describe("luarocks make", function()
     out, status = helpers.run(("cd / && %s %s/bin/extruct --version 2>&1"):format(env, q(tree)))
     assert.equal(0, status, out)
     assert.equal("extruct " .. require("extruct")._VERSION, out:match("^%S+ %S+"))
+  end)
+  it("passes luarocks lint", function()
+    local out, status = helpers.run("luarocks lint extruct-0.1.0-1.rockspec 2>&1")
+    assert.equal(0, status, out)
+  end)
+
+  local function luarocks_make(tree, variables)
+    return helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none *.rockspec %s 2>&1")
+      :format(q(work), lua_version, q(tree), variables))
+  end
+
+  -- A prefix that holds only links to the system's curl and cJSON, laid out
+  -- the way LuaRocks looks for a dependency: include/ and lib/.
+  local function mirror(prefix, include_name, include_target, library)
+    local libdir = "/usr/lib/" .. (helpers.run("gcc -print-multiarch"):gsub("%s+$", ""))
+    assert(os.execute(("mkdir -p %s/include %s/lib && ln -s %s %s/include/%s && ln -s %s/%s %s/lib/")
+      :format(q(prefix), q(prefix), q(include_target), q(prefix), include_name, q(libdir), library, q(prefix))))
+  end
+
+  it("builds with the curl and cJSON that CURL_DIR and CJSON_DIR name", function()
+    local curl_include = helpers.run("pkg-config --variable=includedir libcurl"):gsub("%s+$", "")
+    if not io.open(curl_include .. "/curl/curl.h", "rb") then
+      curl_include = "/usr/include/" .. (helpers.run("gcc -print-multiarch"):gsub("%s+$", ""))
+    end
+    mirror(work .. "/curl", "curl", curl_include .. "/curl", "libcurl.so")
+    mirror(work .. "/cjson", "cjson", "/usr/include/cjson", "libcjson.so")
+    local tree = work .. "/tree-override"
+    local out, status = luarocks_make(tree, ("CURL_DIR=%s CJSON_DIR=%s"):format(q(work .. "/curl"), q(work .. "/cjson")))
+    assert.equal(0, status, out)
+    -- the compiler and the linker were pointed at the named prefixes
+    for _, flag in ipairs{ "-I" .. work .. "/curl/include", "-L" .. work .. "/curl/lib",
+                           "-I" .. work .. "/cjson/include", "-L" .. work .. "/cjson/lib" } do
+      assert.truthy(out:find(flag, 1, true), "no " .. flag .. " in:\n" .. out)
+    end
+    assert.truthy(io.open(("%s/lib/lua/%s/extruct/core.so"):format(tree, lua_version), "rb"))
+  end)
+
+  it("stops with LuaRocks' own message when CJSON_DIR holds no cJSON", function()
+    local empty = work .. "/no-cjson"
+    assert(os.execute("mkdir -p " .. q(empty .. "/include") .. " " .. q(empty .. "/lib")))
+    local out, status = luarocks_make(work .. "/tree-none", "CJSON_DIR=" .. q(empty))
+    assert.not_equal(0, status, out)
+    assert.matches("Could not find header file for CJSON", out, 1, true)
+    assert.matches("No file cjson/cJSON.h in " .. empty .. "/include", out, 1, true)
+    assert.is_nil(io.open(("%s/tree-none/lib/lua/%s/extruct/core.so"):format(work, lua_version), "rb"))
   end)
 end)

@@ -1,0 +1,184 @@
+-- extruct inside a real headless Neovim (its LuaJIT, the module built for
+-- LuaJIT): a plugin-style script fetches a table from the mock server, then
+-- waits for it inside extruct.async while an editor timer keeps ticking. The
+-- wait must yield to Neovim's main loop: a wait that blocked the editor
+-- would let no tick happen and no deferred function run until it ended.
+--
+-- The mock server runs as its own process, and Neovim starts without
+-- LUA_PATH/LUA_CPATH (the script sets package.path/cpath itself): Neovim
+-- 0.7 crashes with those set, and with luasocket loaded into it.
+local helpers = require("spec.helpers")
+local cjson = require("cjson")
+local q = helpers.shell_quote
+
+local root = helpers.run("pwd"):gsub("%s+$", "")
+
+-- The script Neovim runs (`luafile`). It writes what it saw as JSON to
+-- RESULT and quits; any error is written there too.
+local SCRIPT = [=[
+local ROOT, RESULT, TABLE = %q, %q, %q
+local result = { loaded = false, events = {} }
+local started = vim.loop.hrtime()
+local function event(name)
+  result.events[#result.events + 1] = { name = name, ms = (vim.loop.hrtime() - started) / 1e6 }
+end
+
+local ticker = vim.loop.new_timer()
+local function finish()
+  ticker:stop()
+  ticker:close()
+  local f = assert(io.open(RESULT, "w"))
+  f:write(vim.fn.json_encode(result))
+  f:close()
+  vim.cmd("qa!")
+end
+
+local ok, problem = pcall(function()
+  package.path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. package.path
+  package.cpath = ROOT .. "/build/luajit/?.so;" .. package.cpath
+  local extruct = require("extruct")
+  result.loaded = true
+  result.core_path = package.searchpath("extruct.core", package.cpath)
+
+  local first = assert(extruct.get_table(TABLE))
+  result.first_run_status = first.status.run_status
+
+  -- The editor's own work while the table runs: a repeating libuv timer
+  -- and a function deferred to 300 ms from now.
+  result.ticks = 0
+  ticker:start(50, 50, function() result.ticks = result.ticks + 1 end)
+  local waiting = false
+  vim.defer_fn(function()
+    result.deferred_ran_while_waiting = waiting
+    event("deferred")
+  end, 300)
+
+  extruct.async(function()
+    result.strategy = require("extruct.clock").strategy()
+    waiting = true
+    local ticks_before = result.ticks
+    event("wait starts")
+    local t, err = extruct.wait_until_idle(TABLE, {
+      interval = 0.2,
+      on_progress = function() event("poll") end,
+    })
+    event("wait ends")
+    waiting = false
+    result.ticks_during_wait = result.ticks - ticks_before
+    result.final_run_status = t and t.status.run_status
+    result.wait_error = err and tostring(err)
+  end, function(fine, err)
+    if not fine then result.error = tostring(err) end
+    finish()
+  end)
+  event("async returned")
+end)
+if not ok then
+  result.error = tostring(problem)
+  finish()
+end
+]=]
+
+-- A plugin folder on 'runtimepath' is all Neovim needs: its loader finds
+-- lua/extruct/*.lua and the C core as lua/extruct/core.so.
+local PLUGIN_SCRIPT = [=[
+local ROOT, RESULT, PLUGIN = %q, %q, %q
+local result = {}
+local ok, problem = pcall(function()
+  vim.opt.runtimepath:append(PLUGIN)
+  result.on_package_path = package.searchpath("extruct", package.path) ~= nil
+  result.on_package_cpath = package.searchpath("extruct.core", package.cpath) ~= nil
+  local extruct = require("extruct")
+  result.version = extruct._VERSION
+  result.decoded = extruct.decode('{"n": [1, 2]}').n[2]
+end)
+result.error = not ok and tostring(problem) or nil
+local f = assert(io.open(RESULT, "w"))
+f:write(vim.fn.json_encode(result))
+f:close()
+vim.cmd("qa!")
+]=]
+
+describe("inside Neovim", function()
+  local mock, work
+
+  lazy_setup(function()
+    local out, status = helpers.run("make --no-print-directory build LUA=luajit 2>&1")
+    assert(status == 0, out)
+    mock = helpers.start_mock()
+    work = os.tmpname()
+    os.remove(work)
+    assert(os.execute("mkdir -p " .. q(work)))
+  end)
+  lazy_teardown(function()
+    if mock then mock:stop() end
+    if work then os.execute("rm -rf " .. q(work)) end
+  end)
+
+  -- Runs the script in `nvim --headless`, at most 60 s; returns the
+  -- decoded result and Neovim's output.
+  local function run_neovim(template, argument)
+    local script, result = work .. "/script.lua", work .. "/result.json"
+    os.remove(result)
+    local f = assert(io.open(script, "w"))
+    f:write(template:format(root, result, argument))
+    f:close()
+    local command = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1"
+      .. " XDG_STATE_HOME=%s XDG_DATA_HOME=%s EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s"
+      .. " timeout -k 5 60 nvim --headless -u NONE -i NONE -n --cmd %s </dev/null 2>&1")
+      :format(q(work), q(work), q(work), q(mock.token), q(mock.url), q("luafile " .. script))
+    local out, status = helpers.run(command)
+    local file = io.open(result, "rb")
+    assert(file, ("Neovim wrote no result (exit status %s): %s"):format(tostring(status), out))
+    local decoded = cjson.decode(file:read("*a"))
+    file:close()
+    return decoded, out, status
+  end
+
+  it("loads the LuaJIT build, fetches a table and waits for it without freezing the editor", function()
+    mock:add_table{ id = "tbl_nvim", polls = 4 }
+    local result, out, status = run_neovim(SCRIPT, "tbl_nvim")
+    local report = out .. "\n" .. cjson.encode(result)
+    assert.equal(0, status, report)
+    assert.is_nil(result.error, report)
+    assert.is_true(result.loaded, report)
+    assert.equal(root .. "/build/luajit/extruct/core.so", result.core_path)
+    assert.equal("running", result.first_run_status, report)
+    assert.equal("idle", result.final_run_status, report)
+    assert.is_nil(result.wait_error, report)
+    assert.equal("nvim", result.strategy, report)
+
+    -- extruct.async handed control back at the first sleep, long before the end
+    local order = {}
+    for _, e in ipairs(result.events) do order[#order + 1] = e.name end
+    local joined = table.concat(order, ",")
+    assert.matches("^wait starts,poll,async returned,", joined)
+    -- the deferred function ran between two polls, the timer kept ticking
+    assert.is_true(result.deferred_ran_while_waiting, report)
+    assert.matches("poll,deferred,.*poll,wait ends$", joined)
+    -- 2 sleeps of 0.2 s: a 50 ms timer ticks at least a few times meanwhile
+    assert.is_true(result.ticks_during_wait >= 2, report)
+
+    -- the polls reached the mock server over HTTP
+    local gets, polls = 0, select(2, joined:gsub("poll", ""))
+    for _, r in ipairs(mock:requests()) do
+      if r.path == "/v1/tables/tbl_nvim" then gets = gets + 1 end
+    end
+    assert.equal(3, polls, report) -- the fourth GET of the table finds it idle
+    assert.equal(1 + polls, gets) -- the first get_table, then the polls
+  end)
+
+  it("loads from a plugin folder on 'runtimepath' with lua/extruct/core.so", function()
+    local plugin = work .. "/extruct.nvim"
+    assert(os.execute(("mkdir -p %s/lua/extruct && cp lua/extruct/*.lua build/luajit/extruct/core.so %s/lua/extruct/")
+      :format(q(plugin), q(plugin))))
+    local result, out, status = run_neovim(PLUGIN_SCRIPT, plugin)
+    local report = out .. "\n" .. cjson.encode(result)
+    assert.equal(0, status, report)
+    assert.is_nil(result.error, report)
+    assert.is_false(result.on_package_path, report)
+    assert.is_false(result.on_package_cpath, report)
+    assert.equal(require("extruct")._VERSION, result.version)
+    assert.equal(2, result.decoded)
+  end)
+end)
