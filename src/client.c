@@ -317,8 +317,10 @@ static int client_request(lua_State *L) {
   c->body_too_large = c->out_of_memory = c->trace_full = 0;
   c->error[0] = '\0';
 
-  /* The handle is reused: reset the method-dependent options each time. */
+  /* The handle is reused: reset the method-dependent options each time
+   * (HTTPGET also turns NOBODY off). */
   curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, NULL);
   curl_easy_setopt(c->curl, CURLOPT_URL, url);
   if (body != NULL) {
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
@@ -327,7 +329,10 @@ static int client_request(lua_State *L) {
     curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method);
   } else {
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") == 0 ? NULL : method);
+    if (strcmp(method, "HEAD") == 0) /* a custom HEAD would wait for a body */
+      curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
+    else
+      curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") == 0 ? NULL : method);
   }
 
   code = curl_easy_perform(c->curl);
