@@ -10,6 +10,14 @@
 local socket = require("socket")
 local helpers = require("spec.helpers")
 
+-- One attempt per call: these specs are about what a single transfer does
+-- with each fault (retries are retry_spec's subject).
+local function single_attempt_client(mock, opts)
+  local options = { retries = 0 }
+  for k, v in pairs(opts or {}) do options[k] = v end
+  return helpers.client(mock, options)
+end
+
 local FAULTY = "/v1/tables/tbl_demo"
 
 --- Asserts a failed call: nil, an error object of `kind`, and no token in
@@ -60,7 +68,7 @@ describe("faults", function()
   before_each(function()
     mock:reset()
     if client then client:close() end
-    client = helpers.client(mock)
+    client = single_attempt_client(mock)
   end)
 
   local function fault(params)
@@ -72,7 +80,7 @@ describe("faults", function()
   describe("before any answer", function()
     it("connection refused: a network error; the same client works once a server listens there", function()
       local port = helpers.closed_port()
-      local c = helpers.client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. port })
+      local c = single_attempt_client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. port })
       local err = expect_failure("network", c:get_table("tbl_demo"))
       assert.matches("127.0.0.1", err.message, 1, true)
       local late = helpers.start_mock({ port = port })
@@ -83,7 +91,7 @@ describe("faults", function()
     end)
 
     it("a host that does not resolve: a network error naming the host, every time", function()
-      local c = helpers.client({ token = helpers.TOKEN, url = "http://extruct-mock.invalid" }, { allow_http = true })
+      local c = single_attempt_client({ token = helpers.TOKEN, url = "http://extruct-mock.invalid" }, { allow_http = true })
       for _ = 1, 2 do
         local err = expect_failure("network", c:get_table("tbl_demo"))
         assert.matches("extruct-mock.invalid", err.message, 1, true)
@@ -109,7 +117,7 @@ describe("faults", function()
         fillers[i]:settimeout(0.2)
         fillers[i]:connect("127.0.0.1", port)
       end
-      local c = helpers.client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. port }, { connect_timeout = 1 })
+      local c = single_attempt_client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. port }, { connect_timeout = 1 })
       local started = socket.gettime()
       local err = expect_failure("timeout", c:get_table("tbl_demo"))
       assert.is_true(socket.gettime() - started >= 0.9)
@@ -126,7 +134,7 @@ describe("faults", function()
 
   describe("during the body", function()
     it("a server that stalls mid-body: a timeout error after `timeout`; then the client works", function()
-      client = helpers.client(mock, { timeout = 1 })
+      client = single_attempt_client(mock, { timeout = 1 })
       fault{ mode = "stall" }
       local started = socket.gettime()
       local err = expect_failure("timeout", client:get_table("tbl_demo"))
@@ -136,7 +144,7 @@ describe("faults", function()
     end)
 
     it("a server that trickles one byte a second: a timeout error; then the client works", function()
-      client = helpers.client(mock, { timeout = 2 })
+      client = single_attempt_client(mock, { timeout = 2 })
       fault{ mode = "trickle" }
       local started = socket.gettime()
       local err = expect_failure("timeout", client:get_table("tbl_demo"))
@@ -160,7 +168,7 @@ describe("faults", function()
     end)
 
     it("a body over max_response_size, announced or chunked: a decode error; then the client works", function()
-      client = helpers.client(mock, { max_response_size = 1000 })
+      client = single_attempt_client(mock, { max_response_size = 1000 })
       for _, mode in ipairs({ "default", "chunked" }) do
         mock:reset()
         if mode == "chunked" then fault{ mode = "chunked" } end

@@ -6,6 +6,14 @@ local extruct = require("extruct")
 local url = require("extruct.url")
 local helpers = require("spec.helpers")
 
+-- One attempt per call: these specs are about what a single transfer does
+-- with each fault (retries are retry_spec's subject).
+local function single_attempt_client(mock, opts)
+  local options = { retries = 0 }
+  for k, v in pairs(opts or {}) do options[k] = v end
+  return helpers.client(mock, options)
+end
+
 local function assert_no_token(value, token)
   token = token or helpers.TOKEN
   assert.is_nil(tostring(value):find(token, 1, true))
@@ -95,7 +103,7 @@ describe("security", function()
   before_each(function()
     mock:reset()
     if client then client:close() end
-    client = helpers.client(mock)
+    client = single_attempt_client(mock)
   end)
 
   describe("the token", function()
@@ -124,7 +132,7 @@ describe("security", function()
 
     it("is in no config error, even when the token itself is the problem", function()
       for _, token in ipairs({ "tok en-1234", "token\r\nX-Injected: 1", "tok\0en-1234" }) do
-        local c = extruct.new{ token = token, base_url = mock.url }
+        local c = extruct.new{ retries = 0, token = token, base_url = mock.url }
         local _, err = c:get_table("tbl_demo")
         assert.equal("config", err.kind)
         assert_no_token(err, "en-1234")
@@ -144,7 +152,7 @@ describe("security", function()
 
     it("shows the exchange with the Authorization value redacted, across a redirect", function()
       local lines = {}
-      client = helpers.client(mock, { trace = traced(lines) })
+      client = single_attempt_client(mock, { trace = traced(lines) })
       mock:fault{ path = "/v1/tables/tbl_demo", location = "/v1/tables/tbl_idle" }
       local t, response = client:get_table("tbl_demo")
       assert.equal("tbl_idle", t.id)
@@ -167,14 +175,14 @@ describe("security", function()
 
     it("shows failed requests too, and traces nothing when no request is made", function()
       local lines = {}
-      local c = helpers.client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. helpers.closed_port() },
+      local c = single_attempt_client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. helpers.closed_port() },
         { trace = traced(lines) })
       assert.equal("network", select(2, c:get_table("tbl_demo")).kind)
       assert.is_true(#lines > 0)
       assert.matches("^%* ", lines[1])
       c:close()
       lines = {}
-      c = helpers.client(mock, { token = "", trace = traced(lines) })
+      c = single_attempt_client(mock, { token = "", trace = traced(lines) })
       assert.equal("config", select(2, c:get_table("tbl_demo")).kind)
       assert.same({}, lines)
       c:close()
@@ -205,7 +213,7 @@ describe("security", function()
           { user_agent = "agent" .. bad .. "X-Injected: 1" },
         }
         for _, config in ipairs(configs) do
-          local c = helpers.client(mock, config)
+          local c = single_attempt_client(mock, config)
           local value, err = c:get_table("tbl_demo")
           assert.is_nil(value)
           assert.equal("config", err.kind)
@@ -253,7 +261,7 @@ describe("security", function()
     end)
 
     it("a clean User-Agent is sent as given", function()
-      client = helpers.client(mock, { user_agent = "my-app/1.0" })
+      client = single_attempt_client(mock, { user_agent = "my-app/1.0" })
       assert(client:get_table("tbl_idle"))
       assert.equal("my-app/1.0", mock:requests()[1].headers["user-agent"])
     end)
@@ -264,7 +272,7 @@ describe("security", function()
       for _, base in ipairs({ "http://api.extruct.ai", "http://example.com:8080/v1", "http://127.0.0.1.example.com",
                               "http://localhost.example.com", "http://127.0.0.1@example.com", "http://10.0.0.1",
                               "http://128.0.0.1", "http://[::2]", "HTTP://api.extruct.ai" }) do
-        local c = extruct.new{ token = helpers.TOKEN, base_url = base }
+        local c = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = base }
         local value, err = c:get_table("tbl_demo")
         assert.is_nil(value)
         assert.equal("config", err.kind, base)
@@ -278,20 +286,20 @@ describe("security", function()
                               "http://[::1]:8080", "http://user:pw@127.0.0.1" }) do
         assert.is_true(url.is_loopback(base), base)
       end
-      local via_name = helpers.client(mock, { base_url = "http://localhost:" .. mock.port })
+      local via_name = single_attempt_client(mock, { base_url = "http://localhost:" .. mock.port })
       assert(via_name:get_table("tbl_idle"))
       via_name:close()
     end)
 
     it("to another host is let through by allow_http = true (and then fails only on the network)", function()
-      local c = extruct.new{ token = helpers.TOKEN, base_url = "http://extruct-mock.invalid", allow_http = true }
+      local c = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = "http://extruct-mock.invalid", allow_http = true }
       local _, err = c:get_table("tbl_demo")
       assert.equal("network", err.kind)
       c:close()
     end)
 
     it("https is accepted to any host", function()
-      local c = extruct.new{ token = helpers.TOKEN, base_url = "https://extruct-mock.invalid" }
+      local c = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = "https://extruct-mock.invalid" }
       local _, err = c:get_table("tbl_demo")
       assert.equal("network", err.kind)
       c:close()
@@ -365,7 +373,7 @@ describe("security", function()
     end)
 
     it("verifies certificates: a self-signed server is a tls error naming the certificate", function()
-      local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5 }
+      local c = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = tls.url, timeout = 5 }
       local value, err = c:get_table("tbl_tls")
       assert.is_nil(value)
       assert.equal("tls", err.kind)
@@ -384,7 +392,7 @@ describe("security", function()
     end)
 
     it("insecure = true connects without verifying", function()
-      local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5, insecure = true }
+      local c = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = tls.url, timeout = 5, insecure = true }
       local t = assert(c:get_table("tbl_tls"))
       assert.equal("tbl_tls", t.id)
       assert.is_true(extruct.is_idle(t))
@@ -392,12 +400,13 @@ describe("security", function()
     end)
 
     it("ca_file trusts a certificate: then it connects, and the host name is still checked", function()
-      local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5, ca_file = tls.dir .. "/cert.pem" }
+      local c = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = tls.url, timeout = 5,
+              ca_file = tls.dir .. "/cert.pem" }
       local t = assert(c:get_table("tbl_tls"))
       assert.equal("tbl_tls", t.id)
       c:close()
       -- the same certificate names 127.0.0.1 only
-      local wrong_name = extruct.new{ token = helpers.TOKEN, base_url = "https://localhost:" .. tls.port,
+      local wrong_name = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = "https://localhost:" .. tls.port,
                                       timeout = 5, ca_file = tls.dir .. "/cert.pem" }
       local value, err = wrong_name:get_table("tbl_tls")
       assert.is_nil(value)
@@ -407,7 +416,8 @@ describe("security", function()
     end)
 
     it("a ca_file that cannot be read is a tls error", function()
-      local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5, ca_file = tls.dir .. "/absent.pem" }
+      local c = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = tls.url, timeout = 5,
+              ca_file = tls.dir .. "/absent.pem" }
       local value, err = c:get_table("tbl_tls")
       assert.is_nil(value)
       assert.equal("tls", err.kind)
@@ -415,7 +425,7 @@ describe("security", function()
     end)
 
     it("an https client follows redirects within https, never to plaintext http", function()
-      local c = extruct.new{ token = helpers.TOKEN, base_url = tls.url, timeout = 5, insecure = true }
+      local c = extruct.new{ retries = 0, token = helpers.TOKEN, base_url = tls.url, timeout = 5, insecure = true }
       local t = assert(c:get_table("to_https"))
       assert.equal("tbl_tls", t.id)
       local value, err = c:get_table("to_http")

@@ -102,6 +102,16 @@ static char *read_file(const char *path, size_t *len) {
   return data;
 }
 
+/* A memory error, as the caller sees it. The decoder builds big documents
+ * under lua_pcall (to restart the collector it paused) and re-raises what
+ * it caught with lua_error: Lua 5.4 re-raises the memory message as a
+ * memory error, 5.2 and 5.3 as a runtime error carrying the same message. */
+static int is_memory_error(lua_State *L, int status) {
+  return status == LUA_ERRMEM ||
+         (status == LUA_ERRRUN && lua_type(L, -1) == LUA_TSTRING &&
+          strcmp(lua_tostring(L, -1), "not enough memory") == 0);
+}
+
 /* After lua_close nothing may be left: no Lua block (the arena's chunks
  * are blocks of this allocator), no arena chunk, no cJSON block. */
 static int leaked(long run) {
@@ -138,7 +148,7 @@ static int decode_runs(const char *text, size_t len) {
     status = lua_pcall(L, 1, 2, 0);
     fail_at = 0;
 
-    if (status == LUA_ERRMEM) {
+    if (is_memory_error(L, status)) {
       memory_errors++;
 #ifdef LUA_GCISRUNNING
       /* the decoder pauses the collector while it builds tables */
@@ -225,7 +235,7 @@ static int request_runs(const char *url, const char *token, const char *id) {
     status = lua_pcall(L, 3, 2, 0);
     fail_at = 0;
 
-    if (status == LUA_ERRMEM) {
+    if (is_memory_error(L, status)) {
       memory_errors++;
     } else if (status != 0) {
       fprintf(stderr, "request run %ld: unexpected error: %s\n", k, lua_tostring(L, -1));
