@@ -381,6 +381,10 @@ describe("the module-level functions", function()
   lazy_teardown(function() mock:stop() end)
 
   local function run_with_env(env, code)
+    -- The child loads the module this process loaded: under `make asan`
+    -- that one needs the ASan runtime preloaded, like this process.
+    local preload = os.getenv("LD_PRELOAD")
+    if preload then env = env .. " LD_PRELOAD=" .. helpers.shell_quote(preload) end
     local command = ("%s %s LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
       "env -u EXTRUCT_API_TOKEN -u EXTRUCT_API_URL", env,
       helpers.shell_quote(package.path), helpers.shell_quote(package.cpath),
