@@ -310,20 +310,9 @@ describe("injected clocks", function()
   lazy_teardown(function() mock:stop() end)
   before_each(function() mock:reset() end)
 
-  -- A clock that only moves when slept on.
-  local function fake_clock()
-    local fake = { time = 1000, slept = {} }
-    function fake.now() return fake.time end
-    function fake.sleep(seconds)
-      fake.slept[#fake.slept + 1] = seconds
-      fake.time = fake.time + seconds
-    end
-    return fake
-  end
-
   it("a wait polls on the injected clock: exact polls, exact sleeps", function()
     mock:add_table{ id = "tbl_long", polls = 100000 }
-    local fake = fake_clock()
+    local fake = helpers.fake_clock(1000)
     local client = helpers.client(mock)
     local t, err = client:wait_until_idle("tbl_long", {
       interval = 5, timeout = 20, sleep = fake.sleep, now = fake.now,
@@ -338,7 +327,7 @@ describe("injected clocks", function()
 
   it("the client's sleep and now serve every wait; a call's own override them", function()
     mock:add_table{ id = "tbl_long", polls = 100000 }
-    local client_clock, call_clock = fake_clock(), fake_clock()
+    local client_clock, call_clock = helpers.fake_clock(1000), helpers.fake_clock(1000)
     local client = helpers.client(mock, { sleep = client_clock.sleep, now = client_clock.now })
     local _, err = client:wait_until_idle("tbl_long", { interval = 60, timeout = 150 })
     assert.equal("timeout", err.kind)

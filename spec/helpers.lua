@@ -133,6 +133,18 @@ function helpers.client(mock, opts)
   return extruct.new(options)
 end
 
+--- A clock for `sleep`/`now` options that moves only when slept on: every
+--- pause is recorded in `slept` and takes no real time.
+function helpers.fake_clock(start)
+  local fake = { time = start or 0, slept = {} }
+  function fake.now() return fake.time end
+  function fake.sleep(seconds)
+    fake.slept[#fake.slept + 1] = seconds
+    fake.time = fake.time + seconds
+  end
+  return fake
+end
+
 --- A free loopback port with nothing listening on it.
 function helpers.closed_port()
   local server = assert(socket.bind("127.0.0.1", 0))

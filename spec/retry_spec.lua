@@ -3,18 +3,6 @@
 local extruct = require("extruct")
 local helpers = require("spec.helpers")
 
--- A sleep that records what it is asked and lets no real time pass, on a
--- clock that moves only when slept on.
-local function fake_clock()
-  local fake = { time = 0, slept = {} }
-  function fake.now() return fake.time end
-  function fake.sleep(seconds)
-    fake.slept[#fake.slept + 1] = seconds
-    fake.time = fake.time + seconds
-  end
-  return fake
-end
-
 describe("retries", function()
   local mock, fake, client
 
@@ -26,7 +14,7 @@ describe("retries", function()
   before_each(function()
     mock:reset()
     if client then client:close() end
-    fake = fake_clock()
+    fake = helpers.fake_clock()
     client = helpers.client(mock, { sleep = fake.sleep, now = fake.now })
   end)
 

@@ -6,16 +6,6 @@
 local extruct = require("extruct")
 local helpers = require("spec.helpers")
 
-local function fake_clock()
-  local fake = { time = 1000, slept = {} }
-  function fake.now() return fake.time end
-  function fake.sleep(seconds)
-    fake.slept[#fake.slept + 1] = seconds
-    fake.time = fake.time + seconds
-  end
-  return fake
-end
-
 -- A running table whose status never changes, for `count` polls.
 local function stuck(mock, id, count)
   mock:fault{
@@ -36,7 +26,7 @@ describe("wait_until_idle on long runs", function()
   before_each(function()
     mock:reset()
     if client then client:close() end
-    fake = fake_clock()
+    fake = helpers.fake_clock(1000)
     client = helpers.client(mock, { sleep = fake.sleep, now = fake.now, backoff = { base = 0.5, cap = 10 } })
   end)
 
