@@ -133,6 +133,13 @@ function helpers.client(mock, opts)
   return extruct.new(options)
 end
 
+--- helpers.client with retries = 0 unless opts says otherwise.
+function helpers.single_attempt_client(mock, opts)
+  local options = { retries = 0 }
+  for k, v in pairs(opts or {}) do options[k] = v end
+  return helpers.client(mock, options)
+end
+
 --- A clock for `sleep`/`now` options that moves only when slept on: every
 --- pause is recorded in `slept` and takes no real time.
 function helpers.fake_clock(start)

@@ -8,11 +8,7 @@ local helpers = require("spec.helpers")
 
 -- One attempt per call: these specs are about what a single transfer does
 -- with each fault (retries are retry_spec's subject).
-local function single_attempt_client(mock, opts)
-  local options = { retries = 0 }
-  for k, v in pairs(opts or {}) do options[k] = v end
-  return helpers.client(mock, options)
-end
+local single_attempt_client = helpers.single_attempt_client
 
 local function assert_no_token(value, token)
   token = token or helpers.TOKEN
