@@ -447,8 +447,7 @@ end
 
 RUN["tables wait"] = function(extruct, sys, opts, id)
   local client = make_client(extruct, opts, sys)
-  local core = require("extruct.core")
-  local progress = M.progress_reporter(extruct, id, sys, core.monotime)
+  local progress = M.progress_reporter(extruct, id, sys, extruct.now)
   local wait_opts = { interval = opts.interval, max_interval = opts.max_interval, timeout = opts.timeout }
   if not opts.quiet then
     wait_opts.on_progress = function(t) progress:update(t) end
@@ -456,11 +455,11 @@ RUN["tables wait"] = function(extruct, sys, opts, id)
   if progress.tty and not opts.quiet then
     -- the bar's clocks keep moving between polls: redrawn every second
     wait_opts.sleep = function(pause)
-      local wake_at = core.monotime() + pause
+      local wake_at = extruct.now() + pause
       while true do
-        local left = wake_at - core.monotime()
+        local left = wake_at - extruct.now()
         if left <= 0 then return end
-        core.sleep(math.min(left, 1))
+        extruct.sleep(math.min(left, 1))
         progress:tick()
       end
     end
