@@ -42,6 +42,7 @@ build = {
       ["extruct.url"] = "lua/extruct/url.lua",
       ["extruct.clock"] = "lua/extruct/clock.lua",
       ["extruct.retry"] = "lua/extruct/retry.lua",
+      ["extruct.tables"] = "lua/extruct/tables.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",
       ["extruct.cli"] = "lua/extruct/cli.lua",
    },

@@ -25,22 +25,44 @@ local function is_finite_number(v) return type(v) == "number" and v > -math.huge
 local function retry_count(v) return type(v) == "number" and v >= 0 and v < math.huge and v == math.floor(v) end
 local function is_object_expectation(v) return v == "object" end
 
+-- The folder of this module's Lua files: frames running code from it are
+-- the library's own, whatever path led the caller in (a method, a
+-- module-level shortcut, an iterator).
+local OWN_FOLDER = debug.getinfo(1, "S").source:match("^@(.*[/\\])")
+
+--- Raises message as the caller's mistake: the position shown is that of the
+--- first frame outside this library (and outside C functions such as pcall).
+local function misuse(message)
+  local level = 2 -- the function that called misuse
+  while true do
+    local info = debug.getinfo(level, "S")
+    if info == nil then break end
+    local own = OWN_FOLDER ~= nil and info.source:sub(1, #OWN_FOLDER + 1) == "@" .. OWN_FOLDER
+    -- (Lua 5.1 leaves a "tail" frame where a tail call replaced one)
+    if not own and info.what ~= "C" and info.what ~= "tail" then break end
+    level = level + 1
+  end
+  error(message, level)
+end
+M.misuse = misuse
+
 local function check_options(opts, spec, where)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
-    error(("%s: options must be a table, got %s"):format(where, type(opts)), 3)
+    misuse(("%s: options must be a table, got %s"):format(where, type(opts)))
   end
   for name, value in pairs(opts) do
     local option = spec[name]
     if option == nil then
-      error(("%s: unknown option '%s'"):format(where, tostring(name)), 3)
+      misuse(("%s: unknown option '%s'"):format(where, tostring(name)))
     end
     if not option.check(value) then
-      error(("%s: option '%s' must be %s"):format(where, name, option.want), 3)
+      misuse(("%s: option '%s' must be %s"):format(where, name, option.want))
     end
   end
   return opts
 end
+M.check_options = check_options
 
 -- Options shared by everything that sends requests: clients, calls, waits.
 local RETRY_OPTIONS = {
@@ -53,6 +75,7 @@ local function with_retry_options(spec)
   for name, option in pairs(RETRY_OPTIONS) do spec[name] = option end
   return spec
 end
+M.with_retry_options = with_retry_options
 
 local CLIENT_OPTIONS = with_retry_options{
   token = { check = is_string, want = "a string" },
@@ -73,6 +96,7 @@ local REQUEST_OPTIONS = with_retry_options{
   subject = { check = is_string, want = "a string" },
   expect = { check = is_object_expectation, want = '"object"' },
   idempotent = { check = is_boolean, want = "a boolean" },
+  retry_if = { check = is_function, want = "a function(err) returning whether to retry" },
   deadline = { check = is_finite_number, want = "a number (a time on the clock of now)" },
 }
 
@@ -208,13 +232,13 @@ end
 
 --- The generic request: method, path (already encoded), options
 --- { query = {...}, body = "json text", subject = "table 'x'", expect = "object",
----   retries, backoff, idempotent, deadline, sleep, now }.
+---   retries, backoff, idempotent, retry_if, deadline, sleep, now }.
 --- Returns the decoded body and the response { status, headers }, or nil, err
 --- (err.attempts: how many requests were sent). Transient failures of an
 --- idempotent request are retried; see extruct.retry.
 function Client:request(method, path, opts)
   if self._closed then
-    error("extruct: the client is closed", 2)
+    misuse("extruct: the client is closed")
   end
   -- Both go into the request line verbatim: anything else could start a header of its own.
   if type(method) ~= "string" or not method:find("^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
@@ -230,7 +254,10 @@ function Client:request(method, path, opts)
     return nil, self._config_error
   end
   local target = path .. url.query(opts.query)
-  local retries = retry.may_repeat(method, opts.idempotent) and (opts.retries or self.retries) or 0
+  -- retry_if: the call knows which failures left nothing done on the server
+  local retriable = opts.retry_if or retry.is_transient
+  local may_repeat = opts.retry_if ~= nil or retry.may_repeat(method, opts.idempotent)
+  local retries = may_repeat and (opts.retries or self.retries) or 0
   local backoff = retry.backoff(opts.backoff, self.backoff)
   local sleep, now = sleep_and_now(self, opts)
   local attempts = 0
@@ -239,7 +266,7 @@ function Client:request(method, path, opts)
     local ok, body, response = send(self, method, target, opts)
     if ok then return body, response end
     local err = body
-    if attempts > retries or not retry.is_transient(err) then
+    if attempts > retries or not retriable(err) then
       return nil, retry.tally(err, attempts)
     end
     local pause, why_not = retry.pause(attempts, err, backoff, now, opts.deadline)
@@ -250,10 +277,11 @@ function Client:request(method, path, opts)
   end
 end
 
-local function check_id(id, what, level)
+--- Raises unless id is a non-empty string; `what` names the id in the message.
+local function check_id(id, where, what)
   if type(id) ~= "string" or id == "" then
-    error(("extruct.%s: the table id must be a non-empty string, got %s"):format(
-      what, type(id) == "string" and "an empty string" or type(id)), level + 1)
+    misuse(("extruct.%s: the %s must be a non-empty string, got %s"):format(
+      where, what or "table id", type(id) == "string" and "an empty string" or type(id)))
   end
 end
 M.check_id = check_id
@@ -271,7 +299,7 @@ end
 --- GET /v1/tables/{id}: the table's header and run status.
 --- opts: retries, backoff, sleep, now (default: the client's).
 function Client:get_table(id, opts)
-  check_id(id, "get_table", 2)
+  check_id(id, "get_table")
   opts = check_options(opts, GET_OPTIONS, "extruct.get_table")
   return fetch_table(self, id, opts)
 end
@@ -360,7 +388,7 @@ end
 --- last table seen; err.cause, the last poll's error if it failed),
 --- "cancelled" (err.last), or the permanent error of a poll.
 function Client:wait_until_idle(id, opts)
-  check_id(id, "wait_until_idle", 2)
+  check_id(id, "wait_until_idle")
   opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
   local interval = opts.interval or WAIT_DEFAULTS.interval
   local max_interval = opts.max_interval or interval

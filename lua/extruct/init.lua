@@ -10,6 +10,7 @@ local core = require("extruct.core")
 local errors = require("extruct.errors")
 local client = require("extruct.client")
 local clock = require("extruct.clock")
+local tables = require("extruct.tables")
 
 local extruct = {
   _VERSION = core._VERSION,
@@ -71,6 +72,9 @@ extruct.is_idle = client.is_idle
 --- fraction (0..1) of non-input cells done, and { done, in_progress, total, failed }.
 extruct.progress = client.progress
 
+--- A row's cell: answer, status, sources, explanation (see extruct.tables).
+extruct.cell = tables.cell
+
 --- Sleeps without freezing the host: ngx.sleep under OpenResty, a yield to
 --- Neovim's main loop inside a coroutine there, nanosleep otherwise.
 extruct.sleep = clock.sleep
@@ -91,13 +95,24 @@ function extruct.default_client()
 end
 
 function extruct.get_table(id, opts)
-  client.check_id(id, "get_table", 2)
+  client.check_id(id, "get_table")
   return extruct.default_client():get_table(id, opts)
 end
 
 function extruct.wait_until_idle(id, opts)
-  client.check_id(id, "wait_until_idle", 2)
+  client.check_id(id, "wait_until_idle")
   return extruct.default_client():wait_until_idle(id, opts)
+end
+
+-- The Tables API on the default client: extruct.create_table{...},
+-- extruct.iter_rows(id), ... (not tail calls, so that a misuse is reported
+-- at the caller's line on every Lua).
+for _, name in ipairs(tables.METHODS) do
+  extruct[name] = function(...)
+    local c = extruct.default_client()
+    local result, extra = c[name](c, ...)
+    return result, extra
+  end
 end
 
 return extruct
