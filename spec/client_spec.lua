@@ -380,20 +380,8 @@ describe("the module-level functions", function()
   lazy_setup(function() mock = helpers.start_mock() end)
   lazy_teardown(function() mock:stop() end)
 
-  local function run_with_env(env, code)
-    -- The child loads the module this process loaded: under `make asan`
-    -- that one needs the ASan runtime preloaded, like this process.
-    local preload = os.getenv("LD_PRELOAD")
-    if preload then env = env .. " LD_PRELOAD=" .. helpers.shell_quote(preload) end
-    local command = ("%s %s LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
-      "env -u EXTRUCT_API_TOKEN -u EXTRUCT_API_URL", env,
-      helpers.shell_quote(package.path), helpers.shell_quote(package.cpath),
-      helpers.shell_quote(helpers.LUA), helpers.shell_quote(code))
-    return helpers.run(command)
-  end
-
   it("use a default client built from EXTRUCT_API_TOKEN and EXTRUCT_API_URL", function()
-    local out, status = run_with_env(
+    local out, status = helpers.run_lua(
       ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s"):format(mock.token, mock.url), [[
         local extruct = require("extruct")
         local t = assert(extruct.get_table("tbl_idle"))
@@ -405,7 +393,7 @@ describe("the module-level functions", function()
   end)
 
   it("return a config error when EXTRUCT_API_TOKEN is unset", function()
-    local out, status = run_with_env("", [[
+    local out, status = helpers.run_lua("", [[
       local extruct = require("extruct")
       local t, err = extruct.get_table("tbl_idle")
       print(t, err.kind, tostring(extruct.default_client()))

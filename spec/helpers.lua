@@ -174,6 +174,20 @@ function helpers.run(command)
   return body, tonumber(status)
 end
 
+--- Runs Lua code in a child interpreter that loads the module this process
+--- loaded, with the Extruct variables unset and then `env` ("NAME=value ...")
+--- applied; returns its stdout and stderr together, and its exit status.
+function helpers.run_lua(env, code)
+  -- under `make asan` the module needs the ASan runtime preloaded, as here
+  local preload = os.getenv("LD_PRELOAD")
+  if preload then env = env .. " LD_PRELOAD=" .. shell_quote(preload) end
+  local command = ("%s %s LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
+    "env -u EXTRUCT_API_TOKEN -u EXTRUCT_API_URL", env,
+    shell_quote(package.path), shell_quote(package.cpath),
+    shell_quote(helpers.LUA), shell_quote(code))
+  return helpers.run(command)
+end
+
 --- The folder of JSONTestSuite's parsing tests, or nil (with the reason)
 --- where the shared test data is not beside this checkout.
 function helpers.json_test_suite()
