@@ -6,56 +6,25 @@
 -- Run directly: lua5.4 examples/demo.lua [TABLE_ID] (after `make`).
 
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-local lua_name = os.getenv("LUA") or (rawget(_G, "jit") and "luajit") or ("lua" .. _VERSION:match("%d+%.%d+"))
-package.path = here .. "/../lua/?.lua;" .. here .. "/../lua/?/init.lua;" .. package.path
-package.cpath = here .. "/../build/" .. lua_name .. "/?.so;" .. package.cpath
+local _, client, stop_mock, offline = dofile(here .. "/connect.lua")(here)
 
-local extruct = require("extruct")
-
-local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 local function say(fmt, ...) io.stdout:write(fmt:format(...), "\n"); io.stdout:flush() end
 local function fail(message, code) io.stderr:write("demo: ", tostring(message), "\n"); os.exit(code or 1) end
 
--- Against the real API when a token is set, else against a mock server
--- started here on a free loopback port and stopped at the end.
-local token = os.getenv("EXTRUCT_API_TOKEN")
+-- Against the real API when a token is set, else against the mock server.
 local table_id = arg[1] ~= "" and arg[1] or os.getenv("EXTRUCT_TABLE_ID")
-local client, mock_pipe, interval
-
-if token and token ~= "" then
+local interval
+if not offline then
   if not table_id then
     fail("EXTRUCT_API_TOKEN is set, so the demo talks to the real API: name a table,"
       .. " e.g. `make demo TABLE=tbl_...` or `lua5.4 examples/demo.lua tbl_...`", 2)
   end
-  client = extruct.new()
   interval = 5
   say("Extruct API at %s", client.base_url)
 else
-  local interpreter = arg[-1] or lua_name
-  local command = ("sh -c 'echo $$; exec \"$0\" \"$1\" --port 0 --quiet --polls 5' %s %s")
-    :format(shell_quote(interpreter), shell_quote(here .. "/../bin/extruct-mock"))
-  mock_pipe = assert(io.popen(command, "r"))
-  local pid = mock_pipe:read("*l")
-  local banner = mock_pipe:read("*l") or ""
-  local base_url = banner:match("listening on (http://%S+)")
-  if not base_url then
-    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
-    fail("could not start the mock server (is lua-socket installed? `make deps` installs it)")
-  end
-  client = extruct.new{ token = "mock-token", base_url = base_url }
   table_id = table_id or "tbl_demo"
   interval = 1
-  say("EXTRUCT_API_TOKEN is unset: using the bundled mock Extruct server at %s", base_url)
-end
-
--- The mock stops when asked through its control API; closing the pipe then
--- waits for it to exit.
-local function stop_mock()
-  if mock_pipe then
-    client:request("POST", "/_mock/shutdown")
-    mock_pipe:close()
-    mock_pipe = nil
-  end
+  say("EXTRUCT_API_TOKEN is unset: using the bundled mock Extruct server at %s", client.base_url)
 end
 
 local t, err = client:get_table(table_id)
