@@ -44,6 +44,7 @@ build = {
       ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.tables"] = "lua/extruct/tables.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",
+      ["extruct.csv"] = "lua/extruct/csv.lua",
       ["extruct.cli"] = "lua/extruct/cli.lua",
    },
    install = {
