@@ -248,7 +248,7 @@ written as the pages arrive:
 
   --format FORMAT    jsonl or csv
   --id               csv: a first column `id` with the row id (without it,
-                     the file can go straight back into `rows add`)
+                     the header is the column keys, as `rows add` reads them)
   --limit N          at most N rows
   --page-size N      rows a request (default 50, or N of --limit when that
                      is smaller)
@@ -1013,7 +1013,7 @@ RUN["tables run"] = function(extruct, sys, opts, id)
   if not run then return nil, err end
   if opts.wait then
     if not opts.quiet then
-      sys.stderr:write(one_line(id), ": ", M.run_line(run), "\n")
+      sys.stderr:write(M.run_line(run), "\n")
       sys.stderr:flush()
     end
     return wait_and_print(extruct, sys, opts, client, id)
