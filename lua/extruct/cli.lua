@@ -517,11 +517,15 @@ function M.run_summary(extruct, t)
   return text, counts, percent
 end
 
+-- "Acme leads (tbl_demo)", or the id alone when the name is missing or blank.
+local function label(name, id)
+  name = type(name) == "string" and name:find("%S") and one_line(name) or nil
+  return name and ("%s (%s)"):format(name, one_line(id)) or one_line(id)
+end
+
 --- "Acme leads (tbl_demo): running, 18/25 cells, 72%"
 function M.status_line(extruct, id, t)
-  local name = type(t.name) == "string" and t.name:find("%S") and one_line(t.name) or nil
-  local label = name and ("%s (%s)"):format(name, one_line(id)) or one_line(id)
-  return label .. ": " .. (M.run_summary(extruct, t))
+  return label(t.name, id) .. ": " .. (M.run_summary(extruct, t))
 end
 
 --- The progress bar for a terminal `width` columns wide, without a newline.
@@ -699,12 +703,6 @@ local function field_text(value)
   if type(value) == "number" then return number_text(value) end
   if type(value) == "boolean" then return tostring(value) end
   return ""
-end
-
--- "Acme leads (tbl_demo)", or the id alone when the name is missing or blank.
-local function label(name, id)
-  name = type(name) == "string" and name:find("%S") and one_line(name) or nil
-  return name and ("%s (%s)"):format(name, one_line(id)) or one_line(id)
 end
 
 ---------------------------------------------------------------------------
