@@ -43,6 +43,8 @@ build = {
       ["extruct.clock"] = "lua/extruct/clock.lua",
       ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",
+      ["extruct.mock.api"] = "lua/extruct/mock/api.lua",
+      ["extruct.mock.json"] = "lua/extruct/mock/json.lua",
       ["extruct.cli"] = "lua/extruct/cli.lua",
    },
    install = {

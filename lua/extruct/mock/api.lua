@@ -625,8 +625,9 @@ function Extruct:new_table(fields)
     child_relationships = array(),
     parent_relationships = array(),
     clock = 0,        -- polls so far
-    queue = {},       -- queued cells, in the order they complete
+    queue = {},       -- queued cells, in the order they complete: queue[head..tail]
     queue_head = 1,
+    queue_tail = 0,
   }
   self.tables[t.id] = t
   return t
@@ -755,7 +756,7 @@ M.render_table = render_table
 --- Completes the queued cells that are due by the table's clock.
 local function settle(t)
   local queue = t.queue
-  while t.queue_head <= #queue do
+  while t.queue_head <= t.queue_tail do
     local entry = queue[t.queue_head]
     if not entry.cancelled then
       if entry.due > t.clock then break end
@@ -772,15 +773,15 @@ local function settle(t)
     queue[t.queue_head] = nil
     t.queue_head = t.queue_head + 1
   end
-  if t.queue_head > #queue then
-    t.queue, t.queue_head = {}, 1
+  if t.queue_head > t.queue_tail then
+    t.queue, t.queue_head, t.queue_tail = {}, 1, 0
   end
 end
 
 --- Moves the table's clock on by `polls` polls.
 local function advance(t, polls)
   for _ = 1, polls do
-    if t.queue_head > #t.queue then break end -- nothing queued: later polls change nothing
+    if t.queue_head > t.queue_tail then break end -- nothing queued: later polls change nothing
     t.clock = t.clock + 1
     settle(t)
   end
@@ -820,7 +821,10 @@ function Extruct:enqueue(t, targets, polls)
     end
     t.tail_slot, t.tail_used = slot, used
   end
-  for _, entry in ipairs(entries) do t.queue[#t.queue + 1] = entry end
+  for _, entry in ipairs(entries) do
+    t.queue_tail = t.queue_tail + 1
+    t.queue[t.queue_tail] = entry
+  end
   settle(t) -- a schedule of 0 polls completes at once
   return n
 end
