@@ -683,6 +683,28 @@ describe("the offline Extruct (mock API)", function()
   end)
 end)
 
+describe("extruct-mock options for the offline Extruct", function()
+  it("--help describes the API, --cells-per-poll, /_mock/advance and the failure trigger", function()
+    local out, status = helpers.run(("%s bin/extruct-mock --help 2>/dev/null"):format(helpers.LUA))
+    assert.equal(0, status)
+    for _, text in ipairs({ "--cells-per-poll", "/_mock/advance", "POST /v1/tables/{id}/run", "GET /v1/user",
+                            '"fail"', "stuck_failed_new" }) do
+      assert.matches(text, out, 1, true)
+    end
+  end)
+
+  it("refuses a --cells-per-poll that is not a positive integer", function()
+    for _, value in ipairs({ "0", "-1", "many", "" }) do
+      local out, status = helpers.run(("%s bin/extruct-mock --cells-per-poll=%s 2>&1"):format(helpers.LUA, value))
+      assert.equal(2, status, value)
+      assert.matches("--cells-per-poll needs a positive integer", out, 1, true)
+    end
+    local server_module = require("extruct.mock")
+    assert.has_error(function() server_module.new{ cells_per_poll = 0 } end)
+    assert.has_error(function() server_module.new{ cells_per_poll = 1.5 } end)
+  end)
+end)
+
 describe("extruct.mock.json", function()
   local json = require("extruct.mock.json")
 
