@@ -44,6 +44,8 @@ build = {
       ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.tables"] = "lua/extruct/tables.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",
+      ["extruct.mock.api"] = "lua/extruct/mock/api.lua",
+      ["extruct.mock.json"] = "lua/extruct/mock/json.lua",
       ["extruct.csv"] = "lua/extruct/csv.lua",
       ["extruct.cli"] = "lua/extruct/cli.lua",
    },

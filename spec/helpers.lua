@@ -54,16 +54,16 @@ local Mock = {}
 Mock.__index = Mock
 
 --- Starts bin/extruct-mock on a free loopback port: it prints its pid, then
---- its banner. opts: token, polls, host (a loopback address, default
---- 127.0.0.1), port (default 0: a free one).
+--- its banner. opts: token, polls, cells_per_poll, host (a loopback address,
+--- default 127.0.0.1), port (default 0: a free one).
 function helpers.start_mock(opts)
   opts = opts or {}
   local token = opts.token or helpers.TOKEN
   local host = opts.host or "127.0.0.1"
   local command = ("sh -c 'echo $$; exec \"$0\" bin/extruct-mock --host \"$3\" --port \"$4\" --quiet"
-    .. " --token \"$1\" --polls \"$2\"' %s %s %s %s %s")
+    .. " --token \"$1\" --polls \"$2\" --cells-per-poll \"$5\"' %s %s %s %s %s %s")
     :format(shell_quote(helpers.LUA), shell_quote(token), shell_quote(opts.polls or 3),
-      shell_quote(host), shell_quote(opts.port or 0))
+      shell_quote(host), shell_quote(opts.port or 0), shell_quote(opts.cells_per_poll or 10))
   local pipe = assert(io.popen(command, "r"))
   local pid = pipe:read("*l")
   local banner = pipe:read("*l")

@@ -329,8 +329,8 @@ describe("extruct-mock (subprocess)", function()
       local response = get_table(server.port, "tbl_nope")
       assert.equal(404, response.status)
       assert.same({ detail = "Table not found" }, response.json)
-      for _, target in ipairs({ "/", "/v1", "/v1/tables", "/v1/tables/", "/v1/tables/a/b",
-                                "/v1/tables/tbl_demo/", "/v2/tables/tbl_demo", "/_mock/nothing" }) do
+      for _, target in ipairs({ "/", "/v1", "/v1/table", "/v1/tables/", "/v1/tables/a/b",
+                                "/v1/tables/tbl_demo/", "/v1/tables//data", "/v2/tables/tbl_demo", "/_mock/nothing" }) do
         response = fetch(server.port, "GET", target, { AUTH })
         assert.equal(404, response.status, target)
         assert.same({ detail = "Not Found" }, cjson.decode(response.body), target)

@@ -105,7 +105,9 @@ describe("Tables API requests", function()
 
   it("sends empty lists as JSON arrays and skips requests with nothing to do", function()
     client:create_table{ name = "Empty", column_configs = extruct.array() }
-    assert.equal('{"column_configs":[],"name":"Empty"}', last_request(mock).body:gsub("%s", ""))
+    local sent = last_request(mock).body
+    assert.matches('"column_configs":[]', sent, 1, true)
+    assert.equal("Empty", cjson.decode(sent).name)
     local before = #mock:requests()
     assert.same({}, assert(client:add_rows("t1", {})))
     assert.same({}, assert(client:delete_rows("t1", {})))

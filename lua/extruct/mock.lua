@@ -1,15 +1,17 @@
 --- extruct.mock: a mock Extruct API server, for offline development and tests.
 --
--- Pure Lua on luasocket (no other dependency, its own JSON encoder); runs on
--- Lua 5.1 to 5.4 and LuaJIT. One process, one thread: every connection is a
+-- Pure Lua on luasocket (no other dependency, its own JSON); runs on Lua 5.1
+-- to 5.4 and LuaJIT. One process, one thread: every connection is a
 -- coroutine over a non-blocking socket and a scheduler loop waits on
 -- socket.select, so a delayed answer to one client never holds up another.
 --
---   extruct-mock [--host H] [--port N] [--token T] [--polls N] [--quiet] [--help]
+--   extruct-mock [--host H] [--port N] [--token T] [--polls N] [--cells-per-poll N] [--quiet] [--help]
 --
--- Serves GET /v1/tables/{id} and GET /v1/healthcheck like the real API, plus
--- a control API under /_mock/ (no auth) to add tables, queue faults, read the
--- request log and shut down; see M.USAGE below.
+-- This file is the HTTP server; extruct.mock.api is the offline Extruct it
+-- serves (the Tables API, GET /v1/user, GET /v1/healthcheck), and
+-- extruct.mock.json its JSON. A control API under /_mock/ (no auth) adds
+-- tables, moves their clocks, queues faults, reads the request log and shuts
+-- down; see M.USAGE below.
 
 local M = {}
 
@@ -24,7 +26,10 @@ local function load_socket()
   return socket
 end
 
-local floor, huge = math.floor, math.huge
+local json = require("extruct.mock.json")
+local api = require("extruct.mock.api")
+
+local floor = math.floor
 local format, concat = string.format, table.concat
 
 local MAX_HEADER_BYTES = 64 * 1024         -- request line + headers
@@ -44,19 +49,36 @@ local TRICKLE_INTERVAL = 1                 -- seconds between the bytes of a tri
 local CHUNK_BYTES = 1000                   -- chunk size of a chunked answer
 
 M.USAGE = [[
-usage: extruct-mock [--host H] [--port N] [--token T] [--polls N] [--quiet] [--help]
+usage: extruct-mock [--host H] [--port N] [--token T] [--polls N] [--cells-per-poll N] [--quiet] [--help]
 
-A mock Extruct API server (GET /v1/tables/{id}, GET /v1/healthcheck).
+An offline Extruct API: tables, columns, rows and runs in memory, no credits.
 
-  --host H    address to bind (default 127.0.0.1)
-  --port N    port to bind, 0 for a free one (default 8080)
-  --token T   the bearer token clients must send (default mock-token)
-  --polls N   GETs of tbl_demo until its run is idle (default 3)
-  --quiet     do not log requests to stderr
-  --help      show this help
+  --host H              address to bind (default 127.0.0.1)
+  --port N              port to bind, 0 for a free one (default 8080)
+  --token T             the bearer token clients must send (default mock-token)
+  --polls N             GETs of tbl_demo until its run is idle (default 3)
+  --cells-per-poll N    cells a run completes per poll of its table (default 10)
+  --quiet               do not log requests to stderr
+  --help                show this help
 
 Prints "extruct-mock listening on http://HOST:PORT" once bound.
+
+API (Authorization: Bearer T on all but the healthcheck):
+  GET /v1/healthcheck, GET /v1/user
+  GET /v1/tables (kind, scope, search, tags repeated, sort, offset, limit <= 100), POST /v1/tables
+  GET|PATCH|DELETE /v1/tables/{id}, POST /v1/tables/{id}/clone[?schema_only=true]
+  GET /v1/tables/{id}/data (offset, limit), GET /v1/tables/{id}/rows/{row_id}
+  POST|PATCH|DELETE /v1/tables/{id}/rows, POST /v1/tables/{id}/columns,
+  PATCH|DELETE /v1/tables/{id}/columns/{column_id}, POST /v1/tables/{id}/run (mode new, all, failed,
+  stuck_failed_new; rows, columns)
+Runs: a table's clock is its polls. Each GET of the table, of its /data or of one of its rows
+completes the next --cells-per-poll queued cells. Answers are made up from the row's inputs, the
+same every time. A row whose input values contain "fail" gets its output cells failed on their
+first run; a run in mode failed completes them.
+Fixtures: tbl_demo (25 rows, run in progress), tbl_idle (3 rows, done), tbl_people (10 rows).
+
 Control API (no auth): POST /_mock/reset, POST /_mock/tables?id=X&polls=N[&kind=K&rows=R],
+POST /_mock/advance?id=X[&polls=N] (N polls without GETs, default 1),
 POST /_mock/faults?[count=N&path=P&status=S&detail=D&retry_after=R&delay=SEC&body=B&content_type=T&mode=M
                    &content_encoding=E&location=URL],
 GET /_mock/requests, GET /_mock/stats, POST /_mock/shutdown.
@@ -64,280 +86,26 @@ Fault modes: truncate, invalid_json, html, drop, empty, stall, reset, trickle, c
 ]]
 
 ---------------------------------------------------------------------------
--- JSON encoder
+-- JSON (extruct.mock.json) and the offline Extruct (extruct.mock.api)
 ---------------------------------------------------------------------------
 
 --- The JSON null: a unique sentinel.
-M.null = setmetatable({}, {
-  __tostring = function() return "extruct.mock.null" end,
-  __newindex = function() error("extruct.mock.null is read-only", 2) end,
-})
+M.null = json.null
 
 --- Tables with this metatable encode as JSON arrays; all others as objects,
 --- so an empty array ([]) and an empty object ({}) stay distinct.
-local array_mt = { __name = "extruct.mock.array" }
-M.array_mt = array_mt
+M.array_mt = json.array_mt
 
 --- Marks t (default: a new table) as a JSON array and returns it.
-local function array(t)
-  return setmetatable(t or {}, array_mt)
-end
+local array = json.array
 M.array = array
-
-local string_escapes = {
-  ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
-  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t',
-}
-
-local function escape_char(c)
-  return string_escapes[c] or format("\\u%04x", c:byte())
-end
-
--- RFC 8259 string: quote, backslash and control characters escaped; all
--- other bytes (UTF-8 included) pass through unchanged.
-local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', escape_char) .. '"'
-end
-
-local MAX_EXACT_INTEGER = 2 ^ 53
-
-local function encode_number(n)
-  if n ~= n or n == huge or n == -huge then
-    error("cannot encode " .. tostring(n) .. " as JSON", 0)
-  end
-  if math.type and math.type(n) == "integer" then
-    return format("%d", n)
-  end
-  -- Integral floats (every number on Lua 5.1) must not grow a ".0".
-  if n == floor(n) and n > -MAX_EXACT_INTEGER and n < MAX_EXACT_INTEGER then
-    return format("%d", n)
-  end
-  -- The shortest form that reads back as the same double.
-  for precision = 15, 16 do
-    local s = format("%." .. precision .. "g", n)
-    if tonumber(s) == n then return s end
-  end
-  return format("%.17g", n)
-end
-
-local encode_value
-
-local function encode_table(t, out, depth)
-  if depth > 200 then error("cannot encode JSON nested deeper than 200 levels (a cycle?)", 0) end
-  if getmetatable(t) == array_mt then
-    out[#out + 1] = "["
-    for i = 1, #t do
-      if i > 1 then out[#out + 1] = "," end
-      encode_value(t[i], out, depth + 1)
-    end
-    out[#out + 1] = "]"
-    return
-  end
-  local keys = {}
-  for key in pairs(t) do
-    if type(key) ~= "string" then
-      error("cannot encode a table with a " .. type(key) .. " key as a JSON object"
-        .. " (mark arrays with extruct.mock.array)", 0)
-    end
-    keys[#keys + 1] = key
-  end
-  table.sort(keys) -- deterministic output
-  out[#out + 1] = "{"
-  for i, key in ipairs(keys) do
-    if i > 1 then out[#out + 1] = "," end
-    out[#out + 1] = encode_string(key)
-    out[#out + 1] = ":"
-    encode_value(t[key], out, depth + 1)
-  end
-  out[#out + 1] = "}"
-end
-
-function encode_value(v, out, depth)
-  local kind = type(v)
-  if v == nil or v == M.null then
-    out[#out + 1] = "null"
-  elseif kind == "boolean" then
-    out[#out + 1] = v and "true" or "false"
-  elseif kind == "number" then
-    out[#out + 1] = encode_number(v)
-  elseif kind == "string" then
-    out[#out + 1] = encode_string(v)
-  elseif kind == "table" then
-    encode_table(v, out, depth)
-  else
-    error("cannot encode a " .. kind .. " as JSON", 0)
-  end
-end
 
 --- Encodes a Lua value as JSON text. Arrays must carry M.array_mt (see
 --- M.array); M.null encodes as null; object keys come out sorted.
-function M.encode_json(value)
-  local out = {}
-  encode_value(value, out, 0)
-  return concat(out)
-end
+M.encode_json = json.encode
 
----------------------------------------------------------------------------
--- Fixtures: the template table and the starting tables
----------------------------------------------------------------------------
-
-local FIXTURE_TIME = "2025-01-15T09:30:00.000000Z"
-local OWNER = { id = "usr_mock_0001", email = "owner@example.com" }
-local TABLE_KINDS = { generic = true, company = true, people = true }
-local DEFAULT_ROWS = 25
-
-local function column(n, config)
-  return { id = format("col_%04d", n), created_at = FIXTURE_TIME, config = config }
-end
-
--- One column of every config kind in the OpenAPI schema (ColumnOutputSchema).
--- Never mutated, so every table shares it.
-local TEMPLATE_COLUMNS = array{
-  column(1, { kind = "input", name = "Company website", key = "input" }),
-  column(2, { kind = "agent", name = "Summary", key = "summary", value = {
-    agent_type = "research_pro",
-    prompt = "Summarise what {input} sells, in one sentence.",
-    output_format = "json",
-    labels = array(),
-    output_schema = {
-      type = "object",
-      properties = { summary = { type = "string" }, founded = { type = "integer" } },
-      required = array{ "summary" },
-    },
-    extra_dependencies = array{ "company_name" },
-  } }),
-  column(3, { kind = "criterion_grade", name = "Enterprise fit", key = "enterprise_fit", value = {
-    criterion = "Sells mainly to enterprises with more than 1000 employees.",
-  } }),
-  column(4, { kind = "company_people_finder", name = "Decision makers", key = "decision_makers", value = {
-    roles = array{ "CEO", "Head of Sales" },
-    provider = "research_pro",
-    max_results = 5,
-  } }),
-  column(5, { kind = "discovery_scores", name = "Discovery scores", key = "discovery_scores", criteria = {
-    is_ai_company = {
-      key = "is_ai_company", name = "AI company",
-      criterion = "The company builds products based on machine learning.",
-    },
-    sells_b2b = {
-      key = "sells_b2b", name = "Sells B2B",
-      criterion = "Most of the company's revenue comes from other businesses.",
-    },
-  } }),
-  column(6, { kind = "company_name", name = "Company name", key = "company_name" }),
-  column(7, { kind = "company_website", name = "Website", key = "company_website" }),
-  column(8, { kind = "company_profile", name = "Company profile", key = "company_profile" }),
-  column(9, { kind = "email_finder", name = "Work email", key = "work_email" }),
-  column(10, { kind = "phone_finder", name = "Phone", key = "phone" }),
-  column(11, { kind = "reverse_email_lookup", name = "LinkedIn from email", key = "linkedin_from_email",
-    email_column_key = "work_email" }),
-}
-
-local NUM_INPUT_COLUMNS, NUM_OUTPUT_COLUMNS = 0, 0
-for _, col in ipairs(TEMPLATE_COLUMNS) do
-  if col.config.kind == "input" then
-    NUM_INPUT_COLUMNS = NUM_INPUT_COLUMNS + 1
-  else
-    NUM_OUTPUT_COLUMNS = NUM_OUTPUT_COLUMNS + 1
-  end
-end
-
-local function relationship(table_id)
-  return { table_id = table_id, relationship_type = "company_people" }
-end
-
---- A table's state: what GET renders, plus its poll counter.
-local function new_table(settings)
-  return {
-    id = settings.id,
-    created_at = settings.created_at or FIXTURE_TIME,
-    name = settings.name or settings.id,
-    description = settings.description or M.null,
-    tags = settings.tags or M.null,
-    kind = settings.kind or "company",
-    rows = settings.rows or DEFAULT_ROWS,
-    polls = settings.polls or 0,
-    gets = 0, -- successful GETs so far
-    child_relationships = settings.child_relationships or array(),
-    parent_relationships = settings.parent_relationships or array(),
-  }
-end
-
-local function fixture_tables(polls)
-  return {
-    tbl_demo = new_table{
-      id = "tbl_demo",
-      name = "Démo — B2B companies",
-      -- Characters a JSON encoder must escape, somewhere harmless.
-      description = 'Companies to research.\nSay "hi" to C:\\extruct\\mock.\tThanks!',
-      tags = array{ "demo", "café" },
-      kind = "company",
-      rows = DEFAULT_ROWS,
-      polls = polls,
-      child_relationships = array{ relationship("tbl_people") },
-    },
-    tbl_idle = new_table{
-      id = "tbl_idle",
-      name = "Idle table",
-      kind = "generic",
-      rows = 3,
-      polls = 0,
-    },
-    tbl_people = new_table{
-      id = "tbl_people",
-      name = "People — décideurs",
-      description = "Decision makers found for the companies of tbl_demo.",
-      tags = array{ "people" },
-      kind = "people",
-      rows = 10,
-      polls = 0,
-      parent_relationships = array{ relationship("tbl_demo") },
-    },
-  }
-end
-
--- Progress after `gets` polls: running with cells in progress until the
--- poll number `polls`, then idle with every cell completed.
-local function table_status(t)
-  local total = t.rows * NUM_OUTPUT_COLUMNS
-  local completed, in_progress, run_status
-  if t.gets >= t.polls then
-    completed, in_progress, run_status = total, 0, "idle"
-  else
-    completed = floor(total * t.gets / t.polls)
-    in_progress = total - completed
-    run_status = "running"
-  end
-  return {
-    num_rows = t.rows,
-    num_output_columns = NUM_OUTPUT_COLUMNS,
-    num_input_columns = NUM_INPUT_COLUMNS,
-    num_columns = NUM_INPUT_COLUMNS + NUM_OUTPUT_COLUMNS,
-    num_cells_completed = completed,
-    num_cells_in_progress = in_progress,
-    num_cells_failed = 0, -- not in the schema: clients must keep unknown fields
-    run_status = run_status,
-  }
-end
-
---- The table as GET /v1/tables/{id} answers it (TableHeaderWithStatusOutput).
-local function render_table(t)
-  return {
-    id = t.id,
-    created_at = t.created_at,
-    name = t.name,
-    description = t.description,
-    tags = t.tags,
-    kind = t.kind,
-    columns = TEMPLATE_COLUMNS,
-    owner = OWNER,
-    child_relationships = t.child_relationships,
-    parent_relationships = t.parent_relationships,
-    status = table_status(t),
-    -- not in the schema: clients must keep unknown fields
-    x_future_field = { nested = array{ 1, 2.5, M.null, true, "s" } },
-  }
-end
+--- Decodes JSON text: the value, or nil, a message and the byte position.
+M.decode_json = json.decode
 
 ---------------------------------------------------------------------------
 -- HTTP helpers
@@ -359,26 +127,8 @@ local function reason_phrase(status)
   return REASONS[status] or (status < 400 and "Unknown" or "Error")
 end
 
-local function percent_decode(s)
-  -- Invalid escapes stay as they are (as uvicorn does).
-  return (s:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
-end
-
-local function form_decode(s)
-  return percent_decode((s:gsub("%+", " ")))
-end
-
---- Splits a query string into a map; nil and a message on a repeated name.
-local function parse_query(query)
-  local params = {}
-  for pair in query:gmatch("[^&]+") do
-    local name, value = pair:match("^([^=]*)=(.*)$")
-    name, value = form_decode(name or pair), form_decode(value or "")
-    if params[name] ~= nil then return nil, "parameter '" .. name .. "' given twice" end
-    params[name] = value
-  end
-  return params
-end
+local percent_decode = api.percent_decode
+local parse_query = api.parse_query
 
 local TOKEN_PATTERN = "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$"
 
@@ -677,7 +427,7 @@ Server.__index = Server
 --- Restores the fixtures and clears the poll counters, faults, request log
 --- and counters.
 function Server:reset()
-  self.tables = fixture_tables(self.default_polls)
+  self.api:reset()
   self.faults = {}
   self.request_log = {}
   self.logged_bytes = 0
@@ -700,42 +450,22 @@ end
 
 local NOT_FOUND = "Not Found"
 
-function Server:authorized(request)
-  -- Like FastAPI's HTTPBearer: scheme case-insensitive, then one space.
-  local scheme, credentials = (request.headers.authorization or ""):match("^(%S+) (.*)$")
-  return scheme ~= nil and scheme:lower() == "bearer" and credentials == self.token
-end
-
---- The API's answer; `count_poll` false renders a table without counting a poll.
+--- The API's answer (extruct.mock.api); `count_poll` false answers a GET
+--- without moving the table's clock.
 function Server:api_response(request, count_poll)
-  local segments = request.segments
-  if request.path == "/v1/healthcheck" then
-    if request.method ~= "GET" then
-      return detail_response(405, "Method Not Allowed", { Allow = "GET" })
-    end
-    return json_response(200, { status = "ok" })
-  end
-  if #segments == 3 and segments[1] == "v1" and segments[2] == "tables" and segments[3] ~= "" then
-    if request.method ~= "GET" then
-      return detail_response(405, "Method Not Allowed", { Allow = "GET" })
-    end
-    if not self:authorized(request) then
-      return detail_response(401, "Could not validate credentials", { ["WWW-Authenticate"] = "Bearer" })
-    end
-    local t = self.tables[segments[3]]
-    if not t then return detail_response(404, "Table not found") end
-    if count_poll then t.gets = t.gets + 1 end
-    return json_response(200, render_table(t))
-  end
-  return detail_response(404, NOT_FOUND)
+  request.count_poll = count_poll
+  return self.api:handle(request)
 end
 
---- A valid table body, for faults that mangle one.
+--- A valid table body, for faults that mangle one. A request that changes
+--- something is carried out first: the server did the work, the answer got
+--- lost on the way.
 function Server:sample_table_body(request)
   local answer = self:api_response(request, false)
   if answer.status == 200 and request.segments[2] == "tables" then return answer.body end
-  local t = self.tables.tbl_demo or new_table{ id = "tbl_demo", polls = 0 }
-  return M.encode_json(render_table(t))
+  local demo = self.api.tables.tbl_demo
+  if demo then return M.encode_json(api.render_table(demo)) end
+  return M.encode_json({ id = "tbl_demo", status = { run_status = "idle", num_cells_in_progress = 0 } })
 end
 
 --- The first queued fault whose path matches, consumed once.
@@ -829,6 +559,8 @@ local FAULT_PARAMS = {
   delay = true, body = true, content_type = true, mode = true, content_encoding = true, location = true,
 }
 local TABLE_PARAMS = { id = true, polls = true, kind = true, rows = true }
+local ADVANCE_PARAMS = { id = true, polls = true }
+local TABLE_KINDS = { generic = true, company = true, people = true }
 
 --- A fault from the control call's parameters, or nil and a message.
 local function parse_fault(params)
@@ -868,28 +600,42 @@ local function parse_fault(params)
   return fault
 end
 
---- A table from the control call's parameters, or nil and a message.
-function Server:parse_table(params)
+--- Adds a table from the control call's parameters; its header, or nil
+--- and a message.
+function Server:add_table(params)
   local problem = check_params(params, TABLE_PARAMS)
   if problem then return nil, problem end
   if not params.id or params.id == "" then return nil, "parameter 'id' is required" end
   local polls, rows, err
   polls, err = integer_param(params, "polls", self.default_polls, 0, 1000000000)
   if not polls then return nil, err end
-  rows, err = integer_param(params, "rows", DEFAULT_ROWS, 0, 1000000)
+  rows, err = integer_param(params, "rows", api.DEFAULT_ROWS, 0, api.MAX_FIXTURE_ROWS)
   if not rows then return nil, err end
   if rows == 0 and polls > 0 then return nil, "a running table needs rows >= 1" end
   local kind = params.kind or "company"
   if not TABLE_KINDS[kind] then return nil, "parameter 'kind' must be generic, company or people" end
-  return new_table{
-    id = params.id, name = "Mock table " .. params.id, kind = kind, rows = rows, polls = polls,
-    created_at = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-  }
+  local t = self.api:add_polled_table{ id = params.id, name = "Mock table " .. params.id, kind = kind,
+                                       rows = rows, polls = polls }
+  return api.render_table(t)
+end
+
+--- Moves a table's clock on by `polls` polls (default 1) as that many GETs
+--- would; its header, or nil and a message.
+function Server:advance_table(params)
+  local problem = check_params(params, ADVANCE_PARAMS)
+  if problem then return nil, problem end
+  if not params.id or params.id == "" then return nil, "parameter 'id' is required" end
+  local polls, err = integer_param(params, "polls", 1, 0, 1000000000)
+  if not polls then return nil, err end
+  local header = self.api:advance(params.id, polls)
+  if not header then return nil, "no table '" .. params.id .. "'" end
+  return header
 end
 
 local CONTROL_ROUTES = {
   ["/_mock/reset"] = "POST", ["/_mock/tables"] = "POST", ["/_mock/faults"] = "POST",
   ["/_mock/requests"] = "GET", ["/_mock/stats"] = "GET", ["/_mock/shutdown"] = "POST",
+  ["/_mock/advance"] = "POST",
 }
 
 local OK = { ok = true }
@@ -906,12 +652,15 @@ function Server:control_response(request)
   if request.path == "/_mock/reset" then
     self:reset()
     return json_response(200, OK)
-  elseif request.path == "/_mock/tables" then
-    local t
-    t, err = self:parse_table(params)
-    if not t then return detail_response(400, err) end
-    self.tables[t.id] = t
-    return json_response(200, render_table(t))
+  elseif request.path == "/_mock/tables" or request.path == "/_mock/advance" then
+    local header
+    if request.path == "/_mock/tables" then
+      header, err = self:add_table(params)
+    else
+      header, err = self:advance_table(params)
+    end
+    if not header then return detail_response(400, err) end
+    return json_response(200, header)
   elseif request.path == "/_mock/faults" then
     local fault
     fault, err = parse_fault(params)
@@ -1174,12 +923,12 @@ end
 
 local OPTION_TYPES = {
   host = "string", port = "number", token = "string", polls = "number", quiet = "boolean",
-  log = "file", idle_timeout = "number",
+  log = "file", idle_timeout = "number", cells_per_poll = "number",
 }
 
 --- A bound server. opts: host ("127.0.0.1"), port (8080; 0 for a free one),
---- token ("mock-token"), polls (3), quiet (false), log (a file for the
---- request log, io.stderr), idle_timeout (30 s). Raises on a bad option;
+--- token ("mock-token"), polls (3), cells_per_poll (10), quiet (false), log
+--- (a file for the request log, io.stderr), idle_timeout (30 s). Raises on a bad option;
 --- returns nil and a message when the address cannot be bound.
 function M.new(opts)
   opts = opts or {}
@@ -1200,6 +949,10 @@ function M.new(opts)
   if polls ~= floor(polls) or polls < 0 then error("extruct.mock.new: bad polls", 2) end
   local token = opts.token or "mock-token"
   if token == "" or token:find("%c") then error("extruct.mock.new: bad token", 2) end
+  local cells_per_poll = opts.cells_per_poll or api.DEFAULT_CELLS_PER_POLL
+  if cells_per_poll ~= floor(cells_per_poll) or cells_per_poll < 1 or cells_per_poll > 1e9 then
+    error("extruct.mock.new: bad cells_per_poll (a whole number >= 1)", 2)
+  end
 
   load_socket()
   local host = opts.host or "127.0.0.1"
@@ -1211,8 +964,8 @@ function M.new(opts)
   local server = setmetatable({
     host = host,
     bound_port = tonumber(bound_port),
-    token = token,
     default_polls = polls,
+    api = api.new{ token = token, polls = polls, cells_per_poll = cells_per_poll },
     quiet = opts.quiet or false,
     log_file = opts.log or io.stderr,
     idle_timeout = opts.idle_timeout or IDLE_TIMEOUT,
@@ -1262,13 +1015,14 @@ function M.main(argv)
       if not opts.token or opts.token == "" or opts.token:find("%c") then
         return usage_error("--token needs a non-empty value")
       end
-    elseif name == "--port" or name == "--polls" then
+    elseif name == "--port" or name == "--polls" or name == "--cells-per-poll" then
       local v = value()
-      local n = v and v:find("^%d+$") and tonumber(v)
-      if not n or (name == "--port" and n > 65535) then
-        return usage_error(name .. " needs a non-negative integer" .. (name == "--port" and " up to 65535" or ""))
+      local n = v and v:find("^%d+$") and #v <= 9 and tonumber(v)
+      if not n or (name == "--port" and n > 65535) or (name == "--cells-per-poll" and n < 1) then
+        return usage_error(name .. ({ ["--port"] = " needs an integer from 0 to 65535",
+          ["--polls"] = " needs a non-negative integer", ["--cells-per-poll"] = " needs a positive integer" })[name])
       end
-      opts[name:sub(3)] = n
+      opts[name:sub(3):gsub("-", "_")] = n
     else
       return usage_error("unknown option '" .. option .. "'")
     end
