@@ -7,7 +7,6 @@ local extruct = require("extruct")
 local csv = require("extruct.csv")
 local cjson = require("cjson")
 local cli = require("extruct.cli")
-local q = helpers.shell_quote
 local unpack = table.unpack or unpack
 
 local work = os.tmpname()
@@ -18,25 +17,7 @@ local function write_file(path, text)
   f:close()
 end
 
--- Runs `extruct ARGS` against the mock and returns stdout, stderr and the
--- exit status. opts.env: variables to set (false unsets one); opts.stdin:
--- text for standard input (default: empty).
-local function extruct_run(mock, args, opts)
-  opts = opts or {}
-  local vars = { EXTRUCT_API_TOKEN = mock and mock.token or false, EXTRUCT_API_URL = mock and mock.url or false }
-  for name, value in pairs(opts.env or {}) do vars[name] = value end
-  local unset, assign = {}, {}
-  for name, value in pairs(vars) do
-    if value then assign[#assign + 1] = name .. "=" .. q(value) else unset[#unset + 1] = "-u " .. name end
-  end
-  write_file(work .. ".in", opts.stdin or "")
-  local words = {}
-  for i, word in ipairs(args) do words[i] = q(word) end
-  local command = ("env %s %s %s bin/extruct %s <%s 2>%s"):format(table.concat(unset, " "), table.concat(assign, " "),
-    q(helpers.LUA), table.concat(words, " "), q(work .. ".in"), q(work .. ".err"))
-  local out, status = helpers.run(command)
-  return out, helpers.read_file(work .. ".err"), status
-end
+local extruct_run = helpers.run_extruct
 
 local function lines_of(text)
   local list = {}

@@ -188,6 +188,31 @@ function helpers.run_lua(env, code)
   return helpers.run(command)
 end
 
+--- Runs `bin/extruct ARGS` against a mock (nil: none) and returns stdout,
+--- stderr and the exit status. opts.env: variables to set (false unsets
+--- one); opts.stdin: text for standard input (default: empty).
+function helpers.run_extruct(mock, args, opts)
+  opts = opts or {}
+  local vars = { EXTRUCT_API_TOKEN = mock and mock.token or false, EXTRUCT_API_URL = mock and mock.url or false }
+  for name, value in pairs(opts.env or {}) do vars[name] = value end
+  local unset, assign = {}, {}
+  for name, value in pairs(vars) do
+    if value then assign[#assign + 1] = name .. "=" .. shell_quote(value) else unset[#unset + 1] = "-u " .. name end
+  end
+  local scratch = os.tmpname()
+  local input = assert(io.open(scratch .. ".in", "wb"))
+  input:write(opts.stdin or "")
+  input:close()
+  local words = {}
+  for i, word in ipairs(args) do words[i] = shell_quote(word) end
+  local command = ("env %s %s %s bin/extruct %s <%s 2>%s"):format(table.concat(unset, " "), table.concat(assign, " "),
+    shell_quote(helpers.LUA), table.concat(words, " "), shell_quote(scratch .. ".in"), shell_quote(scratch .. ".err"))
+  local out, status = helpers.run(command)
+  local err = helpers.read_file(scratch .. ".err")
+  for _, path in ipairs({ scratch, scratch .. ".in", scratch .. ".err" }) do os.remove(path) end
+  return out, err, status
+end
+
 --- The folder of JSONTestSuite's parsing tests, or nil (with the reason)
 --- where the shared test data is not beside this checkout.
 function helpers.json_test_suite()
