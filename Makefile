@@ -5,6 +5,7 @@
 #   make test LUA=luajit specs on one interpreter
 #   make matrix          specs on all five: lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #   make demo            fetch a table and wait for it to go idle (mock server unless EXTRUCT_API_TOKEN is set)
+#   make workflow        create a table, add rows, run, export CSV, delete (the same)
 #   make lint            luacheck
 #   make bench           decode, round trip, memory and waiting against lua-cjson, dkjson, libcurl,
 #                        socket.http and curl, on every interpreter in LUAS (bench/README.md)
@@ -46,7 +47,7 @@ SOURCES = $(wildcard src/*.c)
 HEADERS = $(wildcard src/*.h)
 MODULE = build/$(LUA)/extruct/core.so
 
-.PHONY: all build test test-one matrix print-matrix demo lint deps clean bench bench-smoke valgrind asan \
+.PHONY: all build test test-one matrix print-matrix demo workflow lint deps clean bench bench-smoke valgrind asan \
         gc-stress fuzz fuzz-smoke
 
 all: build
@@ -81,6 +82,10 @@ test-one: build
 demo: build
 	@bash scripts/deps.sh runtime
 	LUA=$(LUA) $(LUA) examples/demo.lua $(TABLE)
+
+workflow: build
+	@bash scripts/deps.sh runtime
+	LUA=$(LUA) $(LUA) examples/workflow.lua
 
 lint:
 	luacheck lua spec bin examples bench
