@@ -28,11 +28,10 @@ local function column(key, kind, extra)
   return config
 end
 
-local AGENT = { agent_type = "research_pro", prompt = "What does {website} sell?", output_format = "text" }
-
-describe("Tables API requests", function()
+-- A mock for the describe block, reset before each test, with a fresh
+-- client sending each request once: set(mock, client) receives them.
+local function with_mock(set)
   local mock, client
-
   lazy_setup(function() mock = helpers.start_mock() end)
   lazy_teardown(function()
     if client then client:close() end
@@ -42,7 +41,15 @@ describe("Tables API requests", function()
     mock:reset()
     if client then client:close() end
     client = helpers.single_attempt_client(mock)
+    set(mock, client)
   end)
+end
+
+local AGENT = { agent_type = "research_pro", prompt = "What does {website} sell?", output_format = "text" }
+
+describe("Tables API requests", function()
+  local mock, client
+  with_mock(function(m, c) mock, client = m, c end)
 
   it("lists with every filter in the query, tags repeated, ids in the path encoded", function()
     client:list_tables{ kind = "company", scope = "personal", search = "a b&c", tags = { "x", "y z" },
@@ -205,17 +212,7 @@ end)
 
 describe("Tables API against the offline mock", function()
   local mock, client
-
-  lazy_setup(function() mock = helpers.start_mock() end)
-  lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    client = helpers.single_attempt_client(mock)
-  end)
+  with_mock(function(m, c) mock, client = m, c end)
 
   local function new_table(name, extra)
     local spec = {

@@ -1261,17 +1261,24 @@ function Extruct:run_rows(t, rows)
   return self:start_run(t, "new", rows, nil, nil)
 end
 
-function routes.add_rows(self, request, t)
+--- The checked body of an add or update of rows, or nil and the 422.
+local function read_rows_body(request, t, fields)
   local body, failure = read_body(request)
-  if not body then return failure end
+  if not body then return nil, failure end
   local errs = {}
-  check_rows_body(body, errs, ROW_FIELDS)
+  check_rows_body(body, errs, fields)
   if #errs == 0 then
     for i, item in ipairs(body.rows) do
       check_row_data(t, item.data or {}, array{ "body", "rows", i - 1, "data" }, errs)
     end
   end
-  if #errs > 0 then return invalid(errs) end
+  if #errs > 0 then return nil, invalid(errs) end
+  return body
+end
+
+function routes.add_rows(self, request, t)
+  local body, failure = read_rows_body(request, t, ROW_FIELDS)
+  if not body then return failure end
   local created = {}
   for i, item in ipairs(body.rows) do
     created[i] = self:new_row(t, item.data or {}, item.metadata)
@@ -1283,16 +1290,8 @@ function routes.add_rows(self, request, t)
 end
 
 function routes.update_rows(self, request, t)
-  local body, failure = read_body(request)
+  local body, failure = read_rows_body(request, t, ROW_UPDATE_FIELDS)
   if not body then return failure end
-  local errs = {}
-  check_rows_body(body, errs, ROW_UPDATE_FIELDS)
-  if #errs == 0 then
-    for i, item in ipairs(body.rows) do
-      check_row_data(t, item.data or {}, array{ "body", "rows", i - 1, "data" }, errs)
-    end
-  end
-  if #errs > 0 then return invalid(errs) end
   for _, item in ipairs(body.rows) do
     if item.id ~= nil and not find_by_id(t.rows, item.id) then return detail(404, "Row not found") end
   end
