@@ -77,6 +77,17 @@ local function with_retry_options(spec)
 end
 M.with_retry_options = with_retry_options
 
+--- Adds the caller's retry options (retries, backoff, sleep, now) to the
+--- options of a request it makes on the caller's behalf; returns them.
+local function pass_retry_options(opts, request)
+  for name in pairs(RETRY_OPTIONS) do request[name] = opts[name] end
+  return request
+end
+M.pass_retry_options = pass_retry_options
+
+-- The checks other option tables reuse.
+M.is_string, M.is_boolean = is_string, is_boolean
+
 local CLIENT_OPTIONS = with_retry_options{
   token = { check = is_string, want = "a string" },
   base_url = { check = is_string, want = "a string" },
@@ -288,12 +299,11 @@ M.check_id = check_id
 
 -- GET /v1/tables/{id}, with the caller's retry options and any deadline.
 local function fetch_table(client, id, opts, deadline)
-  return client:request("GET", "/v1/tables/" .. url.segment(id), {
+  return client:request("GET", "/v1/tables/" .. url.segment(id), pass_retry_options(opts, {
     subject = ("table '%s'"):format(id),
     expect = "object",
-    retries = opts.retries, backoff = opts.backoff, sleep = opts.sleep, now = opts.now,
     deadline = deadline,
-  })
+  }))
 end
 
 --- GET /v1/tables/{id}: the table's header and run status.

@@ -94,22 +94,15 @@ function extruct.default_client()
   return default_client
 end
 
-function extruct.get_table(id, opts)
-  client.check_id(id, "get_table")
-  return extruct.default_client():get_table(id, opts)
-end
-
-function extruct.wait_until_idle(id, opts)
-  client.check_id(id, "wait_until_idle")
-  return extruct.default_client():wait_until_idle(id, opts)
-end
-
--- The Tables API on the default client: extruct.create_table{...},
--- extruct.iter_rows(id), ... (not tail calls, so that a misuse is reported
--- at the caller's line on every Lua).
-for _, name in ipairs(tables.METHODS) do
+-- Every endpoint on the default client: extruct.get_table(id),
+-- extruct.create_table{...}, extruct.iter_rows(id), ... The methods check
+-- their arguments and report a misuse at the caller's line.
+local SHORTCUTS = { "get_table", "wait_until_idle" }
+for _, name in ipairs(tables.METHODS) do SHORTCUTS[#SHORTCUTS + 1] = name end
+for _, name in ipairs(SHORTCUTS) do
   extruct[name] = function(...)
     local c = extruct.default_client()
+    -- not a tail call: Lua 5.1 would leave no frame to blame for a misuse
     local result, extra = c[name](c, ...)
     return result, extra
   end

@@ -17,8 +17,7 @@ local M = {}
 -- Option checks
 ---------------------------------------------------------------------------
 
-local function is_string(v) return type(v) == "string" end
-local function is_boolean(v) return type(v) == "boolean" end
+local is_string, is_boolean = client.is_string, client.is_boolean
 local function whole(min, max)
   return function(v) return type(v) == "number" and v == math.floor(v) and v >= min and v <= max end
 end
@@ -37,9 +36,7 @@ local function column_position(v)
   return type(v) == "boolean" or (type(v) == "string" and v ~= "")
 end
 
-local function options(spec)
-  return client.with_retry_options(spec)
-end
+local options = client.with_retry_options
 
 -- The API's largest page of tables; a bigger limit is answered with 400.
 M.MAX_LIST_LIMIT = 100
@@ -107,11 +104,10 @@ local function call(self, method, path, opts, how)
       return nil, errors.new("encode", ("%s %s: the request body: %s"):format(method, path, why), { attempts = 0 })
     end
   end
-  return self:request(method, path, {
+  return self:request(method, path, client.pass_retry_options(opts, {
     query = how.query, body = text, subject = how.subject, expect = how.expect,
     retry_if = how.retry_if,
-    retries = opts.retries, backoff = opts.backoff, sleep = opts.sleep, now = opts.now,
-  })
+  }))
 end
 
 local function subject_table(id)
@@ -230,7 +226,7 @@ local function row_list(rows, where)
 end
 
 local function id_list(ids, where, what)
-  if not list_of_ids(ids) or type(ids) ~= "table" then
+  if not list_of_ids(ids) then
     misuse(("extruct.%s: %s must be a list of id strings"):format(where, what))
   end
   local out = list()
@@ -413,10 +409,7 @@ function Client:iter_rows(id, opts)
   opts = client.check_options(opts, DATA_OPTIONS, "extruct.iter_rows")
   local limit = opts.limit or M.DEFAULT_PAGE_SIZE
   return pages(function(offset)
-    local data, err = self:get_table_data(id, {
-      offset = offset, limit = limit,
-      retries = opts.retries, backoff = opts.backoff, sleep = opts.sleep, now = opts.now,
-    })
+    local data, err = self:get_table_data(id, client.pass_retry_options(opts, { offset = offset, limit = limit }))
     if data == nil then return nil, err end
     local rows = data.rows
     if type(rows) ~= "table" then
