@@ -34,11 +34,7 @@ local function extruct_run(mock, args, env)
   return out, helpers.read_file(work .. ".err"), status
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write_file = helpers.write_file
 
 -- Lines of stderr, for assertions that name them.
 local function lines(text)

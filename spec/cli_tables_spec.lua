@@ -11,11 +11,7 @@ local unpack = table.unpack or unpack
 
 local work = os.tmpname()
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write_file = helpers.write_file
 
 local extruct_run = helpers.run_extruct
 

@@ -223,6 +223,12 @@ function helpers.json_test_suite()
   return dir
 end
 
+function helpers.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
 function helpers.read_file(path)
   local f = assert(io.open(path, "rb"))
   local data = f:read("*a")

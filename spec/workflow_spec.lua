@@ -34,11 +34,7 @@ local INPUTS = {
 local OUTPUT_KEYS = { "offering", "fit" }
 local KEYS = { "website", "note", "offering", "fit" }
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write_file = helpers.write_file
 
 -- The CSV a user expects, built from rows read through iter_rows: the
 -- answer of every cell, in column order, "" for none.
