@@ -31,7 +31,7 @@ build = {
    modules = {
       ["extruct.core"] = {
          sources = { "src/core.c", "src/client.c", "src/json.c", "src/response.c", "src/clock.c",
-                     "src/encode.c", "src/term.c" },
+                     "src/encode.c", "src/term.c", "src/transfer.c", "src/engine.c" },
          libraries = { "curl", "cjson" },
          incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },
@@ -41,6 +41,8 @@ build = {
       ["extruct.errors"] = "lua/extruct/errors.lua",
       ["extruct.url"] = "lua/extruct/url.lua",
       ["extruct.clock"] = "lua/extruct/clock.lua",
+      ["extruct.loop"] = "lua/extruct/loop.lua",
+      ["extruct.gather"] = "lua/extruct/gather.lua",
       ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.tables"] = "lua/extruct/tables.lua",
       ["extruct.mock"] = "lua/extruct/mock.lua",

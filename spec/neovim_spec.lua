@@ -148,11 +148,11 @@ describe("inside Neovim", function()
     assert.is_nil(result.wait_error, report)
     assert.equal("nvim", result.strategy, report)
 
-    -- extruct.async handed control back at the first sleep, long before the end
+    -- extruct.async handed control back at the first request, long before the end
     local order = {}
     for _, e in ipairs(result.events) do order[#order + 1] = e.name end
     local joined = table.concat(order, ",")
-    assert.matches("^wait starts,poll,async returned,", joined)
+    assert.matches("^wait starts,async returned,poll,", joined)
     -- the deferred function ran between two polls, the timer kept ticking
     assert.is_true(result.deferred_ran_while_waiting, report)
     assert.matches("poll,deferred,.*poll,wait ends$", joined)

@@ -186,14 +186,21 @@ describe("security", function()
 
     it("is redacted in the C core, before Lua sees it", function()
       local core = require("extruct.core")
+      local engine = core.new_engine()
+      local function get(c)
+        local transfer = c:start(engine, "GET", "/v1/tables/tbl_idle")
+        engine:wait(transfer)
+        return assert(transfer:result())
+      end
       local c = core.new_client{ token = helpers.TOKEN, base_url = mock.url, trace = true }
-      local response = assert(c:request("GET", "/v1/tables/tbl_idle"))
+      local response = get(c)
       assert.matches("> Authorization: [redacted]\n", response.trace, 1, true)
       assert.is_nil(response.trace:find(helpers.TOKEN, 1, true))
       c:close()
       local quiet = core.new_client{ token = helpers.TOKEN, base_url = mock.url }
-      assert.is_nil(assert(quiet:request("GET", "/v1/tables/tbl_idle")).trace)
+      assert.is_nil(get(quiet).trace)
       quiet:close()
+      engine:close()
     end)
   end)
 

@@ -1,10 +1,10 @@
 /* extruct.core: the C half of the extruct module. It owns what needs C:
- * HTTP transfers on a reused libcurl handle (client.c), JSON to Lua
+ * HTTP transfers on libcurl's multi interface (client.c, transfer.c, engine.c), JSON to Lua
  * conversion through cJSON (json.c, encode.c), and a monotonic clock with a real
  * sleep (clock.c). Policy lives in lua/extruct/. */
 #include <curl/curl.h>
 
-#include "extruct.h"
+#include "transfer.h"
 
 int luaopen_extruct_core(lua_State *L);
 
@@ -26,6 +26,8 @@ int luaopen_extruct_core(lua_State *L) {
   ex_json_open(L);
   ex_encode_open(L);
   ex_client_open(L);
+  ex_transfer_open(L);
+  ex_engine_open(L);
   ex_clock_open(L);
   ex_term_open(L);
   return 1;

@@ -4,6 +4,8 @@
 local core = require("extruct.core")
 local clock = require("extruct.clock")
 local errors = require("extruct.errors")
+local gather = require("extruct.gather")
+local loop = require("extruct.loop")
 local retry = require("extruct.retry")
 local url = require("extruct.url")
 
@@ -202,11 +204,13 @@ end
 
 --- Releases the connection; safe to call more than once.
 function Client:close()
+  self._closed = true
   if self._core then
     self._core:close()
     self._core = nil
+    -- requests of this client that were in flight end as cancelled
+    loop.cancelled()
   end
-  self._closed = true
 end
 Client.__close = Client.close
 
@@ -219,7 +223,9 @@ end
 
 -- One transfer: true, body, response; or false, err.
 local function send(client, method, target, opts)
-  local response, kind, message, trace = client._core:request(method, target, opts.body)
+  -- (a sleep, trace or on_progress callback may have closed the client)
+  if client._closed then misuse("extruct: the client is closed") end
+  local response, kind, message, trace = loop.perform(client._core, method, target, opts.body)
   if client._trace then
     -- The core redacted the credentials before the text reached Lua.
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end
@@ -447,6 +453,89 @@ function Client:wait_until_idle(id, opts)
     end
     sleep(math.min(next_pause, remaining))
   end
+end
+
+local WAIT_ALL_OPTIONS = with_retry_options{
+  interval = WAIT_OPTIONS.interval,
+  max_interval = WAIT_OPTIONS.max_interval,
+  timeout = WAIT_OPTIONS.timeout,
+  on_progress = { check = is_function, want = "a function(id, t)" },
+  concurrency = { check = retry_count, want = "a whole number >= 1" },
+}
+
+--- Waits until every table of the list `ids` is idle, polling several at
+--- once (extruct.gather). opts: interval, max_interval, timeout (for the
+--- whole wait), on_progress(id, t) after every poll (returning false
+--- cancels), concurrency (tables polled at once, default 8), and the retry
+--- options. Returns a map id -> idle table; or nil and the first failure,
+--- whose err.tables (id -> the last table seen) and err.errors (id -> why
+--- that table's wait did not end idle) hold what was learned of every table.
+function Client:wait_all(ids, opts)
+  if type(ids) ~= "table" then
+    misuse("extruct.wait_all: expected a list of table ids, got " .. type(ids))
+  end
+  local list, seen = {}, {}
+  for i = 1, #ids do
+    check_id(ids[i], "wait_all", ("table id at position %d"):format(i))
+    if not seen[ids[i]] then
+      seen[ids[i]] = true
+      list[#list + 1] = ids[i]
+    end
+  end
+  opts = check_options(opts, WAIT_ALL_OPTIONS, "extruct.wait_all")
+  if opts.concurrency == 0 then misuse("extruct.wait_all: option 'concurrency' must be a whole number >= 1") end
+  local interval = opts.interval or WAIT_DEFAULTS.interval
+  if (opts.max_interval or interval) < interval then
+    misuse(("extruct.wait_all: max_interval (%g) must be >= interval (%g)"):format(opts.max_interval, interval))
+  end
+  local _, now = sleep_and_now(self, opts)
+  local timeout = opts.timeout or WAIT_DEFAULTS.timeout
+  local deadline = now() + timeout
+
+  local tables, errs, first, first_id = {}, {}, nil, nil
+  local function wait_one(id)
+    if first then
+      return nil, errors.new("cancelled", ("not waited for: table '%s' failed first"):format(first_id))
+    end
+    local wait_opts = pass_retry_options(opts, {
+      interval = opts.interval,
+      max_interval = opts.max_interval,
+      timeout = math.max(0, deadline - now()),
+      on_progress = function(t)
+        tables[id] = t
+        if first then return false end
+        if opts.on_progress then return opts.on_progress(id, t) end
+      end,
+    })
+    local t, err = self:wait_until_idle(id, wait_opts)
+    if t then
+      tables[id] = t
+    elseif err.kind == "cancelled" and first then
+      err = errors.new("cancelled", ("stopped waiting for table '%s': table '%s' failed first"):format(id, first_id),
+        { last = err.last })
+    end
+    return t, err
+  end
+  local fns = {}
+  for i, id in ipairs(list) do
+    fns[i] = function()
+      local t, err = wait_one(id)
+      if err then
+        errs[id] = err
+        if first == nil then first, first_id = err, id end
+      end
+      return t, err
+    end
+  end
+  gather.gather(fns, { concurrency = opts.concurrency or gather.DEFAULT_CONCURRENCY })
+  if first then
+    -- the first failure, as it came, with what was learned of every table
+    local fields = {}
+    for key, value in pairs(first) do fields[key] = value end
+    fields.id, fields.tables, fields.errors = first_id, tables, errs
+    return nil, errors.new(first.kind, first.message, fields)
+  end
+  return tables
 end
 
 return M

@@ -11,6 +11,7 @@ local errors = require("extruct.errors")
 local client = require("extruct.client")
 local clock = require("extruct.clock")
 local tables = require("extruct.tables")
+local gather = require("extruct.gather")
 
 local extruct = {
   _VERSION = core._VERSION,
@@ -86,6 +87,10 @@ extruct.now = clock.now
 --- on_done(true, ...) or on_done(false, err) when it ends. Returns the coroutine.
 extruct.async = clock.async
 
+--- Runs the functions of a list side by side, their requests overlapping;
+--- returns an array of packed results ({ n = k, ... }). See extruct.gather.
+extruct.gather = gather.gather
+
 -- The module-level functions share one client built from the environment
 -- (EXTRUCT_API_TOKEN, EXTRUCT_API_URL) on first use.
 local default_client
@@ -97,7 +102,7 @@ end
 -- Every endpoint on the default client: extruct.get_table(id),
 -- extruct.create_table{...}, extruct.iter_rows(id), ... The methods check
 -- their arguments and report a misuse at the caller's line.
-local SHORTCUTS = { "get_table", "wait_until_idle" }
+local SHORTCUTS = { "get_table", "wait_until_idle", "wait_all" }
 for _, name in ipairs(tables.METHODS) do SHORTCUTS[#SHORTCUTS + 1] = name end
 for _, name in ipairs(SHORTCUTS) do
   extruct[name] = function(...)

@@ -1,0 +1,122 @@
+-- extruct.gather: several functions run side by side, their requests
+-- overlapping on one engine (see extruct.loop for how each host waits).
+
+local loop = require("extruct.loop")
+
+local M = {}
+
+--- Functions running at once when the caller does not say.
+M.DEFAULT_CONCURRENCY = 8
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+local function misuse(message)
+  -- (required here: extruct.client requires this module)
+  require("extruct.client").misuse(message)
+end
+
+local function check(fns, opts)
+  if type(fns) ~= "table" then
+    misuse("extruct.gather: expected a list of functions, got " .. type(fns))
+  end
+  local count = 0
+  for key in pairs(fns) do
+    if type(key) ~= "number" or key < 1 or key ~= math.floor(key) then
+      misuse("extruct.gather: expected a list of functions, found the key " .. tostring(key))
+    end
+    count = count + 1
+  end
+  for i = 1, count do
+    if type(fns[i]) ~= "function" then
+      misuse(("extruct.gather: element %d of the list is a %s, not a function"):format(i, type(fns[i])))
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    misuse("extruct.gather: options must be a table, got " .. type(opts))
+  end
+  opts = opts or {}
+  for name, value in pairs(opts) do
+    if name ~= "concurrency" then
+      misuse(("extruct.gather: unknown option '%s'"):format(tostring(name)))
+    end
+    if type(value) ~= "number" or value < 1 or value ~= math.floor(value) or value == math.huge then
+      misuse("extruct.gather: option 'concurrency' must be a whole number >= 1")
+    end
+  end
+  return count, opts.concurrency or M.DEFAULT_CONCURRENCY
+end
+
+--- extruct.gather(fns [, { concurrency = N }]) runs every function of the
+--- list fns as a task, at most N (default 8) at a time, their requests and
+--- sleeps overlapping, and returns an array whose i-th element packs what
+--- fns[i] returned: { n = 1, t } or { n = 2, nil, err }. In plain Lua it
+--- blocks until all have ended; in a coroutine under Neovim (extruct.async)
+--- it yields to the editor meanwhile. A function that raises an error stops
+--- new ones from starting; once the running ones end, gather raises it.
+function M.gather(fns, opts)
+  local n, concurrency = check(fns, opts)
+  local results = {}
+  if n == 0 then return results end
+
+  local started, running, failure = 0, 0, nil
+  local function all_ended()
+    return running == 0 and (started == n or failure ~= nil)
+  end
+
+  local parent = coroutine.running()
+  local vim = not loop.in_task() and loop.neovim() or nil
+  -- How a task starts, and how the caller learns that all have ended.
+  local spawn, wake
+  local parent_waits = false
+  if vim then
+    spawn = loop.async
+    wake = function()
+      if parent_waits then vim.schedule(function() loop.resume(parent) end) end
+    end
+  else
+    spawn = loop.spawn
+    wake = loop.in_task() and function() loop.wake(parent) end or function() end
+  end
+
+  local launching = false
+  local launch
+  local function ended(i, ok, ...)
+    running = running - 1
+    if ok then
+      results[i] = pack(...)
+    elseif failure == nil then
+      failure = (...)
+    end
+    launch()
+    if all_ended() then wake() end
+  end
+  -- (not re-entered when a task ends at once: a loop, not a recursion)
+  function launch()
+    if launching then return end
+    launching = true
+    while running < concurrency and started < n and failure == nil do
+      started = started + 1
+      running = running + 1
+      local i = started
+      spawn(fns[i], function(...) ended(i, ...) end)
+    end
+    launching = false
+  end
+
+  launch()
+  if vim then
+    while not all_ended() do
+      parent_waits = true
+      coroutine.yield()
+      parent_waits = false
+    end
+  elseif loop.in_task() then
+    loop.wait_task(all_ended)
+  else
+    loop.run_until(all_ended)
+  end
+  if failure ~= nil then error(failure, 0) end
+  return results
+end
+
+return M

@@ -1,0 +1,404 @@
+/* One request: an easy handle and the buffers it fills, owned by a transfer
+ * userdata while the request runs and until its result is read, then kept by
+ * the client for the next request (so connections, buffers and handles are
+ * reused, as a single blocking handle would).
+ *
+ * Everything a transfer allocates lives in buffers owned by ex_transfer, so a
+ * Lua error (out of memory while building the result) can never leak them:
+ * the userdata's __gc releases them. libcurl's callbacks make no Lua calls,
+ * so nothing long-jumps through libcurl. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transfer.h"
+
+/* The most of one request's trace kept; the rest is cut with a note. */
+#define TRANSFER_MAX_TRACE (64 * 1024)
+/* Buffers grown past this are freed when a transfer goes back to its client,
+ * so one large answer does not pin memory for the client's lifetime. */
+#define TRANSFER_KEEP_BUFFER (256 * 1024)
+
+/* ---- buffers ---------------------------------------------------------- */
+
+int ex_buffer_append(ex_buffer *buf, const char *data, size_t len) {
+  if (buf->len + len + 1 > buf->cap) {
+    size_t cap = buf->cap ? buf->cap : 4096;
+    char *grown;
+    while (cap < buf->len + len + 1)
+      cap *= 2;
+    grown = (char *)realloc(buf->data, cap);
+    if (grown == NULL)
+      return 0;
+    buf->data = grown;
+    buf->cap = cap;
+  }
+  memcpy(buf->data + buf->len, data, len);
+  buf->len += len;
+  buf->data[buf->len] = '\0';
+  return 1;
+}
+
+void ex_buffer_free(ex_buffer *buf) {
+  free(buf->data);
+  buf->data = NULL;
+  buf->len = buf->cap = 0;
+}
+
+/* ---- libcurl callbacks (no Lua calls in here: nothing may long-jump) ---- */
+
+static size_t transfer_on_body(char *data, size_t size, size_t nmemb, void *userdata) {
+  ex_transfer *t = (ex_transfer *)userdata;
+  size_t len = size * nmemb;
+  if (t->body.len + len > t->max_body) {
+    t->body_too_large = 1;
+    return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+  }
+  if (!ex_buffer_append(&t->body, data, len)) {
+    t->out_of_memory = 1;
+    return 0;
+  }
+  return len;
+}
+
+static size_t transfer_on_header(char *data, size_t size, size_t nmemb, void *userdata) {
+  ex_transfer *t = (ex_transfer *)userdata;
+  size_t len = size * nmemb;
+  /* A new status line starts a new response (after a redirect or a 100
+   * Continue): only the final response's headers matter. */
+  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+    t->head.len = 0;
+  if (t->head.len + len > t->max_body) {
+    t->body_too_large = 1;
+    return 0;
+  }
+  if (!ex_buffer_append(&t->head, data, len)) {
+    t->out_of_memory = 1;
+    return 0;
+  }
+  return len;
+}
+
+/* The length of "Authorization:" or "Proxy-Authorization:" (any case) at
+ * the start of a header line, or 0. */
+static size_t transfer_credential_prefix(const char *line, size_t len) {
+  static const char *const names[] = {"authorization:", "proxy-authorization:"};
+  size_t n, i;
+  for (n = 0; n < sizeof names / sizeof names[0]; n++) {
+    size_t name_len = strlen(names[n]);
+    if (len < name_len)
+      continue;
+    for (i = 0; i < name_len && tolower((unsigned char)line[i]) == names[n][i]; i++)
+      ;
+    if (i == name_len)
+      return name_len;
+  }
+  return 0;
+}
+
+/* Appends one trace line: a marker ("* " info, "> " sent, "< " received)
+ * and the line without its end. The value of a credential header is
+ * replaced here, so the token never reaches the trace buffer. */
+static void transfer_trace_line(ex_transfer *t, const char *marker, const char *line, size_t len) {
+  static const char redacted[] = " [redacted]";
+  static const char cut[] = "* [trace cut short]\n";
+  size_t prefix;
+  while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+    len--;
+  if (len == 0 || t->trace_full)
+    return;
+  if (t->trace.len + len + sizeof redacted + 2 > TRANSFER_MAX_TRACE) {
+    ex_buffer_append(&t->trace, cut, sizeof cut - 1);
+    t->trace_full = 1;
+    return;
+  }
+  ex_buffer_append(&t->trace, marker, 2);
+  prefix = transfer_credential_prefix(line, len);
+  if (prefix > 0) {
+    ex_buffer_append(&t->trace, line, prefix);
+    ex_buffer_append(&t->trace, redacted, sizeof redacted - 1);
+  } else {
+    ex_buffer_append(&t->trace, line, len);
+  }
+  ex_buffer_append(&t->trace, "\n", 1);
+}
+
+static int transfer_on_debug(CURL *curl, curl_infotype type, char *data, size_t size, void *userdata) {
+  ex_transfer *t = (ex_transfer *)userdata;
+  const char *marker, *p = data, *end = data + size;
+  (void)curl;
+  switch (type) {
+  case CURLINFO_TEXT:
+    marker = "* ";
+    break;
+  case CURLINFO_HEADER_OUT:
+    marker = "> ";
+    break;
+  case CURLINFO_HEADER_IN:
+    marker = "< ";
+    break;
+  default:
+    return 0; /* bodies and TLS records stay out */
+  }
+  /* A request head comes as one block: one trace line per header line. */
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    const char *line_end = eol ? eol + 1 : end;
+    transfer_trace_line(t, marker, p, (size_t)(line_end - p));
+    p = line_end;
+  }
+  return 0;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+/* A new transfer with an easy handle set up for client c: every setting that
+ * does not change from request to request is made here, once. */
+ex_transfer *ex_transfer_new(ex_client *c) {
+  ex_transfer *t = (ex_transfer *)calloc(1, sizeof *t);
+  CURL *easy;
+  if (t == NULL)
+    return NULL;
+  easy = t->easy = curl_easy_init();
+  if (easy == NULL) {
+    free(t);
+    return NULL;
+  }
+  t->max_body = c->max_body;
+  t->tracing = c->tracing;
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, transfer_on_header);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)t);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* Several requests to one host share an HTTP/2 connection rather than
+   * opening one each, when the server speaks HTTP/2. */
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+  /* The Lua layer builds exact paths (an id of ".." is a table id, not a
+   * step up), so libcurl must not normalise them. */
+  curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 3L);
+  /* Credentials never follow a redirect to another host or port (libcurl's
+   * default, stated here because the security of the token rests on it),
+   * and an https client is never redirected to plaintext http. */
+  curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, c->redirect_https_only ? "https" : "http,https");
+#else
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS,
+                   c->redirect_https_only ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  /* Verification stays on unless the caller asked for `insecure = true`. */
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
+  if (c->tracing) {
+    curl_easy_setopt(easy, CURLOPT_DEBUGFUNCTION, transfer_on_debug);
+    curl_easy_setopt(easy, CURLOPT_DEBUGDATA, (void *)t);
+    curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
+  }
+  /* libcurl copies strings: these can fail for want of memory. */
+  if ((c->ca_file != NULL && curl_easy_setopt(easy, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) ||
+      curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent) != CURLE_OK) {
+    curl_easy_cleanup(easy);
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void ex_transfer_prepare(ex_transfer *t) {
+  t->body.len = t->head.len = t->trace.len = t->post.len = 0;
+  t->body_too_large = t->out_of_memory = t->trace_full = 0;
+  t->error[0] = '\0';
+  t->code = CURLE_OK;
+  t->state = EX_IDLE;
+  t->queued = 0;
+}
+
+/* Frees the buffers that one large answer grew: kept, they would pin
+ * memory for as long as the client lives. */
+void ex_transfer_shrink(ex_transfer *t) {
+  if (t->body.cap > TRANSFER_KEEP_BUFFER)
+    ex_buffer_free(&t->body);
+  if (t->head.cap > TRANSFER_KEEP_BUFFER)
+    ex_buffer_free(&t->head);
+  if (t->post.cap > TRANSFER_KEEP_BUFFER)
+    ex_buffer_free(&t->post);
+  if (t->trace.cap > TRANSFER_KEEP_BUFFER)
+    ex_buffer_free(&t->trace);
+  t->body.len = t->head.len = t->post.len = t->trace.len = 0;
+}
+
+void ex_transfer_free(ex_transfer *t) {
+  ex_transfer_detach_engine(t);
+  ex_client_unlink(t);
+  if (t->easy != NULL)
+    curl_easy_cleanup(t->easy);
+  ex_buffer_free(&t->body);
+  ex_buffer_free(&t->head);
+  ex_buffer_free(&t->post);
+  ex_buffer_free(&t->trace);
+  free(t);
+}
+
+/* ---- the result ------------------------------------------------------- */
+
+/* A redirect to a scheme the client does not follow (https to http). */
+static int transfer_refused_redirect(const ex_transfer *t, CURLcode code) {
+  long redirects = 0;
+  if (code != CURLE_UNSUPPORTED_PROTOCOL)
+    return 0;
+  curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+  return redirects > 0;
+}
+
+/* Maps a libcurl failure to an error kind of the Lua layer. */
+static const char *transfer_error_kind(const ex_transfer *t, CURLcode code) {
+  if (t->body_too_large)
+    return "decode";
+  if (transfer_refused_redirect(t, code))
+    return "http";
+  switch (code) {
+  case CURLE_OPERATION_TIMEDOUT:
+    return "timeout";
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    return "config";
+  case CURLE_FILESIZE_EXCEEDED:
+  case CURLE_BAD_CONTENT_ENCODING:
+    return "decode";
+  case CURLE_TOO_MANY_REDIRECTS:
+    return "http";
+  /* Not transient: retrying will not make a certificate trustworthy. */
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_ISSUER_ERROR:
+    return "tls";
+  default:
+    return "network";
+  }
+}
+
+static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURLcode code) {
+  if (t->out_of_memory)
+    lua_pushliteral(L, "out of memory while receiving the response");
+  else if (t->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
+    lua_pushfstring(L, "response larger than max_response_size (%f bytes)", (lua_Number)t->max_body);
+  else if (transfer_refused_redirect(t, code))
+    lua_pushstring(L, "refused to follow a redirect to another scheme (a client of an https base URL"
+                      " follows https redirects only)");
+  else if (strcmp(transfer_error_kind(t, code), "tls") == 0)
+    lua_pushfstring(L, "TLS certificate verification failed: %s",
+                    t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
+  else if (t->error[0] != '\0')
+    lua_pushstring(L, t->error);
+  else
+    lua_pushstring(L, curl_easy_strerror(code));
+}
+
+static ex_transfer_box *transfer_box(lua_State *L) {
+  return (ex_transfer_box *)luaL_checkudata(L, 1, EX_TRANSFER_MT);
+}
+
+/* transfer:done() -> whether the request has ended (its result can be read). */
+static int transfer_done(lua_State *L) {
+  ex_transfer_box *box = transfer_box(L);
+  lua_pushboolean(L, box->t == NULL || box->t->state == EX_DONE || box->t->state == EX_CANCELLED);
+  return 1;
+}
+
+/* transfer:id() -> the number engine:next_done() reports it by. */
+static int transfer_id(lua_State *L) {
+  ex_transfer_box *box = transfer_box(L);
+  luaL_argcheck(L, box->t != NULL, 1, "the transfer was released");
+  lua_pushinteger(L, (lua_Integer)box->t->id);
+  return 1;
+}
+
+/* transfer:result() -> response | nil, kind, message [, trace]
+ *
+ * response = { status, headers, body, body_error, body_text }: body is the
+ * decoded JSON; when the body is not JSON, body_error says why and body_text
+ * holds its first bytes. With the trace option, response.trace (or the
+ * fourth value on failure) holds the exchange's lines, credentials
+ * redacted. Reading the result releases the transfer: its handle and
+ * buffers go back to the client for the next request. */
+static int transfer_result(lua_State *L) {
+  ex_transfer_box *box = transfer_box(L);
+  ex_transfer *t = box->t;
+  int results;
+  luaL_argcheck(L, t != NULL, 1, "the result was read already");
+  if (t->state == EX_RUNNING || t->state == EX_IDLE)
+    return luaL_error(L, "extruct.core: the transfer has not ended");
+  lua_settop(L, 1);
+  if (t->state == EX_CANCELLED) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "cancelled");
+    lua_pushliteral(L, "the client was closed while the request was in flight");
+    results = 3;
+  } else if (t->code != CURLE_OK || t->out_of_memory) {
+    lua_pushnil(L);
+    lua_pushstring(L, transfer_error_kind(t, t->code));
+    transfer_push_error_message(L, t, t->code);
+    results = 3;
+    if (t->tracing) {
+      lua_pushlstring(L, t->trace.data ? t->trace.data : "", t->trace.len);
+      results = 4;
+    }
+  } else {
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    ex_response_push(L, status, t->head.data, t->head.len, t->body.data, t->body.len);
+    if (t->tracing) {
+      lua_pushlstring(L, t->trace.data ? t->trace.data : "", t->trace.len);
+      lua_setfield(L, -2, "trace");
+    }
+    results = 1;
+  }
+  box->t = NULL;
+  ex_client_release(t);
+  return results;
+}
+
+/* One function for release, __gc and __close: stops the request if it is
+ * still running and hands the handle back; safe to call any number of times. */
+static int transfer_release(lua_State *L) {
+  ex_transfer_box *box = transfer_box(L);
+  ex_transfer *t = box->t;
+  if (t != NULL) {
+    box->t = NULL;
+    ex_client_release(t);
+  }
+  return 0;
+}
+
+void ex_transfer_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+      {"done", transfer_done},
+      {"id", transfer_id},
+      {"result", transfer_result},
+      {"cancel", transfer_release},
+      {NULL, NULL},
+  };
+  luaL_newmetatable(L, EX_TRANSFER_MT);
+  lua_pushcfunction(L, transfer_release);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, transfer_release);
+  lua_setfield(L, -2, "__close");
+  lua_newtable(L);
+  ex_setfuncs(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}

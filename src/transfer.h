@@ -1,0 +1,115 @@
+/* The HTTP transfer machinery shared by client.c, transfer.c and engine.c.
+ *
+ *   client    (userdata)  the settings and credentials of one API client, its
+ *                         idle transfers ready for reuse, and its live ones
+ *   transfer  (userdata)  one request: it points at an ex_transfer, whose easy
+ *                         handle and buffers are reused from request to request
+ *   engine    (userdata)  a libcurl multi handle: runs transfers side by side
+ *                         and holds the connection pool they share
+ *
+ * The lifetimes are independent: whichever of a client, an engine and a
+ * transfer is closed or collected first detaches the others from itself,
+ * so a transfer never outlives the multi handle it runs on, and no easy
+ * handle outlives the header lists of its client. */
+#ifndef EXTRUCT_TRANSFER_H
+#define EXTRUCT_TRANSFER_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "extruct.h"
+
+#define EX_TRANSFER_MT "extruct.core.transfer"
+#define EX_ENGINE_MT "extruct.core.engine"
+
+typedef struct ex_buffer {
+  char *data;
+  size_t len, cap;
+} ex_buffer;
+
+struct ex_client;
+struct ex_engine;
+
+enum ex_transfer_state { EX_IDLE, EX_RUNNING, EX_DONE, EX_CANCELLED };
+
+typedef struct ex_transfer {
+  CURL *easy;
+  ex_buffer body, head, post;
+  ex_buffer trace; /* with the `trace` option: the exchange, credentials redacted */
+  size_t max_body;
+  int body_too_large, out_of_memory, tracing, trace_full;
+  char error[CURL_ERROR_SIZE];
+
+  enum ex_transfer_state state;
+  CURLcode code;
+  long id;     /* the engine's number for it, reported by engine:next_done() */
+  int queued;  /* report its end through engine:next_done() */
+  int in_done; /* it is in its engine's done queue */
+
+  struct ex_client *client; /* NULL once the client is closed */
+  struct ex_transfer *client_prev, *client_next;
+  struct ex_engine *engine; /* NULL when not on a multi handle */
+  struct ex_transfer *engine_prev, *engine_next;
+  struct ex_transfer *done_next;
+} ex_transfer;
+
+/* The userdata of a transfer: NULL once released. */
+typedef struct ex_transfer_box {
+  ex_transfer *t;
+} ex_transfer_box;
+
+typedef struct ex_client {
+  struct curl_slist *headers;      /* Accept, Authorization */
+  struct curl_slist *body_headers; /* the same plus Content-Type */
+  char *base_url;
+  size_t max_body;
+  int closed;
+  ex_transfer *idle[4]; /* finished transfers kept for reuse */
+  int idle_count;
+  ex_transfer *live; /* on an engine or holding a result */
+  /* The settings of a new easy handle. */
+  long timeout_ms, connect_timeout_ms;
+  int insecure, tracing, redirect_https_only;
+  char *ca_file, *user_agent;
+} ex_client;
+
+typedef struct ex_engine {
+  CURLM *multi;
+  long pid;   /* the process that made it: a forked child must not use it */
+  int events; /* driven by socket_action (a host loop) rather than by polling */
+  long next_id;
+  ex_transfer *running;
+  ex_transfer *done_head, *done_tail;
+  /* Event mode: what curl asked for since the host loop last looked. */
+  struct ex_socket_change {
+    curl_socket_t fd;
+    int what;
+  } *changes;
+  size_t change_count, change_cap;
+  long timer_ms;
+  int timer_changed;
+} ex_engine;
+
+/* transfer.c */
+ex_transfer *ex_transfer_new(ex_client *c);      /* NULL when out of memory */
+void ex_transfer_prepare(ex_transfer *t);        /* clears the last request's state */
+void ex_transfer_shrink(ex_transfer *t);         /* drops the buffers a large answer grew */
+void ex_transfer_free(ex_transfer *t);           /* detaches, then frees everything */
+void ex_transfer_detach_engine(ex_transfer *t);  /* off its multi handle, not reported */
+void ex_transfer_finish(ex_transfer *t, CURLcode code); /* ended: off the multi, reported */
+void ex_transfer_cancel(ex_transfer *t);         /* the same, as cancelled */
+void ex_transfer_open(lua_State *L);
+
+/* client.c */
+void ex_client_unlink(ex_transfer *t);
+void ex_client_release(ex_transfer *t); /* back to its client's idle list, or freed */
+
+/* engine.c */
+int ex_engine_add(ex_engine *e, ex_transfer *t); /* CURLM_OK or the failure */
+void ex_engine_open(lua_State *L);
+
+void ex_buffer_free(ex_buffer *buf);
+int ex_buffer_append(ex_buffer *buf, const char *data, size_t len);
+
+#endif
