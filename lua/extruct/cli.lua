@@ -178,17 +178,23 @@ the percent is rounded down, so 100% means done.
 ]=])
 
 HELP["tables wait"] = command_help([=[
-usage: extruct tables wait ID [--interval S] [--max-interval S] [--timeout S]
-                              [--quiet] [--pretty | --compact] [OPTIONS]
+usage: extruct tables wait ID [ID ...] [--interval S] [--max-interval S] [--timeout S]
+                              [--concurrency N] [--quiet] [--pretty | --compact] [OPTIONS]
 
 Polls the table until its run is idle, then prints it as JSON on stdout.
+With several IDs it polls up to --concurrency of them at once (default 8),
+prints each idle table as one line of JSON in the order given, and the
+timeout is for the whole wait; if one table fails or time runs out, the
+tables that did go idle are still printed before the error.
 While waiting it reports progress on stderr: when stderr is a terminal, a bar
 redrawn in place every second (cells done/total, percent, time elapsed, time
 since the counts last changed), cleared at the end and replaced by a summary
 line; otherwise one line per poll where the run status or a count changed
 (and at least one a minute):
   tbl_demo: running, 166/250 cells, 66%, elapsed 0:10
+With several IDs, a terminal shows one bar per table.
 
+  --concurrency N    tables polled at once (several IDs; default 8)
 ]=], WAIT_OPTIONS .. JSON_OPTIONS)
 
 HELP["tables create"] = command_help([=[
@@ -345,6 +351,7 @@ local OPTIONS = {
   ["--wait"] = { key = "wait" },
   ["--format"] = { key = "format", value = "FORMAT", want = "jsonl or csv", parse = one_of("jsonl", "csv") },
   ["--batch"] = { key = "batch", value = "N", want = "a whole number >= 1", parse = whole_number },
+  ["--concurrency"] = { key = "concurrency", value = "N", want = "a whole number >= 1", parse = whole_number },
   ["--run"] = { key = "run" },
   ["--id"] = { key = "id" },
 }
@@ -375,8 +382,9 @@ local COMMANDS = {
                       options = set("kind", "scope", "search", "tags", "sort", "limit", "page_size", "json") },
   ["tables get"] = { args = { "ID" }, options = set("pretty", "compact") },
   ["tables status"] = { args = { "ID" }, options = {} },
-  ["tables wait"] = { args = { "ID" },
-                      options = set("pretty", "compact", "interval", "max_interval", "timeout", "quiet") },
+  ["tables wait"] = { args = { "ID" }, more = "ID",
+                      options = set("pretty", "compact", "interval", "max_interval", "timeout", "quiet",
+                                    "concurrency") },
   ["tables create"] = { args = { "FILE" }, options = set("json", "pretty", "compact") },
   ["tables delete"] = { args = { "ID" }, options = set("json", "pretty", "compact") },
   ["tables run"] = { args = { "ID" },
@@ -572,11 +580,16 @@ function Progress:width()
   return (width and width >= 2) and width or 80
 end
 
-function Progress:draw()
-  local t = self.last_table
-  if not t then return end
+--- The bar for the last table seen, or nil before the first poll.
+function Progress:line(width)
+  if not self.last_table then return nil end
   local now = self.now()
-  local line = M.bar_line(self.id, self.counts, self.percent, now - self.started, now - self.changed_at, self:width())
+  return M.bar_line(self.id, self.counts, self.percent, now - self.started, now - self.changed_at, width or self:width())
+end
+
+function Progress:draw()
+  local line = self:line()
+  if not line then return end
   local pad = math.max(0, self.drawn - #line)
   self.sys.stderr:write("\r", line, (" "):rep(pad))
   self.sys.stderr:flush()
@@ -595,13 +608,19 @@ function Progress:plain_line()
   return ("%s: %s, elapsed %s\n"):format(one_line(self.id), self.summary, M.duration(self.now() - self.started))
 end
 
+--- Takes in the table a poll saw; returns whether the summary changed.
+function Progress:record(t)
+  local summary, counts, percent = M.run_summary(self.extruct, t)
+  local changed = summary ~= self.summary
+  if changed then self.changed_at = self.now() end
+  self.last_table, self.summary, self.counts, self.percent = t, summary, counts, percent
+  return changed
+end
+
 --- Called after every poll with the table seen.
 function Progress:update(t)
   local now = self.now()
-  local summary, counts, percent = M.run_summary(self.extruct, t)
-  local changed = summary ~= self.summary
-  if changed then self.changed_at = now end
-  self.last_table, self.summary, self.counts, self.percent = t, summary, counts, percent
+  local changed = self:record(t)
   if self.tty then
     self:draw()
   elseif changed or now - self.printed_at >= PLAIN_LINE_AT_LEAST_EVERY then
@@ -624,6 +643,58 @@ function Progress:finish()
     self.sys.stderr:write(self:plain_line())
     self.sys.stderr:flush()
   end
+end
+
+-- The progress of several waits: on a terminal (other than TERM=dumb) one
+-- bar per table, the block redrawn in place; otherwise each table's plain
+-- lines, as for one table.
+local MultiProgress = {}
+MultiProgress.__index = MultiProgress
+
+function M.multi_progress_reporter(extruct, ids, sys, now)
+  local self = setmetatable({ sys = sys, ids = ids, reporters = {}, drawn = 0 }, MultiProgress)
+  self.tty = sys.isatty(2) and sys.getenv("TERM") ~= "dumb"
+  for _, id in ipairs(ids) do
+    if not self.reporters[id] then
+      local reporter = M.progress_reporter(extruct, id, sys, now)
+      reporter.tty = false
+      self.reporters[id] = reporter
+    end
+  end
+  return self
+end
+
+-- Moves back over the lines drawn last time, then writes `lines`.
+function MultiProgress:redraw(lines)
+  local parts = {}
+  if self.drawn > 0 then parts[1] = ("\r\27[%dA"):format(self.drawn) end
+  for _, line in ipairs(lines) do parts[#parts + 1] = "\r" .. line .. "\27[K\n" end
+  self.sys.stderr:write(table.concat(parts))
+  self.sys.stderr:flush()
+  self.drawn = #lines
+end
+
+function MultiProgress:update(id, t)
+  local reporter = self.reporters[id]
+  if not self.tty then return reporter:update(t) end
+  reporter:record(t)
+  local width = reporter:width()
+  local lines = {}
+  for i, each in ipairs(self.ids) do
+    lines[i] = self.reporters[each]:line(width) or (one_line(each) .. ": waiting for the first poll")
+  end
+  self:redraw(lines)
+end
+
+--- At the end, on a terminal: each bar gives way to its summary line.
+function MultiProgress:finish()
+  if not self.tty then return end
+  local lines = {}
+  for i, id in ipairs(self.ids) do
+    local reporter = self.reporters[id]
+    lines[i] = reporter.last_table and reporter:plain_line():sub(1, -2) or (one_line(id) .. ": not polled")
+  end
+  self:redraw(lines)
 end
 
 ---------------------------------------------------------------------------
@@ -897,8 +968,35 @@ local function wait_and_print(extruct, sys, opts, client, id)
   return write_json(extruct, sys, opts, t)
 end
 
-RUN["tables wait"] = function(extruct, sys, opts, id)
-  return wait_and_print(extruct, sys, opts, make_client(extruct, opts, sys), id)
+-- Waits for several tables at once, a progress line each, then prints the
+-- idle tables as JSON lines in the order given (those that went idle, also
+-- when another failed).
+local function wait_all_and_print(extruct, sys, opts, client, ids)
+  local progress = M.multi_progress_reporter(extruct, ids, sys, extruct.now)
+  local wait_opts = { interval = opts.interval, max_interval = opts.max_interval, timeout = opts.timeout,
+                      concurrency = opts.concurrency }
+  if not opts.quiet then
+    wait_opts.on_progress = function(id, t) progress:update(id, t) end
+  end
+  local tables, err = client:wait_all(ids, wait_opts)
+  if not opts.quiet then progress:finish() end
+  local printed = {}
+  for _, id in ipairs(ids) do
+    local t = (tables or err.tables)[id]
+    if t and extruct.is_idle(t) and not printed[id] then
+      printed[id] = true
+      local ok, why = write_json(extruct, sys, { compact = not opts.pretty, pretty = opts.pretty }, t)
+      if not ok then return nil, why end
+    end
+  end
+  if not tables then return nil, err, err.kind == "timeout" and M.EXIT_TIMEOUT or nil end
+  return true
+end
+
+RUN["tables wait"] = function(extruct, sys, opts, id, ...)
+  local client = make_client(extruct, opts, sys)
+  if select("#", ...) == 0 then return wait_and_print(extruct, sys, opts, client, id) end
+  return wait_all_and_print(extruct, sys, opts, client, { id, ... })
 end
 
 --- The table's creation time for `tables list`: UTC to the minute when the
@@ -1234,9 +1332,10 @@ local function dispatch(argv, sys)
     if value == nil or value == "" then usage_error(MISSING_ARGUMENT[name], command) end
     args[i] = value
   end
-  local extra = words[used + #spec.args + 1]
-  if extra ~= nil then
-    usage_error(("unexpected argument '%s'"):format(extra), command)
+  for i = used + #spec.args + 1, #words do
+    if not spec.more then usage_error(("unexpected argument '%s'"):format(words[i]), command) end
+    if words[i] == "" then usage_error(MISSING_ARGUMENT[spec.more], command) end
+    args[#args + 1] = words[i]
   end
   for key, spelling in pairs(opts.given) do
     if not GLOBAL_KEYS[key] and not spec.options[key] then
@@ -1245,7 +1344,7 @@ local function dispatch(argv, sys)
   end
   check_combinations(command, opts)
 
-  local ok, err, exit_code = RUN[command](extruct, sys, opts, (unpack or table.unpack)(args, 1, #spec.args))
+  local ok, err, exit_code = RUN[command](extruct, sys, opts, (unpack or table.unpack)(args, 1, #args))
   if ok then return M.EXIT_OK end
   sys.stderr:write(one_line(tostring(err)), "\n")
   return exit_code or exit_code_for(err)
