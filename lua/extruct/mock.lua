@@ -81,7 +81,8 @@ Control API (no auth): POST /_mock/reset, POST /_mock/tables?id=X&polls=N[&kind=
 POST /_mock/advance?id=X[&polls=N] (N polls without GETs, default 1),
 POST /_mock/faults?[count=N&path=P&status=S&detail=D&retry_after=R&delay=SEC&body=B&content_type=T&mode=M
                    &content_encoding=E&location=URL],
-GET /_mock/requests, GET /_mock/stats, POST /_mock/shutdown.
+GET /_mock/requests, GET /_mock/stats (connections, requests, accepted, in_flight, max_in_flight:
+the most API requests answered at once), POST /_mock/shutdown.
 Fault modes: truncate, invalid_json, html, drop, empty, stall, reset, trickle, chunked.
 ]]
 
@@ -432,7 +433,8 @@ function Server:reset()
   self.request_log = {}
   self.logged_bytes = 0
   self.api_connections = {} -- ids of connections that carried API requests
-  self.stats = { connections = 0, requests = 0, accepted = 0 }
+  -- in_flight: API requests being answered now; max_in_flight: the most at once
+  self.stats = { connections = 0, requests = 0, accepted = 0, in_flight = 0, max_in_flight = 0 }
 end
 
 function Server:log(fmt, ...)
@@ -780,10 +782,14 @@ function Server:serve(conn)
     end
 
     local response, note
-    if request.path:sub(1, 7) == "/_mock/" then
+    local api_request = request.path:sub(1, 7) ~= "/_mock/"
+    if not api_request then
       response = self:safely(self.control_response, request)
     else
       self:record(request)
+      local stats = self.stats
+      stats.in_flight = stats.in_flight + 1
+      if stats.in_flight > stats.max_in_flight then stats.max_in_flight = stats.in_flight end
       local fault = self:take_fault(request)
       if fault then
         note = fault.mode or "fault"
@@ -796,6 +802,7 @@ function Server:serve(conn)
     end
 
     local keep_open = send_response(conn, request, response, wants_keep_alive(request))
+    if api_request and self.stats.in_flight > 0 then self.stats.in_flight = self.stats.in_flight - 1 end
     self:log("#%d %s %s -> %s%s %.1fms", conn.id, request.method, request.target,
       response.drop and "dropped" or tostring(response.status), note and " (fault: " .. note .. ")" or "",
       (socket.gettime() - started) * 1000)
