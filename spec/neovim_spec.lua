@@ -99,6 +99,110 @@ f:close()
 vim.cmd("qa!")
 ]=]
 
+-- The editor must stay responsive while requests are in flight: a 10 ms
+-- libuv timer records the longest gap between its ticks during each
+-- scenario, while the mock answers late or not at all. A transfer that
+-- blocked the main loop would show as a gap as long as the answer's delay.
+local STALL_SCRIPT = [=[
+local ROOT, RESULT = %q, %q
+local uv = vim.loop
+local result = { gaps = {}, outcomes = {}, notes = {} }
+local scenario, last_tick
+local ticker = uv.new_timer()
+ticker:start(10, 10, function()
+  local now = uv.hrtime()
+  if scenario and last_tick then
+    local gap = (now - last_tick) / 1e6
+    if gap > (result.gaps[scenario] or 0) then result.gaps[scenario] = gap end
+  end
+  last_tick = now
+end)
+-- Starts measuring a scenario. A pause on the main loop first lets the
+-- ticker see the end of the previous one: a gap it is still in counts there.
+local function measure(name)
+  if scenario then require("extruct").sleep(0.05) end
+  scenario, last_tick = name, uv.hrtime()
+  if name then result.gaps[name] = 0 end
+end
+
+local function finish()
+  scenario = nil
+  ticker:stop()
+  ticker:close()
+  local f = assert(io.open(RESULT, "w"))
+  f:write(vim.fn.json_encode(result))
+  f:close()
+  vim.cmd("qa!")
+end
+
+local ok, problem = pcall(function()
+  package.path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. package.path
+  package.cpath = ROOT .. "/build/luajit/?.so;" .. package.cpath
+  local extruct = require("extruct")
+  local client = extruct.new{ retries = 0 }
+  local impatient = extruct.new{ retries = 0, timeout = 1 }
+
+  -- on_progress notifies; extruct.async is started from a libuv timer, where
+  -- most of vim.api is not allowed
+  local function notifying_wait()
+    local starter = uv.new_timer()
+    starter:start(0, 0, function()
+      starter:close()
+      extruct.async(function()
+        measure("notify")
+        local t, err = client:wait_until_idle("tbl_notify", {
+          interval = 0.1,
+          on_progress = function(t)
+            result.fast_in_progress = vim.in_fast_event()
+            vim.notify("extruct: " .. t.status.run_status)
+            result.notes[#result.notes + 1] = t.status.run_status
+          end,
+        })
+        result.outcomes.notify = t and t.status.run_status or tostring(err)
+        measure(nil)
+      end, function(fine, err)
+        if not fine then result.error = tostring(err) end
+        finish()
+      end)
+    end)
+  end
+
+  extruct.async(function()
+    measure("get_table")
+    local t, err = client:get_table("tbl_slow")
+    result.outcomes.get_table = t and t.id or tostring(err)
+
+    measure("fetch_then_wait")
+    t, err = client:get_table("tbl_wait")
+    if t then t, err = client:wait_until_idle("tbl_wait", { interval = 0.1 }) end
+    result.outcomes.fetch_then_wait = t and t.status.run_status or tostring(err)
+
+    measure("gather")
+    local fns = {}
+    for i = 1, 20 do fns[i] = function() return client:get_table("tbl_slow") end end
+    local results = extruct.gather(fns, { concurrency = 20 })
+    local fine = 0
+    for _, r in ipairs(results) do if r[1] and r[1].id == "tbl_slow" then fine = fine + 1 end end
+    result.outcomes.gather = fine
+
+    measure("stalled")
+    t, err = impatient:get_table("tbl_stall")
+    result.outcomes.stalled = t and "answered" or err.kind
+    measure(nil)
+  end, function(fine, err)
+    if not fine then
+      result.error = tostring(err)
+      return finish()
+    end
+    notifying_wait()
+  end)
+end)
+if not ok then
+  result.error = tostring(problem)
+  finish()
+end
+]=]
+
 describe("inside Neovim", function()
   local mock, work
 
@@ -125,7 +229,7 @@ describe("inside Neovim", function()
     f:close()
     local command = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1"
       .. " XDG_STATE_HOME=%s XDG_DATA_HOME=%s EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s"
-      .. " timeout -k 5 60 nvim --headless -u NONE -i NONE -n --cmd %s </dev/null 2>&1")
+      .. " timeout -k 5 90 nvim --headless -u NONE -i NONE -n --cmd %s </dev/null 2>&1")
       :format(q(work), q(work), q(work), q(mock.token), q(mock.url), q("luafile " .. script))
     local out, status = helpers.run(command)
     local file = io.open(result, "rb")
@@ -166,6 +270,35 @@ describe("inside Neovim", function()
     end
     assert.equal(3, polls, report) -- the fourth GET of the table finds it idle
     assert.equal(1 + polls, gets) -- the first get_table, then the polls
+  end)
+
+  it("stays responsive (no tick gap of 50 ms) while requests wait on a slow or stalled server", function()
+    mock:reset()
+    mock:add_table{ id = "tbl_wait", polls = 5 }
+    mock:add_table{ id = "tbl_notify", polls = 3 }
+    mock:fault{ count = 1000, delay = 0.5, path = "/v1/tables/tbl_slow" }
+    mock:fault{ count = 1000, delay = 0.3, path = "/v1/tables/tbl_wait" }
+    mock:fault{ count = 10, mode = "stall", path = "/v1/tables/tbl_stall" }
+    mock:add_table{ id = "tbl_slow", polls = 0 }
+    mock:add_table{ id = "tbl_stall", polls = 0 }
+    local result, out, status = run_neovim(STALL_SCRIPT)
+    local report = out .. "\n" .. cjson.encode(result)
+    assert.equal(0, status, report)
+    assert.is_nil(result.error, report)
+    assert.same({ get_table = "tbl_slow", fetch_then_wait = "idle", gather = 20, stalled = "timeout",
+                  notify = "idle" }, result.outcomes, report)
+    for _, name in ipairs({ "get_table", "fetch_then_wait", "gather", "stalled", "notify" }) do
+      assert.is_number(result.gaps[name], name)
+      assert.is_true(result.gaps[name] < 50, ("%s: the editor froze for %.0f ms"):format(name, result.gaps[name]))
+    end
+    -- the callbacks ran on the main loop, where vim.notify works
+    assert.is_false(result.fast_in_progress, report)
+    assert.same({ "running", "running", "idle" }, result.notes, report)
+    -- the 20 requests of the gather were in flight together
+    assert.is_true(mock:stats().max_in_flight >= 10, report)
+    io.stdout:write(("\n    longest tick gaps (ms): get_table %.1f, fetch_then_wait %.1f, gather %.1f, stalled %.1f,"
+      .. " notify %.1f\n"):format(result.gaps.get_table, result.gaps.fetch_then_wait, result.gaps.gather,
+      result.gaps.stalled, result.gaps.notify))
   end)
 
   it("loads from a plugin folder on 'runtimepath' with lua/extruct/core.so", function()
