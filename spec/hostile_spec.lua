@@ -106,3 +106,52 @@ describe("a hostile server", function()
     end)
   end)
 end)
+describe("encode of proxy tables (issue 15, item 12)", function()
+  -- Whether this Lua's pairs calls __pairs (5.2+; not 5.1 or LuaJIT).
+  local honours_pairs = (function()
+    for _ in pairs(setmetatable({}, { __pairs = function() return next, { x = 1 }, nil end })) do return true end
+    return false
+  end)()
+
+  local data = { name = "Acme", tags = extruct.array{ "a", "b" } }
+  local function proxy() return setmetatable({}, { __index = data, __pairs = function() return next, data, nil end }) end
+
+  it("writes what pairs gives where __pairs is honoured, and refuses it elsewhere", function()
+    local text, err = extruct.encode({ company = proxy() })
+    if honours_pairs then
+      assert.is_nil(err)
+      assert.same({ company = { name = "Acme", tags = { "a", "b" } } }, extruct.decode(text))
+    else
+      assert.is_nil(text)
+      assert.equal("encode", err.kind)
+      assert.matches("__pairs metamethod", err.message, 1, true)
+      assert.matches("at $.company", err.message, 1, true)
+    end
+  end)
+
+  it("turns an error raised by __pairs into an encode error", function()
+    local broken = setmetatable({}, { __pairs = function() error("no pairs today") end })
+    local text, err = extruct.encode({ list = extruct.array{ broken } })
+    assert.is_nil(text)
+    assert.equal("encode", err.kind)
+    assert.matches("at $.list[1]", err.message, 1, true)
+    if honours_pairs then assert.matches("no pairs today", err.message, 1, true) end
+  end)
+
+  it("refuses a table whose only contents come from __index, naming the path", function()
+    local text, err = extruct.encode({ rows = extruct.array{ setmetatable({}, { __index = data }) } })
+    assert.is_nil(text)
+    assert.equal("encode", err.kind)
+    assert.matches("__index (a proxy)", err.message, 1, true)
+    assert.matches("at $.rows[1]", err.message, 1, true)
+    _, err = extruct.encode(setmetatable({}, { __index = function() return 1 end }))
+    assert.equal("encode", err.kind)
+  end)
+
+  it("still writes array-marked empty tables and tables with keys of their own", function()
+    assert.equal("[]", extruct.encode(setmetatable({}, { __index = data, __jsontype = "array" })))
+    assert.equal('{"own":1}', extruct.encode(setmetatable({ own = 1 }, { __index = data })))
+    local err = errors.new("http", "m")
+    assert.same({ kind = "http", message = "m" }, extruct.decode(extruct.encode(err)))
+  end)
+end)
