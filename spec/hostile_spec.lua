@@ -105,12 +105,109 @@ describe("a hostile server", function()
       assert.equal("application/json", response.headers["content-type"])
     end)
   end)
+  describe("ids in messages (issue 15, item 5)", function()
+    it("escapes control characters and shortens a 10 KB id", function()
+      local id = "tbl\r\nX-Injected: yes" .. ("x"):rep(10 * 1024)
+      local t, err = client:get_table(id)
+      assert.is_nil(t)
+      assert.equal("not_found", err.kind)
+      assert.is_nil(err.message:find("[\r\n]"))
+      assert.matches("table 'tbl\\r\\nX-Injected: yes", err.message, 1, true)
+      assert.is_true(#err.message < 400, #err.message .. " bytes")
+      assert.matches("xxx...' is unknown", err.message, 1, true)
+    end)
+  end)
 end)
+
+describe("errors.show", function()
+  it("keeps a value on one line and at most 100 bytes (plus ...)", function()
+    assert.equal("a\\r\\nb\\tc\\x00d\\x7F\\\\", errors.show("a\r\nb\tc\0d\127\\"))
+    assert.equal(("x"):rep(100) .. "...", errors.show(("x"):rep(10000)))
+    assert.equal("short", errors.show("short"))
+    -- never cuts a UTF-8 character in two
+    assert.equal(("é"):rep(50) .. "...", errors.show(("é"):rep(60)))
+    assert.equal("x" .. ("é"):rep(49) .. "...", errors.show("x" .. ("é"):rep(60)))
+  end)
+end)
+
+describe("query values a URL cannot express (issue 15, item 9)", function()
+  local client
+  setup(function()
+    client = extruct.new{ token = helpers.TOKEN, base_url = "http://127.0.0.1:" .. helpers.closed_port(), retries = 0 }
+  end)
+  teardown(function() client:close() end)
+
+  it("refuses each at the caller's line, naming the key", function()
+    local message = raised_at_caller(function() client:request("GET", "/x", { query = { a = { { 1 } } } }) end)
+    assert.matches("the value of 'a' holds a table at [1]", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { [true] = "x" } }) end)
+    assert.matches("the key 'true' is a boolean", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { [{}] = "x" } }) end)
+    assert.matches("the key 'table: .-' is a table", message)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { tags = { [1] = "a", [3] = "b" } } }) end)
+    assert.matches("the value of 'tags' is a table that is not a list", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { f = print } }) end)
+    assert.matches("the value of 'f' is a function", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { n = extruct.null } }) end)
+    assert.matches("the value of 'n' is a userdata", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { ["a\nb"] = print } }) end)
+    -- the key is shown on one line
+    assert.matches("the value of 'a\\nb' is a function", message, 1, true)
+    assert.is_nil(message:find("\n"))
+  end)
+
+  it("refuses a sparse tags list in list_tables", function()
+    local message = raised_at_caller(function() client:list_tables{ tags = { [1] = "a", [3] = "b" } } end)
+    assert.matches("option 'tags' must be a string or a list of strings", message, 1, true)
+  end)
+
+  it("keeps stable sorted output for valid input", function()
+    local url = require("extruct.url")
+    assert.equal("?a=x&a=y&b=1&c=true&d=2.5", url.query{ d = 2.5, c = true, b = 1, a = { "x", "y" } })
+    assert.equal("?1=one&b=%20", url.query{ b = " ", [1] = "one" })
+    assert.equal("", url.query{ tags = {} })
+  end)
+end)
+
+describe("option values at the edges (issue 15, item 5)", function()
+  it("takes max_response_size only as a whole number of bytes from 1 to 2^40", function()
+    for _, size in ipairs({ 0.5, 0, -1, 1e30, 2 ^ 40 + 1, 1 / 0, 0 / 0 }) do
+      local message = raised_at_caller(function() extruct.new{ token = "t", max_response_size = size } end)
+      assert.matches("option 'max_response_size' must be a whole number of bytes from 1 to 2^40", message, 1, true)
+    end
+    for _, size in ipairs({ 1, 2 ^ 31, 2 ^ 40 }) do
+      local c = extruct.new{ token = "t", max_response_size = size }
+      c:close()
+    end
+  end)
+
+  it("raises a sub-millisecond timeout to 1 ms: a silent server ends the call as a timeout", function()
+    -- In a child with a time limit: a timeout of 0 ms would be no timeout at all.
+    local code = [[
+      local socket = require("socket")
+      local extruct = require("extruct")
+      local silent = assert(socket.bind("127.0.0.1", 0)) -- accepts nothing, answers nothing
+      local _, port = silent:getsockname()
+      local c = extruct.new{ token = "t", base_url = "http://127.0.0.1:" .. port, retries = 0,
+        timeout = 0.0004, connect_timeout = 0.0004 }
+      local started = socket.gettime()
+      local t, err = c:get_table("tbl_1")
+      print(t == nil and err.kind, socket.gettime() - started < 3)
+    ]]
+    local out, status = helpers.run(("timeout 10 env LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
+      helpers.shell_quote(package.path), helpers.shell_quote(package.cpath),
+      helpers.shell_quote(helpers.LUA), helpers.shell_quote(code)))
+    assert.equal(0, status, out)
+    assert.matches("^timeout\ttrue", out)
+  end)
+end)
+
 describe("encode of proxy tables (issue 15, item 12)", function()
   -- Whether this Lua's pairs calls __pairs (5.2+; not 5.1 or LuaJIT).
   local honours_pairs = (function()
-    for _ in pairs(setmetatable({}, { __pairs = function() return next, { x = 1 }, nil end })) do return true end
-    return false
+    local probe = setmetatable({}, { __pairs = function() return next, { x = 1 }, nil end })
+    local _, state = pairs(probe)
+    return state ~= probe
   end)()
 
   local data = { name = "Acme", tags = extruct.array{ "a", "b" } }
@@ -144,7 +241,8 @@ describe("encode of proxy tables (issue 15, item 12)", function()
     assert.equal("encode", err.kind)
     assert.matches("__index (a proxy)", err.message, 1, true)
     assert.matches("at $.rows[1]", err.message, 1, true)
-    _, err = extruct.encode(setmetatable({}, { __index = function() return 1 end }))
+    text, err = extruct.encode(setmetatable({}, { __index = function() return 1 end }))
+    assert.is_nil(text)
     assert.equal("encode", err.kind)
   end)
 
