@@ -105,6 +105,32 @@ describe("a hostile server", function()
       assert.equal("application/json", response.headers["content-type"])
     end)
   end)
+
+  describe("pagination that never ends (issue 15, item 10)", function()
+    it("ends iter_rows with a decode error when a server ignores the offset and rows have no ids", function()
+      local rows, failure, rounds = 0, nil, 0
+      for row, err in client:iter_rows("tbl_loop", { limit = 4 }) do
+        rounds = rounds + 1
+        if rounds > 100 then break end -- a broken iterator would go on forever
+        if row then rows = rows + 1 else failure = err end
+      end
+      assert.is_true(rounds <= 100, "iter_rows did not stop")
+      assert.equal(4, rows)
+      assert.is_true(errors.is_error(failure))
+      assert.equal("decode", failure.kind)
+      assert.matches("the page at offset 4 repeats the previous page", failure.message, 1, true)
+    end)
+
+    it("pages through rows without ids when the server honours the offset", function()
+      local answers, failure = {}, nil
+      for row, err in client:iter_rows("paged", { limit = 3 }) do
+        if row then answers[#answers + 1] = extruct.cell(row, "n") else failure = err end
+      end
+      assert.is_nil(failure)
+      assert.same({ 1, 2, 3, 4, 5, 6, 7 }, answers)
+    end)
+  end)
+
   describe("ids in messages (issue 15, item 5)", function()
     it("escapes control characters and shortens a 10 KB id", function()
       local id = "tbl\r\nX-Injected: yes" .. ("x"):rep(10 * 1024)

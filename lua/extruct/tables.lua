@@ -360,12 +360,33 @@ end
 -- Iterators
 ---------------------------------------------------------------------------
 
+-- Whether two decoded JSON values are the same, key for key.
+local function same_value(a, b)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" or getmetatable(a) ~= getmetatable(b) then return false end
+  local n = 0
+  for key, value in pairs(a) do
+    local other = rawget(b, key)
+    if other == nil or not same_value(value, other) then return false end
+    n = n + 1
+  end
+  for _ in pairs(b) do
+    n = n - 1
+    if n < 0 then return false end
+  end
+  return n == 0
+end
+
 -- A generic-for iterator over the items of successive pages. fetch(offset)
 -- returns the page's items and whether it was the last, or nil and an
 -- error. A failure is handed to the loop once as false, err; then it ends.
+-- A server that ignores the offset would send the same page forever: a page
+-- whose first item has the id of the previous page's first, or that is the
+-- previous page over again (items without ids), ends the loop with a
+-- "decode" error.
 local function pages(fetch, first_offset)
   local items, i, offset, finished = nil, 0, first_offset, false
-  local previous_first
+  local previous, previous_first
   return function()
     while true do
       if items and i < #items then
@@ -378,14 +399,15 @@ local function pages(fetch, first_offset)
         finished = true
         return false, last_or_err
       end
-      -- A server that ignores the offset would send the same page forever.
       local first = type(page[1]) == "table" and page[1].id or nil
-      if first ~= nil and first == previous_first then
+      local same_first = first ~= nil and first == previous_first
+      if same_first or (#page > 0 and previous ~= nil and same_value(page, previous)) then
         finished = true
-        return false, errors.new("decode", ("the page at offset %d repeats the previous page (item '%s'):"
-          .. " the server ignores the offset"):format(offset, tostring(first)))
+        return false, errors.new("decode", ("the page at offset %d repeats the previous page%s:"
+          .. " the server ignores the offset"):format(offset,
+            same_first and (" (item '%s')"):format(errors.show(first)) or ""))
       end
-      previous_first = first
+      previous, previous_first = page, first
       items, i, offset, finished = page, 0, offset + #page, last_or_err
     end
   end
