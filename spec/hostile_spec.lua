@@ -279,3 +279,22 @@ describe("encode of proxy tables (issue 15, item 12)", function()
     assert.same({ kind = "http", message = "m" }, extruct.decode(extruct.encode(err)))
   end)
 end)
+
+describe("cJSON's process-wide hooks (issue 15, item 13)", function()
+  local api = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+  it("are installed once per process: a later lua_State loading the module leaves a host's hooks alone", function()
+    local host = os.tmpname()
+    local q = helpers.shell_quote
+    local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
+      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lm 2>&1"):format(api, q(host), api))
+    assert.equal(0, status, out)
+    out, status = helpers.run(q(host) .. " 2>&1")
+    os.remove(host)
+    assert.equal(0, status, out)
+    assert.not_matches("FAILED", out)
+    assert.matches("host hooks kept when a second lua_State loads the module: ok", out, 1, true)
+    assert.matches("module decode in the second lua_State: ok", out, 1, true)
+    assert.matches("host blocks left at the end: 0\n", out, 1, true)
+  end)
+end)
