@@ -12,12 +12,11 @@
  * by the guard (chunks come from the lua_State's allocator and go back in
  * one sweep; no cJSON_Delete). The hooks are installed process-wide with
  * cJSON_InitHooks, once per process, and outside our parse they are plain
- * malloc/free, so
- * other cJSON users in the process keep working; a host that installs its
- * own cJSON hooks replaces ours (decoding still works, without the arena)
- * or is replaced by ours if it installed them first. The collector is
- * stopped while the tables are built, when the host had it running, and
- * restarted on every exit path, a memory error included.
+ * malloc/free, so other cJSON users in the process keep working; a host
+ * that installs its own cJSON hooks replaces ours (decoding still works,
+ * without the arena) or is replaced by ours if it installed them first.
+ * The collector is stopped while the tables are built, when the host had it
+ * running, and restarted on every exit path, a memory error included.
  *
  * Before cJSON sees the text, json_scan checks what cJSON would let through
  * and JSON forbids: numbers outside JSON's grammar ("-01", "2.", "-.5"),
