@@ -32,4 +32,11 @@ static inline void *ex_testudata(lua_State *L, int idx, const char *tname) {
   return p;
 }
 
+/* The raw length of a table: lua_objlen before 5.2. */
+#if LUA_VERSION_NUM >= 502
+#define ex_rawlen(L, idx) lua_rawlen((L), (idx))
+#else
+#define ex_rawlen(L, idx) lua_objlen((L), (idx))
+#endif
+
 #endif

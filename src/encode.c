@@ -11,8 +11,12 @@
  * cJSON's shortest round-trip form; strings byte for byte, escaped;
  * a table with keys 1..n -> array; a table with string keys -> object;
  * an empty table -> {} unless it carries the array metatable (or any
- * metatable with __jsontype = "array") -> []. Everything else is an error
- * that names the place, e.g. "cannot encode a function at $.rows[2].f". */
+ * metatable with __jsontype = "array") -> []. A table with __pairs is
+ * read through it on Lua 5.2+ (into a plain copy, under lua_pcall) and
+ * refused on 5.1 and LuaJIT, whose pairs ignores it; a table with no keys
+ * of its own and an __index metatable (a proxy) is refused rather than
+ * written as {}. Everything else is an error that names the place, e.g.
+ * "cannot encode a function at $.rows[2].f". */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -225,10 +229,76 @@ static int encode_object(encoder *e, int idx, int depth, cJSON *object) {
   return 1;
 }
 
+#if LUA_VERSION_NUM >= 502
+/* A plain table of what pairs(t) gives, __pairs honoured; a lua_CFunction
+ * run under lua_pcall, so whatever the metamethod raises stays an encode
+ * error. Stack: t -> copy. */
+static int encode_pairs_copy(lua_State *L) {
+  lua_settop(L, 1);
+  lua_newtable(L);                               /* t, copy */
+  luaL_getmetafield(L, 1, "__pairs");            /* t, copy, __pairs */
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 3);                             /* t, copy, f, s, k */
+  for (;;) {
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
+    lua_pushvalue(L, 5);
+    lua_call(L, 2, 2);                           /* t, copy, f, s, k, k', v */
+    if (lua_isnil(L, -2))
+      break;
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+    } else {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);                         /* ..., k', k', v */
+      lua_rawset(L, 2);
+    }
+    lua_replace(L, 5);                           /* t, copy, f, s, k' */
+  }
+  lua_settop(L, 2);
+  return 1;
+}
+#endif
+
+/* Where the contents of the table at idx are read from: idx itself, or, for
+ * a table with __pairs (Lua 5.2+), a plain copy of what its pairs gives,
+ * pushed on the stack. Fails on a table whose pairs this Lua does not honour
+ * (__pairs on 5.1 and LuaJIT). */
+static int encode_contents(encoder *e, int idx, int *contents) {
+  lua_State *L = e->L;
+  *contents = idx;
+  if (!luaL_getmetafield(L, idx, "__pairs"))
+    return 1;
+  lua_pop(L, 1);
+#if LUA_VERSION_NUM >= 502
+  lua_pushcfunction(L, encode_pairs_copy);
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) != 0) {
+    snprintf(e->message, sizeof e->message, "the __pairs metamethod of a table failed: %s",
+             lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(an error that is not a string)");
+    return 0;
+  }
+  *contents = lua_gettop(L);
+  return 1;
+#else
+  return encode_fail(e, "cannot encode a table with a __pairs metamethod: this Lua's pairs does not "
+                        "call it; copy what it gives into a plain table");
+#endif
+}
+
+/* Whether the table at idx has a metatable with an __index: its own keys
+ * may not be all it seems to hold. */
+static int encode_has_index(lua_State *L, int idx) {
+  if (!luaL_getmetafield(L, idx, "__index"))
+    return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
 static int encode_table(encoder *e, int idx, int depth, cJSON *parent, const char *key) {
   lua_State *L = e->L;
   lua_Number max_index = 0;
-  int n_index = 0, n_string = 0, marked, ok;
+  int n_index = 0, n_string = 0, marked, ok, contents;
   cJSON *node;
 
   if (depth >= ENCODE_MAX_DEPTH) {
@@ -236,17 +306,20 @@ static int encode_table(encoder *e, int idx, int depth, cJSON *parent, const cha
              ENCODE_MAX_DEPTH);
     return 0;
   }
-  /* the seen-check pair, then key + value while iterating, value of a child */
-  if (!lua_checkstack(L, 6))
+  /* the seen-check pair, the contents' copy and a pcall of its making, then
+   * key + value while iterating, value of a child */
+  if (!lua_checkstack(L, 8))
     return encode_fail(e, "tables nested too deeply for the Lua stack");
   lua_pushvalue(L, idx);
   lua_rawget(L, e->seen);
   if (!lua_isnil(L, -1))
     return encode_fail(e, "cannot encode a table that contains itself (a cycle)");
   lua_pop(L, 1);
+  if (!encode_contents(e, idx, &contents))
+    return 0;
 
   lua_pushnil(L);
-  while (lua_next(L, idx)) { /* key, value */
+  while (lua_next(L, contents)) { /* key, value */
     lua_Number k = encode_index_key(L, -2);
     int key_type = lua_type(L, -2);
     lua_pop(L, 1);
@@ -268,6 +341,9 @@ static int encode_table(encoder *e, int idx, int depth, cJSON *parent, const cha
     }
   }
   marked = encode_is_marked_array(e, idx);
+  if (n_index == 0 && n_string == 0 && !marked && contents == idx && encode_has_index(L, idx))
+    return encode_fail(e, "cannot encode a table with no keys of its own whose metatable has "
+                          "__index (a proxy): copy what it holds into a plain table");
   if (n_index > 0 && n_string > 0)
     return encode_fail(e, "cannot encode a table with both integer and string keys");
   if (n_string > 0 && marked)
@@ -286,13 +362,15 @@ static int encode_table(encoder *e, int idx, int depth, cJSON *parent, const cha
   lua_pushvalue(L, idx);
   lua_pushboolean(L, 1);
   lua_rawset(L, e->seen);
-  ok = (n_index > 0 || marked) ? encode_array(e, idx, depth, node, n_index)
-                               : encode_object(e, idx, depth, node);
+  ok = (n_index > 0 || marked) ? encode_array(e, contents, depth, node, n_index)
+                               : encode_object(e, contents, depth, node);
   if (!ok)
     return 0;
   lua_pushvalue(L, idx);
   lua_pushnil(L);
   lua_rawset(L, e->seen);
+  if (contents != idx)
+    lua_pop(L, 1);
   return 1;
 }
 

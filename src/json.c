@@ -11,12 +11,12 @@
  * module's parse runs on a thread, cJSON allocates from a bump arena owned
  * by the guard (chunks come from the lua_State's allocator and go back in
  * one sweep; no cJSON_Delete). The hooks are installed process-wide with
- * cJSON_InitHooks, and outside our parse they are plain malloc/free, so
- * other cJSON users in the process keep working; a host that installs its
- * own cJSON hooks replaces ours (decoding still works, without the arena)
- * or is replaced by ours if it installed them first. The collector is
- * stopped while the tables are built, when the host had it running, and
- * restarted on every exit path, a memory error included.
+ * cJSON_InitHooks, once per process, and outside our parse they are plain
+ * malloc/free, so other cJSON users in the process keep working; a host
+ * that installs its own cJSON hooks replaces ours (decoding still works,
+ * without the arena) or is replaced by ours if it installed them first.
+ * The collector is stopped while the tables are built, when the host had it
+ * running, and restarted on every exit path, a memory error included.
  *
  * Before cJSON sees the text, json_scan checks what cJSON would let through
  * and JSON forbids: numbers outside JSON's grammar ("-01", "2.", "-.5"),
@@ -26,7 +26,9 @@
  * each one is rewritten to byte 0xFF, which no string of a text without
  * raw 0xFF bytes can otherwise hold, and turned back into NUL when the Lua
  * string is made. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,8 +565,19 @@ static int json_decode(lua_State *L) {
   return 2;
 }
 
-static void json_open_arena(lua_State *L) {
+/* cJSON_InitHooks first resets the hooks to malloc/free and then sets the
+ * new ones; had every lua_State that loads the module call it, a load on one
+ * thread could make a failing parse on another free arena blocks with free.
+ * So the hooks are installed once per process, the first load waiting for
+ * it on any other thread; later loads leave whatever hooks are in place. */
+static pthread_once_t json_hooks_once = PTHREAD_ONCE_INIT;
+
+static void json_install_hooks(void) {
   cJSON_Hooks hooks = {json_hook_malloc, json_hook_free};
+  cJSON_InitHooks(&hooks);
+}
+
+static void json_open_arena(lua_State *L) {
   json_arena_home *home;
   lua_getfield(L, LUA_REGISTRYINDEX, EX_ARENA_KEY);
   if (lua_isnil(L, -1)) {
@@ -578,7 +591,7 @@ static void json_open_arena(lua_State *L) {
     lua_setfield(L, LUA_REGISTRYINDEX, EX_ARENA_KEY);
   }
   lua_pop(L, 1);
-  cJSON_InitHooks(&hooks);
+  pthread_once(&json_hooks_once, json_install_hooks);
 }
 
 void ex_json_open(lua_State *L) {

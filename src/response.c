@@ -9,13 +9,41 @@
 /* Enough of a non-JSON body to show the user what came instead. */
 #define RESPONSE_SNIPPET_LEN 200
 
+/* Joins each list of repeats[name] into headers[name] with ", ". */
+static void response_join_repeats(lua_State *L, int headers, int repeats) {
+  lua_pushnil(L);
+  while (lua_next(L, repeats)) { /* name, list */
+    int list = lua_gettop(L);
+    int i, n = (int)ex_rawlen(L, list);
+    luaL_Buffer joined;
+    lua_pushvalue(L, list - 1); /* name, list, name */
+    luaL_buffinit(L, &joined);
+    for (i = 1; i <= n; i++) {
+      if (i > 1)
+        luaL_addlstring(&joined, ", ", 2);
+      lua_rawgeti(L, list, i);
+      luaL_addvalue(&joined);
+    }
+    luaL_pushresult(&joined);                           /* name, list, name, joined */
+    lua_rawset(L, headers);                             /* name, list */
+    lua_pop(L, 1);                                      /* name */
+  }
+}
+
 /* Pushes a table of the header lines: lower-cased names, repeated headers
- * joined with ", "; the status line and lines without a name are skipped. */
+ * joined with ", "; the status line and lines without a name are skipped.
+ * The values of a repeated name are gathered in a list and joined once at
+ * the end: joining at every repeat would copy the value so far each time,
+ * quadratic in the number of repeats. */
 static void response_push_headers(lua_State *L, const char *head, size_t head_len) {
   const char *p = head, *end = head + head_len;
+  int headers, repeats = 0;
   lua_newtable(L);
   if (head == NULL)
     return;
+  /* name, first value, repeats, list, name, value and a buffer's box */
+  luaL_checkstack(L, 8, "response headers");
+  headers = lua_gettop(L);
   while (p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     const char *line_end = eol ? eol : end;
@@ -32,20 +60,40 @@ static void response_push_headers(lua_State *L, const char *head, size_t head_le
       luaL_buffinit(L, &name);
       for (q = p; q < colon; q++)
         luaL_addchar(&name, (char)tolower((unsigned char)*q));
-      luaL_pushresult(&name);                           /* headers, name */
-      lua_pushvalue(L, -1);                             /* headers, name, name */
-      lua_rawget(L, -3);                                /* headers, name, old */
-      if (lua_isstring(L, -1)) {
-        lua_pushliteral(L, ", ");
-        lua_pushlstring(L, value, (size_t)(value_end - value));
-        lua_concat(L, 3);                               /* headers, name, joined */
-      } else {
+      luaL_pushresult(&name);                           /* name */
+      lua_pushvalue(L, -1);                             /* name, name */
+      lua_rawget(L, headers);                           /* name, first */
+      if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_pushlstring(L, value, (size_t)(value_end - value));
+        lua_rawset(L, headers);
+      } else {
+        if (repeats == 0) {
+          lua_newtable(L);                              /* name, first, repeats */
+          lua_insert(L, headers + 1);
+          repeats = headers + 1;
+        }
+        lua_pushvalue(L, -2);                           /* name, first, name */
+        lua_rawget(L, repeats);                         /* name, first, list */
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          lua_createtable(L, 4, 0);                     /* name, first, list */
+          lua_pushvalue(L, -2);
+          lua_rawseti(L, -2, 1);
+          lua_pushvalue(L, -3);                         /* name, first, list, name */
+          lua_pushvalue(L, -2);
+          lua_rawset(L, repeats);                       /* name, first, list */
+        }
+        lua_pushlstring(L, value, (size_t)(value_end - value));
+        lua_rawseti(L, -2, (int)ex_rawlen(L, -2) + 1);
+        lua_pop(L, 3);
       }
-      lua_rawset(L, -3);
     }
     p = line_end + 1;
+  }
+  if (repeats != 0) {
+    response_join_repeats(L, headers, repeats);
+    lua_remove(L, repeats);
   }
 }
 

@@ -21,11 +21,16 @@ local function positive_number(v) return type(v) == "number" and v > 0 and v < m
 local function non_negative_number(v) return type(v) == "number" and v >= 0 and v < math.huge end
 local function is_string(v) return type(v) == "string" end
 local function is_function(v) return type(v) == "function" end
-local function is_table(v) return type(v) == "table" end
 local function is_boolean(v) return type(v) == "boolean" end
 local function is_finite_number(v) return type(v) == "number" and v > -math.huge and v < math.huge end
 local function retry_count(v) return type(v) == "number" and v >= 0 and v < math.huge and v == math.floor(v) end
 local function is_object_expectation(v) return v == "object" end
+-- The largest response the core may be asked to hold: a size_t and a
+-- double both count that far exactly.
+local MAX_RESPONSE_SIZE = 2 ^ 40
+local function response_size(v)
+  return type(v) == "number" and v >= 1 and v <= MAX_RESPONSE_SIZE and v == math.floor(v)
+end
 
 -- The folder of this module's Lua files: frames running code from it are
 -- the library's own, whatever path led the caller in (a method, a
@@ -56,10 +61,12 @@ local function check_options(opts, spec, where)
   for name, value in pairs(opts) do
     local option = spec[name]
     if option == nil then
-      misuse(("%s: unknown option '%s'"):format(where, tostring(name)))
+      misuse(("%s: unknown option '%s'"):format(where, errors.show(name)))
     end
-    if not option.check(value) then
-      misuse(("%s: option '%s' must be %s"):format(where, name, option.want))
+    local ok, why = option.check(value)
+    if not ok then
+      misuse(why and ("%s: option '%s': %s"):format(where, name, why)
+        or ("%s: option '%s' must be %s"):format(where, name, option.want))
     end
   end
   return opts
@@ -95,7 +102,7 @@ local CLIENT_OPTIONS = with_retry_options{
   base_url = { check = is_string, want = "a string" },
   timeout = { check = positive_number, want = "a positive number of seconds" },
   connect_timeout = { check = positive_number, want = "a positive number of seconds" },
-  max_response_size = { check = positive_number, want = "a positive number of bytes" },
+  max_response_size = { check = response_size, want = "a whole number of bytes from 1 to 2^40" },
   user_agent = { check = is_string, want = "a string" },
   insecure = { check = is_boolean, want = "a boolean" },
   allow_http = { check = is_boolean, want = "a boolean" },
@@ -104,7 +111,7 @@ local CLIENT_OPTIONS = with_retry_options{
 }
 
 local REQUEST_OPTIONS = with_retry_options{
-  query = { check = is_table, want = "a table" },
+  query = { check = url.check_query, want = "a table" },
   body = { check = is_string, want = "a string of JSON text" },
   subject = { check = is_string, want = "a string" },
   expect = { check = is_object_expectation, want = '"object"' },
@@ -116,6 +123,13 @@ local REQUEST_OPTIONS = with_retry_options{
 local GET_OPTIONS = with_retry_options{}
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
+
+-- A timeout as the core takes it: the core counts whole milliseconds, and
+-- libcurl reads 0 as "no timeout", so less than 1 ms is 1 ms; above about
+-- 24 days (2^31 - 1 ms, what a 32-bit long holds) it is that.
+local function core_timeout(seconds)
+  return math.min(math.max(seconds, 0.001), 2147483.647)
+end
 
 local function user_agent()
   local lua = rawget(_G, "jit") and jit.version or _VERSION
@@ -190,8 +204,8 @@ function M.new(opts)
     self._core = core.new_client{
       base_url = self.base_url,
       token = token,
-      timeout = self.timeout,
-      connect_timeout = self.connect_timeout,
+      timeout = core_timeout(self.timeout),
+      connect_timeout = core_timeout(self.connect_timeout),
       max_response_size = self.max_response_size,
       user_agent = opts.user_agent or user_agent(),
       insecure = opts.insecure or false,
@@ -306,7 +320,7 @@ M.check_id = check_id
 -- GET /v1/tables/{id}, with the caller's retry options and any deadline.
 local function fetch_table(client, id, opts, deadline)
   return client:request("GET", "/v1/tables/" .. url.segment(id), pass_retry_options(opts, {
-    subject = ("table '%s'"):format(id),
+    subject = ("table '%s'"):format(errors.show(id)),
     expect = "object",
     deadline = deadline,
   }))
@@ -387,9 +401,9 @@ local function timeout_error(id, timeout, t, cause, why)
     local function count(v) return type(v) == "number" and v or 0 end
     local in_progress = count(status.num_cells_in_progress)
     message = ("table '%s' was still %s after %g s (%s of %s cells in progress)"):format(
-      id, tostring(status.run_status), timeout, in_progress, in_progress + count(status.num_cells_completed))
+      errors.show(id), errors.show(status.run_status), timeout, in_progress, in_progress + count(status.num_cells_completed))
   else
-    message = ("table '%s': no answer within %g s"):format(id, timeout)
+    message = ("table '%s': no answer within %g s"):format(errors.show(id), timeout)
   end
   if why then message = message .. "; " .. why end
   if cause then message = message .. "; the last poll failed: " .. cause.kind .. ": " .. cause.message end
@@ -425,7 +439,7 @@ function Client:wait_until_idle(id, opts)
       local verdict = opts.on_progress and opts.on_progress(t)
       if M.is_idle(t) then return t end
       if verdict == false then
-        return nil, errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(id),
+        return nil, errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(errors.show(id)),
           { last = t })
       end
       local mark = progress_mark(t)

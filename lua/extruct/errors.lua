@@ -75,6 +75,29 @@ function M.parse_retry_after(value, now)
   return math.max(0, at - (now or os.time()))
 end
 
+-- How a control character is written in a message: \n, \r, \t or \xHH.
+local ESCAPES = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\\"] = "\\\\" }
+local function escape_byte(c)
+  return ESCAPES[c] or ("\\x%02X"):format(c:byte())
+end
+
+--- How a caller's value (an id, a key) appears inside a message: on one
+--- line, with control characters and backslashes escaped, and at most
+--- `limit` bytes of it (100 by default) followed by "..." when it is longer.
+function M.show(value, limit)
+  local text = tostring(value)
+  limit = limit or 100
+  local cut = #text > limit
+  if cut then
+    -- not in the middle of a UTF-8 character: back off over continuation bytes
+    local stop = limit
+    while stop > 0 and text:byte(stop + 1) >= 0x80 and text:byte(stop + 1) < 0xC0 do stop = stop - 1 end
+    text = text:sub(1, stop)
+  end
+  text = text:gsub("[%c\\]", escape_byte)
+  return cut and text .. "..." or text
+end
+
 -- A FastAPI `detail` in words: a string as is, a 422 list as "loc: msg; ...",
 -- a 402 object by its `error` code.
 local function describe_detail(detail)

@@ -21,11 +21,18 @@ local is_string, is_boolean = client.is_string, client.is_boolean
 local function whole(min, max)
   return function(v) return type(v) == "number" and v == math.floor(v) and v >= min and v <= max end
 end
+-- A string, or a list of strings with keys 1..n (a hole would drop the
+-- strings after it).
 local function string_list(v)
   if type(v) == "string" then return true end
   if type(v) ~= "table" then return false end
-  for i, item in pairs(v) do
-    if type(i) ~= "number" or type(item) ~= "string" then return false end
+  local n = 0
+  for _, item in pairs(v) do
+    if type(item) ~= "string" then return false end
+    n = n + 1
+  end
+  for i = 1, n do
+    if v[i] == nil then return false end
   end
   return true
 end
@@ -111,7 +118,7 @@ local function call(self, method, path, opts, how)
 end
 
 local function subject_table(id)
-  return ("table '%s'"):format(id)
+  return ("table '%s'"):format(errors.show(id))
 end
 
 -- Extruct documents that a 503 from create means nothing was created, so
@@ -272,7 +279,7 @@ function Client:get_row(id, row_id, opts)
   check_id(row_id, "get_row", "row id")
   opts = client.check_options(opts, NO_OPTIONS, "extruct.get_row")
   return call(self, "GET", table_path(id, "rows", row_id), opts, {
-    expect = "object", subject = ("row '%s' of table '%s'"):format(row_id, id),
+    expect = "object", subject = ("row '%s' of table '%s'"):format(errors.show(row_id), errors.show(id)),
   })
 end
 
@@ -303,7 +310,7 @@ function Client:update_column(id, column_id, config, opts)
   check_table_arg(config, "update_column", "the column's config")
   opts = client.check_options(opts, NO_OPTIONS, "extruct.update_column")
   return call(self, "PATCH", table_path(id, "columns", column_id), opts, {
-    body = config, subject = ("column '%s' of table '%s'"):format(column_id, id),
+    body = config, subject = ("column '%s' of table '%s'"):format(errors.show(column_id), errors.show(id)),
   })
 end
 
@@ -313,7 +320,7 @@ function Client:delete_column(id, column_id, opts)
   check_id(column_id, "delete_column", "column id")
   opts = client.check_options(opts, NO_OPTIONS, "extruct.delete_column")
   return call(self, "DELETE", table_path(id, "columns", column_id), opts, {
-    subject = ("column '%s' of table '%s'"):format(column_id, id),
+    subject = ("column '%s' of table '%s'"):format(errors.show(column_id), errors.show(id)),
   })
 end
 
@@ -353,12 +360,33 @@ end
 -- Iterators
 ---------------------------------------------------------------------------
 
+-- Whether two decoded JSON values are the same, key for key.
+local function same_value(a, b)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" or getmetatable(a) ~= getmetatable(b) then return false end
+  local n = 0
+  for key, value in pairs(a) do
+    local other = rawget(b, key)
+    if other == nil or not same_value(value, other) then return false end
+    n = n + 1
+  end
+  for _ in pairs(b) do
+    n = n - 1
+    if n < 0 then return false end
+  end
+  return n == 0
+end
+
 -- A generic-for iterator over the items of successive pages. fetch(offset)
 -- returns the page's items and whether it was the last, or nil and an
 -- error. A failure is handed to the loop once as false, err; then it ends.
+-- A server that ignores the offset would send the same page forever: a page
+-- whose first item has the id of the previous page's first, or that is the
+-- previous page over again (items without ids), ends the loop with a
+-- "decode" error.
 local function pages(fetch, first_offset)
   local items, i, offset, finished = nil, 0, first_offset, false
-  local previous_first
+  local previous, previous_first
   return function()
     while true do
       if items and i < #items then
@@ -371,14 +399,15 @@ local function pages(fetch, first_offset)
         finished = true
         return false, last_or_err
       end
-      -- A server that ignores the offset would send the same page forever.
       local first = type(page[1]) == "table" and page[1].id or nil
-      if first ~= nil and first == previous_first then
+      local same_first = first ~= nil and first == previous_first
+      if same_first or (#page > 0 and previous ~= nil and same_value(page, previous)) then
         finished = true
-        return false, errors.new("decode", ("the page at offset %d repeats the previous page (item '%s'):"
-          .. " the server ignores the offset"):format(offset, tostring(first)))
+        return false, errors.new("decode", ("the page at offset %d repeats the previous page%s:"
+          .. " the server ignores the offset"):format(offset,
+            same_first and (" (item '%s')"):format(errors.show(first)) or ""))
       end
-      previous_first = first
+      previous, previous_first = page, first
       items, i, offset, finished = page, 0, offset + #page, last_or_err
     end
   end
@@ -413,7 +442,8 @@ function Client:iter_rows(id, opts)
     if data == nil then return nil, err end
     local rows = data.rows
     if type(rows) ~= "table" then
-      return nil, errors.new("decode", ("table '%s': the data page at offset %d has no rows list"):format(id, offset))
+      return nil, errors.new("decode", ("table '%s': the data page at offset %d has no rows list")
+        :format(errors.show(id), offset))
     end
     -- "Continue paging until returned rows are fewer than limit."
     return rows, #rows < limit

@@ -1,6 +1,8 @@
 -- Building request targets: path segments and query strings, percent-encoded
 -- so that no value can change the shape of the URL.
 
+local errors = require("extruct.errors")
+
 local M = {}
 
 local function encode_byte(c)
@@ -17,13 +19,73 @@ function M.segment(value)
   return (value:gsub("[^A-Za-z0-9%-%._~]", encode_byte))
 end
 
---- A query string ("" or "?a=1&b=2") from a table; a list value repeats its
---- key (tags=a&tags=b). Keys are sorted so URLs are stable.
+local SCALAR = { string = true, number = true, boolean = true }
+
+-- How a key appears in a message.
+local function show_key(key)
+  return "'" .. errors.show(key) .. "'"
+end
+
+-- Whether t's keys are exactly 1..#t.
+local function is_list(t)
+  local n = 0
+  for key in pairs(t) do
+    if type(key) ~= "number" or key < 1 or key ~= math.floor(key) then return false end
+    n = n + 1
+  end
+  for i = 1, n do
+    if t[i] == nil then return false end
+  end
+  return true
+end
+
+--- Whether params can be written as a query string: a table whose keys are
+--- strings or numbers and whose values are strings, numbers, booleans, or
+--- lists (keys 1..n) of them. Returns true, or false and what is wrong.
+function M.check_query(params)
+  if type(params) ~= "table" then
+    return false, "must be a table, got " .. type(params)
+  end
+  for key, value in pairs(params) do
+    if type(key) ~= "string" and type(key) ~= "number" then
+      return false, ("the key %s is a %s: query keys are strings or numbers"):format(show_key(key), type(key))
+    end
+    if type(value) == "table" then
+      if not is_list(value) then
+        return false, ("the value of %s is a table that is not a list (keys 1..n without holes)")
+          :format(show_key(key))
+      end
+      for i, item in ipairs(value) do
+        if not SCALAR[type(item)] then
+          return false, ("the value of %s holds a %s at [%d]: a list may hold only strings, numbers"
+            .. " and booleans"):format(show_key(key), type(item), i)
+        end
+      end
+    elseif not SCALAR[type(value)] then
+      return false, ("the value of %s is a %s: query values are strings, numbers, booleans"
+        .. " or lists of them"):format(show_key(key), type(value))
+    end
+  end
+  return true
+end
+
+-- Orders keys of both kinds: by their text, numbers before strings on a tie.
+local function key_order(a, b)
+  local ta, tb = tostring(a), tostring(b)
+  if ta ~= tb then return ta < tb end
+  return type(a) < type(b)
+end
+
+--- A query string ("" or "?a=1&b=2") from a table that check_query accepts;
+--- a list value repeats its key (tags=a&tags=b). Keys are sorted so URLs
+--- are stable. Anything check_query refuses raises.
 function M.query(params)
   if params == nil then return "" end
+  local ok, why = M.check_query(params)
+  if not ok then error("extruct.url.query: " .. why, 2) end
   local keys = {}
   for key in pairs(params) do keys[#keys + 1] = key end
-  table.sort(keys)
+  table.sort(keys, key_order)
   local parts = {}
   for _, key in ipairs(keys) do
     local value = params[key]

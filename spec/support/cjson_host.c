@@ -1,7 +1,8 @@
 /* A host program that uses cJSON itself besides extruct.core, to show the
  * two share cJSON's process-wide hooks safely: the module's hooks are plain
  * malloc/free outside its own parse, and a host that installs its own hooks
- * after loading the module still gets correct decodes and no leak.
+ * after loading the module still gets correct decodes and no leak, and
+ * keeps its hooks when another lua_State loads the module later.
  *
  * usage: cjson_host   (links the module's sources and a PUC Lua) */
 #include <stdio.h>
@@ -62,7 +63,8 @@ static int module_decode(lua_State *L) {
 
 int main(void) {
   cJSON_Hooks hooks = {host_malloc, host_free};
-  lua_State *L = luaL_newstate();
+  lua_State *L = luaL_newstate(), *L2;
+  long before;
   luaL_openlibs(L);
   luaopen_extruct_core(L);
 
@@ -75,6 +77,17 @@ int main(void) {
   printf("host hooks saw the decode: %s\n", host_allocations > 0 ? "ok" : "FAILED");
   printf("host blocks left after the decode: %ld\n", host_live);
   printf("host round trip under its own hooks: %s\n", host_round_trip() ? "ok" : "FAILED");
+
+  /* A second lua_State loading the module leaves the host's hooks alone. */
+  L2 = luaL_newstate();
+  luaL_openlibs(L2);
+  luaopen_extruct_core(L2);
+  before = host_allocations;
+  printf("host hooks kept when a second lua_State loads the module: %s\n",
+         host_round_trip() && host_allocations > before ? "ok" : "FAILED");
+  printf("module decode in the second lua_State: %s\n", module_decode(L2) ? "ok" : "FAILED");
+  lua_close(L2);
+  printf("host blocks left at the end: %ld\n", host_live);
   lua_close(L);
   return 0;
 }

@@ -1,0 +1,300 @@
+-- Hostile servers and hostile values: what a server written to misbehave
+-- (spec/support/hostile_server.lua, on 127.0.0.1) and values at the edges
+-- of what Lua can hold do to the client.
+
+local helpers = require("spec.helpers")
+local socket = require("socket")
+local extruct = require("extruct")
+local errors = require("extruct.errors")
+
+local Hostile = {}
+Hostile.__index = Hostile
+
+-- Starts the hostile server on a free loopback port.
+local function start_hostile()
+  local pipe = assert(io.popen(("sh -c 'echo $$; exec \"$0\" spec/support/hostile_server.lua' %s")
+    :format(helpers.shell_quote(helpers.LUA)), "r"))
+  local pid = pipe:read("*l")
+  local banner = pipe:read("*l")
+  local port = banner and banner:match("^listening (%d+)$")
+  if not port then
+    pipe:close()
+    error(("the hostile server did not start (pid %s, said %s)"):format(tostring(pid), tostring(banner)))
+  end
+  return setmetatable({ pipe = pipe, pid = tonumber(pid), port = tonumber(port),
+    url = "http://127.0.0.1:" .. port }, Hostile)
+end
+
+function Hostile:stop()
+  if not self.pipe then return end
+  local conn = socket.connect("127.0.0.1", self.port)
+  if conn then
+    conn:settimeout(2)
+    conn:send("GET /shutdown HTTP/1.1\r\nHost: x\r\n\r\n")
+    conn:receive("*a")
+    conn:close()
+  end
+  if not helpers.eventually(3, function() return helpers.refuses_connections(self.port) end) then
+    os.execute("kill " .. self.pid .. " 2>/dev/null")
+  end
+  self.pipe:close()
+  self.pipe = nil
+end
+
+-- A client of the hostile server; extra options override.
+local function client_of(server, opts)
+  local options = { token = helpers.TOKEN, base_url = server.url, timeout = 10, connect_timeout = 2, retries = 0 }
+  for k, v in pairs(opts or {}) do options[k] = v end
+  return extruct.new(options)
+end
+
+-- What fn raised, asserting that it did and that the position is the line
+-- where fn was defined (the caller's, not the library's).
+local function raised_at_caller(fn)
+  local ok, message = pcall(fn)
+  assert.is_false(ok, "expected an error")
+  assert.matches("hostile_spec%.lua:" .. debug.getinfo(fn, "S").linedefined .. ":", message)
+  return message
+end
+
+describe("a hostile server", function()
+  local server, client
+
+  setup(function()
+    server = start_hostile()
+    client = client_of(server)
+  end)
+
+  teardown(function()
+    if client then client:close() end
+    if server then server:stop() end
+  end)
+
+  describe("repeated headers (issue 15, item 7)", function()
+    -- With the collector stopped, what a request allocates is what it
+    -- costs: joining at every repeat would copy the joined value so far
+    -- each time, about 1.5 * n^2 bytes (54 MB for 6000 repeats of "v").
+    local function allocated_by(fn)
+      collectgarbage("collect")
+      collectgarbage("stop")
+      local before = collectgarbage("count")
+      local ok, a, b = pcall(fn)
+      local after = collectgarbage("count")
+      collectgarbage("restart")
+      assert(ok, a)
+      return (after - before) * 1024, a, b
+    end
+
+    it("joins 6000 repeats with ', ' in one pass: the memory allocated grows linearly", function()
+      local n = 6000
+      local bytes, body, response = allocated_by(function()
+        return client:request("GET", "/headers", { query = { n = n, value = "v" } })
+      end)
+      assert.same({}, body)
+      local expected = {}
+      for i = 1, n do expected[i] = "v" end
+      assert.equal(table.concat(expected, ", "), response.headers["x-repeated"])
+      -- linear: the list of values and the joined string, well under 1 MB
+      assert.is_true(bytes < 4 * 1024 * 1024, ("%d bytes allocated for %d repeats"):format(bytes, n))
+    end)
+
+    it("keeps names lower-cased and empty repeats joined", function()
+      local _, response = client:request("GET", "/headers", { query = { n = 3, value = "" } })
+      assert.equal(", , ", response.headers["x-repeated"])
+      assert.is_nil(response.headers["X-Repeated"])
+      assert.equal("application/json", response.headers["content-type"])
+    end)
+  end)
+
+  describe("pagination that never ends (issue 15, item 10)", function()
+    it("ends iter_rows with a decode error when a server ignores the offset and rows have no ids", function()
+      local rows, failure, rounds = 0, nil, 0
+      for row, err in client:iter_rows("tbl_loop", { limit = 4 }) do
+        rounds = rounds + 1
+        if rounds > 100 then break end -- a broken iterator would go on forever
+        if row then rows = rows + 1 else failure = err end
+      end
+      assert.is_true(rounds <= 100, "iter_rows did not stop")
+      assert.equal(4, rows)
+      assert.is_true(errors.is_error(failure))
+      assert.equal("decode", failure.kind)
+      assert.matches("the page at offset 4 repeats the previous page", failure.message, 1, true)
+    end)
+
+    it("pages through rows without ids when the server honours the offset", function()
+      local answers, failure = {}, nil
+      for row, err in client:iter_rows("paged", { limit = 3 }) do
+        if row then answers[#answers + 1] = extruct.cell(row, "n") else failure = err end
+      end
+      assert.is_nil(failure)
+      assert.same({ 1, 2, 3, 4, 5, 6, 7 }, answers)
+    end)
+  end)
+
+  describe("ids in messages (issue 15, item 5)", function()
+    it("escapes control characters and shortens a 10 KB id", function()
+      local id = "tbl\r\nX-Injected: yes" .. ("x"):rep(10 * 1024)
+      local t, err = client:get_table(id)
+      assert.is_nil(t)
+      assert.equal("not_found", err.kind)
+      assert.is_nil(err.message:find("[\r\n]"))
+      assert.matches("table 'tbl\\r\\nX-Injected: yes", err.message, 1, true)
+      assert.is_true(#err.message < 400, #err.message .. " bytes")
+      assert.matches("xxx...' is unknown", err.message, 1, true)
+    end)
+  end)
+end)
+
+describe("errors.show", function()
+  it("keeps a value on one line and at most 100 bytes (plus ...)", function()
+    assert.equal("a\\r\\nb\\tc\\x00d\\x7F\\\\", errors.show("a\r\nb\tc\0d\127\\"))
+    assert.equal(("x"):rep(100) .. "...", errors.show(("x"):rep(10000)))
+    assert.equal("short", errors.show("short"))
+    -- never cuts a UTF-8 character in two
+    assert.equal(("é"):rep(50) .. "...", errors.show(("é"):rep(60)))
+    assert.equal("x" .. ("é"):rep(49) .. "...", errors.show("x" .. ("é"):rep(60)))
+  end)
+end)
+
+describe("query values a URL cannot express (issue 15, item 9)", function()
+  local client
+  setup(function()
+    client = extruct.new{ token = helpers.TOKEN, base_url = "http://127.0.0.1:" .. helpers.closed_port(), retries = 0 }
+  end)
+  teardown(function() client:close() end)
+
+  it("refuses each at the caller's line, naming the key", function()
+    local message = raised_at_caller(function() client:request("GET", "/x", { query = { a = { { 1 } } } }) end)
+    assert.matches("the value of 'a' holds a table at [1]", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { [true] = "x" } }) end)
+    assert.matches("the key 'true' is a boolean", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { [{}] = "x" } }) end)
+    assert.matches("the key 'table: .-' is a table", message)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { tags = { [1] = "a", [3] = "b" } } }) end)
+    assert.matches("the value of 'tags' is a table that is not a list", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { f = print } }) end)
+    assert.matches("the value of 'f' is a function", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { n = extruct.null } }) end)
+    assert.matches("the value of 'n' is a userdata", message, 1, true)
+    message = raised_at_caller(function() client:request("GET", "/x", { query = { ["a\nb"] = print } }) end)
+    -- the key is shown on one line
+    assert.matches("the value of 'a\\nb' is a function", message, 1, true)
+    assert.is_nil(message:find("\n"))
+  end)
+
+  it("refuses a sparse tags list in list_tables", function()
+    local message = raised_at_caller(function() client:list_tables{ tags = { [1] = "a", [3] = "b" } } end)
+    assert.matches("option 'tags' must be a string or a list of strings", message, 1, true)
+  end)
+
+  it("keeps stable sorted output for valid input", function()
+    local url = require("extruct.url")
+    assert.equal("?a=x&a=y&b=1&c=true&d=2.5", url.query{ d = 2.5, c = true, b = 1, a = { "x", "y" } })
+    assert.equal("?1=one&b=%20", url.query{ b = " ", [1] = "one" })
+    assert.equal("", url.query{ tags = {} })
+  end)
+end)
+
+describe("option values at the edges (issue 15, item 5)", function()
+  it("takes max_response_size only as a whole number of bytes from 1 to 2^40", function()
+    for _, size in ipairs({ 0.5, 0, -1, 1e30, 2 ^ 40 + 1, 1 / 0, 0 / 0 }) do
+      local message = raised_at_caller(function() extruct.new{ token = "t", max_response_size = size } end)
+      assert.matches("option 'max_response_size' must be a whole number of bytes from 1 to 2^40", message, 1, true)
+    end
+    for _, size in ipairs({ 1, 2 ^ 31, 2 ^ 40 }) do
+      local c = extruct.new{ token = "t", max_response_size = size }
+      c:close()
+    end
+  end)
+
+  it("raises a sub-millisecond timeout to 1 ms: a silent server ends the call as a timeout", function()
+    -- In a child with a time limit: a timeout of 0 ms would be no timeout at all.
+    local code = [[
+      local socket = require("socket")
+      local extruct = require("extruct")
+      local silent = assert(socket.bind("127.0.0.1", 0)) -- accepts nothing, answers nothing
+      local _, port = silent:getsockname()
+      local c = extruct.new{ token = "t", base_url = "http://127.0.0.1:" .. port, retries = 0,
+        timeout = 0.0004, connect_timeout = 0.0004 }
+      local started = socket.gettime()
+      local t, err = c:get_table("tbl_1")
+      print(t == nil and err.kind, socket.gettime() - started < 3)
+    ]]
+    local out, status = helpers.run(("timeout 10 env LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
+      helpers.shell_quote(package.path), helpers.shell_quote(package.cpath),
+      helpers.shell_quote(helpers.LUA), helpers.shell_quote(code)))
+    assert.equal(0, status, out)
+    assert.matches("^timeout\ttrue", out)
+  end)
+end)
+
+describe("encode of proxy tables (issue 15, item 12)", function()
+  -- Whether this Lua's pairs calls __pairs (5.2+; not 5.1 or LuaJIT).
+  local honours_pairs = (function()
+    local probe = setmetatable({}, { __pairs = function() return next, { x = 1 }, nil end })
+    local _, state = pairs(probe)
+    return state ~= probe
+  end)()
+
+  local data = { name = "Acme", tags = extruct.array{ "a", "b" } }
+  local function proxy() return setmetatable({}, { __index = data, __pairs = function() return next, data, nil end }) end
+
+  it("writes what pairs gives where __pairs is honoured, and refuses it elsewhere", function()
+    local text, err = extruct.encode({ company = proxy() })
+    if honours_pairs then
+      assert.is_nil(err)
+      assert.same({ company = { name = "Acme", tags = { "a", "b" } } }, extruct.decode(text))
+    else
+      assert.is_nil(text)
+      assert.equal("encode", err.kind)
+      assert.matches("__pairs metamethod", err.message, 1, true)
+      assert.matches("at $.company", err.message, 1, true)
+    end
+  end)
+
+  it("turns an error raised by __pairs into an encode error", function()
+    local broken = setmetatable({}, { __pairs = function() error("no pairs today") end })
+    local text, err = extruct.encode({ list = extruct.array{ broken } })
+    assert.is_nil(text)
+    assert.equal("encode", err.kind)
+    assert.matches("at $.list[1]", err.message, 1, true)
+    if honours_pairs then assert.matches("no pairs today", err.message, 1, true) end
+  end)
+
+  it("refuses a table whose only contents come from __index, naming the path", function()
+    local text, err = extruct.encode({ rows = extruct.array{ setmetatable({}, { __index = data }) } })
+    assert.is_nil(text)
+    assert.equal("encode", err.kind)
+    assert.matches("__index (a proxy)", err.message, 1, true)
+    assert.matches("at $.rows[1]", err.message, 1, true)
+    text, err = extruct.encode(setmetatable({}, { __index = function() return 1 end }))
+    assert.is_nil(text)
+    assert.equal("encode", err.kind)
+  end)
+
+  it("still writes array-marked empty tables and tables with keys of their own", function()
+    assert.equal("[]", extruct.encode(setmetatable({}, { __index = data, __jsontype = "array" })))
+    assert.equal('{"own":1}', extruct.encode(setmetatable({ own = 1 }, { __index = data })))
+    local err = errors.new("http", "m")
+    assert.same({ kind = "http", message = "m" }, extruct.decode(extruct.encode(err)))
+  end)
+end)
+
+describe("cJSON's process-wide hooks (issue 15, item 13)", function()
+  local api = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+  it("are installed once per process: a later lua_State loading the module leaves a host's hooks alone", function()
+    local host = os.tmpname()
+    local q = helpers.shell_quote
+    local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
+      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lm 2>&1"):format(api, q(host), api))
+    assert.equal(0, status, out)
+    out, status = helpers.run(q(host) .. " 2>&1")
+    os.remove(host)
+    assert.equal(0, status, out)
+    assert.not_matches("FAILED", out)
+    assert.matches("host hooks kept when a second lua_State loads the module: ok", out, 1, true)
+    assert.matches("module decode in the second lua_State: ok", out, 1, true)
+    assert.matches("host blocks left at the end: 0\n", out, 1, true)
+  end)
+end)

@@ -1,0 +1,96 @@
+-- A small HTTP server that misbehaves on purpose, for spec/hostile_spec.lua.
+-- Usage: lua hostile_server.lua [port]. Listens on 127.0.0.1 only, prints
+-- "listening <port>" once ready, serves one connection at a time (each
+-- answer closes its connection) and exits on GET /shutdown, after
+-- MAX_REQUESTS requests, or after IDLE_SECONDS without a connection.
+--
+-- Routes:
+--   GET /headers?n=N&value=V   200 {} with N header lines "X-Repeated: V"
+--   GET /v1/tables/<id>/data   a page of rows without ids that ignores the
+--                              offset: every page holds the same `limit` rows
+--   GET /v1/tables/paged/data  rows without ids that honour offset and limit,
+--                              7 in all, each different
+--   anything else              404
+
+local socket = require("socket")
+
+local MAX_REQUESTS = 10000
+local IDLE_SECONDS = 60
+local PAGED_ROWS = 7
+
+local function query_params(target)
+  local params = {}
+  for name, value in (target:match("%?(.*)$") or ""):gmatch("([^&=]+)=([^&]*)") do
+    params[name] = value:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end)
+  end
+  return params
+end
+
+local function answer(conn, status, headers, body)
+  local head = { ("HTTP/1.1 %d %s"):format(status, status == 200 and "OK" or "Not Found") }
+  for _, line in ipairs(headers) do head[#head + 1] = line end
+  head[#head + 1] = "Content-Type: application/json"
+  head[#head + 1] = "Content-Length: " .. #body
+  head[#head + 1] = "Connection: close"
+  conn:send(table.concat(head, "\r\n") .. "\r\n\r\n" .. body)
+end
+
+local function rows_json(first, count)
+  local rows = {}
+  for i = first, first + count - 1 do
+    rows[#rows + 1] = ('{"data":{"n":{"value":{"answer":%d}}}}'):format(i)
+  end
+  return '{"rows":[' .. table.concat(rows, ",") .. "]}"
+end
+
+-- Returns false when the server should stop.
+local function serve(conn)
+  conn:settimeout(5)
+  local request_line = conn:receive("*l")
+  if not request_line then return true end
+  local length = 0
+  while true do
+    local line = conn:receive("*l")
+    if not line or line == "" then break end
+    local value = line:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")
+    if value then length = tonumber(value) end
+  end
+  if length > 0 then conn:receive(length) end
+  local target = request_line:match("^%u+ (%S+)") or "/"
+  local path = target:gsub("%?.*$", "")
+  local params = query_params(target)
+  if path == "/shutdown" then
+    answer(conn, 200, {}, "{}")
+    return false
+  elseif path == "/headers" then
+    local headers = {}
+    for i = 1, math.min(tonumber(params.n) or 1, 100000) do
+      headers[i] = "X-Repeated: " .. (params.value or "")
+    end
+    answer(conn, 200, headers, "{}")
+  elseif path == "/v1/tables/paged/data" then
+    local offset, limit = tonumber(params.offset) or 0, tonumber(params.limit) or 50
+    local count = math.max(0, math.min(limit, PAGED_ROWS - offset))
+    answer(conn, 200, {}, rows_json(offset + 1, count))
+  elseif path:match("^/v1/tables/[^/]+/data$") then
+    answer(conn, 200, {}, rows_json(1, math.min(tonumber(params.limit) or 50, 1000)))
+  else
+    answer(conn, 404, {}, '{"detail":"Not Found"}')
+  end
+  return true
+end
+
+local server = assert(socket.bind("127.0.0.1", tonumber(arg[1]) or 0))
+server:settimeout(IDLE_SECONDS)
+local _, port = server:getsockname()
+io.stdout:write("listening ", port, "\n")
+io.stdout:flush()
+
+for _ = 1, MAX_REQUESTS do
+  local conn = server:accept()
+  if not conn then break end
+  local ok, go_on = pcall(serve, conn)
+  conn:close()
+  if ok and not go_on then break end
+end
+server:close()
