@@ -113,7 +113,13 @@ function M.gather(fns, opts)
   elseif loop.in_task() then
     loop.wait_task(all_ended)
   else
-    loop.run_until(all_ended)
+    -- (an error out of the scheduler itself, such as running out of memory,
+    -- must not leave half-run tasks for the next gather to resume)
+    local ok, err = pcall(loop.run_until, all_ended)
+    if not ok then
+      loop.abandon_tasks()
+      error(err, 0)
+    end
   end
   if failure ~= nil then error(failure, 0) end
   return results

@@ -157,9 +157,7 @@ local function run_task(co)
     tasks[co], blocked[co] = nil, nil
     local finished = finished_of[co]
     finished_of[co] = nil
-    if not results[1] then
-      results[2] = debug.traceback(co, tostring(results[2]))
-    end
+    -- (an error is passed on as it was raised: a memory error stays one)
     if finished then finished(unpack(results, 1, results.n)) end
   elseif not blocked[co] then
     -- A yield of its own would leave the task waiting for nothing forever.
@@ -208,6 +206,15 @@ function M.run_until(done)
       end
     end
   end
+end
+
+--- Forgets every task: after an error escaped the scheduler, what it was
+--- running is abandoned (the transfers are cancelled as they are collected).
+function M.abandon_tasks()
+  for co in pairs(tasks) do tasks[co], blocked[co], finished_of[co] = nil, nil, nil end
+  for id in pairs(waiting_task) do waiting_task[id] = nil end
+  for co in pairs(sleepers) do sleepers[co] = nil end
+  for i = #ready, 1, -1 do ready[i] = nil end
 end
 
 --- Sleeps the running task: the other tasks go on meanwhile.

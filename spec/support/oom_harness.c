@@ -13,8 +13,9 @@
  * counted through hooks installed before the module's.
  *
  * Given a server URL and token, it then does the same for a whole request:
- * extruct.new{...}, client:get_table(ID) against that server and close, in
- * the Lua layer and the core. libcurl allocates with malloc, outside the
+ * extruct.new{...}, client:get_table(ID) against that server, three more
+ * side by side on one engine (extruct.gather) and close, in the Lua layer
+ * and the core. libcurl allocates with malloc, outside the
  * Lua allocator, so its own allocations never fail here.
  *
  * usage: oom_harness FILE.json [URL TOKEN ID]
@@ -182,6 +183,13 @@ static const char request_chunk[] =
     "local extruct = require('extruct')\n"
     "local client = extruct.new{ base_url = url, token = token, timeout = 10 }\n"
     "local t, err = client:get_table(id)\n"
+    "if t then\n"
+    "  local function get() return client:get_table(id) end\n"
+    "  local results = extruct.gather({ get, get, get })\n"
+    "  for i = 1, 3 do\n"
+    "    if not results[i][1] then t, err = nil, results[i][2]; break end\n"
+    "  end\n"
+    "end\n"
     "client:close()\n"
     "return t, err\n";
 
