@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the benchmark: decode speed, round trip, memory and waiting, on every
+# Runs the benchmark: decode speed, round trip, memory, waiting, concurrency
+# and editor stalls, on every
 # interpreter in LUAS, against a loopback nginx it starts with its own
 # configuration (and stops) and the mock server. Prints the tables and
 # writes them to bench/results.md (bench/results-smoke.md with --smoke).
@@ -99,6 +100,15 @@ report=$(mktemp)
       "$lua" bench/wait.lua $smoke
     echo
   done
+  for lua in $LUAS; do
+    env LUA="$lua" LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$lua/?.so;;" \
+      "$lua" bench/concurrency.lua $smoke
+    echo
+  done
+  # Neovim runs the LuaJIT build whichever interpreters LUAS names.
+  make --no-print-directory build LUA=luajit >/dev/null
+  env LUA=luajit LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/luajit/?.so;;" \
+    luajit bench/editor.lua $smoke
 } 2>&1 | tee "$report"
 status=${PIPESTATUS[0]}
 { echo '```'; cat "$report"; echo '```'; } > "$out"

@@ -239,7 +239,10 @@ describe("faults", function()
       end
     end
     collectgarbage()
-    assert.equal(before, open_descriptors())
+    -- (no more than before: the connection pool is shared by every client of
+    -- the process, and may close a connection of an earlier one meanwhile)
+    local after = open_descriptors()
+    assert.is_true(after <= before, ("%d descriptors open before, %d after"):format(before, after))
   end)
 
   describe("transfer forms that must just work", function()
