@@ -7,6 +7,7 @@
  * token is copied into libcurl's header lists and nowhere else; no function
  * returns it. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,6 +196,77 @@ static int client_start(lua_State *L) {
   return 1;
 }
 
+/* client:http_request(method, target, host [, body [, credentials]]) -> bytes [, trace]
+ *
+ * The bytes of an HTTP/1.1 request with the client's headers (Accept,
+ * Authorization, User-Agent; Content-Type and Content-Length with a body),
+ * for a transport that writes them itself (OpenResty's cosockets). With
+ * credentials = false the Authorization header is left out (a redirect to
+ * another host). With the trace option, the second result holds the request's
+ * lines as the libcurl transport traces them, the credentials redacted. */
+static int client_http_request(lua_State *L) {
+  ex_client *c = client_check(L);
+  size_t method_len, body_len = 0;
+  const char *method = luaL_checklstring(L, 2, &method_len);
+  const char *target = luaL_checkstring(L, 3);
+  const char *host = luaL_checkstring(L, 4);
+  const char *body = luaL_optlstring(L, 5, NULL, &body_len);
+  int credentials = lua_isnoneornil(L, 6) || lua_toboolean(L, 6);
+  const struct curl_slist *h;
+  luaL_Buffer request, trace;
+
+  luaL_argcheck(L, method_len > 0 && strcspn(method, " \t\r\n") == method_len, 2, "not an HTTP method name");
+  luaL_argcheck(L, target[0] == '/' && strcspn(target, " \t\r\n") == strlen(target), 3, "not a request target");
+  luaL_argcheck(L, host[0] != '\0' && strcspn(host, " \t\r\n") == strlen(host), 4, "not a host");
+  lua_settop(L, 6);
+  luaL_buffinit(L, &request);
+  lua_pushfstring(L, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", method, target, host, c->user_agent);
+  luaL_addvalue(&request);
+  for (h = body != NULL ? c->body_headers : c->headers; h != NULL; h = h->next) {
+    size_t len = strlen(h->data);
+    if (len > 0 && h->data[len - 1] == ':')
+      continue; /* "Expect:" only tells libcurl to leave a header out */
+    if (!credentials && strncmp(h->data, "Authorization:", 14) == 0)
+      continue;
+    luaL_addlstring(&request, h->data, len);
+    luaL_addlstring(&request, "\r\n", 2);
+  }
+  if (body != NULL) {
+    char length[64];
+    snprintf(length, sizeof length, "Content-Length: %lu\r\n\r\n", (unsigned long)body_len);
+    luaL_addstring(&request, length);
+    luaL_addlstring(&request, body, body_len);
+  } else {
+    luaL_addlstring(&request, "\r\n", 2);
+  }
+  luaL_pushresult(&request); /* 7 */
+  if (!c->tracing)
+    return 1;
+  luaL_buffinit(L, &trace);
+  lua_pushfstring(L, "> %s %s HTTP/1.1\n> Host: %s\n> User-Agent: %s\n", method, target, host, c->user_agent);
+  luaL_addvalue(&trace);
+  for (h = body != NULL ? c->body_headers : c->headers; h != NULL; h = h->next) {
+    size_t len = strlen(h->data);
+    if (len > 0 && h->data[len - 1] == ':')
+      continue;
+    if (strncmp(h->data, "Authorization:", 14) == 0) {
+      if (credentials)
+        luaL_addstring(&trace, "> Authorization: [redacted]\n");
+      continue;
+    }
+    luaL_addstring(&trace, "> ");
+    luaL_addlstring(&trace, h->data, len);
+    luaL_addchar(&trace, '\n');
+  }
+  if (body != NULL) {
+    char length[64];
+    snprintf(length, sizeof length, "> Content-Length: %lu\n", (unsigned long)body_len);
+    luaL_addstring(&trace, length);
+  }
+  luaL_pushresult(&trace);
+  return 2;
+}
+
 /* One function for close, __gc and __close: safe to call any number of
  * times. Requests still running end as cancelled; results not yet read can
  * still be read. */
@@ -321,6 +393,7 @@ static int client_new(lua_State *L) {
 void ex_client_open(lua_State *L) {
   static const luaL_Reg methods[] = {
       {"start", client_start},
+      {"http_request", client_http_request},
       {"close", client_close},
       {"is_closed", client_is_closed},
       {NULL, NULL},

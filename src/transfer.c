@@ -8,6 +8,7 @@
  * the userdata's __gc releases them. libcurl's callbacks make no Lua calls,
  * so nothing long-jumps through libcurl. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,8 +295,11 @@ static const char *transfer_error_kind(const ex_transfer *t, CURLcode code) {
 static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURLcode code) {
   if (t->out_of_memory)
     lua_pushliteral(L, "out of memory while receiving the response");
-  else if (t->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
-    lua_pushfstring(L, "response larger than max_response_size (%f bytes)", (lua_Number)t->max_body);
+  else if (t->body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    char message[96];
+    snprintf(message, sizeof message, "response larger than max_response_size (%lu bytes)", (unsigned long)t->max_body);
+    lua_pushstring(L, message);
+  }
   else if (transfer_refused_redirect(t, code))
     lua_pushstring(L, "refused to follow a redirect to another scheme (a client of an https base URL"
                       " follows https redirects only)");

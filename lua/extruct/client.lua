@@ -108,6 +108,8 @@ local CLIENT_OPTIONS = with_retry_options{
   allow_http = { check = is_boolean, want = "a boolean" },
   ca_file = { check = is_string, want = "a string (the path of a PEM file)" },
   trace = { check = is_function, want = "a function(line)" },
+  transport = { check = function(v) return v == "auto" or v == "curl" or v == "cosocket" end,
+                want = '"auto", "curl" or "cosocket"' },
 }
 
 local REQUEST_OPTIONS = with_retry_options{
@@ -149,6 +151,12 @@ end
 -- caller's misuse, so it is an error value, not a raised error.
 local function config_problem(token, base_url, opts)
   if token == nil or token == "" then
+    local ngx = rawget(_G, "ngx")
+    if type(ngx) == "table" and type(ngx.get_phase) == "function" then
+      -- nginx clears its workers' environment unless told otherwise
+      return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN, and let nginx pass it"
+        .. " to its workers with the directive `env EXTRUCT_API_TOKEN;` in nginx.conf's main context"
+    end
     return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
   end
   if token:find("[%c ]") then
@@ -194,7 +202,12 @@ function M.new(opts)
     -- nil: extruct.clock's, whose sleep picks how to sleep at each call
     _sleep = opts.sleep,
     _now = opts.now,
+    -- what the cosocket transport needs to make its own connections
+    _transport = opts.transport or "auto",
+    _insecure = opts.insecure or false,
+    _ca_file = opts.ca_file,
   }, Client)
+  self._url = url.parse(self.base_url)
 
   local problem = config_problem(token, base_url, opts)
   if problem then
@@ -239,7 +252,7 @@ end
 local function send(client, method, target, opts)
   -- (a sleep, trace or on_progress callback may have closed the client)
   if client._closed then misuse("extruct: the client is closed") end
-  local response, kind, message, trace = loop.perform(client._core, method, target, opts.body)
+  local response, kind, message, trace = loop.perform(client, method, target, opts.body)
   if client._trace then
     -- The core redacted the credentials before the text reached Lua.
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end

@@ -1,6 +1,7 @@
 -- extruct.gather: several functions run side by side, their requests
 -- overlapping on one engine (see extruct.loop for how each host waits).
 
+local cosocket = require("extruct.cosocket")
 local loop = require("extruct.loop")
 
 local M = {}
@@ -51,12 +52,43 @@ end
 --- sleeps overlapping, and returns an array whose i-th element packs what
 --- fns[i] returned: { n = 1, t } or { n = 2, nil, err }. In plain Lua it
 --- blocks until all have ended; in a coroutine under Neovim (extruct.async)
---- it yields to the editor meanwhile. A function that raises an error stops
+--- it yields to the editor meanwhile; under nginx, where cosockets are
+--- allowed, each function runs in an ngx.thread. A function that raises an error stops
 --- new ones from starting; once the running ones end, gather raises it.
+-- Under nginx, where cosockets are allowed: each function in a light
+-- thread of its own (ngx.thread), so the requests overlap on cosockets.
+local function gather_in_threads(ngx, fns, n, concurrency)
+  local results, running, failure, started = {}, {}, nil, 0
+  local unpack = table.unpack or unpack
+  while true do
+    while #running < concurrency and started < n and failure == nil do
+      started = started + 1
+      local i = started
+      running[#running + 1] = ngx.thread.spawn(function() return i, pack(pcall(fns[i])) end)
+    end
+    if #running == 0 then break end
+    local ok, i, outcome = ngx.thread.wait(unpack(running))
+    for k = #running, 1, -1 do
+      if coroutine.status(running[k]) == "dead" then table.remove(running, k) end
+    end
+    if not ok then
+      failure = failure or i
+    elseif outcome[1] then
+      results[i] = pack(unpack(outcome, 2, outcome.n))
+    elseif failure == nil then
+      failure = outcome[2]
+    end
+  end
+  if failure ~= nil then error(failure, 0) end
+  return results
+end
+
 function M.gather(fns, opts)
   local n, concurrency = check(fns, opts)
   local results = {}
   if n == 0 then return results end
+  local ngx = cosocket.available()
+  if ngx and type(ngx.thread) == "table" then return gather_in_threads(ngx, fns, n, concurrency) end
 
   local started, running, failure = 0, 0, nil
   local function all_ended()

@@ -18,6 +18,7 @@
 -- places that cannot.
 
 local core = require("extruct.core")
+local cosocket = require("extruct.cosocket")
 
 local M = {}
 
@@ -290,16 +291,27 @@ end
 -- Requests
 ---------------------------------------------------------------------------
 
---- How a request made here and now would wait: "task", "nvim" or "blocking".
+--- How a request made here and now would wait: "cosocket", "task", "nvim"
+--- or "blocking" (for a client whose transport is "auto").
 function M.strategy()
+  if cosocket.available() then return "cosocket" end
   if M.in_task() then return "task" end
   if M.neovim() then return "nvim" end
   return "blocking"
 end
 
---- One request on the core client: the transfer's result (response, or
---- nil, kind, message [, trace]), waited for as the caller allows.
-function M.perform(core_client, method, target, body)
+--- One request of the client (extruct.client): the transfer's result
+--- (response, or nil, kind, message [, trace]). Where nginx allows cosockets
+--- it goes over them (extruct.cosocket) unless the client's `transport` is
+--- "curl"; elsewhere on libcurl, waited for as the caller allows.
+function M.perform(client, method, target, body)
+  local ngx, phase = cosocket.available()
+  if ngx and client._transport ~= "curl" then return cosocket.perform(ngx, client, method, target, body) end
+  if client._transport == "cosocket" then
+    return nil, "config", ("the cosocket transport cannot run %s; use transport = \"auto\" or \"curl\"")
+      :format(phase and ("in nginx's " .. phase .. " phase") or "outside OpenResty")
+  end
+  local core_client = client._core
   local co = coroutine.running()
   if co ~= nil and tasks[co] then
     local transfer = core_client:start(engine("blocking"), method, target, body, true)

@@ -146,6 +146,25 @@ function M.is_loopback(base_url)
 end
 
 --- The URL as it may be shown: any user:password@ part is masked.
+--- The parts of an absolute http(s) URL: { scheme, host, port, path,
+--- host_header } (host without brackets, port a number, path "" or
+--- "/..."); nil for anything else.
+function M.parse(value)
+  local scheme, authority, rest = value:match("^(%a[%w+.-]*)://([^/?#]*)(.*)$")
+  if not scheme then return nil end
+  scheme = scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then return nil, scheme end
+  authority = authority:gsub("^.*@", "")
+  local host, port = authority:match("^%[([%x:.]+)%]:?(%d*)$")
+  if not host then host, port = authority:match("^([^:]+):?(%d*)$") end
+  if not host or host == "" then return nil end
+  local default = scheme == "https" and 443 or 80
+  port = tonumber(port ~= "" and port or nil) or default
+  local host_header = authority:match("^%[") and ("[" .. host .. "]") or host
+  if port ~= default then host_header = host_header .. ":" .. port end
+  return { scheme = scheme, host = host:lower(), port = port, path = rest:gsub("#.*$", ""), host_header = host_header }
+end
+
 function M.redact(base_url)
   return (base_url:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1***@"))
 end
