@@ -33,6 +33,7 @@ enum http1_stop {
   HTTP1_STOP_BODY_TOO_LARGE,
   HTTP1_STOP_HEAD_TOO_LARGE,
   HTTP1_STOP_BAD_STATUS,
+  HTTP1_STOP_BAD_STATUS_LINE,
   HTTP1_STOP_BAD_VERSION,
   HTTP1_STOP_SWITCHING
 };
@@ -50,6 +51,7 @@ typedef struct http1_parser {
   int headers_done; /* of the current message: later header lines are trailers */
   int interim;      /* the current message is a 1xx to skip */
   int message_done, keep_alive, extra_bytes;
+  size_t prefix_seen; /* bytes of "HTTP/" checked at the start of the current message */
   unsigned status;
 } http1_parser;
 
@@ -265,6 +267,10 @@ static int http1_push_failure(lua_State *L, http1_parser *p) {
   case HTTP1_STOP_HEAD_TOO_LARGE:
     err = HPE_HEADER_OVERFLOW;
     break;
+  case HTTP1_STOP_BAD_STATUS_LINE:
+    lua_pushliteral(L, "network");
+    lua_pushliteral(L, "malformed status line");
+    return 2;
   case HTTP1_STOP_BAD_STATUS:
     lua_pushliteral(L, "network");
     lua_pushfstring(L, "invalid status code %d", (int)p->status);
@@ -361,6 +367,24 @@ static void http1_check_running(lua_State *L, http1_parser *p) {
     luaL_error(L, "extruct.core: the parser failed already");
 }
 
+/* Debian builds http-parser without its strict checks, so it reads
+ * "HXTP/1.1" as "HTTP/1.1": the start of each message is checked here.
+ * Returns 0 when the bytes cannot start a status line. */
+static int http1_check_prefix(http1_parser *p, const char *data, size_t len) {
+  static const char prefix[] = "HTTP/";
+  size_t i;
+  for (i = 0; i < len && p->prefix_seen < sizeof prefix - 1; i++) {
+    if (p->prefix_seen == 0 && (data[i] == '\r' || data[i] == '\n'))
+      continue; /* http-parser skips empty lines before a message */
+    if (data[i] != prefix[p->prefix_seen]) {
+      p->stop = HTTP1_STOP_BAD_STATUS_LINE;
+      return 0;
+    }
+    p->prefix_seen++;
+  }
+  return 1;
+}
+
 /* Runs http-parser over len bytes (len 0: the connection closed). Returns
  * 1 when a final response is complete, 0 when more is needed, -1 on error. */
 static int http1_execute(http1_parser *p, const char *data, size_t len) {
@@ -372,6 +396,8 @@ static int http1_execute(http1_parser *p, const char *data, size_t len) {
     /* The limit is process-wide in http-parser; set it for this parser's
      * run. It counts the raw bytes of the status line and header lines. */
     http_parser_set_max_header_size((uint32_t)p->max_head);
+    if (!eof && !http1_check_prefix(p, data + used, len - used))
+      return -1;
     n = http_parser_execute(&p->parser, &http1_settings, eof ? NULL : data + used, len - used);
     used += n;
     err = HTTP_PARSER_ERRNO(&p->parser);
@@ -382,6 +408,7 @@ static int http1_execute(http1_parser *p, const char *data, size_t len) {
       }
       /* An interim 1xx: the real response starts afresh. */
       http_parser_init(&p->parser, HTTP_RESPONSE);
+      p->prefix_seen = 0;
       continue;
     }
     if (err != HPE_OK)
