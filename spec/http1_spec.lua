@@ -39,7 +39,7 @@ local function each_feeding(s, opts, eof, fn)
   parser, result, kind, message = drive(bytes_of(s), opts, eof)
   fn(parser, result, kind, message, "one byte at a time")
   for i = 0, #s do
-    local parser, result, kind, message = drive({ s:sub(1, i), s:sub(i + 1) }, opts, eof)
+    parser, result, kind, message = drive({ s:sub(1, i), s:sub(i + 1) }, opts, eof)
     fn(parser, result, kind, message, "split at " .. i)
   end
 end
