@@ -38,6 +38,9 @@ CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null | sed 's|-I/usr/include/cjson||')
 CJSON_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+# Debian's libhttp-parser-dev ships no pkg-config file; use one if present.
+HTTP_PARSER_CFLAGS := $(shell pkg-config --cflags http-parser 2>/dev/null)
+HTTP_PARSER_LIBS := $(shell pkg-config --libs http-parser 2>/dev/null || echo -lhttp_parser)
 
 # Headers of the chosen Lua; the module never links liblua (the host provides it).
 lua_incdir = $(if $(filter luajit,$(1)),/usr/include/luajit-2.1,/usr/include/$(1))
@@ -56,8 +59,8 @@ build: $(MODULE)
 $(MODULE): $(SOURCES) $(HEADERS) Makefile
 	@test -f $(LUA_INCDIR)/lua.h || { echo "missing $(LUA_INCDIR)/lua.h: run 'make deps' or install the -dev package of $(LUA)"; exit 1; }
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARNINGS) -fPIC -shared -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CJSON_CFLAGS) \
-	  -o $@ $(SOURCES) $(CURL_LIBS) $(CJSON_LIBS) -lm $(LDFLAGS)
+	$(CC) $(CFLAGS) $(WARNINGS) -fPIC -shared -I$(LUA_INCDIR) $(CURL_CFLAGS) $(CJSON_CFLAGS) $(HTTP_PARSER_CFLAGS) \
+	  -o $@ $(SOURCES) $(CURL_LIBS) $(CJSON_LIBS) $(HTTP_PARSER_LIBS) -lm $(LDFLAGS)
 
 deps:
 	@bash scripts/deps.sh
@@ -116,8 +119,8 @@ ASAN_MODULE = build/asan/extruct/core.so
 $(ASAN_MODULE): $(SOURCES) $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
-	  $(WARNINGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_CFLAGS) $(CJSON_CFLAGS) \
-	  -o $@ $(SOURCES) $(CURL_LIBS) $(CJSON_LIBS) -lm
+	  $(WARNINGS) -fPIC -shared -I/usr/include/lua5.4 $(CURL_CFLAGS) $(CJSON_CFLAGS) $(HTTP_PARSER_CFLAGS) \
+	  -o $@ $(SOURCES) $(CURL_LIBS) $(CJSON_LIBS) $(HTTP_PARSER_LIBS) -lm
 
 asan: deps $(ASAN_MODULE)
 	@echo "== specs on lua5.4 with ASan + UBSan"
@@ -126,16 +129,17 @@ asan: deps $(ASAN_MODULE)
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' $(SPEC)
 
-# libFuzzer targets: the decode path and response handling, built with
+# libFuzzer targets: the decode path, response handling and the HTTP/1.1
+# parser, built with
 # clang and linked with liblua5.4 (test binaries; the module never is).
 FUZZ_TIME ?= 300
 FUZZ_SMOKE_TIME ?= 20
-FUZZERS = build/fuzz/decode_fuzz build/fuzz/response_fuzz
+FUZZERS = build/fuzz/decode_fuzz build/fuzz/response_fuzz build/fuzz/http1_fuzz
 build/fuzz/%: fuzz/%.c $(SOURCES) $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) \
-	  -I/usr/include/lua5.4 -Isrc $(CURL_CFLAGS) $(CJSON_CFLAGS) -o $@ $< $(SOURCES) \
-	  -llua5.4 $(CURL_LIBS) $(CJSON_LIBS) -lm
+	  -I/usr/include/lua5.4 -Isrc $(CURL_CFLAGS) $(CJSON_CFLAGS) $(HTTP_PARSER_CFLAGS) -o $@ $< $(SOURCES) \
+	  -llua5.4 $(CURL_LIBS) $(CJSON_LIBS) $(HTTP_PARSER_LIBS) -lm
 
 fuzz: deps $(FUZZERS)
 	@bash fuzz/run.sh $(FUZZ_TIME) $(FUZZERS)

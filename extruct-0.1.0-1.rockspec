@@ -6,7 +6,7 @@ source = {
    tag = "v0.1.0",
 }
 description = {
-   summary = "Lua client for the Extruct API (AI tables), with a C core on libcurl and cJSON",
+   summary = "Lua client for the Extruct API (AI tables), with a C core on libcurl, cJSON and http-parser",
    detailed = [[
 extruct fetches Extruct tables over a reused libcurl connection, decodes the
 JSON straight into Lua tables in C, returns structured errors, and waits for
@@ -25,16 +25,17 @@ external_dependencies = {
    -- compiler searches but LuaRocks does not; the library alone locates it.
    CURL = { library = "curl" },
    CJSON = { header = "cjson/cJSON.h", library = "cjson" },
+   HTTP_PARSER = { header = "http_parser.h", library = "http_parser" },
 }
 build = {
    type = "builtin",
    modules = {
       ["extruct.core"] = {
          sources = { "src/core.c", "src/client.c", "src/json.c", "src/response.c", "src/clock.c",
-                     "src/encode.c", "src/term.c", "src/transfer.c", "src/engine.c" },
-         libraries = { "curl", "cjson" },
-         incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)" },
-         libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },
+                     "src/encode.c", "src/term.c", "src/transfer.c", "src/engine.c", "src/http1.c" },
+         libraries = { "curl", "cjson", "http_parser" },
+         incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)", "$(HTTP_PARSER_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(HTTP_PARSER_LIBDIR)" },
       },
       extruct = "lua/extruct/init.lua",
       ["extruct.client"] = "lua/extruct/client.lua",

@@ -7,7 +7,7 @@
 #   scripts/deps.sh runtime  build + demo only
 set -euo pipefail
 
-runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev ca-certificates
+runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev libhttp-parser-dev ca-certificates
          lua5.4 liblua5.4-dev lua-socket)
 # luajit2 is OpenResty's LuaJIT, the flavour that coexists with Debian's
 # neovim and libnginx-mod-http-lua (the plain luajit package conflicts).

@@ -91,7 +91,7 @@ describe("cJSON's process-wide hooks", function()
   it("serve a host that uses cJSON too, also once it installs hooks of its own, with " .. api, function()
     local host = dir .. "/cjson_host"
     local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lm 2>&1"):format(api, q(host), api))
+      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(api, q(host), api))
     assert.equal(0, status, out)
     out, status = helpers.run(q(host) .. " 2>&1")
     assert.equal(0, status, out)

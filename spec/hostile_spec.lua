@@ -287,7 +287,7 @@ describe("cJSON's process-wide hooks (issue 15, item 13)", function()
     local host = os.tmpname()
     local q = helpers.shell_quote
     local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lm 2>&1"):format(api, q(host), api))
+      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(api, q(host), api))
     assert.equal(0, status, out)
     out, status = helpers.run(q(host) .. " 2>&1")
     os.remove(host)

@@ -32,7 +32,7 @@ describe("a memory error during conversion or a request", function()
     if not harness then
       harness = dir .. "/oom_harness"
       local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-        .. " spec/support/oom_harness.c src/*.c -l%s -lcurl -lcjson -lm 2>&1"):format(api, q(harness), api))
+        .. " spec/support/oom_harness.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(api, q(harness), api))
       assert.equal(0, status, out)
     end
     local request_args = with_request and (" %s %s tbl_idle"):format(q(mock.url), q(mock.token)) or ""

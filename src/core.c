@@ -1,7 +1,8 @@
 /* extruct.core: the C half of the extruct module. It owns what needs C:
  * HTTP transfers on libcurl's multi interface (client.c, transfer.c, engine.c), JSON to Lua
- * conversion through cJSON (json.c, encode.c), and a monotonic clock with a real
- * sleep (clock.c). Policy lives in lua/extruct/. */
+ * conversion through cJSON (json.c, encode.c), a monotonic clock with a real
+ * sleep (clock.c), and HTTP/1.1 request bytes and a response parser for
+ * transports that own their socket (http1.c). Policy lives in lua/extruct/. */
 #include <curl/curl.h>
 
 #include "transfer.h"
@@ -30,5 +31,6 @@ int luaopen_extruct_core(lua_State *L) {
   ex_engine_open(L);
   ex_clock_open(L);
   ex_term_open(L);
+  ex_http1_open(L);
   return 1;
 }

@@ -36,5 +36,6 @@ void ex_encode_open(lua_State *L);
 void ex_client_open(lua_State *L);
 void ex_clock_open(lua_State *L);
 void ex_term_open(lua_State *L);
+void ex_http1_open(lua_State *L);
 
 #endif
