@@ -38,7 +38,7 @@ http {
 
   lua_package_path "${root}/lua/?.lua;${root}/lua/?/init.lua;;";
   lua_package_cpath "${root}/build/luajit/?.so;;";
-  lua_ssl_trusted_certificate ${work}/trusted.pem;
+  lua_ssl_trusted_certificate ${work}/bundle.pem;
   lua_shared_dict results 1m;
 
   # A client made and used before the fork: it holds a kept-alive
@@ -118,7 +118,7 @@ http {
 
     location /tls {
       content_by_lua_block {
-        local client = extruct.new{ base_url = ngx.var.arg_url, retries = 0, timeout = 5 }
+        local client = extruct.new{ base_url = ngx.unescape_uri(ngx.var.arg_url), retries = 0, timeout = 5 }
         local t, err = client:get_table("tbl_idle")
         ngx.say(t and ("ok " .. t.id) or (err.kind .. " " .. err.message))
       }
@@ -148,6 +148,13 @@ http {
   }
 
   server {
+    listen 127.0.0.1:${wrong_name_port} ssl;
+    ssl_certificate ${work}/wrong_name.pem;
+    ssl_certificate_key ${work}/wrong_name.key;
+    location / { proxy_pass http://mock; }
+  }
+
+  server {
     listen 127.0.0.1:${untrusted_port} ssl;
     ssl_certificate ${work}/untrusted.pem;
     ssl_certificate_key ${work}/untrusted.key;
@@ -170,12 +177,18 @@ describe("inside OpenResty", function()
     work = os.tmpname()
     os.remove(work)
     assert(os.execute("mkdir -p " .. q(work)))
-    for _, name in ipairs({ "trusted", "untrusted" }) do
-      local _, made = helpers.run(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
-        .. " -addext subjectAltName=DNS:localhost -keyout %s/%s.key -out %s/%s.pem 2>&1"):format(
-        q(work), name, q(work), name))
+    -- (cosockets resolve names only through a `resolver`: the specs connect
+    -- to 127.0.0.1, which nginx checks as a DNS name, curl as an address)
+    for name, names in pairs({ trusted = "IP:127.0.0.1,DNS:127.0.0.1", untrusted = "IP:127.0.0.1,DNS:127.0.0.1",
+                               wrong_name = "DNS:api.example.com" }) do
+      local _, made = helpers.run(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=%s"
+        .. " -addext subjectAltName=%s -keyout %s/%s.key -out %s/%s.pem 2>&1"):format(
+        name, names, q(work), name, q(work), name))
       assert.equal(0, made)
     end
+    -- nginx trusts the first and the wrongly named one
+    helpers.write_file(work .. "/bundle.pem", helpers.read_file(work .. "/trusted.pem")
+      .. helpers.read_file(work .. "/wrong_name.pem"))
   end)
 
   lazy_teardown(function()
@@ -185,13 +198,13 @@ describe("inside OpenResty", function()
 
   -- Starts nginx with `workers` workers; returns its port and a stop function.
   local function start_nginx(workers)
-    local ports = { helpers.closed_port(), helpers.closed_port(), helpers.closed_port() }
+    local ports = { helpers.closed_port(), helpers.closed_port(), helpers.closed_port(), helpers.closed_port() }
     local dir = work .. "/nginx" .. workers
     assert(os.execute("mkdir -p " .. q(dir)))
     os.execute(("cp %s/*.pem %s/*.key %s/"):format(q(work), q(work), q(dir)))
     helpers.write_file(dir .. "/nginx.conf", fill(CONFIG, {
       modules = MODULES, work = dir, root = root, port = tostring(ports[1]), tls_port = tostring(ports[2]),
-      untrusted_port = tostring(ports[3]), workers = tostring(workers), master = workers > 1 and "on" or "off",
+      untrusted_port = tostring(ports[3]), wrong_name_port = tostring(ports[4]), workers = tostring(workers), master = workers > 1 and "on" or "off",
       mock_host = mock.host .. ":" .. mock.port, mock_ip = mock.host, mock_port = tostring(mock.port),
     }))
     local pid = tonumber((helpers.run(("cd %s && EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s nginx -p %s -c %s -e %s"
@@ -208,7 +221,8 @@ describe("inside OpenResty", function()
       stop()
       error("nginx did not start: " .. helpers.read_file(dir .. "/error.log"))
     end
-    return { port = ports[1], tls_port = ports[2], untrusted_port = ports[3], stop = stop, dir = dir,
+    return { port = ports[1], tls_port = ports[2], untrusted_port = ports[3], wrong_name_port = ports[4],
+             stop = stop, dir = dir,
              url = function(path) return ("http://127.0.0.1:%d%s"):format(ports[1], path) end }
   end
 
@@ -340,9 +354,11 @@ describe("inside OpenResty", function()
     local function tls(base)
       return (helpers.run("curl -s -G --data-urlencode " .. q("url=" .. base) .. " " .. q(nginx.url("/tls"))))
     end
-    assert.equal("ok tbl_idle\n", tls(("https://localhost:%d"):format(nginx.tls_port)))
-    assert.matches("^tls ", tls(("https://127.0.0.1:%d"):format(nginx.tls_port))) -- the certificate names localhost
-    assert.matches("^tls ", tls(("https://localhost:%d"):format(nginx.untrusted_port)))
+    assert.equal("ok tbl_idle\n", tls(("https://127.0.0.1:%d"):format(nginx.tls_port)))
+    -- trusted, but made out to api.example.com
+    assert.matches("^tls .*certificate", tls(("https://127.0.0.1:%d"):format(nginx.wrong_name_port)))
+    -- the right name, but nobody vouches for it
+    assert.matches("^tls .*certificate", tls(("https://127.0.0.1:%d"):format(nginx.untrusted_port)))
   end)
 
   it("with 4 workers and a client first used in init_by_lua, gives each of 400 requests its own answer", function()

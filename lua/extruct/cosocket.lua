@@ -60,6 +60,10 @@ local function connect(ngx, client, target, deadline)
     if err == "timeout" then
       return nil, "timeout", ("Connection timed out after %d milliseconds"):format(connect_ms)
     end
+    if tostring(err):find("no resolver defined", 1, true) then
+      return nil, "config", ("nginx cannot look up '%s': cosockets need a `resolver` directive in nginx.conf"
+        .. " (for example `resolver 127.0.0.53 ipv6=off;`)"):format(target.host)
+    end
     return nil, "network", ("Failed to connect to %s port %d: %s"):format(target.host, target.port, tostring(err))
   end
   local reused = (sock:getreusedtimes() or 0) > 0
