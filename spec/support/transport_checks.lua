@@ -1,0 +1,144 @@
+-- Behavioural checks that both transports must pass alike: run in the
+-- busted process on libcurl, and inside nginx on cosockets
+-- (spec/transport_spec.lua). Each check talks to the mock server through
+-- extruct clients only (its control API too), so it needs nothing of the
+-- host, and returns a table of what it saw for the spec to judge.
+local extruct = require("extruct")
+
+local M = {}
+
+-- A context: the mock's URL and token, the transport, a closed port, the
+-- URL of a second mock (another host:port).
+local function client(ctx, opts)
+  local options = { base_url = ctx.url, token = ctx.token, transport = ctx.transport, retries = 0, timeout = 5 }
+  for k, v in pairs(opts or {}) do options[k] = v end
+  return extruct.new(options)
+end
+
+local function control(ctx, method, path, query)
+  local c = client(ctx)
+  local answer, err = c:request(method, path, { query = query })
+  c:close()
+  return assert(answer, err and tostring(err))
+end
+
+local function last_request(ctx)
+  local log = control(ctx, "GET", "/_mock/requests")
+  return log[#log]
+end
+
+local function failure(t, err)
+  if t then return { ok = true } end
+  return { kind = err.kind, message = err.message, status = err.status, attempts = err.attempts }
+end
+
+function M.headers(ctx)
+  control(ctx, "POST", "/_mock/reset")
+  local c = client(ctx, { user_agent = "checks/1.0" })
+  local t = assert(c:get_table("tbl_idle"))
+  local posted = c:request("POST", "/v1/tables", { body = '{"name": "Checks"}' })
+  c:close()
+  local get = control(ctx, "GET", "/_mock/requests")[1]
+  local post = last_request(ctx)
+  return {
+    id = t.id,
+    get = { method = get.method, target = get.target, accept = get.headers.accept,
+            authorization = get.headers.authorization, user_agent = get.headers["user-agent"] },
+    post = { method = post.method, body = post.body, content_type = post.headers["content-type"],
+             content_length = post.headers["content-length"] },
+    created = posted and posted.name,
+  }
+end
+
+function M.errors(ctx)
+  control(ctx, "POST", "/_mock/reset")
+  local c = client(ctx)
+  local out = {}
+  out.not_found = failure(c:get_table("tbl_missing"))
+  control(ctx, "POST", "/_mock/faults", { status = "500" })
+  out.server = failure(c:get_table("tbl_idle"))
+  control(ctx, "POST", "/_mock/faults", { mode = "invalid_json" })
+  out.invalid_json = failure(c:get_table("tbl_idle"))
+  control(ctx, "POST", "/_mock/faults", { mode = "truncate" })
+  out.truncated = failure(c:get_table("tbl_idle"))
+  control(ctx, "POST", "/_mock/faults", { mode = "chunked", path = "/v1/tables/tbl_idle" })
+  local chunked = c:get_table("tbl_idle")
+  out.chunked = chunked and chunked.id
+  out.after = failure(c:get_table("tbl_idle"))
+  c:close()
+  local refused = client(ctx, { base_url = "http://127.0.0.1:" .. ctx.closed_port })
+  out.refused = failure(refused:get_table("tbl_idle"))
+  refused:close()
+  return out
+end
+
+function M.limits(ctx)
+  control(ctx, "POST", "/_mock/reset")
+  local out = {}
+  local small = client(ctx, { max_response_size = 100 })
+  out.too_large = failure(small:get_table("tbl_idle"))
+  small:close()
+  control(ctx, "POST", "/_mock/faults", { delay = "3", path = "/v1/tables/tbl_idle" })
+  local impatient = client(ctx, { timeout = 0.5 })
+  out.timeout = failure(impatient:get_table("tbl_idle"))
+  impatient:close()
+  return out
+end
+
+function M.retries(ctx)
+  control(ctx, "POST", "/_mock/reset")
+  control(ctx, "POST", "/_mock/faults", { status = "503", count = "2", retry_after = "0" })
+  local c = client(ctx, { retries = 3, backoff = { base = 0.01, cap = 0.05 } })
+  local t, err = c:get_table("tbl_idle")
+  control(ctx, "POST", "/_mock/faults", { status = "429", retry_after = "120" })
+  local _, limited = c:get_table("tbl_idle")
+  c:close()
+  local gets = 0
+  for _, r in ipairs(control(ctx, "GET", "/_mock/requests")) do
+    if r.path == "/v1/tables/tbl_idle" then gets = gets + 1 end
+  end
+  return { id = t and t.id, err = err and err.message, gets = gets, limited = failure(nil, limited),
+           retry_after = limited.retry_after }
+end
+
+function M.redirects(ctx)
+  control(ctx, "POST", "/_mock/reset")
+  local c = client(ctx)
+  control(ctx, "POST", "/_mock/faults", { path = "/v1/tables/tbl_old", status = "302",
+                                           location = "/v1/tables/tbl_idle" })
+  local moved = c:get_table("tbl_old")
+  local followed = last_request(ctx)
+  -- another server (another port): the token must not follow
+  local other = { url = ctx.other_url, token = ctx.token, transport = ctx.transport }
+  control(other, "POST", "/_mock/reset")
+  control(ctx, "POST", "/_mock/faults", { path = "/v1/tables/tbl_away", status = "307",
+                                           location = ctx.other_url .. "/v1/tables/tbl_idle" })
+  local away, away_err = c:get_table("tbl_away")
+  local elsewhere = last_request(other)
+  control(ctx, "POST", "/_mock/faults", { path = "/v1/tables/tbl_loop", status = "302", count = "10",
+                                           location = "/v1/tables/tbl_loop" })
+  local _, looped = c:get_table("tbl_loop")
+  c:close()
+  return {
+    moved = moved and moved.id, followed_auth = followed.headers.authorization ~= nil,
+    away = away and away.id, away_err = away_err and away_err.kind,
+    elsewhere_path = elsewhere.path, elsewhere_auth = elsewhere.headers.authorization ~= nil,
+    looped = failure(nil, looped),
+  }
+end
+
+function M.trace(ctx)
+  control(ctx, "POST", "/_mock/reset")
+  local lines = {}
+  local c = client(ctx, { trace = function(line) lines[#lines + 1] = line end })
+  local t = c:get_table("tbl_idle")
+  c:close()
+  local text = table.concat(lines, "\n")
+  return { id = t and t.id, has_token = text:find(ctx.token, 1, true) ~= nil,
+           redacted = text:find("Authorization: [redacted]", 1, true) ~= nil,
+           request_line = text:find("> GET /v1/tables/tbl_idle HTTP/1.1", 1, true) ~= nil }
+end
+
+M.NAMES = { "headers", "errors", "limits", "retries", "redirects", "trace" }
+
+return M

@@ -1,0 +1,141 @@
+-- The same behavioural checks (spec/support/transport_checks.lua) against
+-- both transports: libcurl in this process, and cosockets inside nginx
+-- (one worker, a content handler that runs a check and answers its result
+-- as JSON). Both must see the same headers, limits, retries, redirects,
+-- error kinds and a trace without the token.
+local helpers = require("spec.helpers")
+local cjson = require("cjson")
+local checks = require("spec.support.transport_checks")
+local q = helpers.shell_quote
+
+local root = helpers.run("pwd"):gsub("%s+$", "")
+local MODULES = "/usr/lib/nginx/modules"
+
+local CONFIG = [[
+load_module %s/ndk_http_module.so;
+load_module %s/ngx_http_lua_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log %s/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %s/body;
+  proxy_temp_path %s/proxy;
+  fastcgi_temp_path %s/fastcgi;
+  uwsgi_temp_path %s/uwsgi;
+  scgi_temp_path %s/scgi;
+  lua_package_path "%s/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;;";
+  lua_package_cpath "%s/build/luajit/?.so;;";
+  server {
+    listen 127.0.0.1:%d;
+    location /check {
+      content_by_lua_block {
+        local extruct = require("extruct")
+        local checks = require("spec.support.transport_checks")
+        local args = ngx.req.get_uri_args()
+        local ctx = { url = args.url, token = args.token, closed_port = args.closed_port, other_url = args.other_url,
+                      transport = "cosocket" }
+        local ok, result = pcall(checks[args.name], ctx)
+        ngx.say(assert(extruct.encode(ok and result or { raised = tostring(result) })))
+      }
+    }
+  }
+}
+]]
+
+local function expect(name, result)
+  local r = result
+  if name == "headers" then
+    assert.equal("tbl_idle", r.id)
+    assert.same({ method = "GET", target = "/v1/tables/tbl_idle", accept = "application/json",
+                  authorization = "Bearer " .. helpers.TOKEN, user_agent = "checks/1.0" }, r.get)
+    assert.same({ method = "POST", body = '{"name": "Checks"}', content_type = "application/json",
+                  content_length = "18" }, r.post)
+    assert.equal("Checks", r.created)
+  elseif name == "errors" then
+    assert.equal("not_found", r.not_found.kind)
+    assert.equal(404, r.not_found.status)
+    assert.equal("server", r.server.kind)
+    assert.equal("decode", r.invalid_json.kind)
+    assert.equal("network", r.truncated.kind)
+    assert.equal("tbl_idle", r.chunked)
+    assert.is_true(r.after.ok)
+    assert.equal("network", r.refused.kind)
+    assert.matches("127.0.0.1", r.refused.message, 1, true)
+  elseif name == "limits" then
+    assert.equal("decode", r.too_large.kind)
+    assert.matches("max_response_size (100 bytes)", r.too_large.message, 1, true)
+    assert.equal("timeout", r.timeout.kind)
+  elseif name == "retries" then
+    assert.equal("tbl_idle", r.id)
+    assert.equal(4, r.gets) -- two 503s, the answer, then the 429
+    assert.equal("rate_limit", r.limited.kind)
+    assert.equal(1, r.limited.attempts) -- 120 s is past the backoff cap: not waited for
+    assert.equal(120, r.retry_after)
+  elseif name == "redirects" then
+    assert.equal("tbl_idle", r.moved)
+    assert.is_true(r.followed_auth)
+    assert.equal("/v1/tables/tbl_idle", r.elsewhere_path)
+    assert.is_false(r.elsewhere_auth) -- no token to another host:port
+    assert.equal("auth", r.away_err) -- so the mock refused it
+    assert.equal("http", r.looped.kind)
+  elseif name == "trace" then
+    assert.equal("tbl_idle", r.id)
+    assert.is_false(r.has_token)
+    assert.is_true(r.redacted)
+    assert.is_true(r.request_line)
+  end
+end
+
+describe("both transports", function()
+  local mock, other, work, port, nginx_pid, closed
+
+  lazy_setup(function()
+    local out, status = helpers.run("make --no-print-directory build LUA=luajit 2>&1")
+    assert(status == 0, out)
+    mock = helpers.start_mock()
+    other = helpers.start_mock()
+    closed = helpers.closed_port()
+    work = os.tmpname()
+    os.remove(work)
+    assert(os.execute("mkdir -p " .. q(work)))
+    port = helpers.closed_port()
+    helpers.write_file(work .. "/nginx.conf", CONFIG:format(MODULES, MODULES, work, work, work, work, work, work,
+      work, root, root, root, root, port))
+    nginx_pid = tonumber((helpers.run(("cd %s && nginx -p %s -c %s -e %s >%s 2>&1 </dev/null & echo $!")
+      :format(q(work), q(work), q(work .. "/nginx.conf"), q(work .. "/error.log"), q(work .. "/nginx.out")))))
+    assert(helpers.eventually(10, function() return not helpers.refuses_connections(port) end),
+      "nginx did not start")
+  end)
+
+  lazy_teardown(function()
+    if nginx_pid then os.execute("kill " .. nginx_pid .. " 2>/dev/null") end
+    if mock then mock:stop() end
+    if other then other:stop() end
+    if work then os.execute("rm -rf " .. q(work)) end
+  end)
+
+  local function in_nginx(name)
+    local out = helpers.run(("curl -s --max-time 60 -G --data-urlencode %s --data-urlencode %s"
+      .. " --data-urlencode %s --data-urlencode %s --data-urlencode %s %s"):format(q("name=" .. name),
+      q("url=" .. mock.url), q("token=" .. mock.token), q("closed_port=" .. closed), q("other_url=" .. other.url),
+      q(("http://127.0.0.1:%d/check"):format(port))))
+    local ok, result = pcall(cjson.decode, out)
+    assert(ok, "nginx answered: " .. out)
+    assert.is_nil(result.raised, result.raised)
+    return result
+  end
+
+  for _, name in ipairs(checks.NAMES) do
+    it(name .. ": libcurl", function()
+      expect(name, checks[name]({ url = mock.url, token = mock.token, closed_port = closed, other_url = other.url,
+                                  transport = "curl" }))
+    end)
+    it(name .. ": cosockets in nginx", function()
+      expect(name, in_nginx(name))
+    end)
+  end
+end)
