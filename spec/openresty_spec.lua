@@ -204,7 +204,8 @@ describe("inside OpenResty", function()
     os.execute(("cp %s/*.pem %s/*.key %s/"):format(q(work), q(work), q(dir)))
     helpers.write_file(dir .. "/nginx.conf", fill(CONFIG, {
       modules = MODULES, work = dir, root = root, port = tostring(ports[1]), tls_port = tostring(ports[2]),
-      untrusted_port = tostring(ports[3]), wrong_name_port = tostring(ports[4]), workers = tostring(workers), master = workers > 1 and "on" or "off",
+      untrusted_port = tostring(ports[3]), wrong_name_port = tostring(ports[4]), workers = tostring(workers),
+      master = workers > 1 and "on" or "off",
       mock_host = mock.host .. ":" .. mock.port, mock_ip = mock.host, mock_port = tostring(mock.port),
     }))
     local pid = tonumber((helpers.run(("cd %s && EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s nginx -p %s -c %s -e %s"
