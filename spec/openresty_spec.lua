@@ -131,6 +131,19 @@ http {
       }
     }
 
+    location /gather {
+      content_by_lua_block {
+        local fns = {}
+        for i = 1, 10 do fns[i] = function() return extruct.get_table("tbl_idle") end end
+        local fine = 0
+        for _, r in ipairs(extruct.gather(fns, { concurrency = 10 })) do
+          if r[1] and r[1].id == "tbl_idle" then fine = fine + 1 end
+        end
+        local all, err = extruct.wait_all({ "tbl_g1", "tbl_g2", "tbl_g3" }, { interval = 0.1 })
+        ngx.say(fine, " ", all and all.tbl_g3.status.run_status or tostring(err))
+      }
+    }
+
     location /strategy {
       content_by_lua_block { ngx.say(require("extruct.loop").strategy()) }
     }
@@ -347,6 +360,17 @@ describe("inside OpenResty", function()
       return helpers.run("curl -s " .. q(nginx.url("/timer_result?id=tbl_timer"))) == "idle\n"
     end), "the timer's wait did not end idle")
     local slowest = stop()
+    assert.is_true(slowest < 50, ("/ping took %.1f ms"):format(slowest))
+  end)
+
+  it("overlaps the requests of extruct.gather and wait_all in light threads", function()
+    nginx = start_nginx(1)
+    for i = 1, 3 do mock:add_table{ id = "tbl_g" .. i, polls = 3 } end
+    mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
+    local stop = start_pinging()
+    assert.equal("10 idle\n", (helpers.run("curl -s --max-time 60 " .. q(nginx.url("/gather")))))
+    local slowest = stop()
+    assert.is_true(mock:stats().max_in_flight >= 8, "the gathered requests did not overlap")
     assert.is_true(slowest < 50, ("/ping took %.1f ms"):format(slowest))
   end)
 
