@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the benchmark: decode speed, round trip, memory, waiting, concurrency
-# and editor stalls, on every
+# Runs the benchmark: decode speed, round trip, memory, waiting, concurrency,
+# editor stalls and OpenResty throughput, on every
 # interpreter in LUAS, against a loopback nginx it starts with its own
 # configuration (and stops) and the mock server. Prints the tables and
 # writes them to bench/results.md (bench/results-smoke.md with --smoke).
@@ -109,6 +109,10 @@ report=$(mktemp)
   make --no-print-directory build LUA=luajit >/dev/null
   env LUA=luajit LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/luajit/?.so;;" \
     luajit bench/editor.lua $smoke
+  echo
+  # OpenResty runs the LuaJIT build too.
+  env LUA=luajit LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/luajit/?.so;;" \
+    luajit bench/openresty.lua $smoke
 } 2>&1 | tee "$report"
 status=${PIPESTATUS[0]}
 { echo '```'; cat "$report"; echo '```'; } > "$out"
