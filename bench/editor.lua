@@ -6,43 +6,20 @@
 --
 --   LUA bench/editor.lua [--smoke]      (needs nvim and the LuaJIT build)
 local helpers = require("spec.helpers")
-local cjson = require("cjson")
+local neovim = require("spec.support.neovim")
 local q = helpers.shell_quote
 
 local smoke = arg[1] == "--smoke"
 local DELAY = smoke and 0.1 or 0.5
 local GATHER = smoke and 4 or 20
 
-local SCRIPT = [=[
-local ROOT, RESULT, MODE, GATHER = %q, %q, %q, %d
-local uv = vim.loop
-local result = { gaps = {} }
-local scenario, last_tick
-local ticker = uv.new_timer()
-ticker:start(10, 10, function()
-  local now = uv.hrtime()
-  if scenario and last_tick then
-    local gap = (now - last_tick) / 1e6
-    if gap > (result.gaps[scenario] or 0) then result.gaps[scenario] = gap end
-  end
-  last_tick = now
-end)
-package.path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. package.path
-package.cpath = ROOT .. "/build/luajit/?.so;" .. package.cpath
+local SCRIPT = neovim.TICKER .. [=[
+local MODE, GATHER = ARG:match("^(%a+) (%d+)$")
+GATHER = tonumber(GATHER)
+use_checkout()
 local extruct = require("extruct")
 local client = extruct.new{ retries = 0 }
 
-local function finish(err)
-  result.error = err and tostring(err)
-  ticker:stop()
-  ticker:close()
-  local f = assert(io.open(RESULT, "w"))
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd("qa!")
-end
-
-local function begin(name) scenario, last_tick = name, uv.hrtime() end
 local steps = {
   function()
     begin("get_table")
@@ -88,27 +65,15 @@ local work = os.tmpname()
 os.remove(work)
 assert(os.execute("mkdir -p " .. q(work)))
 local mock = helpers.start_mock()
-local root = helpers.run("pwd"):gsub("%s+$", "")
 
 local function run(mode)
   mock:reset()
   mock:add_table{ id = "tbl_slow", polls = 0 }
   mock:add_table{ id = "tbl_wait", polls = 4 }
   mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
-  local script, result = work .. "/script.lua", work .. "/result.json"
-  os.remove(result)
-  local f = assert(io.open(script, "w"))
-  f:write(SCRIPT:format(root, result, mode, GATHER))
-  f:close()
-  local out = helpers.run(("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1"
-    .. " XDG_STATE_HOME=%s XDG_DATA_HOME=%s EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s"
-    .. " timeout -k 5 120 nvim --headless -u NONE -i NONE -n --cmd %s </dev/null 2>&1")
-    :format(q(work), q(work), q(work), q(mock.token), q(mock.url), q("luafile " .. script)))
-  local file = assert(io.open(result, "rb"), "Neovim wrote no result: " .. out)
-  local decoded = cjson.decode(file:read("*a"))
-  file:close()
-  assert(decoded.error == nil, decoded.error)
-  return decoded.gaps
+  local result, out = neovim.run(work, mock, SCRIPT, ("%s %d"):format(mode, GATHER))
+  assert(result.error == nil, tostring(result.error) .. "\n" .. out)
+  return result.gaps
 end
 
 local ok, err = pcall(function()

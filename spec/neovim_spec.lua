@@ -9,6 +9,7 @@
 -- 0.7 crashes with those set, and with luasocket loaded into it.
 local helpers = require("spec.helpers")
 local cjson = require("cjson")
+local neovim = require("spec.support.neovim")
 local q = helpers.shell_quote
 
 local root = helpers.run("pwd"):gsub("%s+$", "")
@@ -16,7 +17,7 @@ local root = helpers.run("pwd"):gsub("%s+$", "")
 -- The script Neovim runs (`luafile`). It writes what it saw as JSON to
 -- RESULT and quits; any error is written there too.
 local SCRIPT = [=[
-local ROOT, RESULT, TABLE = %q, %q, %q
+local TABLE = ARG
 local result = { loaded = false, events = {} }
 local started = vim.loop.hrtime()
 local function event(name)
@@ -34,8 +35,7 @@ local function finish()
 end
 
 local ok, problem = pcall(function()
-  package.path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. package.path
-  package.cpath = ROOT .. "/build/luajit/?.so;" .. package.cpath
+  use_checkout()
   local extruct = require("extruct")
   result.loaded = true
   result.core_path = package.searchpath("extruct.core", package.cpath)
@@ -82,10 +82,9 @@ end
 -- A plugin folder on 'runtimepath' is all Neovim needs: its loader finds
 -- lua/extruct/*.lua and the C core as lua/extruct/core.so.
 local PLUGIN_SCRIPT = [=[
-local ROOT, RESULT, PLUGIN = %q, %q, %q
 local result = {}
 local ok, problem = pcall(function()
-  vim.opt.runtimepath:append(PLUGIN)
+  vim.opt.runtimepath:append(ARG)
   result.on_package_path = package.searchpath("extruct", package.path) ~= nil
   result.on_package_cpath = package.searchpath("extruct.core", package.cpath) ~= nil
   local extruct = require("extruct")
@@ -103,41 +102,17 @@ vim.cmd("qa!")
 -- libuv timer records the longest gap between its ticks during each
 -- scenario, while the mock answers late or not at all. A transfer that
 -- blocked the main loop would show as a gap as long as the answer's delay.
-local STALL_SCRIPT = [=[
-local ROOT, RESULT = %q, %q
-local uv = vim.loop
-local result = { gaps = {}, outcomes = {}, notes = {} }
-local scenario, last_tick
-local ticker = uv.new_timer()
-ticker:start(10, 10, function()
-  local now = uv.hrtime()
-  if scenario and last_tick then
-    local gap = (now - last_tick) / 1e6
-    if gap > (result.gaps[scenario] or 0) then result.gaps[scenario] = gap end
-  end
-  last_tick = now
-end)
+local STALL_SCRIPT = neovim.TICKER .. [=[
+result.outcomes, result.notes = {}, {}
 -- Starts measuring a scenario. A pause on the main loop first lets the
 -- ticker see the end of the previous one: a gap it is still in counts there.
 local function measure(name)
   if scenario then require("extruct").sleep(0.05) end
-  scenario, last_tick = name, uv.hrtime()
-  if name then result.gaps[name] = 0 end
-end
-
-local function finish()
-  scenario = nil
-  ticker:stop()
-  ticker:close()
-  local f = assert(io.open(RESULT, "w"))
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd("qa!")
+  begin(name)
 end
 
 local ok, problem = pcall(function()
-  package.path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. package.path
-  package.cpath = ROOT .. "/build/luajit/?.so;" .. package.cpath
+  use_checkout()
   local extruct = require("extruct")
   local client = extruct.new{ retries = 0 }
   local impatient = extruct.new{ retries = 0, timeout = 1 }
@@ -219,25 +194,7 @@ describe("inside Neovim", function()
     if work then os.execute("rm -rf " .. q(work)) end
   end)
 
-  -- Runs the script in `nvim --headless`, at most 60 s; returns the
-  -- decoded result and Neovim's output.
-  local function run_neovim(template, argument)
-    local script, result = work .. "/script.lua", work .. "/result.json"
-    os.remove(result)
-    local f = assert(io.open(script, "w"))
-    f:write(template:format(root, result, argument))
-    f:close()
-    local command = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1"
-      .. " XDG_STATE_HOME=%s XDG_DATA_HOME=%s EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s"
-      .. " timeout -k 5 90 nvim --headless -u NONE -i NONE -n --cmd %s </dev/null 2>&1")
-      :format(q(work), q(work), q(work), q(mock.token), q(mock.url), q("luafile " .. script))
-    local out, status = helpers.run(command)
-    local file = io.open(result, "rb")
-    assert(file, ("Neovim wrote no result (exit status %s): %s"):format(tostring(status), out))
-    local decoded = cjson.decode(file:read("*a"))
-    file:close()
-    return decoded, out, status
-  end
+  local function run_neovim(script, argument) return neovim.run(work, mock, script, argument) end
 
   it("loads the LuaJIT build, fetches a table and waits for it without freezing the editor", function()
     mock:add_table{ id = "tbl_nvim", polls = 4 }

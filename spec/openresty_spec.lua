@@ -51,7 +51,8 @@ describe("inside OpenResty", function()
   it("serves 20 concurrent get_table as fast as a hand-written cosocket GET, and /ping meanwhile", function()
     nginx = start_nginx(1)
     mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
-    assert.equal("cosocket\n", (helpers.run("curl -s " .. q(nginx.url("/strategy")))))
+    -- requests over cosockets, pauses with ngx.sleep
+    assert.equal("cosocket ngx\n", (helpers.run("curl -s " .. q(nginx.url("/strategy")))))
     local n = 60
     local function same(i) return i % 2 == 0 and "tbl_idle" or "tbl_demo" end
     local stop = start_pinging()
@@ -86,6 +87,13 @@ describe("inside OpenResty", function()
       .. " (%d pings)\n"):format(wall, 4 * DELAY + 3 * 0.1, slowest, pings))
     assert.is_true(wall < 20 * 4 * DELAY, "the waits did not overlap")
     assert.is_true(slowest < 50, ("/ping took %.1f ms"):format(slowest))
+  end)
+
+  it("answers a failed wait as the page's answer, and the worker lives on", function()
+    nginx = start_nginx(1)
+    local body = helpers.run("curl -s --max-time 60 " .. q(nginx.url("/wait?id=tbl_missing")))
+    assert.matches("^error not_found table 'tbl_missing'", body)
+    assert.equal("pong\n", (helpers.run("curl -s --max-time 60 " .. q(nginx.url("/ping")))))
   end)
 
   it("keeps /ping fast while a request waits on a stalled API", function()

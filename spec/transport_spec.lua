@@ -6,45 +6,8 @@
 local helpers = require("spec.helpers")
 local cjson = require("cjson")
 local checks = require("spec.support.transport_checks")
+local openresty = require("spec.support.openresty")
 local q = helpers.shell_quote
-
-local root = helpers.run("pwd"):gsub("%s+$", "")
-local MODULES = "/usr/lib/nginx/modules"
-
-local CONFIG = [[
-load_module %s/ndk_http_module.so;
-load_module %s/ngx_http_lua_module.so;
-daemon off;
-master_process off;
-worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path %s/body;
-  proxy_temp_path %s/proxy;
-  fastcgi_temp_path %s/fastcgi;
-  uwsgi_temp_path %s/uwsgi;
-  scgi_temp_path %s/scgi;
-  lua_package_path "%s/?.lua;%s/lua/?.lua;%s/lua/?/init.lua;;";
-  lua_package_cpath "%s/build/luajit/?.so;;";
-  server {
-    listen 127.0.0.1:%d;
-    location /check {
-      content_by_lua_block {
-        local extruct = require("extruct")
-        local checks = require("spec.support.transport_checks")
-        local args = ngx.req.get_uri_args()
-        local ctx = { url = args.url, token = args.token, closed_port = args.closed_port, other_url = args.other_url,
-                      transport = "cosocket" }
-        local ok, result = pcall(checks[args.name], ctx)
-        ngx.say(assert(extruct.encode(ok and result or { raised = tostring(result) })))
-      }
-    }
-  }
-}
-]]
 
 local function expect(name, result)
   local r = result
@@ -91,7 +54,7 @@ local function expect(name, result)
 end
 
 describe("both transports", function()
-  local mock, other, work, port, nginx_pid, closed
+  local mock, other, work, nginx, closed
 
   lazy_setup(function()
     local out, status = helpers.run("make --no-print-directory build LUA=luajit 2>&1")
@@ -102,17 +65,12 @@ describe("both transports", function()
     work = os.tmpname()
     os.remove(work)
     assert(os.execute("mkdir -p " .. q(work)))
-    port = helpers.closed_port()
-    helpers.write_file(work .. "/nginx.conf", CONFIG:format(MODULES, MODULES, work, work, work, work, work, work,
-      work, root, root, root, root, port))
-    nginx_pid = tonumber((helpers.run(("cd %s && nginx -p %s -c %s -e %s >%s 2>&1 </dev/null & echo $!")
-      :format(q(work), q(work), q(work .. "/nginx.conf"), q(work .. "/error.log"), q(work .. "/nginx.out")))))
-    assert(helpers.eventually(10, function() return not helpers.refuses_connections(port) end),
-      "nginx did not start")
+    openresty.make_certificates(work)
+    nginx = openresty.start(work, mock, 1)
   end)
 
   lazy_teardown(function()
-    if nginx_pid then os.execute("kill " .. nginx_pid .. " 2>/dev/null") end
+    if nginx then nginx.stop() end
     if mock then mock:stop() end
     if other then other:stop() end
     if work then os.execute("rm -rf " .. q(work)) end
@@ -122,7 +80,7 @@ describe("both transports", function()
     local out = helpers.run(("curl -s --max-time 60 -G --data-urlencode %s --data-urlencode %s"
       .. " --data-urlencode %s --data-urlencode %s --data-urlencode %s %s"):format(q("name=" .. name),
       q("url=" .. mock.url), q("token=" .. mock.token), q("closed_port=" .. closed), q("other_url=" .. other.url),
-      q(("http://127.0.0.1:%d/check"):format(port))))
+      q(nginx.url("/check"))))
     local ok, result = pcall(cjson.decode, out)
     assert(ok, "nginx answered: " .. out)
     assert.is_nil(result.raised, result.raised)

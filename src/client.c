@@ -198,70 +198,57 @@ static int client_start(lua_State *L) {
 
 /* client:http_request(method, target, host [, body [, credentials]]) -> bytes [, trace]
  *
- * The bytes of an HTTP/1.1 request with the client's headers (Accept,
- * Authorization, User-Agent; Content-Type and Content-Length with a body),
- * for a transport that writes them itself (OpenResty's cosockets). With
- * credentials = false the Authorization header is left out (a redirect to
- * another host). With the trace option, the second result holds the request's
- * lines as the libcurl transport traces them, the credentials redacted. */
+ * The bytes of an HTTP/1.1 request with the client's headers (User-Agent,
+ * Accept, Authorization; Content-Type and Content-Length with a body), built
+ * by core.http_request, for a transport that writes them itself (OpenResty's
+ * cosockets). With credentials = false the Authorization header is left out
+ * (a redirect to another host). With the trace option, the second result
+ * holds the request head as the libcurl transport traces it, the
+ * credentials redacted. */
 static int client_http_request(lua_State *L) {
   ex_client *c = client_check(L);
-  size_t method_len, body_len = 0;
-  const char *method = luaL_checklstring(L, 2, &method_len);
-  const char *target = luaL_checkstring(L, 3);
-  const char *host = luaL_checkstring(L, 4);
-  const char *body = luaL_optlstring(L, 5, NULL, &body_len);
   int credentials = lua_isnoneornil(L, 6) || lua_toboolean(L, 6);
+  int has_body = !lua_isnoneornil(L, 5);
   const struct curl_slist *h;
-  luaL_Buffer request, trace;
+  const char *request, *p, *end;
+  size_t request_len;
+  int n = 0;
+  luaL_Buffer trace;
 
-  luaL_argcheck(L, method_len > 0 && strcspn(method, " \t\r\n") == method_len, 2, "not an HTTP method name");
-  luaL_argcheck(L, target[0] == '/' && strcspn(target, " \t\r\n") == strlen(target), 3, "not a request target");
-  luaL_argcheck(L, host[0] != '\0' && strcspn(host, " \t\r\n") == strlen(host), 4, "not a host");
   lua_settop(L, 6);
-  luaL_buffinit(L, &request);
-  lua_pushfstring(L, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", method, target, host, c->user_agent);
-  luaL_addvalue(&request);
-  for (h = body != NULL ? c->body_headers : c->headers; h != NULL; h = h->next) {
+  lua_pushcfunction(L, ex_http1_request);
+  lua_pushvalue(L, 2); /* method */
+  lua_pushvalue(L, 3); /* target */
+  lua_pushvalue(L, 4); /* host */
+  lua_newtable(L);
+  lua_pushfstring(L, "User-Agent: %s", c->user_agent);
+  lua_rawseti(L, -2, ++n);
+  for (h = has_body ? c->body_headers : c->headers; h != NULL; h = h->next) {
     size_t len = strlen(h->data);
     if (len > 0 && h->data[len - 1] == ':')
       continue; /* "Expect:" only tells libcurl to leave a header out */
-    if (!credentials && strncmp(h->data, "Authorization:", 14) == 0)
+    if (!credentials && ex_credential_prefix(h->data, len) > 0)
       continue;
-    luaL_addlstring(&request, h->data, len);
-    luaL_addlstring(&request, "\r\n", 2);
+    lua_pushlstring(L, h->data, len);
+    lua_rawseti(L, -2, ++n);
   }
-  if (body != NULL) {
-    char length[64];
-    snprintf(length, sizeof length, "Content-Length: %lu\r\n\r\n", (unsigned long)body_len);
-    luaL_addstring(&request, length);
-    luaL_addlstring(&request, body, body_len);
-  } else {
-    luaL_addlstring(&request, "\r\n", 2);
-  }
-  luaL_pushresult(&request); /* 7 */
+  lua_pushvalue(L, 5); /* body */
+  lua_call(L, 5, 1);   /* 7: the request */
   if (!c->tracing)
     return 1;
+  /* The trace: the head's lines, each "> " and the line, credentials redacted. */
+  request = lua_tolstring(L, 7, &request_len);
+  end = strstr(request, "\r\n\r\n");
   luaL_buffinit(L, &trace);
-  lua_pushfstring(L, "> %s %s HTTP/1.1\n> Host: %s\n> User-Agent: %s\n", method, target, host, c->user_agent);
-  luaL_addvalue(&trace);
-  for (h = body != NULL ? c->body_headers : c->headers; h != NULL; h = h->next) {
-    size_t len = strlen(h->data);
-    if (len > 0 && h->data[len - 1] == ':')
-      continue;
-    if (strncmp(h->data, "Authorization:", 14) == 0) {
-      if (credentials)
-        luaL_addstring(&trace, "> Authorization: [redacted]\n");
-      continue;
-    }
+  for (p = request; p < end;) {
+    const char *eol = strstr(p, "\r\n");
+    size_t len = (size_t)(eol - p), prefix = ex_credential_prefix(p, len);
     luaL_addstring(&trace, "> ");
-    luaL_addlstring(&trace, h->data, len);
+    luaL_addlstring(&trace, p, prefix > 0 ? prefix : len);
+    if (prefix > 0)
+      luaL_addstring(&trace, " [redacted]");
     luaL_addchar(&trace, '\n');
-  }
-  if (body != NULL) {
-    char length[64];
-    snprintf(length, sizeof length, "> Content-Length: %lu\n", (unsigned long)body_len);
-    luaL_addstring(&trace, length);
+    p = eol + 2;
   }
   luaL_pushresult(&trace);
   return 2;
@@ -402,16 +389,6 @@ void ex_client_open(lua_State *L) {
       {"new_client", client_new},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, EX_CLIENT_MT);
-  lua_pushcfunction(L, client_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, client_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, client_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_newtable(L);
-  ex_setfuncs(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  ex_new_type(L, EX_CLIENT_MT, methods, client_close, client_tostring);
   ex_setfuncs(L, funcs);
 }

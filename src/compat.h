@@ -20,6 +20,28 @@ static inline void ex_setfuncs(lua_State *L, const luaL_Reg *funcs) {
   }
 }
 
+/* Registers the metatable `name` of a userdata type: `release` serves __gc
+ * and __close, `methods` (may be NULL) go into __index, `tostring` (may be
+ * NULL) is __tostring. */
+static inline void ex_new_type(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction release,
+                               lua_CFunction tostring) {
+  luaL_newmetatable(L, name);
+  lua_pushcfunction(L, release);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, release);
+  lua_setfield(L, -2, "__close");
+  if (tostring != NULL) {
+    lua_pushcfunction(L, tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  if (methods != NULL) {
+    lua_newtable(L);
+    ex_setfuncs(L, methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+}
+
 /* luaL_testudata appeared in 5.2. */
 static inline void *ex_testudata(lua_State *L, int idx, const char *tname) {
   void *p = lua_touserdata(L, idx);

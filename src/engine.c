@@ -350,12 +350,6 @@ void ex_engine_open(lua_State *L) {
       {"new_engine", engine_new},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, EX_ENGINE_MT);
-  lua_pushcfunction(L, engine_close);
-  lua_setfield(L, -2, "__gc");
-  lua_newtable(L);
-  ex_setfuncs(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  ex_new_type(L, EX_ENGINE_MT, methods, engine_close, NULL);
   ex_setfuncs(L, funcs);
 }

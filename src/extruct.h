@@ -31,6 +31,10 @@ long ex_json_live_chunks(void);
 void ex_response_push(lua_State *L, long status, const char *head, size_t head_len, const char *body,
                       size_t body_len);
 
+/* core.http_request(method, target, host, headers, body) -> the bytes of an
+ * HTTP/1.1 request (http1.c); raises on anything that would break framing. */
+int ex_http1_request(lua_State *L);
+
 void ex_json_open(lua_State *L);
 void ex_encode_open(lua_State *L);
 void ex_client_open(lua_State *L);

@@ -582,7 +582,7 @@ static int http1_is_header_line(const char *s, size_t len) {
 }
 
 /* core.http_request(method, target, host, headers, body) -> request bytes */
-static int http1_request(lua_State *L) {
+int ex_http1_request(lua_State *L) {
   size_t method_len, target_len, host_len, body_len = 0;
   const char *method = luaL_checklstring(L, 1, &method_len);
   const char *target = luaL_checklstring(L, 2, &target_len);
@@ -649,16 +649,10 @@ void ex_http1_open(lua_State *L) {
       {NULL, NULL},
   };
   static const luaL_Reg functions[] = {
-      {"http_request", http1_request},
+      {"http_request", ex_http1_request},
       {"http_response_parser", http1_new_parser},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, EX_HTTP1_PARSER_MT);
-  lua_pushcfunction(L, http1_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_newtable(L);
-  ex_setfuncs(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  ex_new_type(L, EX_HTTP1_PARSER_MT, methods, http1_gc, NULL);
   ex_setfuncs(L, functions);
 }

@@ -82,7 +82,7 @@ static size_t transfer_on_header(char *data, size_t size, size_t nmemb, void *us
 
 /* The length of "Authorization:" or "Proxy-Authorization:" (any case) at
  * the start of a header line, or 0. */
-static size_t transfer_credential_prefix(const char *line, size_t len) {
+size_t ex_credential_prefix(const char *line, size_t len) {
   static const char *const names[] = {"authorization:", "proxy-authorization:"};
   size_t n, i;
   for (n = 0; n < sizeof names / sizeof names[0]; n++) {
@@ -114,7 +114,7 @@ static void transfer_trace_line(ex_transfer *t, const char *marker, const char *
     return;
   }
   ex_buffer_append(&t->trace, marker, 2);
-  prefix = transfer_credential_prefix(line, len);
+  prefix = ex_credential_prefix(line, len);
   if (prefix > 0) {
     ex_buffer_append(&t->trace, line, prefix);
     ex_buffer_append(&t->trace, redacted, sizeof redacted - 1);
@@ -396,13 +396,5 @@ void ex_transfer_open(lua_State *L) {
       {"cancel", transfer_release},
       {NULL, NULL},
   };
-  luaL_newmetatable(L, EX_TRANSFER_MT);
-  lua_pushcfunction(L, transfer_release);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, transfer_release);
-  lua_setfield(L, -2, "__close");
-  lua_newtable(L);
-  ex_setfuncs(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  ex_new_type(L, EX_TRANSFER_MT, methods, transfer_release, NULL);
 }

@@ -100,6 +100,9 @@ void ex_transfer_detach_engine(ex_transfer *t);  /* off its multi handle, not re
 void ex_transfer_finish(ex_transfer *t, CURLcode code); /* ended: off the multi, reported */
 void ex_transfer_cancel(ex_transfer *t);         /* the same, as cancelled */
 void ex_transfer_open(lua_State *L);
+/* The length of "Authorization:" or "Proxy-Authorization:" (any case) at the
+ * start of a header line, or 0: what a trace must not show the value of. */
+size_t ex_credential_prefix(const char *line, size_t len);
 
 /* client.c */
 void ex_client_unlink(ex_transfer *t);

@@ -32,7 +32,7 @@ http {
   uwsgi_temp_path ${work}/uwsgi;
   scgi_temp_path ${work}/scgi;
 
-  lua_package_path "${root}/lua/?.lua;${root}/lua/?/init.lua;;";
+  lua_package_path "${root}/lua/?.lua;${root}/lua/?/init.lua;${root}/?.lua;;";
   lua_package_cpath "${root}/build/luajit/?.so;;";
   lua_ssl_trusted_certificate ${work}/bundle.pem;
   lua_shared_dict results 1m;
@@ -150,8 +150,20 @@ http {
       }
     }
 
+    # One of spec/support/transport_checks.lua on cosockets, its result as JSON.
+    location /check {
+      content_by_lua_block {
+        local checks = require("spec.support.transport_checks")
+        local args = ngx.req.get_uri_args()
+        local ctx = { url = args.url, token = args.token, closed_port = args.closed_port, other_url = args.other_url,
+                      transport = "cosocket" }
+        local ok, result = pcall(checks[args.name], ctx)
+        ngx.say(assert(extruct.encode(ok and result or { raised = tostring(result) })))
+      }
+    }
+
     location /strategy {
-      content_by_lua_block { ngx.say(require("extruct.loop").strategy()) }
+      content_by_lua_block { ngx.say(require("extruct.loop").strategy(), " ", require("extruct.clock").strategy()) }
     }
 
     location /ping {

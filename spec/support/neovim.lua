@@ -1,0 +1,79 @@
+-- A real headless Neovim for the specs and the bench: runs a Lua script in
+-- `nvim --headless` against the mock server and returns what the script
+-- wrote to RESULT as JSON.
+--
+-- A script starts with ROOT (this checkout), RESULT (the file to write), ARG
+-- (its argument) and use_checkout() (points package.path/cpath at lua/ and
+-- the LuaJIT build) defined. Neovim starts without LUA_PATH/LUA_CPATH (Neovim 0.7
+-- crashes with those set, and with luasocket loaded into it).
+local helpers = require("spec.helpers")
+local cjson = require("cjson")
+local q = helpers.shell_quote
+
+local M = {}
+
+local root = helpers.run("pwd"):gsub("%s+$", "")
+
+local PRELUDE = [=[
+local ROOT, RESULT, ARG = %q, %q, %q
+-- Loads extruct from this checkout: lua/ and the LuaJIT build.
+local function use_checkout()
+  package.path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. package.path
+  package.cpath = ROOT .. "/build/luajit/?.so;" .. package.cpath
+end
+]=]
+
+--- Chunk for a script that measures the editor: a 10 ms libuv timer keeps
+--- in result.gaps[name] the longest gap between its ticks while scenario
+--- `name` runs (begin(name) starts one, begin(nil) ends measuring); a
+--- transfer that blocked the main loop shows as a gap as long as itself.
+M.TICKER = [=[
+local uv = vim.loop
+local result = { gaps = {} }
+local scenario, last_tick
+local ticker = uv.new_timer()
+ticker:start(10, 10, function()
+  local now = uv.hrtime()
+  if scenario and last_tick then
+    local gap = (now - last_tick) / 1e6
+    if gap > (result.gaps[scenario] or 0) then result.gaps[scenario] = gap end
+  end
+  last_tick = now
+end)
+local function begin(name)
+  scenario, last_tick = name, uv.hrtime()
+  if name then result.gaps[name] = 0 end
+end
+-- Writes the result (and any error) and quits.
+local function finish(err)
+  scenario = nil
+  result.error = result.error or (err and tostring(err))
+  ticker:stop()
+  ticker:close()
+  local f = assert(io.open(RESULT, "w"))
+  f:write(vim.fn.json_encode(result))
+  f:close()
+  vim.cmd("qa!")
+end
+]=]
+
+--- Runs `script` in Neovim (at most 90 s) in the folder `work`, with the
+--- mock's token and URL in its environment; returns the decoded result,
+--- Neovim's output and its exit status.
+function M.run(work, mock, script, argument)
+  local path, result = work .. "/script.lua", work .. "/result.json"
+  os.remove(result)
+  helpers.write_file(path, PRELUDE:format(root, result, argument or "") .. script)
+  local command = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1"
+    .. " XDG_STATE_HOME=%s XDG_DATA_HOME=%s EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s"
+    .. " timeout -k 5 90 nvim --headless -u NONE -i NONE -n --cmd %s </dev/null 2>&1")
+    :format(q(work), q(work), q(work), q(mock.token), q(mock.url), q("luafile " .. path))
+  local out, status = helpers.run(command)
+  local file = io.open(result, "rb")
+  assert(file, ("Neovim wrote no result (exit status %s): %s"):format(tostring(status), out))
+  local decoded = cjson.decode(file:read("*a"))
+  file:close()
+  return decoded, out, status
+end
+
+return M
