@@ -174,6 +174,25 @@ function helpers.run(command)
   return body, tonumber(status)
 end
 
+--- A new empty folder (remove it with helpers.remove_dir).
+function helpers.scratch_dir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. shell_quote(dir)))
+  return dir
+end
+
+function helpers.remove_dir(dir)
+  if dir then os.execute("rm -rf " .. shell_quote(dir)) end
+end
+
+--- Builds the module for LuaJIT, the interpreter of the hosts (Neovim,
+--- nginx), whatever interpreter runs the specs.
+function helpers.build_luajit()
+  local out, status = helpers.run("make --no-print-directory build LUA=luajit 2>&1")
+  assert(status == 0, out)
+end
+
 --- Runs Lua code in a child interpreter that loads the module this process
 --- loaded, with the Extruct variables unset and then `env` ("NAME=value ...")
 --- applied; returns its stdout and stderr together, and its exit status.

@@ -17,18 +17,15 @@ describe("inside OpenResty", function()
   local mock, work
 
   lazy_setup(function()
-    local out, status = helpers.run("make --no-print-directory build LUA=luajit 2>&1")
-    assert(status == 0, out)
+    helpers.build_luajit()
     mock = helpers.start_mock()
-    work = os.tmpname()
-    os.remove(work)
-    assert(os.execute("mkdir -p " .. q(work)))
+    work = helpers.scratch_dir()
     openresty.make_certificates(work)
   end)
 
   lazy_teardown(function()
     if mock then mock:stop() end
-    if work then os.execute("rm -rf " .. q(work)) end
+    helpers.remove_dir(work)
   end)
 
   local function start_nginx(workers) return openresty.start(work, mock, workers) end

@@ -57,14 +57,11 @@ describe("both transports", function()
   local mock, other, work, nginx, closed
 
   lazy_setup(function()
-    local out, status = helpers.run("make --no-print-directory build LUA=luajit 2>&1")
-    assert(status == 0, out)
+    helpers.build_luajit()
     mock = helpers.start_mock()
     other = helpers.start_mock()
     closed = helpers.closed_port()
-    work = os.tmpname()
-    os.remove(work)
-    assert(os.execute("mkdir -p " .. q(work)))
+    work = helpers.scratch_dir()
     openresty.make_certificates(work)
     nginx = openresty.start(work, mock, 1)
   end)
@@ -73,7 +70,7 @@ describe("both transports", function()
     if nginx then nginx.stop() end
     if mock then mock:stop() end
     if other then other:stop() end
-    if work then os.execute("rm -rf " .. q(work)) end
+    helpers.remove_dir(work)
   end)
 
   local function in_nginx(name)
