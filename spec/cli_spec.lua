@@ -304,6 +304,41 @@ describe("extruct command", function()
       assert.equal(2, #lines(err), err)
     end)
 
+    it("waits for several tables at once and prints each idle table as a JSON line, in the order given", function()
+      mock:add_table{ id = "tbl_a", polls = 3 }
+      mock:add_table{ id = "tbl_b", polls = 5 }
+      mock:fault{ count = 1000, delay = 0.1, path = "/v1/tables/" }
+      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_b", "tbl_a", "--interval", "0.05" })
+      assert.equal(0, status, err)
+      local printed = lines(out)
+      assert.equal(2, #printed, out)
+      assert.equal("tbl_b", assert(extruct.decode(printed[1])).id)
+      assert.equal("tbl_a", assert(extruct.decode(printed[2])).id)
+      assert.is_true(extruct.is_idle(extruct.decode(printed[1])))
+      -- a progress line per change of each table, both polled side by side
+      assert.matches("tbl_a: idle, 250/250 cells", err)
+      assert.matches("tbl_b: idle, 250/250 cells", err)
+      assert.equal(2, mock:stats().max_in_flight)
+    end)
+
+    it("with several tables, prints those that went idle, then the first failure, with its exit status", function()
+      mock:add_table{ id = "tbl_a", polls = 2 }
+      mock:add_table{ id = "tbl_slow", polls = 100000 }
+      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_a", "tbl_slow", "--interval", "0.05",
+        "--timeout", "0.5", "--quiet" })
+      assert.equal(3, status, err)
+      assert.equal("tbl_a", assert(extruct.decode(out)).id)
+      assert.matches("^extruct: timeout: table 'tbl_slow' was still running", err)
+      out, err, status = extruct_run(mock, { "tables", "wait", "tbl_a", "tbl_gone", "--quiet", "--concurrency", "1" })
+      assert.equal("tbl_a", assert(extruct.decode(out)).id)
+      assert.equal(1, status)
+      assert.matches("^extruct: not_found: table 'tbl_gone'", err)
+      out, err, status = extruct_run(mock, { "tables", "wait", "tbl_a", "tbl_b", "--concurrency", "0" })
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.matches("--concurrency", err)
+    end)
+
     it("exits 1 when a poll fails", function()
       local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_gone", "--interval", "0.05" })
       assert.equal(1, status)

@@ -145,6 +145,16 @@ describe("inside OpenResty", function()
     assert.matches("^tls .*certificate", tls(("https://127.0.0.1:%d"):format(nginx.untrusted_port)))
   end)
 
+  it("says what nginx.conf needs: a ca_file cannot be honoured, a missing token needs the env directive", function()
+    nginx = start_nginx(1)
+    local out = helpers.run("curl -s " .. q(nginx.url("/misconfigured")))
+    local ca, token = out:match("^(.-)\n(.-)\n$")
+    assert.matches("^config: GET /v1/tables/tbl_idle: ca_file cannot be honoured by the cosocket transport", ca)
+    assert.matches("lua_ssl_trusted_certificate", ca, 1, true)
+    assert.matches("^config: no API token", token)
+    assert.matches("env EXTRUCT_API_TOKEN;", token, 1, true)
+  end)
+
   it("with 4 workers and a client first used in init_by_lua, gives each of 400 requests its own answer", function()
     local ids = {}
     for i = 1, 40 do

@@ -130,6 +130,17 @@ http {
       }
     }
 
+    # Configurations cosockets cannot serve: a ca_file, no token.
+    location /misconfigured {
+      content_by_lua_block {
+        local with_ca = extruct.new{ ca_file = "/etc/ssl/certs/ca-certificates.crt", retries = 0 }
+        local _, ca_err = with_ca:get_table("tbl_idle")
+        local _, token_err = extruct.new{ token = "", retries = 0 }:get_table("tbl_idle")
+        ngx.say(ca_err.kind, ": ", ca_err.message)
+        ngx.say(token_err.kind, ": ", token_err.message)
+      }
+    }
+
     location /fork {
       content_by_lua_block {
         local t, err = init_client:get_table(ngx.var.arg_id)
