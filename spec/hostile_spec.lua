@@ -70,7 +70,7 @@ describe("a hostile server", function()
     if server then server:stop() end
   end)
 
-  describe("repeated headers (issue 15, item 7)", function()
+  describe("repeated headers", function()
     -- With the collector stopped, what a request allocates is what it
     -- costs: joining at every repeat would copy the joined value so far
     -- each time, about 1.5 * n^2 bytes (54 MB for 6000 repeats of "v").
@@ -106,7 +106,7 @@ describe("a hostile server", function()
     end)
   end)
 
-  describe("pagination that never ends (issue 15, item 10)", function()
+  describe("pagination that never ends", function()
     it("ends iter_rows with a decode error when a server ignores the offset and rows have no ids", function()
       local rows, failure, rounds = 0, nil, 0
       for row, err in client:iter_rows("tbl_loop", { limit = 4 }) do
@@ -131,7 +131,7 @@ describe("a hostile server", function()
     end)
   end)
 
-  describe("ids in messages (issue 15, item 5)", function()
+  describe("ids in messages", function()
     it("escapes control characters and shortens a 10 KB id", function()
       local id = "tbl\r\nX-Injected: yes" .. ("x"):rep(10 * 1024)
       local t, err = client:get_table(id)
@@ -156,7 +156,7 @@ describe("errors.show", function()
   end)
 end)
 
-describe("query values a URL cannot express (issue 15, item 9)", function()
+describe("query values a URL cannot express", function()
   local client
   setup(function()
     client = extruct.new{ token = helpers.TOKEN, base_url = "http://127.0.0.1:" .. helpers.closed_port(), retries = 0 }
@@ -195,7 +195,7 @@ describe("query values a URL cannot express (issue 15, item 9)", function()
   end)
 end)
 
-describe("option values at the edges (issue 15, item 5)", function()
+describe("option values at the edges", function()
   it("takes max_response_size only as a whole number of bytes from 1 to 2^40", function()
     for _, size in ipairs({ 0.5, 0, -1, 1e30, 2 ^ 40 + 1, 1 / 0, 0 / 0 }) do
       local message = raised_at_caller(function() extruct.new{ token = "t", max_response_size = size } end)
@@ -228,7 +228,7 @@ describe("option values at the edges (issue 15, item 5)", function()
   end)
 end)
 
-describe("encode of proxy tables (issue 15, item 12)", function()
+describe("encode of proxy tables", function()
   -- Whether this Lua's pairs calls __pairs (5.2+; not 5.1 or LuaJIT).
   local honours_pairs = (function()
     local probe = setmetatable({}, { __pairs = function() return next, { x = 1 }, nil end })
@@ -280,7 +280,7 @@ describe("encode of proxy tables (issue 15, item 12)", function()
   end)
 end)
 
-describe("cJSON's process-wide hooks (issue 15, item 13)", function()
+describe("cJSON's process-wide hooks", function()
   local api = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
 
   it("are installed once per process: a later lua_State loading the module leaves a host's hooks alone", function()
