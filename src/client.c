@@ -167,6 +167,7 @@ static int client_start(lua_State *L) {
     return luaL_error(L, "extruct.core: out of memory starting a request");
   ex_transfer_prepare(t);
   t->queued = queued;
+  t->tls_target = client_is_https(url);
   easy = t->easy;
 
   /* The handle is reused: reset the method-dependent options each time

@@ -19,6 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "transfer.h"
 
 /* Connections to one host at a time; more transfers wait in curl's queue. */
@@ -54,8 +58,67 @@ static void engine_unqueue(ex_engine *e, ex_transfer *t) {
   t->in_done = 0;
 }
 
+/* ---- the sockets of an engine ------------------------------------------ */
+
+static curl_socket_t engine_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *address) {
+  ex_engine *e = (ex_engine *)userp;
+  curl_socket_t fd = socket(address->family, address->socktype, address->protocol);
+  (void)purpose;
+  if (fd == CURL_SOCKET_BAD)
+    return fd;
+  if (e->socket_count == e->socket_cap) {
+    size_t cap = e->socket_cap ? e->socket_cap * 2 : 16;
+    curl_socket_t *grown = (curl_socket_t *)realloc(e->sockets, cap * sizeof *grown);
+    if (grown == NULL)
+      return fd; /* not looked at before reuse, but usable */
+    e->sockets = grown;
+    e->socket_cap = cap;
+  }
+  e->sockets[e->socket_count++] = fd;
+  return fd;
+}
+
+static int engine_close_socket(void *userp, curl_socket_t fd) {
+  ex_engine *e = (ex_engine *)userp;
+  size_t i;
+  for (i = 0; i < e->socket_count; i++) {
+    if (e->sockets[i] == fd) {
+      e->sockets[i] = e->sockets[--e->socket_count];
+      break;
+    }
+  }
+  return close(fd);
+}
+
+static int engine_port(const struct sockaddr_storage *address) {
+  if (address->ss_family == AF_INET)
+    return ntohs(((const struct sockaddr_in *)address)->sin_port);
+  if (address->ss_family == AF_INET6)
+    return ntohs(((const struct sockaddr_in6 *)address)->sin6_port);
+  return -1;
+}
+
+curl_socket_t ex_engine_find_socket(const ex_engine *e, int local_port, int peer_port) {
+  size_t i;
+  for (i = 0; i < e->socket_count; i++) {
+    struct sockaddr_storage local, peer;
+    socklen_t local_len = sizeof local, peer_len = sizeof peer;
+    if (getsockname(e->sockets[i], (struct sockaddr *)&local, &local_len) == 0 &&
+        engine_port(&local) == local_port &&
+        getpeername(e->sockets[i], (struct sockaddr *)&peer, &peer_len) == 0 && engine_port(&peer) == peer_port)
+      return e->sockets[i];
+  }
+  return CURL_SOCKET_BAD;
+}
+
 int ex_engine_add(ex_engine *e, ex_transfer *t) {
-  CURLMcode code = curl_multi_add_handle(e->multi, t->easy);
+  CURLMcode code;
+  /* New connections record their sockets on this engine. */
+  curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, engine_open_socket);
+  curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, (void *)e);
+  curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETFUNCTION, engine_close_socket);
+  curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETDATA, (void *)e);
+  code = curl_multi_add_handle(e->multi, t->easy);
   if (code != CURLM_OK)
     return (int)code;
   t->id = ++e->next_id;
@@ -118,9 +181,33 @@ static void engine_collect(ex_engine *e) {
     if (msg->msg == CURLMSG_DONE) {
       CURLcode code = msg->data.result; /* msg dies with the handle's removal */
       char *private_data = NULL;
+      ex_transfer *t;
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &private_data);
-      if (private_data != NULL)
-        ex_transfer_finish((ex_transfer *)private_data, code);
+      t = (ex_transfer *)private_data;
+      if (t == NULL)
+        continue;
+      /* Refused a connection with unasked bytes waiting: once more, on a new one. */
+      if (code == CURLE_ABORTED_BY_CALLBACK && ex_transfer_retry_fresh(t)) {
+        curl_multi_remove_handle(e->multi, t->easy);
+        if (curl_multi_add_handle(e->multi, t->easy) == CURLM_OK)
+          continue;
+        engine_unlink_running(e, t); /* off the multi already */
+        t->state = EX_DONE;
+        t->code = CURLE_OUT_OF_MEMORY;
+        if (t->queued) {
+          t->in_done = 1;
+          t->done_next = NULL;
+          if (e->done_tail != NULL)
+            e->done_tail->done_next = t;
+          else
+            e->done_head = t;
+          e->done_tail = t;
+        } else {
+          t->engine = NULL;
+        }
+        continue;
+      }
+      ex_transfer_finish(t, code);
     }
   }
 }
@@ -306,6 +393,9 @@ static int engine_close(lua_State *L) {
   e->multi = NULL;
   free(e->changes);
   e->changes = NULL;
+  free(e->sockets);
+  e->sockets = NULL;
+  e->socket_count = e->socket_cap = 0;
   e->change_count = e->change_cap = 0;
   return 0;
 }

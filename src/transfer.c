@@ -7,10 +7,13 @@
  * Lua error (out of memory while building the result) can never leak them:
  * the userdata's __gc releases them. libcurl's callbacks make no Lua calls,
  * so nothing long-jumps through libcurl. */
+#define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/socket.h>
 
 #include "transfer.h"
 
@@ -151,6 +154,42 @@ static int transfer_on_debug(CURL *curl, curl_infotype type, char *data, size_t 
   return 0;
 }
 
+/* Before a request goes out on a connection (new or reused): a connection
+ * with bytes waiting that no request asked for (a server that answered
+ * twice, or wrote on an idle kept-alive connection) would hand those bytes
+ * to this request as its answer. Such a connection is not used; the engine
+ * runs the request again on a new one (ex_transfer_retry_fresh). libcurl
+ * does not tell the socket here, so the engine's sockets are looked up by
+ * their ports. Over TLS the check is made only while no other transfer runs
+ * on the engine: an HTTP/2 connection shared by several requests rightly
+ * holds bytes for the others. */
+static int transfer_on_prereq(void *userdata, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+  ex_transfer *t = (ex_transfer *)userdata;
+  curl_socket_t fd;
+  char byte;
+  (void)primary_ip;
+  (void)local_ip;
+  if (t->engine == NULL || (t->tls_target && !(t->engine->running == t && t->engine_next == NULL)))
+    return CURL_PREREQFUNC_OK;
+  fd = ex_engine_find_socket(t->engine, local_port, primary_port);
+  if (fd != CURL_SOCKET_BAD && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+    t->unread_bytes = 1;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
+int ex_transfer_retry_fresh(ex_transfer *t) {
+  if (!t->unread_bytes || t->fresh_connect)
+    return 0;
+  t->unread_bytes = 0;
+  t->fresh_connect = 1;
+  t->body.len = t->head.len = t->trace.len = 0;
+  t->error[0] = '\0';
+  curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
+  return 1;
+}
+
 /* ---- life cycle ------------------------------------------------------- */
 
 /* A new transfer with an easy handle set up for client c: every setting that
@@ -174,6 +213,10 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, transfer_on_header);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, (void *)t);
+#if LIBCURL_VERSION_NUM >= 0x075000
+  curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, transfer_on_prereq);
+  curl_easy_setopt(easy, CURLOPT_PREREQDATA, (void *)t);
+#endif
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
@@ -224,6 +267,11 @@ void ex_transfer_prepare(ex_transfer *t) {
   t->code = CURLE_OK;
   t->state = EX_IDLE;
   t->queued = 0;
+  t->unread_bytes = 0;
+  if (t->fresh_connect) {
+    t->fresh_connect = 0;
+    curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 0L);
+  }
 }
 
 /* Frees the buffers that one large answer grew: kept, they would pin

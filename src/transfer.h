@@ -39,6 +39,9 @@ typedef struct ex_transfer {
   ex_buffer trace; /* with the `trace` option: the exchange, credentials redacted */
   size_t max_body;
   int body_too_large, out_of_memory, tracing, trace_full;
+  int unread_bytes;   /* the connection held bytes nobody asked for: not reused */
+  int fresh_connect;  /* this attempt asked for a new connection */
+  int tls_target;     /* the request goes to an https URL */
   char error[CURL_ERROR_SIZE];
 
   enum ex_transfer_state state;
@@ -89,6 +92,9 @@ typedef struct ex_engine {
   size_t change_count, change_cap;
   long timer_ms;
   int timer_changed;
+  /* The sockets libcurl opened through this engine (see transfer_on_prereq). */
+  curl_socket_t *sockets;
+  size_t socket_count, socket_cap;
 } ex_engine;
 
 /* transfer.c */
@@ -99,6 +105,7 @@ void ex_transfer_free(ex_transfer *t);           /* detaches, then frees everyth
 void ex_transfer_detach_engine(ex_transfer *t);  /* off its multi handle, not reported */
 void ex_transfer_finish(ex_transfer *t, CURLcode code); /* ended: off the multi, reported */
 void ex_transfer_cancel(ex_transfer *t);         /* the same, as cancelled */
+int ex_transfer_retry_fresh(ex_transfer *t);     /* ready to run again on a new connection? */
 void ex_transfer_open(lua_State *L);
 /* The length of "Authorization:" or "Proxy-Authorization:" (any case) at the
  * start of a header line, or 0: what a trace must not show the value of. */
@@ -110,6 +117,8 @@ void ex_client_release(ex_transfer *t); /* back to its client's idle list, or fr
 
 /* engine.c */
 int ex_engine_add(ex_engine *e, ex_transfer *t); /* CURLM_OK or the failure */
+/* The engine's socket connected from local_port to peer_port, or CURL_SOCKET_BAD. */
+curl_socket_t ex_engine_find_socket(const ex_engine *e, int local_port, int peer_port);
 void ex_engine_open(lua_State *L);
 
 void ex_buffer_free(ex_buffer *buf);
