@@ -1,5 +1,5 @@
 -- Servers that break HTTP/1.1's framing, written for the purpose
--- (spec/support/unasked_server.lua), against the libcurl transport.
+-- (spec/support/broken_http_server.lua), against the libcurl transport.
 local helpers = require("spec.helpers")
 local extruct = require("extruct")
 local q = helpers.shell_quote
@@ -22,7 +22,7 @@ end
 describe("a server that answers twice", function()
   local url, stop
 
-  lazy_setup(function() url, stop = start_server("unasked_server.lua") end)
+  lazy_setup(function() url, stop = start_server("broken_http_server.lua") end)
   lazy_teardown(function() if stop then stop() end end)
 
   it("never hands a request the answer nobody asked for: the connection is not reused", function()
@@ -41,5 +41,50 @@ describe("a server that answers twice", function()
     local results = extruct.gather({ function() return client:get_table("g1") end })
     assert.equal("g1", assert(results[1][1], tostring(results[1][2])).id)
     client:close()
+  end)
+end)
+
+describe("a server that breaks HTTP", function()
+  local url, stop, client
+
+  lazy_setup(function() url, stop = start_server("broken_http_server.lua") end)
+  lazy_teardown(function() if stop then stop() end end)
+  before_each(function() client = extruct.new{ base_url = url, token = "t", timeout = 5 } end)
+  after_each(function() client:close() end)
+
+  -- The failure of GET /raw/<case>: kind, message, attempts.
+  local function failure(case)
+    local t, err = client:request("GET", "/raw/" .. case)
+    assert.is_nil(t)
+    return err.kind, err.message, err.attempts
+  end
+
+  it("reports an HTTP/0.9 answer or a status code out of range as network errors naming the violation", function()
+    for _, case in ipairs({ "http09", "status099", "status1000" }) do
+      local kind, message = failure(case)
+      assert.equal("network", kind, case)
+      assert.matches("the server broke HTTP: ", message, 1, true)
+    end
+    assert.matches("HTTP/0.9", select(2, failure("http09")), 1, true)
+  end)
+
+  it("refuses two different Content-Length headers rather than picking one", function()
+    local kind, message = failure("two_lengths")
+    assert.equal("network", kind)
+    assert.matches("two different Content-Length headers", message, 1, true)
+  end)
+
+  it("does not retry a header section too large to take", function()
+    local kind, message, attempts = failure("big_header")
+    assert.equal("decode", kind)
+    assert.matches("header section is larger than libcurl takes", message, 1, true)
+    assert.equal(1, attempts)
+  end)
+
+  it("says why a redirect from an http client to file:// was refused", function()
+    local kind, message = failure("to_file")
+    assert.equal("http", kind)
+    assert.matches("a scheme other than http or https", message, 1, true)
+    assert.is_nil(message:find("https base URL", 1, true))
   end)
 end)

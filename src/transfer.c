@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +71,20 @@ static size_t transfer_on_header(char *data, size_t size, size_t nmemb, void *us
   size_t len = size * nmemb;
   /* A new status line starts a new response (after a redirect or a 100
    * Continue): only the final response's headers matter. */
-  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
     t->head.len = 0;
+    t->content_length = -1;
+  }
+  if (len > 15 && strncasecmp(data, "content-length:", 15) == 0) {
+    /* Which length frames the body? libcurl takes the last; a second,
+     * different one is a framing error (RFC 9112, 6.3), not a choice. */
+    long long value = strtoll(data + 15, NULL, 10);
+    if (t->content_length >= 0 && value != t->content_length) {
+      t->protocol_error = "two different Content-Length headers";
+      return 0;
+    }
+    t->content_length = value;
+  }
   if (t->head.len + len > t->max_body) {
     t->body_too_large = 1;
     return 0;
@@ -186,6 +199,8 @@ int ex_transfer_retry_fresh(ex_transfer *t) {
   t->fresh_connect = 1;
   t->body.len = t->head.len = t->trace.len = 0;
   t->error[0] = '\0';
+  t->protocol_error = NULL;
+  t->content_length = -1;
   curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
   return 1;
 }
@@ -267,6 +282,8 @@ void ex_transfer_prepare(ex_transfer *t) {
   t->code = CURLE_OK;
   t->state = EX_IDLE;
   t->queued = 0;
+  t->protocol_error = NULL;
+  t->content_length = -1;
   t->unread_bytes = 0;
   if (t->fresh_connect) {
     t->fresh_connect = 0;
@@ -315,13 +332,23 @@ static int transfer_refused_redirect(const ex_transfer *t, CURLcode code) {
 static const char *transfer_error_kind(const ex_transfer *t, CURLcode code) {
   if (t->body_too_large)
     return "decode";
+  if (t->protocol_error != NULL)
+    return "network";
   if (transfer_refused_redirect(t, code))
     return "http";
   switch (code) {
+  /* The URL was checked before it was sent: an unsupported protocol now is
+   * the server's answer (HTTP/0.9, a status code out of range). */
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_WEIRD_SERVER_REPLY:
+    return "network";
+  /* A header section past libcurl's limit (it fails its buffer as out of
+   * memory): like a body past max_response_size, not worth retrying. */
+  case CURLE_OUT_OF_MEMORY:
+    return "decode";
   case CURLE_OPERATION_TIMEDOUT:
     return "timeout";
   case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL:
     return "config";
   case CURLE_FILESIZE_EXCEEDED:
   case CURLE_BAD_CONTENT_ENCODING:
@@ -348,9 +375,16 @@ static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURL
     snprintf(message, sizeof message, "response larger than max_response_size (%lu bytes)", (unsigned long)t->max_body);
     lua_pushstring(L, message);
   }
+  else if (t->protocol_error != NULL)
+    lua_pushfstring(L, "the server broke HTTP: %s", t->protocol_error);
   else if (transfer_refused_redirect(t, code))
-    lua_pushstring(L, "refused to follow a redirect to another scheme (a client of an https base URL"
-                      " follows https redirects only)");
+    lua_pushstring(L, t->tls_target ? "refused to follow a redirect away from https (an https client follows"
+                                      " https redirects only)"
+                                    : "refused to follow a redirect to a scheme other than http or https");
+  else if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_WEIRD_SERVER_REPLY)
+    lua_pushfstring(L, "the server broke HTTP: %s", t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
+  else if (code == CURLE_OUT_OF_MEMORY)
+    lua_pushliteral(L, "the response's header section is larger than libcurl takes (100 KB), or memory ran out");
   else if (strcmp(transfer_error_kind(t, code), "tls") == 0)
     lua_pushfstring(L, "TLS certificate verification failed: %s",
                     t->error[0] != '\0' ? t->error : curl_easy_strerror(code));

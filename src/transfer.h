@@ -42,6 +42,8 @@ typedef struct ex_transfer {
   int unread_bytes;   /* the connection held bytes nobody asked for: not reused */
   int fresh_connect;  /* this attempt asked for a new connection */
   int tls_target;     /* the request goes to an https URL */
+  const char *protocol_error; /* what the server broke, when the header callback saw it */
+  long long content_length;   /* the response's Content-Length so far, or -1 */
   char error[CURL_ERROR_SIZE];
 
   enum ex_transfer_state state;
