@@ -45,6 +45,22 @@ local function expect(name, result)
     assert.is_false(r.elsewhere_auth) -- no token to another host:port
     assert.equal("auth", r.away_err) -- so the mock refused it
     assert.equal("http", r.looped.kind)
+  elseif name == "methods" then
+    -- 303: GET the new place, without the body
+    assert.equal("tbl_idle", r.see_other.id)
+    assert.same({ { method = "PATCH", path = "/v1/tables/tbl_a", body = '{"name": "x"}', auth = true },
+                  { method = "GET", path = "/v1/tables/tbl_idle", body = "", auth = true } }, r.see_other.log)
+    -- 302 after DELETE: not followed, the redirect is the answer
+    assert.same({ kind = "http", status = 302, location = "/v1/tables/tbl_idle",
+                  log = { { method = "DELETE", path = "/v1/tables/tbl_b", body = "", auth = true } } }, r.found)
+    -- 307 and 308: the same method and body again
+    assert.equal("Moved", r.temporary.name)
+    assert.same({ method = "POST", path = "/v1/tables", body = '{"name": "Moved"}', auth = true },
+      r.temporary.log[2])
+    assert.equal("Renamed", r.permanent.name)
+    assert.same({ method = "PATCH", path = "/v1/tables/tbl_idle", body = '{"name": "Renamed"}', auth = true },
+      r.permanent.log[2])
+    assert.same({ method = "GET", auth = false }, r.elsewhere)
   elseif name == "trace" then
     assert.equal("tbl_idle", r.id)
     assert.is_false(r.has_token)

@@ -132,11 +132,16 @@ static ex_client *client_check(lua_State *L) {
   return c;
 }
 
-/* client:start(engine, method, target [, body [, queued]]) -> transfer
+/* client:start(engine, method, target [, body [, queued [, credentials]]]) -> transfer
  *
  * Puts a request on the engine; it runs as the engine is driven. target is
  * the path and query, appended to the base URL as given (the Lua layer
- * encodes it). With queued, the engine's next_done() reports its end. */
+ * encodes it), or an absolute http(s) URL (a redirect the Lua layer follows).
+ * With queued, the engine's next_done() reports its end. With credentials =
+ * false the Authorization header stays out (a redirect to another host).
+ * libcurl follows the redirects of GET and HEAD itself; those of other
+ * methods come back as they are, for the Lua layer to follow by RFC 9110
+ * (extruct.redirect). */
 static int client_start(lua_State *L) {
   ex_client *c = client_check(L);
   ex_engine *e = (ex_engine *)luaL_checkudata(L, 2, EX_ENGINE_MT);
@@ -145,6 +150,8 @@ static int client_start(lua_State *L) {
   const char *target = luaL_checkstring(L, 4);
   const char *body = luaL_optlstring(L, 5, NULL, &body_len);
   int queued = lua_toboolean(L, 6);
+  int credentials = lua_isnoneornil(L, 7) || lua_toboolean(L, 7);
+  int safe_method;
   const char *url;
   ex_transfer_box *box;
   ex_transfer *t;
@@ -154,8 +161,11 @@ static int client_start(lua_State *L) {
   luaL_argcheck(L, e->multi != NULL, 2, "the engine is closed");
   /* The method goes into the request line as is: no header injection. */
   luaL_argcheck(L, method_len > 0 && strcspn(method, " \t\r\n") == method_len, 3, "not an HTTP method name");
-  lua_settop(L, 6);
-  url = lua_pushfstring(L, "%s%s", c->base_url, target); /* kept on the stack */
+  lua_settop(L, 7);
+  if (strncmp(target, "http://", 7) == 0 || strncmp(target, "https://", 8) == 0)
+    url = lua_pushfstring(L, "%s", target);
+  else
+    url = lua_pushfstring(L, "%s%s", c->base_url, target); /* kept on the stack */
 
   /* The box owns the transfer from here on: whatever raises, __gc frees it. */
   box = (ex_transfer_box *)lua_newuserdata(L, sizeof *box);
@@ -174,6 +184,8 @@ static int client_start(lua_State *L) {
    * (HTTPGET also turns NOBODY off). */
   curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, NULL);
+  safe_method = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, safe_method ? 1L : 0L);
   failed = curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK;
   if (body != NULL) {
     /* The transfer keeps its own copy: the Lua string may be collected
@@ -181,11 +193,11 @@ static int client_start(lua_State *L) {
     failed = failed || !ex_buffer_append(&t->post, body, body_len);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDS, t->post.data);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, c->body_headers);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, credentials ? c->body_headers : c->anonymous_body_headers);
     failed = failed ||
              curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, strcmp(method, "POST") == 0 ? NULL : method) != CURLE_OK;
   } else {
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, credentials ? c->headers : c->anonymous_headers);
     if (strcmp(method, "HEAD") == 0) /* a custom HEAD would wait for a body */
       curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
     else
@@ -276,6 +288,10 @@ static int client_close(lua_State *L) {
   c->headers = NULL;
   curl_slist_free_all(c->body_headers);
   c->body_headers = NULL;
+  curl_slist_free_all(c->anonymous_headers);
+  c->anonymous_headers = NULL;
+  curl_slist_free_all(c->anonymous_body_headers);
+  c->anonymous_body_headers = NULL;
   free(c->base_url);
   c->base_url = NULL;
   free(c->ca_file);
@@ -375,6 +391,10 @@ static int client_new(lua_State *L) {
   lua_pop(L, 1);
   /* Suppress libcurl's "Expect: 100-continue" on large bodies: one round trip less. */
   c->body_headers = client_add_header(L, c->body_headers, "Expect:");
+  c->anonymous_headers = client_add_header(L, c->anonymous_headers, "Accept: application/json");
+  c->anonymous_body_headers = client_add_header(L, c->anonymous_body_headers, "Accept: application/json");
+  c->anonymous_body_headers = client_add_header(L, c->anonymous_body_headers, "Content-Type: application/json");
+  c->anonymous_body_headers = client_add_header(L, c->anonymous_body_headers, "Expect:");
   return 1;
 }
 

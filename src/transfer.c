@@ -243,7 +243,6 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   /* The Lua layer builds exact paths (an id of ".." is a table id, not a
    * step up), so libcurl must not normalise them. */
   curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 3L);
   /* Credentials never follow a redirect to another host or port (libcurl's
    * default, stated here because the security of the token rests on it),

@@ -4,11 +4,10 @@
 -- The bytes are made and read in C (client:http_request builds the request
 -- with the client's headers and token; core.http_response_parser frames the
 -- response and decodes its JSON as the libcurl transport does); this file
--- only moves them, and follows redirects by the libcurl transport's rules:
--- http and https only, never from https to http, credentials only to the
--- same host and port, at most 3.
+-- only moves them, and follows redirects (extruct.redirect's rules).
 
 local core = require("extruct.core")
+local redirect = require("extruct.redirect")
 local url = require("extruct.url")
 
 local M = {}
@@ -19,7 +18,6 @@ local COSOCKET_PHASES = {
   ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true,
 }
 
-local MAX_REDIRECTS = 3
 local KEEPALIVE_MS = 60000
 local POOL_SIZE = 32
 local READ_CHUNK = 65536
@@ -130,20 +128,6 @@ local function exchange(ngx, client, sock, request, method, deadline)
   end
 end
 
-local REDIRECTS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
-
--- Where a redirect leads, from the URL it answered.
-local function resolve(location, from)
-  if location:find("^%a[%w+.-]*://") then return url.parse(location) end
-  local target = { scheme = from.scheme, host = from.host, port = from.port, host_header = from.host_header }
-  if location:sub(1, 1) == "/" then
-    target.path = location
-  else
-    target.path = from.path:gsub("[^/]*$", "") .. location
-  end
-  return target
-end
-
 --- One request through cosockets: the response table, or nil, kind,
 --- message [, trace], as the libcurl transport's transfer:result() gives.
 function M.perform(ngx, client, method, target_path, body)
@@ -154,13 +138,9 @@ function M.perform(ngx, client, method, target_path, body)
       .. " lua_ssl_trusted_certificate; set that directive, or pass transport = \"curl\""
   end
   local deadline = ngx.now() + client.timeout
-  local base = client._url
-  local target = {
-    scheme = base.scheme, host = base.host, port = base.port, host_header = base.host_header,
-    path = base.path .. target_path,
-  }
+  local target = redirect.on_base(client._url, target_path)
   local credentials = true
-  for redirects = 0, MAX_REDIRECTS do
+  for redirects = 0, redirect.MAX do
     local request, request_trace = client._core:http_request(method, target.path, target.host_header, body, credentials)
     local response, kind, message
     for attempt = 1, 2 do
@@ -190,32 +170,18 @@ function M.perform(ngx, client, method, target_path, body)
     if trace then
       for name, value in pairs(response.headers) do note(("< %s: %s"):format(name, value)) end
     end
-    local location = response.headers.location
-    if not (REDIRECTS[response.status] and location) then
+    local next_request, why_kind, why = redirect.next(method, body, response, target, credentials)
+    if next_request == nil then
       response.trace = trace and table.concat(trace, "\n")
       return response
+    elseif next_request == false then
+      return nil, why_kind, why, trace and table.concat(trace, "\n")
+    elseif redirects == redirect.MAX then
+      return nil, "http", ("Maximum (%d) redirects followed"):format(redirect.MAX), trace and table.concat(trace, "\n")
     end
-    if redirects == MAX_REDIRECTS then
-      return nil, "http", ("Maximum (%d) redirects followed"):format(MAX_REDIRECTS), trace and table.concat(trace, "\n")
-    end
-    local next_target, scheme = resolve(location, target)
-    if not next_target or (target.scheme == "https" and next_target.scheme ~= "https") then
-      return nil, "http", ("refused to follow a redirect to %s (an https client follows https redirects only;"
-        .. " any client, http and https only)"):format(scheme or (next_target and next_target.scheme) or "that URL"),
-        trace and table.concat(trace, "\n")
-    end
-    -- RFC 9110: 303 means GET the new place; 301 and 302 are followed
-    -- only by GET and HEAD; 307 and 308 repeat the method and body.
-    if response.status == 303 then
-      if method ~= "HEAD" then method = "GET" end
-      body = nil
-    elseif (response.status == 301 or response.status == 302) and method ~= "GET" and method ~= "HEAD" then
-      response.trace = trace and table.concat(trace, "\n")
-      return response
-    end
-    if next_target.host ~= target.host or next_target.port ~= target.port then credentials = false end
-    target = next_target
-    note("* following the redirect to " .. url.redact(location))
+    method, body, target, credentials = next_request.method, next_request.body, next_request.target,
+      next_request.credentials
+    note("* following the redirect to " .. url.redact(redirect.url_of(target)))
   end
 end
 

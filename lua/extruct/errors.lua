@@ -148,8 +148,14 @@ function M.from_status(response, subject)
   local body = response.body
   local detail = type(body) == "table" and body.detail or nil
   local message
+  local location = status >= 300 and status < 400 and response.headers and response.headers.location or nil
   if kind == "not_found" and subject then
     message = subject .. " is unknown or not in this workspace"
+  elseif location then
+    -- a redirect that was not followed (RFC 9110: only GET and HEAD follow
+    -- 301 and 302), or one past the limit
+    message = ("the API redirected to %s; not followed (only GET and HEAD follow 301 and 302)")
+      :format(one_line(location, 200))
   elseif status == 403 then
     message = "the API refused access (forbidden); check that the request carries the header"
       .. " 'Authorization: Bearer <token>' and that EXTRUCT_API_TOKEN holds a token allowed to do this"
@@ -167,7 +173,7 @@ function M.from_status(response, subject)
     message = message .. "; retry after " .. retry_after .. " s"
   end
   message = message .. " [HTTP " .. status .. "]"
-  return M.new(kind, message, { status = status, detail = detail, retry_after = retry_after })
+  return M.new(kind, message, { status = status, detail = detail, retry_after = retry_after, location = location })
 end
 
 --- The error for a 2xx response whose body is not the JSON promised.

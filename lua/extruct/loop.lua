@@ -19,6 +19,7 @@
 
 local core = require("extruct.core")
 local cosocket = require("extruct.cosocket")
+local redirect = require("extruct.redirect")
 
 local M = {}
 
@@ -311,24 +312,44 @@ function M.perform(client, method, target, body)
     return nil, "config", ("the cosocket transport cannot run %s; use transport = \"auto\" or \"curl\"")
       :format(phase and ("in nginx's " .. phase .. " phase") or "outside OpenResty")
   end
-  local core_client = client._core
+  -- libcurl follows the redirects of GET and HEAD; those of other methods
+  -- are followed here, by RFC 9110
+  local response, kind, message, trace = M.transfer(client._core, method, target, body, true)
+  if method == "GET" or method == "HEAD" then return response, kind, message, trace end
+  local from, credentials = redirect.on_base(client._url, target), true
+  for _ = 1, redirect.MAX do
+    if not response then break end
+    local next_request
+    next_request, kind, message = redirect.next(method, body, response, from, credentials)
+    if next_request == nil then break end
+    if next_request == false then return nil, kind, message, trace end
+    method, body, from, credentials = next_request.method, next_request.body, next_request.target,
+      next_request.credentials
+    response, kind, message, trace = M.transfer(client._core, method, redirect.url_of(from), body, credentials)
+  end
+  return response, kind, message, trace
+end
+
+--- One transfer on the core client, waited for as the caller allows:
+--- transfer:result()'s values.
+function M.transfer(core_client, method, target, body, credentials)
   local co = coroutine.running()
   if co ~= nil and tasks[co] then
-    local transfer = core_client:start(engine("blocking"), method, target, body, true)
+    local transfer = core_client:start(engine("blocking"), method, target, body, true, credentials)
     waiting_task[transfer:id()] = co
     block_task("transfer", function() return transfer:done() end)
     return transfer:result()
   end
   local vim = M.neovim()
   if vim then
-    local transfer = core_client:start(engine("events"), method, target, body, true)
+    local transfer = core_client:start(engine("events"), method, target, body, true, credentials)
     nvim.waiting[transfer:id()] = co
     nvim_drive(vim)
     repeat coroutine.yield() until transfer:done()
     return transfer:result()
   end
   local e = engine("blocking")
-  local transfer = core_client:start(e, method, target, body, false)
+  local transfer = core_client:start(e, method, target, body, false, credentials)
   e:wait(transfer)
   return transfer:result()
 end

@@ -127,6 +127,56 @@ function M.redirects(ctx)
   }
 end
 
+-- Redirects of methods other than GET, by RFC 9110.
+function M.methods(ctx)
+  control(ctx, "POST", "/_mock/reset")
+  local c = client(ctx)
+  local out = {}
+  local function redirect_once(path, status, location)
+    control(ctx, "POST", "/_mock/faults", { path = path, status = tostring(status), location = location })
+  end
+  local function log_since(n)
+    local seen = {}
+    for i, r in ipairs(control(ctx, "GET", "/_mock/requests")) do
+      if i > n then seen[#seen + 1] = { method = r.method, path = r.path, body = r.body,
+                                        auth = r.headers.authorization ~= nil } end
+    end
+    return seen
+  end
+  local function count() return #control(ctx, "GET", "/_mock/requests") end
+
+  local n = count()
+  redirect_once("/v1/tables/tbl_a", 303, "/v1/tables/tbl_idle")
+  local t = c:request("PATCH", "/v1/tables/tbl_a", { body = '{"name": "x"}' })
+  out.see_other = { id = t and t.id, log = log_since(n) }
+
+  n = count()
+  redirect_once("/v1/tables/tbl_b", 302, "/v1/tables/tbl_idle")
+  local _, err = c:request("DELETE", "/v1/tables/tbl_b")
+  out.found = { kind = err and err.kind, status = err and err.status, location = err and err.location,
+                log = log_since(n) }
+
+  n = count()
+  redirect_once("/v1/tables/tbl_c", 307, "/v1/tables")
+  t = c:request("POST", "/v1/tables/tbl_c", { body = '{"name": "Moved"}' })
+  out.temporary = { name = t and t.name, log = log_since(n) }
+
+  n = count()
+  redirect_once("/v1/tables/tbl_d", 308, "/v1/tables/tbl_idle")
+  t = c:request("PATCH", "/v1/tables/tbl_d", { body = '{"name": "Renamed"}' })
+  out.permanent = { name = t and t.name, log = log_since(n) }
+
+  -- to another server: the method changes as asked, the token stays home
+  local other = { url = ctx.other_url, token = ctx.token, transport = ctx.transport }
+  control(other, "POST", "/_mock/reset")
+  redirect_once("/v1/tables/tbl_e", 303, ctx.other_url .. "/v1/tables/tbl_idle")
+  c:request("DELETE", "/v1/tables/tbl_e")
+  local there = control(other, "GET", "/_mock/requests")[1]
+  out.elsewhere = { method = there.method, auth = there.headers.authorization ~= nil }
+  c:close()
+  return out
+end
+
 function M.trace(ctx)
   control(ctx, "POST", "/_mock/reset")
   local lines = {}
@@ -139,6 +189,6 @@ function M.trace(ctx)
            request_line = text:find("> GET /v1/tables/tbl_idle HTTP/1.1", 1, true) ~= nil }
 end
 
-M.NAMES = { "headers", "errors", "limits", "retries", "redirects", "trace" }
+M.NAMES = { "headers", "errors", "limits", "retries", "redirects", "methods", "trace" }
 
 return M
