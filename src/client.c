@@ -178,7 +178,11 @@ static int client_start(lua_State *L) {
   ex_transfer_prepare(t);
   t->queued = queued;
   t->tls_target = client_is_https(url);
+  /* Over TLS, several requests to one host wait to share an HTTP/2
+   * connection rather than open one each; plain http is never multiplexed,
+   * so waiting there would only hold the first requests back. */
   easy = t->easy;
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, t->tls_target ? 1L : 0L);
 
   /* The handle is reused: reset the method-dependent options each time
    * (HTTPGET also turns NOBODY off). */

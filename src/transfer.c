@@ -237,9 +237,6 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
   curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes */
   curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-  /* Several requests to one host share an HTTP/2 connection rather than
-   * opening one each, when the server speaks HTTP/2. */
-  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
   /* The Lua layer builds exact paths (an id of ".." is a table id, not a
    * step up), so libcurl must not normalise them. */
   curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
