@@ -298,3 +298,53 @@ describe("cJSON's process-wide hooks", function()
     assert.matches("host blocks left at the end: 0\n", out, 1, true)
   end)
 end)
+
+describe("closing a client from inside its own callbacks", function()
+  local mock
+
+  setup(function() mock = helpers.start_mock() end)
+  teardown(function() if mock then mock:stop() end end)
+  before_each(function() mock:reset() end)
+
+  -- Each call is on the line of its function, where the error must point.
+  it("sleep, during the backoff after a 503: the retry raises the closed-client error at the caller's line", function()
+    mock:fault{ status = 503, count = 5 }
+    local client = helpers.client(mock, { retries = 3 })
+    local opts = { sleep = function() client:close() end }
+    local message = raised_at_caller(function() client:get_table("tbl_idle", opts) end)
+    assert.matches("extruct: the client is closed", message, 1, true)
+    assert.is_nil(message:find("nil value", 1, true))
+  end)
+
+  it("trace, between attempts: the retry raises the closed-client error at the caller's line", function()
+    mock:fault{ status = 503, count = 5 }
+    local client
+    client = helpers.client(mock, { retries = 3, sleep = function() end, trace = function() client:close() end })
+    local message = raised_at_caller(function() client:get_table("tbl_idle") end)
+    assert.matches("extruct: the client is closed", message, 1, true)
+  end)
+
+  it("on_progress, in wait_until_idle: the next poll raises the closed-client error at the caller's line", function()
+    local client = helpers.client(mock)
+    local calls = 0
+    local opts = { interval = 0.01, sleep = function() end,
+      on_progress = function() calls = calls + 1; client:close() end }
+    local message = raised_at_caller(function() client:wait_until_idle("tbl_demo", opts) end)
+    assert.equal(1, calls)
+    assert.matches("extruct: the client is closed", message, 1, true)
+  end)
+
+  it("sleep, between polls of wait_until_idle", function()
+    local client = helpers.client(mock)
+    local opts = { interval = 0.01, sleep = function() client:close() end }
+    local message = raised_at_caller(function() client:wait_until_idle("tbl_demo", opts) end)
+    assert.matches("extruct: the client is closed", message, 1, true)
+  end)
+
+  it("on_progress, in wait_all: the closed-client error at the caller's line, not the other polls' cancellation", function()
+    local client = helpers.client(mock)
+    local opts = { interval = 0.01, sleep = function() end, on_progress = function() client:close() end }
+    local message = raised_at_caller(function() client:wait_all({ "tbl_demo", "tbl_people" }, opts) end)
+    assert.matches("extruct: the client is closed", message, 1, true)
+  end)
+end)

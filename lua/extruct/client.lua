@@ -554,7 +554,12 @@ function Client:wait_all(ids, opts)
       return t, err
     end
   end
-  gather.gather(fns, { concurrency = opts.concurrency or gather.DEFAULT_CONCURRENCY })
+  local _, raised = gather.run(fns, { concurrency = opts.concurrency or gather.DEFAULT_CONCURRENCY })
+  -- A callback that closed the client ends the wait as any use after close
+  -- does, at the caller's line (the tasks' own stacks lead nowhere), whether
+  -- the other polls then raised or came back cancelled.
+  if self._closed then misuse("extruct: the client is closed") end
+  if raised ~= nil then error(raised, 0) end
   if first then
     -- the first failure, as it came, with what was learned of every table
     local fields = {}
