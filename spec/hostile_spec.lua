@@ -348,3 +348,76 @@ describe("closing a client from inside its own callbacks", function()
     assert.matches("extruct: the client is closed", message, 1, true)
   end)
 end)
+
+describe("memory held after a failed or oversized response", function()
+  local server
+
+  setup(function() server = start_hostile() end)
+  teardown(function() if server then server:stop() end end)
+
+  -- In a child: five clients each get `target`'s answer, and the child
+  -- prints how much its resident memory grew (MB) after a full collection,
+  -- and each call's error kind.
+  local function growth_after(target, max_response_size)
+    local code = ([[
+      local extruct = require("extruct")
+      local function rss()
+        local f = assert(io.open("/proc/self/statm"))
+        local pages = f:read("*n"); pages = f:read("*n")
+        f:close()
+        return pages * 4096 / 2^20
+      end
+      -- one warm-up call first, so libcurl's own first allocations are not counted
+      local warm = extruct.new{ token = "t", base_url = %q, retries = 0 }
+      warm:request("GET", "/big?size=100")
+      warm:close()
+      collectgarbage("collect"); collectgarbage("collect")
+      local before = rss()
+      -- (in a function of its own: no dead register of this chunk keeps an answer alive)
+      local function fetch(client)
+        local _, err = client:request("GET", %q)
+        return err and err.kind or "ok"
+      end
+      local clients, kinds = {}, {}
+      for i = 1, 5 do
+        clients[i] = extruct.new{ token = "t", base_url = %q, retries = 0, timeout = 20,
+          max_response_size = %d }
+        kinds[#kinds + 1] = fetch(clients[i])
+      end
+      collectgarbage("collect"); collectgarbage("collect")
+      print(("grew %%.1f MB; %%s"):format(rss() - before, table.concat(kinds, " ")))
+      for i = 1, 5 do clients[i]:close() end
+    ]]):format(server.url, target, server.url, max_response_size)
+    -- glibc's malloc serves big blocks with mmap and unmaps them when freed
+    -- (a fixed threshold: no freed block lingers in the heap), so RSS counts
+    -- what is still held, not what malloc keeps for later.
+    local out, status = helpers.run_lua("MALLOC_MMAP_THRESHOLD_=131072", code)
+    assert.equal(0, status, out)
+    local grew, kinds = out:match("grew (%-?[%d.]+) MB; ([%w_ ]+)")
+    assert(grew, out)
+    return tonumber(grew), kinds
+  end
+
+  local MB = 1024 * 1024
+
+  it("an 8 MB answer over a 4 MB max_response_size, sent without Content-Length: released", function()
+    local grew, kinds = growth_after("/big?length=none&size=" .. 8 * MB, 4 * MB)
+    assert.equal("decode decode decode decode decode", kinds)
+    -- kept, the five bodies would hold 20 MB or more
+    assert.is_true(grew < 8, ("RSS grew by %.1f MB"):format(grew))
+  end)
+
+  it("a 404 with a 3 MB body: released", function()
+    local grew, kinds = growth_after("/big?status=404&size=" .. 3 * MB, 4 * MB)
+    assert.equal("not_found not_found not_found not_found not_found", kinds)
+    -- what remains is the decoder's one spare block per lua_State (about
+    -- one body's size), not one per client
+    assert.is_true(grew < 8, ("RSS grew by %.1f MB"):format(grew))
+  end)
+
+  it("a 6 MB body cut short at 3 MB: released", function()
+    local grew, kinds = growth_after("/big?length=short&size=" .. 6 * MB, 8 * MB)
+    assert.equal("network network network network network", kinds)
+    assert.is_true(grew < 8, ("RSS grew by %.1f MB"):format(grew))
+  end)
+end)

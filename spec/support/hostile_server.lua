@@ -10,6 +10,12 @@
 --                              offset: every page holds the same `limit` rows
 --   GET /v1/tables/paged/data  rows without ids that honour offset and limit,
 --                              7 in all, each different
+--   GET /big?size=N&status=S&length=L
+--                              a JSON body of N bytes ({"detail":"xxx..."})
+--                              with status S (default 200); L = "none"
+--                              sends no Content-Length (the body ends when
+--                              the connection closes), "short" announces N
+--                              and sends half
 --   anything else              404
 
 local socket = require("socket")
@@ -33,6 +39,26 @@ local function answer(conn, status, headers, body)
   head[#head + 1] = "Content-Length: " .. #body
   head[#head + 1] = "Connection: close"
   conn:send(table.concat(head, "\r\n") .. "\r\n\r\n" .. body)
+end
+
+-- A big body, sent in pieces so the server never holds two copies.
+local function answer_big(conn, params)
+  local size = math.max(16, math.min(tonumber(params.size) or 0, 256 * 1024 * 1024))
+  local status = tonumber(params.status) or 200
+  local head = { ("HTTP/1.1 %d %s"):format(status, status == 200 and "OK" or "Not Found"),
+    "Content-Type: application/json", "Connection: close" }
+  if params.length ~= "none" then head[#head + 1] = "Content-Length: " .. size end
+  if not conn:send(table.concat(head, "\r\n") .. "\r\n\r\n") then return end
+  local sent = params.length == "short" and math.floor(size / 2) or size
+  local filler = ("x"):rep(64 * 1024)
+  local body_left = sent - 11
+  if not conn:send('{"detail":"') then return end
+  while body_left > 2 do
+    local n = math.min(#filler, body_left - 2)
+    if not conn:send(filler, 1, n) then return end
+    body_left = body_left - n
+  end
+  if params.length ~= "short" then conn:send('"}') end
 end
 
 local function rows_json(first, count)
@@ -68,6 +94,8 @@ local function serve(conn)
       headers[i] = "X-Repeated: " .. (params.value or "")
     end
     answer(conn, 200, headers, "{}")
+  elseif path == "/big" then
+    answer_big(conn, params)
   elseif path == "/v1/tables/paged/data" then
     local offset, limit = tonumber(params.offset) or 0, tonumber(params.limit) or 50
     local count = math.max(0, math.min(limit, PAGED_ROWS - offset))
