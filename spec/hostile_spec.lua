@@ -421,3 +421,189 @@ describe("memory held after a failed or oversized response", function()
     assert.is_true(grew < 8, ("RSS grew by %.1f MB"):format(grew))
   end)
 end)
+
+describe("proxies", function()
+  local url = require("extruct.url")
+  local server
+
+  setup(function() server = start_hostile() end)
+  teardown(function() if server then server:stop() end end)
+
+  local PROXY_VARIABLES = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+    "no_proxy", "NO_PROXY" }
+
+  -- An env string for helpers.run_lua: every proxy variable unset, then vars set.
+  local function proxy_env(vars)
+    local words = {}
+    for _, name in ipairs(PROXY_VARIABLES) do words[#words + 1] = "-u " .. name end
+    for name, value in pairs(vars or {}) do words[#words + 1] = name .. "=" .. helpers.shell_quote(value) end
+    return table.concat(words, " ")
+  end
+
+  -- The requests the hostile server received as a proxy so far.
+  local function proxied()
+    local direct = extruct.new{ token = "t", base_url = server.url, retries = 0, proxy = "" }
+    local seen = assert(direct:request("GET", "/_proxied"))
+    direct:close()
+    return seen
+  end
+
+  -- In a child with the environment `vars`: a client with the options
+  -- written in `options` (Lua text) asks the hostile server for /whoami;
+  -- returns what it printed: "via=direct", "via=proxy" or "kind=...: message".
+  local function whoami(vars, options)
+    local code = ([[
+      local extruct = require("extruct")
+      local c = extruct.new{ token = %q, base_url = %q, retries = 0, timeout = 5, %s }
+      local body, err = c:request("GET", "/whoami")
+      print(body and ("via=" .. body.via) or ("kind=" .. err.kind .. ": " .. err.message))
+    ]]):format(helpers.TOKEN, server.url, options or "")
+    local out, status = helpers.run_lua(proxy_env(vars), code)
+    assert.equal(0, status, out)
+    return out
+  end
+
+  local function proxy_url() return "http://127.0.0.1:" .. server.port end
+
+  it("http_proxy with an http loopback base URL: a config error naming the proxy, nothing sent", function()
+    local before = proxied().count
+    local out = whoami({ http_proxy = proxy_url() })
+    assert.matches("kind=config: ", out, 1, true)
+    assert.matches("through the proxy 'http://127.0.0.1:" .. server.port .. "' (from the environment", out, 1, true)
+    assert.matches("allow_http = true", out, 1, true)
+    assert.equal(before, proxied().count)
+    -- ALL_PROXY and all_proxy too
+    assert.matches("kind=config: ", whoami({ ALL_PROXY = proxy_url() }), 1, true)
+    assert.matches("kind=config: ", whoami({ all_proxy = proxy_url() }), 1, true)
+    -- a socks proxy carries the request unencrypted as well
+    assert.matches("kind=config: ", whoami({ http_proxy = "socks5://127.0.0.1:9" }), 1, true)
+    assert.equal(before, proxied().count)
+  end)
+
+  it("allow_http = true lets the request and its token through the proxy", function()
+    local before = proxied().count
+    assert.matches("via=proxy", whoami({ http_proxy = proxy_url() }, "allow_http = true"), 1, true)
+    local seen = proxied()
+    assert.equal(before + 1, seen.count)
+    assert.equal("Bearer " .. helpers.TOKEN, seen.authorization)
+    assert.equal(server.url .. "/whoami", seen.target)
+  end)
+
+  it("HTTP_PROXY in upper case is not read for http (libcurl reads http_proxy only)", function()
+    assert.matches("via=direct", whoami({ HTTP_PROXY = proxy_url() }), 1, true)
+  end)
+
+  it("NO_PROXY and no_proxy exclude the host: then the request goes direct", function()
+    assert.matches("via=direct", whoami({ http_proxy = proxy_url(), NO_PROXY = "localhost,127.0.0.1" }), 1, true)
+    assert.matches("via=direct", whoami({ http_proxy = proxy_url(), no_proxy = "*" }), 1, true)
+    assert.matches("via=direct", whoami({ ALL_PROXY = proxy_url(), NO_PROXY = "127.0.0.0/8" }), 1, true)
+  end)
+
+  it("the proxy option: refused over plaintext without allow_http, used with it", function()
+    local before = proxied().count
+    local out = whoami({}, ("proxy = %q"):format(proxy_url()))
+    assert.matches("kind=config: ", out, 1, true)
+    assert.not_matches("from the environment", out, 1, true)
+    assert.equal(before, proxied().count)
+    assert.matches("via=proxy", whoami({}, ("proxy = %q, allow_http = true"):format(proxy_url())), 1, true)
+    assert.equal(before + 1, proxied().count)
+  end)
+
+  it("the noproxy option bypasses the proxy, and overrides NO_PROXY", function()
+    assert.matches("via=direct", whoami({}, ("proxy = %q, noproxy = '127.0.0.1'"):format(proxy_url())), 1, true)
+    assert.matches("via=direct", whoami({ http_proxy = proxy_url() }, "noproxy = '*'"), 1, true)
+    -- an empty noproxy excludes nothing, whatever NO_PROXY says
+    assert.matches("kind=config: ",
+      whoami({ http_proxy = proxy_url(), NO_PROXY = "127.0.0.1" }, "noproxy = ''"), 1, true)
+    -- proxy = "" means none, whatever the environment says
+    assert.matches("via=direct", whoami({ http_proxy = proxy_url() }, "proxy = ''"), 1, true)
+  end)
+
+  it("an https base URL through an http proxy is not refused (a CONNECT tunnel keeps TLS end to end)", function()
+    local code = [[
+      local extruct = require("extruct")
+      local c = extruct.new{ token = "t", base_url = "https://api.example.invalid", retries = 0, timeout = 5 }
+      local _, err = c:request("GET", "/whoami")
+      print("kind=" .. err.kind)
+    ]]
+    local out = helpers.run_lua(proxy_env({ https_proxy = proxy_url() }), code)
+    assert.matches("kind=network", out, 1, true) -- the fake proxy refuses CONNECT
+  end)
+
+  it("trace shows no proxy password: libcurl's note on http_proxy has it redacted", function()
+    local code = ([[
+      local extruct = require("extruct")
+      local lines = {}
+      local c = extruct.new{ token = %q, base_url = %q, retries = 0, timeout = 5, allow_http = true,
+        trace = function(line) lines[#lines + 1] = line end }
+      local body, err = c:request("GET", "/whoami")
+      print(body and body.via or err.message)
+      print(table.concat(lines, "\n"))
+    ]]):format(helpers.TOKEN, server.url)
+    local out, status = helpers.run_lua(proxy_env({
+      http_proxy = ("http://proxyuser:s3cr3t-pass@127.0.0.1:%d"):format(server.port) }), code)
+    assert.equal(0, status, out)
+    assert.matches("^proxy\n", out)
+    assert.not_matches("s3cr3t", out, 1, true)
+    assert.not_matches(helpers.TOKEN, out, 1, true)
+    assert.matches("http_proxy == 'http://proxyuser:[redacted]@127.0.0.1:" .. server.port .. "'", out, 1, true)
+    assert.matches("Proxy-Authorization: [redacted]", out, 1, true)
+  end)
+
+  it("a config error shows a proxy's URL with its credentials masked", function()
+    local out = whoami({ http_proxy = "http://u:s3cr3t@127.0.0.1:9" })
+    assert.matches("kind=config: ", out, 1, true)
+    assert.matches("'http://***@127.0.0.1:9'", out, 1, true)
+    assert.not_matches("s3cr3t", out, 1, true)
+  end)
+
+  it("the cosocket transport refuses an explicit proxy with a config error", function()
+    local cosocket = require("extruct.cosocket")
+    local client = extruct.new{ token = "t", base_url = "https://api.example.invalid", proxy = "http://127.0.0.1:9" }
+    local response, kind, message = cosocket.perform({ now = function() return 0 end }, client, "GET", "/x")
+    client:close()
+    assert.is_nil(response)
+    assert.equal("config", kind)
+    assert.matches("the proxy option cannot be honoured by the cosocket transport", message, 1, true)
+  end)
+
+  describe("url.effective_proxy, the proxy libcurl picks", function()
+    local function env(vars) return function(name) return vars[name] end end
+
+    it("reads http_proxy for http, https_proxy or HTTPS_PROXY for https, then all_proxy or ALL_PROXY", function()
+      assert.equal("p1", url.effective_proxy("http://h", nil, nil, env{ http_proxy = "p1", all_proxy = "p2" }))
+      assert.is_nil(url.effective_proxy("http://h", nil, nil, env{ HTTP_PROXY = "p1" }))
+      assert.equal("p3", url.effective_proxy("https://h", nil, nil, env{ HTTPS_PROXY = "p3" }))
+      assert.equal("p4", url.effective_proxy("https://h", nil, nil, env{ https_proxy = "p4", HTTPS_PROXY = "p3" }))
+      assert.equal("p5", url.effective_proxy("https://h", nil, nil, env{ http_proxy = "p1", ALL_PROXY = "p5" }))
+      -- set but empty: no proxy, and all_proxy is not read
+      assert.is_nil(url.effective_proxy("http://h", nil, nil, env{ http_proxy = "", all_proxy = "p2" }))
+    end)
+
+    it("lets the proxy option win over the environment, and '' mean none", function()
+      assert.equal("opt", url.effective_proxy("http://h", "opt", nil, env{ http_proxy = "p1" }))
+      assert.is_nil(url.effective_proxy("http://h", "", nil, env{ http_proxy = "p1" }))
+    end)
+
+    it("excludes hosts by noproxy, else no_proxy, else NO_PROXY: names, subdomains, addresses, networks", function()
+      local vars = { http_proxy = "p" }
+      local function through(target, noproxy, no_proxy)
+        vars.no_proxy = no_proxy
+        return url.effective_proxy(target, nil, noproxy, env(vars)) ~= nil
+      end
+      assert.is_false(through("http://localhost:8080", "localhost"))
+      assert.is_false(through("http://api.example.com", ".example.com"))
+      assert.is_false(through("http://api.example.com", "example.com"))
+      assert.is_true(through("http://badexample.com", "example.com"))
+      assert.is_false(through("http://API.Example.COM", "example.com"))
+      assert.is_false(through("http://10.1.2.3", "10.0.0.0/8"))
+      assert.is_true(through("http://11.1.2.3", "10.0.0.0/8"))
+      assert.is_false(through("http://127.0.0.1:1", "a, b,127.0.0.1"))
+      assert.is_false(through("http://[::1]:1", "[::1]"))
+      assert.is_false(through("http://anything", "*"))
+      assert.is_true(through("http://anything", "*.example.com"))
+      assert.is_false(through("http://h", nil, "h"))
+      assert.is_true(through("http://h", "", "h"))
+    end)
+  end)
+end)

@@ -80,6 +80,16 @@ static char *client_strdup(const char *s) {
   return copy;
 }
 
+/* Zeroes a string that may hold a secret, then frees it. */
+static void client_free_secret(char *s) {
+  if (s != NULL) {
+    volatile char *p = s;
+    while (*p != '\0')
+      *p++ = '\0';
+    free(s);
+  }
+}
+
 /* ---- the transfers of a client ------------------------------------------ */
 
 void ex_client_unlink(ex_transfer *t) {
@@ -281,6 +291,10 @@ static int client_close(lua_State *L) {
   c->ca_file = NULL;
   free(c->user_agent);
   c->user_agent = NULL;
+  client_free_secret(c->proxy); /* may hold a proxy password */
+  c->proxy = NULL;
+  free(c->noproxy);
+  c->noproxy = NULL;
   return 0;
 }
 
@@ -318,13 +332,14 @@ static long client_milliseconds(lua_Number seconds) {
 }
 
 /* core.new_client{ base_url, token, timeout, connect_timeout,
- *                  max_response_size, user_agent, insecure, ca_file, trace } -> client
+ *                  max_response_size, user_agent, insecure, ca_file, trace,
+ *                  proxy, noproxy } -> client
  * The Lua layer validates the options; this type-checks them and, as the
  * last line of defence against header injection, refuses CR, LF and NUL in
  * every string (the Lua layer reports those as config errors first). */
 static int client_new(lua_State *L) {
   ex_client *c;
-  const char *base_url, *token, *user_agent, *ca_file;
+  const char *base_url, *token, *user_agent, *ca_file, *proxy, *noproxy;
   lua_Number timeout, connect_timeout, max_body;
   size_t url_len;
 
@@ -338,6 +353,8 @@ static int client_new(lua_State *L) {
   luaL_argcheck(L, base_url != NULL, 1, "base_url is required");
   luaL_argcheck(L, token != NULL, 1, "token is required");
   ca_file = client_opt_string(L, 1, "ca_file", NULL);
+  proxy = client_opt_string(L, 1, "proxy", NULL);
+  noproxy = client_opt_string(L, 1, "noproxy", NULL);
 
   /* Zeroed and given its metatable first: from here on __gc cleans up
    * whatever part of the setup succeeded, whatever raises. */
@@ -362,7 +379,9 @@ static int client_new(lua_State *L) {
   c->base_url[url_len] = '\0';
   c->redirect_https_only = client_is_https(c->base_url);
   c->user_agent = client_strdup(user_agent);
-  if (c->user_agent == NULL || (ca_file != NULL && (c->ca_file = client_strdup(ca_file)) == NULL))
+  if (c->user_agent == NULL || (ca_file != NULL && (c->ca_file = client_strdup(ca_file)) == NULL) ||
+      (proxy != NULL && (c->proxy = client_strdup(proxy)) == NULL) ||
+      (noproxy != NULL && (c->noproxy = client_strdup(noproxy)) == NULL))
     return luaL_error(L, "extruct.core.new_client: out of memory");
 
   c->headers = client_add_header(L, c->headers, "Accept: application/json");

@@ -16,6 +16,12 @@
 --                              sends no Content-Length (the body ends when
 --                              the connection closes), "short" announces N
 --                              and sends half
+--   GET /whoami                200 {"via":"direct"}
+--   GET /_proxied              200 {"count":N,"authorization":"...","target":"..."}:
+--                              the requests received as a proxy, and the last
+--                              one's Authorization header and target
+--   GET http://...             (a request for a proxy: an absolute URL) recorded
+--                              and answered 200 {"via":"proxy"}
 --   anything else              404
 
 local socket = require("socket")
@@ -69,20 +75,33 @@ local function rows_json(first, count)
   return '{"rows":[' .. table.concat(rows, ",") .. "]}"
 end
 
+-- What came as a proxy's request.
+local proxied = { count = 0, authorization = "", target = "" }
+
+local function json_string(value)
+  return '"' .. value:gsub('[%c"\\]', function(c) return ("\\u%04x"):format(c:byte()) end) .. '"'
+end
+
 -- Returns false when the server should stop.
 local function serve(conn)
   conn:settimeout(5)
   local request_line = conn:receive("*l")
   if not request_line then return true end
-  local length = 0
+  local length, authorization = 0, ""
   while true do
     local line = conn:receive("*l")
     if not line or line == "" then break end
     local value = line:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")
     if value then length = tonumber(value) end
+    authorization = line:match("^[Aa]uthorization:%s*(.-)%s*$") or authorization
   end
   if length > 0 then conn:receive(length) end
   local target = request_line:match("^%u+ (%S+)") or "/"
+  if target:match("^http://") then
+    proxied = { count = proxied.count + 1, authorization = authorization, target = target }
+    answer(conn, 200, {}, '{"via":"proxy"}')
+    return true
+  end
   local path = target:gsub("%?.*$", "")
   local params = query_params(target)
   if path == "/shutdown" then
@@ -94,6 +113,11 @@ local function serve(conn)
       headers[i] = "X-Repeated: " .. (params.value or "")
     end
     answer(conn, 200, headers, "{}")
+  elseif path == "/whoami" then
+    answer(conn, 200, {}, '{"via":"direct"}')
+  elseif path == "/_proxied" then
+    answer(conn, 200, {}, ('{"count":%d,"authorization":%s,"target":%s}'):format(proxied.count,
+      json_string(proxied.authorization), json_string(proxied.target)))
   elseif path == "/big" then
     answer_big(conn, params)
   elseif path == "/v1/tables/paged/data" then
