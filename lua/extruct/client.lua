@@ -203,6 +203,11 @@ local function config_problem(token, base_url, opts)
   if why then
     return ("malformed base URL '%s': %s"):format(url.redact(base_url), why)
   end
+  if url.has_userinfo(base_url) then
+    return ("the base URL '%s' holds credentials (user:password@): libcurl would send them as basic"
+      .. " authentication; pass the API token as token= (or EXTRUCT_API_TOKEN) and drop them from the URL")
+      :format(url.redact(base_url))
+  end
   if not opts.allow_http and url.scheme(base_url) == "http" and not url.is_loopback(base_url) then
     return ("the base URL '%s' is plaintext http to a host that is not loopback: the token would"
       .. " cross the network unencrypted; use https, or pass allow_http = true"):format(url.redact(base_url))
@@ -223,7 +228,8 @@ function M.new(opts)
   if base_url == nil or base_url == "" then base_url = DEFAULT_BASE_URL end
 
   local self = setmetatable({
-    base_url = (base_url:gsub("/+$", "")),
+    -- (credentials in the URL are refused below, and not kept here)
+    base_url = url.strip_userinfo(base_url):gsub("/+$", ""),
     timeout = opts.timeout or DEFAULTS.timeout,
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     max_response_size = opts.max_response_size or DEFAULTS.max_response_size,

@@ -165,6 +165,17 @@ function M.parse(value)
 end
 
 --- The URL as it may be shown: any user:password@ part is masked.
+--- Whether a URL holds a user[:password]@ part.
+function M.has_userinfo(value)
+  local authority = value:match("^%a[%w+.-]*://([^/?#]*)")
+  return authority ~= nil and authority:find("@", 1, true) ~= nil
+end
+
+--- The URL without its user[:password]@ part.
+function M.strip_userinfo(value)
+  return (value:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1"))
+end
+
 --- (A URL without a scheme, as a proxy may be given, too.)
 function M.redact(base_url)
   if not base_url:find("^%a[%w+.-]*://") then
