@@ -203,14 +203,14 @@ local function config_problem(token, base_url, opts)
   if why then
     return ("malformed base URL '%s': %s"):format(url.redact(base_url), why)
   end
+  if not opts.allow_http and url.scheme(base_url) == "http" and not url.is_loopback(base_url) then
+    return ("the base URL '%s' is plaintext http to a host that is not loopback: the token would"
+      .. " cross the network unencrypted; use https, or pass allow_http = true"):format(url.redact(base_url))
+  end
   if url.has_userinfo(base_url) then
     return ("the base URL '%s' holds credentials (user:password@): libcurl would send them as basic"
       .. " authentication; pass the API token as token= (or EXTRUCT_API_TOKEN) and drop them from the URL")
       :format(url.redact(base_url))
-  end
-  if not opts.allow_http and url.scheme(base_url) == "http" and not url.is_loopback(base_url) then
-    return ("the base URL '%s' is plaintext http to a host that is not loopback: the token would"
-      .. " cross the network unencrypted; use https, or pass allow_http = true"):format(url.redact(base_url))
   end
   local why_proxy = plaintext_proxy(base_url, opts)
   if why_proxy then return why_proxy end
