@@ -4,8 +4,9 @@
  * client:start(engine, ...) puts a request on an engine (engine.c) and
  * returns its transfer (transfer.c); the client keeps finished transfers,
  * with their easy handles and buffers, for the next request. The bearer
- * token is copied into libcurl's header lists and nowhere else; no function
- * returns it. */
+ * token is copied into the client's two header lists and nowhere else in
+ * this module's memory; no function returns it, and closing the client
+ * zeroes both copies before freeing them. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,29 @@ static char *client_strdup(const char *s) {
   if (copy != NULL)
     memcpy(copy, s, len);
   return copy;
+}
+
+/* Zeroes a string that may hold a secret. (Through a volatile pointer: a
+ * store just before free() may otherwise be optimised away.) */
+static void client_wipe(char *s) {
+  volatile char *p = s;
+  while (*p != '\0')
+    *p++ = '\0';
+}
+
+static void client_free_secret(char *s) {
+  if (s != NULL) {
+    client_wipe(s);
+    free(s);
+  }
+}
+
+/* Frees a header list, each header zeroed first: one holds the token. */
+static void client_free_headers(struct curl_slist *list) {
+  struct curl_slist *h;
+  for (h = list; h != NULL; h = h->next)
+    client_wipe(h->data);
+  curl_slist_free_all(list);
 }
 
 /* ---- the transfers of a client ------------------------------------------ */
@@ -288,9 +312,9 @@ static int client_close(lua_State *L) {
   }
   while (c->idle_count > 0)
     ex_transfer_free(c->idle[--c->idle_count]);
-  curl_slist_free_all(c->headers);
+  client_free_headers(c->headers);
   c->headers = NULL;
-  curl_slist_free_all(c->body_headers);
+  client_free_headers(c->body_headers);
   c->body_headers = NULL;
   curl_slist_free_all(c->anonymous_headers);
   c->anonymous_headers = NULL;
@@ -302,6 +326,10 @@ static int client_close(lua_State *L) {
   c->ca_file = NULL;
   free(c->user_agent);
   c->user_agent = NULL;
+  client_free_secret(c->proxy); /* may hold a proxy password */
+  c->proxy = NULL;
+  free(c->noproxy);
+  c->noproxy = NULL;
   return 0;
 }
 
@@ -328,6 +356,34 @@ static struct curl_slist *client_add_header(lua_State *L, struct curl_slist *lis
   return grown;
 }
 
+/* Appends "Authorization: Bearer <token>" to list. The line is built in
+ * C memory and zeroed once libcurl has copied it: no Lua string (which
+ * could not be wiped) ever holds it. */
+static struct curl_slist *client_add_authorization(lua_State *L, struct curl_slist *list, const char *token) {
+  static const char prefix[] = "Authorization: Bearer ";
+  size_t token_len = strlen(token);
+  char *line = (char *)malloc(sizeof prefix + token_len);
+  struct curl_slist *grown = NULL;
+  if (line != NULL) {
+    memcpy(line, prefix, sizeof prefix - 1);
+    memcpy(line + sizeof prefix - 1, token, token_len + 1);
+    grown = curl_slist_append(list, line);
+    client_free_secret(line);
+  }
+  if (grown == NULL)
+    luaL_error(L, "extruct.core.new_client: out of memory");
+  return grown;
+}
+
+/* Whether a URL has a userinfo part ("user:password@" before the host). */
+static int client_has_userinfo(const char *url) {
+  const char *authority = strstr(url, "://");
+  if (authority == NULL)
+    return 0;
+  authority += 3;
+  return memchr(authority, '@', strcspn(authority, "/?#")) != NULL;
+}
+
 /* Milliseconds for libcurl, where 0 would mean "no limit": at least 1. */
 static long client_milliseconds(lua_Number seconds) {
   lua_Number ms = seconds * 1000;
@@ -339,13 +395,14 @@ static long client_milliseconds(lua_Number seconds) {
 }
 
 /* core.new_client{ base_url, token, timeout, connect_timeout,
- *                  max_response_size, user_agent, insecure, ca_file, trace } -> client
+ *                  max_response_size, user_agent, insecure, ca_file, trace,
+ *                  proxy, noproxy } -> client
  * The Lua layer validates the options; this type-checks them and, as the
  * last line of defence against header injection, refuses CR, LF and NUL in
  * every string (the Lua layer reports those as config errors first). */
 static int client_new(lua_State *L) {
   ex_client *c;
-  const char *base_url, *token, *user_agent, *ca_file;
+  const char *base_url, *token, *user_agent, *ca_file, *proxy, *noproxy;
   lua_Number timeout, connect_timeout, max_body;
   size_t url_len;
 
@@ -358,7 +415,12 @@ static int client_new(lua_State *L) {
   max_body = client_opt_number(L, 1, "max_response_size", (lua_Number)CLIENT_DEFAULT_MAX_BODY);
   luaL_argcheck(L, base_url != NULL, 1, "base_url is required");
   luaL_argcheck(L, token != NULL, 1, "token is required");
+  /* libcurl would send a password there as basic auth, and it would stay in
+   * the client's memory: the Lua layer refuses such a base URL first. */
+  luaL_argcheck(L, !client_has_userinfo(base_url), 1, "base_url must not hold credentials (user:password@)");
   ca_file = client_opt_string(L, 1, "ca_file", NULL);
+  proxy = client_opt_string(L, 1, "proxy", NULL);
+  noproxy = client_opt_string(L, 1, "noproxy", NULL);
 
   /* Zeroed and given its metatable first: from here on __gc cleans up
    * whatever part of the setup succeeded, whatever raises. */
@@ -383,16 +445,16 @@ static int client_new(lua_State *L) {
   c->base_url[url_len] = '\0';
   c->redirect_https_only = client_is_https(c->base_url);
   c->user_agent = client_strdup(user_agent);
-  if (c->user_agent == NULL || (ca_file != NULL && (c->ca_file = client_strdup(ca_file)) == NULL))
+  if (c->user_agent == NULL || (ca_file != NULL && (c->ca_file = client_strdup(ca_file)) == NULL) ||
+      (proxy != NULL && (c->proxy = client_strdup(proxy)) == NULL) ||
+      (noproxy != NULL && (c->noproxy = client_strdup(noproxy)) == NULL))
     return luaL_error(L, "extruct.core.new_client: out of memory");
 
   c->headers = client_add_header(L, c->headers, "Accept: application/json");
-  c->headers = client_add_header(L, c->headers, lua_pushfstring(L, "Authorization: Bearer %s", token));
-  lua_pop(L, 1);
+  c->headers = client_add_authorization(L, c->headers, token);
   c->body_headers = client_add_header(L, c->body_headers, "Accept: application/json");
   c->body_headers = client_add_header(L, c->body_headers, "Content-Type: application/json");
-  c->body_headers = client_add_header(L, c->body_headers, lua_pushfstring(L, "Authorization: Bearer %s", token));
-  lua_pop(L, 1);
+  c->body_headers = client_add_authorization(L, c->body_headers, token);
   /* Suppress libcurl's "Expect: 100-continue" on large bodies: one round trip less. */
   c->body_headers = client_add_header(L, c->body_headers, "Expect:");
   c->anonymous_headers = client_add_header(L, c->anonymous_headers, "Accept: application/json");

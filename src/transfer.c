@@ -113,9 +113,45 @@ size_t ex_credential_prefix(const char *line, size_t len) {
   return 0;
 }
 
+/* Appends line to the trace with the password of every URL's userinfo
+ * ("scheme://user:password@host") replaced: libcurl's notes name a proxy
+ * from the environment with its credentials ("Uses proxy env variable
+ * http_proxy == 'http://user:pass@host:3128'"). */
+static void transfer_trace_append_urls(ex_transfer *t, const char *line, size_t len) {
+  static const char redacted[] = "[redacted]";
+  const char *p = line, *end = line + len;
+  while (p < end) {
+    const char *sep = NULL, *q, *authority, *at = NULL, *colon = NULL;
+    for (q = p; q + 3 <= end; q++)
+      if (memcmp(q, "://", 3) == 0) {
+        sep = q;
+        break;
+      }
+    if (sep == NULL)
+      break;
+    authority = sep + 3;
+    /* The authority ends at the path, the query, a quote or a space; its
+     * userinfo at the last '@' in it, the password after its first ':'. */
+    for (q = authority; q < end && strchr("/?#'\"<> \t", *q) == NULL; q++)
+      if (*q == '@')
+        at = q;
+    if (at != NULL)
+      colon = memchr(authority, ':', (size_t)(at - authority));
+    if (colon != NULL) {
+      ex_buffer_append(&t->trace, p, (size_t)(colon + 1 - p));
+      ex_buffer_append(&t->trace, redacted, sizeof redacted - 1);
+      p = at;
+    } else {
+      ex_buffer_append(&t->trace, p, (size_t)(q - p));
+      p = q;
+    }
+  }
+  ex_buffer_append(&t->trace, p, (size_t)(end - p));
+}
+
 /* Appends one trace line: a marker ("* " info, "> " sent, "< " received)
- * and the line without its end. The value of a credential header is
- * replaced here, so the token never reaches the trace buffer. */
+ * and the line without its end. The value of a credential header and the
+ * password of a URL are replaced here, so neither reaches the trace buffer. */
 static void transfer_trace_line(ex_transfer *t, const char *marker, const char *line, size_t len) {
   static const char redacted[] = " [redacted]";
   static const char cut[] = "* [trace cut short]\n";
@@ -135,7 +171,7 @@ static void transfer_trace_line(ex_transfer *t, const char *marker, const char *
     ex_buffer_append(&t->trace, line, prefix);
     ex_buffer_append(&t->trace, redacted, sizeof redacted - 1);
   } else {
-    ex_buffer_append(&t->trace, line, len);
+    transfer_trace_append_urls(t, line, len);
   }
   ex_buffer_append(&t->trace, "\n", 1);
 }
@@ -261,8 +297,11 @@ ex_transfer *ex_transfer_new(ex_client *c) {
     curl_easy_setopt(easy, CURLOPT_DEBUGDATA, (void *)t);
     curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
   }
-  /* libcurl copies strings: these can fail for want of memory. */
+  /* libcurl copies strings: these can fail for want of memory. Without the
+   * proxy options libcurl reads http_proxy, ALL_PROXY and NO_PROXY. */
   if ((c->ca_file != NULL && curl_easy_setopt(easy, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) ||
+      (c->proxy != NULL && curl_easy_setopt(easy, CURLOPT_PROXY, c->proxy) != CURLE_OK) ||
+      (c->noproxy != NULL && curl_easy_setopt(easy, CURLOPT_NOPROXY, c->noproxy) != CURLE_OK) ||
       curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent) != CURLE_OK) {
     curl_easy_cleanup(easy);
     free(t);

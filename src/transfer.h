@@ -78,6 +78,7 @@ typedef struct ex_client {
   long timeout_ms, connect_timeout_ms;
   int insecure, tracing, redirect_https_only;
   char *ca_file, *user_agent;
+  char *proxy, *noproxy; /* CURLOPT_PROXY and CURLOPT_NOPROXY, when given */
 } ex_client;
 
 typedef struct ex_engine {

@@ -108,6 +108,8 @@ local CLIENT_OPTIONS = with_retry_options{
   allow_http = { check = is_boolean, want = "a boolean" },
   ca_file = { check = is_string, want = "a string (the path of a PEM file)" },
   trace = { check = is_function, want = "a function(line)" },
+  proxy = { check = is_string, want = 'a string (a proxy URL such as "http://host:3128", or "" for none)' },
+  noproxy = { check = is_string, want = 'a string (hosts that bypass the proxy, such as "localhost,127.0.0.1", or "*")' },
   transport = { check = function(v) return v == "auto" or v == "curl" or v == "cosocket" end,
                 want = '"auto", "curl" or "cosocket"' },
 }
@@ -146,6 +148,30 @@ Client.__tostring = function(self)
   return ("extruct.client(%s%s)"):format(url.redact(self.base_url), self._closed and ", closed" or "")
 end
 
+--- Why a plaintext request to base_url would leave the machine through a
+--- proxy, or nil. An http:// base URL is allowed only to loopback, but
+--- through a proxy the request (and its Authorization header) goes to the
+--- proxy first: over an http:// or socks proxy in plaintext. An https://
+--- proxy is reached over TLS, and an https base URL goes through any proxy
+--- in a CONNECT tunnel, its TLS end to end. The proxy is the one libcurl
+--- would pick (url.effective_proxy: the proxy and noproxy options, else
+--- http_proxy, ALL_PROXY and NO_PROXY); allow_http = true lets it through.
+--- The cosocket transport uses no proxy from the environment.
+local function plaintext_proxy(base_url, opts, getenv)
+  if opts.allow_http or url.scheme(base_url) ~= "http" then return nil end
+  getenv = getenv or os.getenv
+  if opts.transport == "cosocket" then
+    getenv = function() return nil end
+  end
+  local proxy = url.effective_proxy(base_url, opts.proxy, opts.noproxy, getenv)
+  if proxy == nil or url.proxy_scheme(proxy) == "https" then return nil end
+  return ("the base URL '%s' is plaintext http and requests would go through the proxy '%s'%s: the token"
+    .. " would reach it unencrypted; use https, exclude the host with noproxy (or NO_PROXY), or pass"
+    .. " allow_http = true"):format(url.redact(base_url), url.redact(proxy),
+      opts.proxy and "" or " (from the environment: http_proxy or ALL_PROXY)")
+end
+M.plaintext_proxy = plaintext_proxy
+
 -- Why a configuration cannot work, or nil. Checked when the client is made,
 -- reported by every request: a token from the environment is not the
 -- caller's misuse, so it is an error value, not a raised error.
@@ -168,8 +194,10 @@ local function config_problem(token, base_url, opts)
   if opts.user_agent and opts.user_agent:find("%c") then
     return "the user_agent option holds control characters (CR, LF, NUL...)"
   end
-  if opts.ca_file and opts.ca_file:find("%c") then
-    return "the ca_file option holds control characters (CR, LF, NUL...)"
+  for _, name in ipairs({ "ca_file", "proxy", "noproxy" }) do
+    if opts[name] and opts[name]:find("%c") then
+      return ("the %s option holds control characters (CR, LF, NUL...)"):format(name)
+    end
   end
   local _, why = url.check_base(base_url)
   if why then
@@ -179,11 +207,19 @@ local function config_problem(token, base_url, opts)
     return ("the base URL '%s' is plaintext http to a host that is not loopback: the token would"
       .. " cross the network unencrypted; use https, or pass allow_http = true"):format(url.redact(base_url))
   end
+  if url.has_userinfo(base_url) then
+    return ("the base URL '%s' holds credentials (user:password@): libcurl would send them as basic"
+      .. " authentication; pass the API token as token= (or EXTRUCT_API_TOKEN) and drop them from the URL")
+      :format(url.redact(base_url))
+  end
+  local why_proxy = plaintext_proxy(base_url, opts)
+  if why_proxy then return why_proxy end
   return nil
 end
 
 --- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
----              insecure, allow_http, ca_file, trace, retries, backoff, sleep, now }
+---              insecure, allow_http, ca_file, trace, proxy, noproxy, transport,
+---              retries, backoff, sleep, now }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 function M.new(opts)
   opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
@@ -192,7 +228,8 @@ function M.new(opts)
   if base_url == nil or base_url == "" then base_url = DEFAULT_BASE_URL end
 
   local self = setmetatable({
-    base_url = (base_url:gsub("/+$", "")),
+    -- (credentials in the URL are refused below, and not kept here)
+    base_url = url.strip_userinfo(base_url):gsub("/+$", ""),
     timeout = opts.timeout or DEFAULTS.timeout,
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
     max_response_size = opts.max_response_size or DEFAULTS.max_response_size,
@@ -206,6 +243,7 @@ function M.new(opts)
     _transport = opts.transport or "auto",
     _insecure = opts.insecure or false,
     _ca_file = opts.ca_file,
+    _proxy = opts.proxy,
   }, Client)
   self._url = url.parse(self.base_url)
 
@@ -224,6 +262,8 @@ function M.new(opts)
       insecure = opts.insecure or false,
       ca_file = opts.ca_file,
       trace = opts.trace ~= nil,
+      proxy = opts.proxy,
+      noproxy = opts.noproxy,
     }
   end
   return self
@@ -554,7 +594,12 @@ function Client:wait_all(ids, opts)
       return t, err
     end
   end
-  gather.gather(fns, { concurrency = opts.concurrency or gather.DEFAULT_CONCURRENCY })
+  local _, raised = gather.run(fns, { concurrency = opts.concurrency or gather.DEFAULT_CONCURRENCY })
+  -- A callback that closed the client ends the wait as any use after close
+  -- does, at the caller's line (the tasks' own stacks lead nowhere), whether
+  -- the other polls then raised or came back cancelled.
+  if self._closed then misuse("extruct: the client is closed") end
+  if raised ~= nil then error(raised, 0) end
   if first then
     -- the first failure, as it came, with what was learned of every table
     local fields = {}

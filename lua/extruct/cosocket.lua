@@ -133,6 +133,10 @@ end
 function M.perform(ngx, client, method, target_path, body)
   local trace = client._trace and {} or nil
   local function note(line) if trace then trace[#trace + 1] = line end end
+  if client._proxy and client._proxy ~= "" then
+    return nil, "config", "the proxy option cannot be honoured by the cosocket transport, which connects"
+      .. " directly (it uses no proxy from the environment either); pass transport = \"curl\""
+  end
   if client._ca_file then
     return nil, "config", "ca_file cannot be honoured by the cosocket transport: nginx verifies against"
       .. " lua_ssl_trusted_certificate; set that directive, or pass transport = \"curl\""

@@ -79,11 +79,13 @@ local function gather_in_threads(ngx, fns, n, concurrency)
       failure = outcome[2]
     end
   end
-  if failure ~= nil then error(failure, 0) end
-  return results
+  return results, failure
 end
 
-function M.gather(fns, opts)
+--- What gather does, without raising what a function raised: returns the
+--- results and that error (nil when none raised), so a caller can say
+--- where the error belongs.
+function M.run(fns, opts)
   local n, concurrency = check(fns, opts)
   local results = {}
   if n == 0 then return results end
@@ -153,6 +155,11 @@ function M.gather(fns, opts)
       error(err, 0)
     end
   end
+  return results, failure
+end
+
+function M.gather(fns, opts)
+  local results, failure = M.run(fns, opts)
   if failure ~= nil then error(failure, 0) end
   return results
 end

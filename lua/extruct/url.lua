@@ -145,7 +145,6 @@ function M.is_loopback(base_url)
   return tonumber(a) == 127
 end
 
---- The URL as it may be shown: any user:password@ part is masked.
 --- The parts of an absolute http(s) URL: { scheme, host, port, path,
 --- host_header } (host without brackets, port a number, path "" or
 --- "/..."); nil for anything else.
@@ -165,8 +164,91 @@ function M.parse(value)
   return { scheme = scheme, host = host:lower(), port = port, path = rest:gsub("#.*$", ""), host_header = host_header }
 end
 
+--- The URL as it may be shown: any user:password@ part is masked.
+--- Whether a URL holds a user[:password]@ part.
+function M.has_userinfo(value)
+  local authority = value:match("^%a[%w+.-]*://([^/?#]*)")
+  return authority ~= nil and authority:find("@", 1, true) ~= nil
+end
+
+--- The URL without its user[:password]@ part.
+function M.strip_userinfo(value)
+  return (value:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1"))
+end
+
+--- (A URL without a scheme, as a proxy may be given, too.)
 function M.redact(base_url)
+  if not base_url:find("^%a[%w+.-]*://") then
+    return (base_url:gsub("^[^/?#]*@", "***@"))
+  end
   return (base_url:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1***@"))
+end
+
+-- Whether host (lower case, no brackets) is excluded from proxying by a
+-- no-proxy list, read as libcurl reads CURLOPT_NOPROXY and NO_PROXY:
+-- entries separated by commas or spaces; "*" alone excludes every host; a
+-- name matches itself and its subdomains (a leading dot is ignored); an
+-- address matches itself, an IPv4 entry with /bits its network.
+local function ipv4_number(text)
+  local a, b, c, d = text:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return nil end
+  local n = 0
+  for _, part in ipairs({ a, b, c, d }) do
+    part = tonumber(part)
+    if part > 255 then return nil end
+    n = n * 256 + part
+  end
+  return n
+end
+
+function M.no_proxy_matches(host, list)
+  host = host:lower():gsub("%.$", "")
+  if list:match("^%s*%*%s*$") then return true end
+  local host_ip = ipv4_number(host)
+  for entry in list:lower():gmatch("[^,%s]+") do
+    entry = entry:gsub("^%[(.*)%]$", "%1"):gsub("^%.", ""):gsub("%.$", "")
+    local network, bits = entry:match("^([%d.]+)/(%d+)$")
+    if network and host_ip and ipv4_number(network) and tonumber(bits) <= 32 then
+      local size = 2 ^ (32 - tonumber(bits))
+      if math.floor(host_ip / size) == math.floor(ipv4_number(network) / size) then return true end
+    elseif entry ~= "" and (host == entry or (not host_ip and #host > #entry
+        and host:sub(-#entry - 1) == "." .. entry)) then
+      return true
+    end
+  end
+  return false
+end
+
+--- The proxy libcurl will use for a request to target (an absolute http(s)
+--- URL), or nil for none. proxy and noproxy are the client's options (nil:
+--- not given); getenv reads the environment. As libcurl decides:
+---   * a host matched by the no-proxy list (the noproxy option, else
+---     no_proxy, else NO_PROXY) goes direct, whichever proxy is set;
+---   * else the proxy option ("" means none, the environment ignored);
+---   * else http_proxy (lower case only: HTTP_PROXY may come from a CGI
+---     request's Proxy header) for an http URL, https_proxy or HTTPS_PROXY
+---     for an https URL; when that is unset, all_proxy or ALL_PROXY.
+--- A variable set to the empty string means no proxy.
+function M.effective_proxy(target, proxy, noproxy, getenv)
+  local parts = M.parse(target)
+  if not parts then return nil end
+  local no_proxy = noproxy
+  if no_proxy == nil then no_proxy = getenv("no_proxy") or getenv("NO_PROXY") end
+  if no_proxy and M.no_proxy_matches(parts.host, no_proxy) then return nil end
+  if proxy == nil then
+    proxy = getenv(parts.scheme .. "_proxy")
+    if proxy == nil and parts.scheme ~= "http" then proxy = getenv(parts.scheme:upper() .. "_PROXY") end
+    if proxy == nil then proxy = getenv("all_proxy") or getenv("ALL_PROXY") end
+  end
+  if proxy == nil or proxy == "" then return nil end
+  return proxy
+end
+
+--- The scheme of a proxy URL, lower case; "http" when it names none (as
+--- libcurl reads "host:port").
+function M.proxy_scheme(proxy)
+  local scheme = proxy:match("^(%a[%w+.-]*)://")
+  return scheme and scheme:lower() or "http"
 end
 
 return M
