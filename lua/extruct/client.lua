@@ -299,7 +299,8 @@ local function send(client, method, target, opts)
   end
   if response then response.trace = nil end
   if not response then
-    return false, errors.new(kind, ("%s %s: %s"):format(method, target, message))
+    -- (the target is percent-encoded, so one line, but an id can make it long)
+    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(target, 200), message))
   end
   local status = response.status
   if status < 200 or status > 299 then
