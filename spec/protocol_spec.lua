@@ -87,4 +87,21 @@ describe("a server that breaks HTTP", function()
     assert.matches("a scheme other than http or https", message, 1, true)
     assert.is_nil(message:find("https base URL", 1, true))
   end)
+
+  it("follows redirects of other methods than GET by RFC 9110", function()
+    -- 303: GET, without the body
+    assert.equal("GET ", assert(client:request("PATCH", "/redirect/303", { body = '{"a":1}' })).id)
+    -- 307 and 308: the same method and body
+    assert.equal("POST {'a':1}", assert(client:request("POST", "/redirect/307", { body = '{"a":1}' })).id)
+    assert.equal("PATCH {'a':2}", assert(client:request("PATCH", "/redirect/308", { body = '{"a":2}' })).id)
+    -- 301 and 302 after DELETE: the redirect is the answer
+    local t, err = client:request("DELETE", "/redirect/302")
+    assert.is_nil(t)
+    assert.equal("http", err.kind)
+    assert.equal(302, err.status)
+    assert.equal("/echo", err.location)
+    assert.matches("not followed", err.message, 1, true)
+    -- GET follows anything, as it always did
+    assert.equal("GET ", assert(client:request("GET", "/redirect/301")).id)
+  end)
 end)

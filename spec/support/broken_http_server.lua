@@ -9,6 +9,8 @@
 --                          on it a moment later: a client that reuses the
 --                          connection without noticing the waiting bytes
 --                          takes them for the answer to its next request
+--   ANY /redirect/<status>  that status, Location: /echo
+--   ANY /echo              {"id": "<method> <body>"}
 --   GET /.../<id>          {"id": "<id>"}, the connection kept alive
 local socket = require("socket")
 
@@ -42,28 +44,34 @@ for _ = 1, 1000 do
   for _ = 1, 1000 do
     local line = conn:receive("*l")
     if not line then break end
-    local target = line:match("^%u+ (%S+)") or "/"
+    local method, target = line:match("^(%u+) (%S+)")
+    target = target or "/"
     local length = 0
     repeat
       local header = conn:receive("*l")
       local value = header and header:match("^[Cc]ontent%-[Ll]ength:%s*(%d+)")
       if value then length = tonumber(value) end
     until not header or header == ""
-    if length > 0 then conn:receive(length) end
+    local body = length > 0 and conn:receive(length) or ""
     local case = target:match("^/raw/([%w_]+)")
+    local status = tonumber(target:match("^/redirect/(%d+)$"))
     if case then
       conn:send(RAW[case] or "")
       break
-    end
-    if target == "/shutdown" then
+    elseif target == "/shutdown" then
       respond(conn, "bye")
       running = false
       break
-    end
-    respond(conn, target:match("([^/?]+)[^/]*$") or "root")
-    if target:find("unasked", 1, true) then
-      socket.sleep(0.05)
-      respond(conn, "unasked")
+    elseif status then
+      conn:send(("HTTP/1.1 %d Moved\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n"):format(status))
+    elseif target == "/echo" then
+      respond(conn, method .. " " .. body:gsub('"', "'"))
+    else
+      respond(conn, target:match("([^/?]+)[^/]*$") or "root")
+      if target:find("unasked", 1, true) then
+        socket.sleep(0.05)
+        respond(conn, "unasked")
+      end
     end
   end
   conn:close()
