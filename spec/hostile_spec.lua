@@ -228,7 +228,10 @@ describe("option values at the edges", function()
       local t, err = c:get_table("tbl_1")
       print(t == nil and err.kind, socket.gettime() - started < 3)
     ]]
-    local out, status = helpers.run(("timeout 10 env LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
+    -- (under `make asan` the module needs the ASan runtime preloaded, as here)
+    local preload = os.getenv("LD_PRELOAD")
+    local out, status = helpers.run(("timeout 10 env %sLUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
+      preload and ("LD_PRELOAD=" .. helpers.shell_quote(preload) .. " ") or "",
       helpers.shell_quote(package.path), helpers.shell_quote(package.cpath),
       helpers.shell_quote(helpers.LUA), helpers.shell_quote(code)))
     assert.equal(0, status, out)
