@@ -411,11 +411,23 @@ describe("memory held after a failed or oversized response", function()
 
   local MB = 1024 * 1024
 
+  -- Under `make asan` RSS says nothing about what is held: ASan's allocator
+  -- keeps freed blocks in quarantine. The other runs judge it.
+  local under_asan = (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true) ~= nil
+  local function assert_released(grew)
+    if under_asan then
+      io.stdout:write(("\n    RSS not judged under ASan (its quarantine holds freed blocks): grew %.1f MB\n")
+        :format(grew))
+      return
+    end
+    assert.is_true(grew < 8, ("RSS grew by %.1f MB"):format(grew))
+  end
+
   it("an 8 MB answer over a 4 MB max_response_size, sent without Content-Length: released", function()
     local grew, kinds = growth_after("/big?length=none&size=" .. 8 * MB, 4 * MB)
     assert.equal("decode decode decode decode decode", kinds)
     -- kept, the five bodies would hold 20 MB or more
-    assert.is_true(grew < 8, ("RSS grew by %.1f MB"):format(grew))
+    assert_released(grew)
   end)
 
   it("a 404 with a 3 MB body: released", function()
@@ -423,13 +435,13 @@ describe("memory held after a failed or oversized response", function()
     assert.equal("not_found not_found not_found not_found not_found", kinds)
     -- what remains is the decoder's one spare block per lua_State (about
     -- one body's size), not one per client
-    assert.is_true(grew < 8, ("RSS grew by %.1f MB"):format(grew))
+    assert_released(grew)
   end)
 
   it("a 6 MB body cut short at 3 MB: released", function()
     local grew, kinds = growth_after("/big?length=short&size=" .. 6 * MB, 8 * MB)
     assert.equal("network network network network network", kinds)
-    assert.is_true(grew < 8, ("RSS grew by %.1f MB"):format(grew))
+    assert_released(grew)
   end)
 end)
 
