@@ -684,7 +684,17 @@ describe("the token in memory", function()
     return tonumber(base), tonumber(made), tonumber(used), tonumber(closed)
   end
 
+  -- Under `make asan` the scan is not made: ASan maps terabytes of shadow
+  -- memory, too much to read; the other runs judge it.
+  local under_asan = (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true) ~= nil
+  local function skipped_under_asan()
+    if not under_asan then return false end
+    io.stdout:write("\n    the heap is not scanned under ASan (terabytes of shadow memory); the other runs do\n")
+    return true
+  end
+
   it("the client's two header lists are its only copies, and close() zeroes both", function()
+    if skipped_under_asan() then return end
     local base, made, _, closed = token_copies(false)
     assert.equal(1, base) -- the Lua string
     assert.equal(base + 2, made)
@@ -695,6 +705,7 @@ describe("the token in memory", function()
     -- libcurl writes each request head into buffers of its own and frees
     -- them unzeroed: copies of the token may linger there, in freed memory
     -- (0 to 2 seen), which this module does not own and cannot reach
+    if skipped_under_asan() then return end
     local _, _, used, closed = token_copies(true)
     assert.is_true(closed <= used - 2, ("%d copies in use, %d after close"):format(used, closed))
   end)
