@@ -132,14 +132,9 @@ int ex_engine_add(ex_engine *e, ex_transfer *t) {
   return CURLM_OK;
 }
 
-/* Ends a running transfer: off the multi handle (its connection goes back to
- * the pool), and into the done queue when someone waits for the report. */
-static void engine_end(ex_transfer *t, CURLcode code, enum ex_transfer_state state) {
-  ex_engine *e = t->engine;
-  if (e == NULL || t->state != EX_RUNNING)
-    return;
-  curl_multi_remove_handle(e->multi, t->easy);
-  engine_unlink_running(e, t);
+/* Records how a transfer that is off the multi handle ended, and puts it in
+ * the done queue when someone waits for the report. */
+static void engine_report(ex_engine *e, ex_transfer *t, CURLcode code, enum ex_transfer_state state) {
   t->state = state;
   t->code = code;
   if (!t->queued) {
@@ -153,6 +148,17 @@ static void engine_end(ex_transfer *t, CURLcode code, enum ex_transfer_state sta
   else
     e->done_head = t;
   e->done_tail = t;
+}
+
+/* Ends a running transfer: off the multi handle (its connection goes back to
+ * the pool), and into the done queue when someone waits for the report. */
+static void engine_end(ex_transfer *t, CURLcode code, enum ex_transfer_state state) {
+  ex_engine *e = t->engine;
+  if (e == NULL || t->state != EX_RUNNING)
+    return;
+  curl_multi_remove_handle(e->multi, t->easy);
+  engine_unlink_running(e, t);
+  engine_report(e, t, code, state);
 }
 
 void ex_transfer_finish(ex_transfer *t, CURLcode code) { engine_end(t, code, EX_DONE); }
@@ -192,19 +198,7 @@ static void engine_collect(ex_engine *e) {
         if (curl_multi_add_handle(e->multi, t->easy) == CURLM_OK)
           continue;
         engine_unlink_running(e, t); /* off the multi already */
-        t->state = EX_DONE;
-        t->code = CURLE_OUT_OF_MEMORY;
-        if (t->queued) {
-          t->in_done = 1;
-          t->done_next = NULL;
-          if (e->done_tail != NULL)
-            e->done_tail->done_next = t;
-          else
-            e->done_head = t;
-          e->done_tail = t;
-        } else {
-          t->engine = NULL;
-        }
+        engine_report(e, t, CURLE_OUT_OF_MEMORY, EX_DONE);
         continue;
       }
       ex_transfer_finish(t, code);
