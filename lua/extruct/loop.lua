@@ -172,6 +172,15 @@ local function run_task(co)
   end
 end
 
+-- Makes ready the tasks whose transfers the engine reports ended.
+local function ready_finished(e)
+  for id in e.next_done, e do
+    local co = waiting_task[id]
+    waiting_task[id] = nil
+    if co then ready[#ready + 1] = co end
+  end
+end
+
 --- Runs the scheduler until done() is true: every ready task, then a wait
 --- for the next transfer to end or sleeper to wake.
 function M.run_until(done)
@@ -196,11 +205,7 @@ function M.run_until(done)
       if next(waiting_task) ~= nil then
         local e = engine("blocking")
         e:step(wait)
-        for id in e.next_done, e do
-          local co = waiting_task[id]
-          waiting_task[id] = nil
-          if co then ready[#ready + 1] = co end
-        end
+        ready_finished(e)
       elseif next_wake then
         core.sleep(wait)
       else
@@ -362,11 +367,7 @@ function M.cancelled()
   if e and type(vim) == "table" and type(vim.schedule) == "function" then nvim_drive(vim) end
   e = engines.blocking
   if e and next(waiting_task) ~= nil then
-    for id in e.next_done, e do
-      local co = waiting_task[id]
-      waiting_task[id] = nil
-      if co then ready[#ready + 1] = co end
-    end
+    ready_finished(e)
   end
 end
 
