@@ -133,6 +133,36 @@ function helpers.client(mock, opts)
   return extruct.new(options)
 end
 
+--- "A mock and a client" for the enclosing describe block: the mock starts
+--- once, every test gets it reset and a fresh client, and both are closed at
+--- the end. Returns a table whose `mock` and `client` fields are current
+--- inside each test. opts.mock: options for start_mock; opts.client: client
+--- options; opts.single_attempt: retries = 0 unless opts.client says
+--- otherwise.
+function helpers.mock_and_client(opts)
+  opts = opts or {}
+  local busted = require("busted")
+  local session = {}
+  local make_client = opts.single_attempt and helpers.single_attempt_client or helpers.client
+  local function close_client()
+    if session.client then session.client:close() end
+    session.client = nil
+  end
+  busted.lazy_setup(function()
+    session.mock = helpers.start_mock(opts.mock)
+  end)
+  busted.lazy_teardown(function()
+    close_client()
+    if session.mock then session.mock:stop() end
+  end)
+  busted.before_each(function()
+    session.mock:reset()
+    close_client()
+    session.client = make_client(session.mock, opts.client)
+  end)
+  return session
+end
+
 --- helpers.client with retries = 0 unless opts says otherwise.
 function helpers.single_attempt_client(mock, opts)
   local options = { retries = 0 }
