@@ -40,37 +40,32 @@ local function expect_recovery(client)
   assert.equal("idle", t.status.run_status)
 end
 
+--- Asserts that `c`, which failed to reach `port`, works once a mock
+--- listens there; closes `c`.
+local function expect_recovery_once_listening(c, port)
+  local late = helpers.start_mock({ port = tonumber(port) })
+  local ok, problem = pcall(expect_recovery, c)
+  c:close()
+  late:stop()
+  assert(ok, problem)
+end
+
 local function gzip(text)
-  local dir = os.tmpname()
-  local f = assert(io.open(dir, "wb"))
-  f:write(text)
-  f:close()
-  local out, status = helpers.run("gzip -c -n " .. helpers.shell_quote(dir))
-  os.remove(dir)
+  local path = os.tmpname()
+  helpers.write_file(path, text)
+  local out, status = helpers.run("gzip -c -n " .. helpers.shell_quote(path))
+  os.remove(path)
   assert.equal(0, status)
   return out
 end
 
 describe("faults", function()
-  local mock, client
-
-  lazy_setup(function()
-    mock = helpers.start_mock()
-  end)
-  lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    client = single_attempt_client(mock)
-  end)
+  local fixture = helpers.mock_and_client{ single_attempt = true }
 
   local function fault(params)
     params.path = params.path or FAULTY
     params.count = params.count or 1000
-    mock:fault(params)
+    fixture.mock:fault(params)
   end
 
   describe("before any answer", function()
@@ -79,11 +74,7 @@ describe("faults", function()
       local c = single_attempt_client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. port })
       local err = expect_failure("network", c:get_table("tbl_demo"))
       assert.matches("127.0.0.1", err.message, 1, true)
-      local late = helpers.start_mock({ port = port })
-      local ok, problem = pcall(expect_recovery, c)
-      c:close()
-      late:stop()
-      assert(ok, problem)
+      expect_recovery_once_listening(c, port)
     end)
 
     it("a host that does not resolve: a network error naming the host, every time", function()
@@ -97,9 +88,9 @@ describe("faults", function()
 
     it("a redirect to a host that does not resolve: a network error, then the same client works", function()
       fault{ location = "http://extruct-mock.invalid/v1/tables/tbl_idle" }
-      local err = expect_failure("network", client:get_table("tbl_demo"))
+      local err = expect_failure("network", fixture.client:get_table("tbl_demo"))
       assert.matches("extruct-mock.invalid", err.message, 1, true)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("connect timeout (a listener whose backlog is full): a timeout error; then the client works", function()
@@ -120,58 +111,54 @@ describe("faults", function()
       assert.matches("[Cc]onnect", err.message)
       for _, filler in ipairs(fillers) do filler:close() end
       listener:close()
-      local late = helpers.start_mock({ port = tonumber(port) })
-      local ok, problem = pcall(expect_recovery, c)
-      c:close()
-      late:stop()
-      assert(ok, problem)
+      expect_recovery_once_listening(c, port)
     end)
   end)
 
   describe("during the body", function()
     it("a server that stalls mid-body: a timeout error after `timeout`; then the client works", function()
-      client = single_attempt_client(mock, { timeout = 1 })
+      fixture:new_client{ timeout = 1 }
       fault{ mode = "stall" }
       local started = socket.gettime()
-      local err = expect_failure("timeout", client:get_table("tbl_demo"))
+      local err = expect_failure("timeout", fixture.client:get_table("tbl_demo"))
       assert.is_true(socket.gettime() - started >= 0.9)
       assert.matches("timed out", err.message, 1, true)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("a server that trickles one byte a second: a timeout error; then the client works", function()
-      client = single_attempt_client(mock, { timeout = 2 })
+      fixture:new_client{ timeout = 2 }
       fault{ mode = "trickle" }
       local started = socket.gettime()
-      local err = expect_failure("timeout", client:get_table("tbl_demo"))
+      local err = expect_failure("timeout", fixture.client:get_table("tbl_demo"))
       assert.is_true(socket.gettime() - started >= 1.9)
       assert.matches("timed out", err.message, 1, true)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("a reset mid-body: a network error; then the client works", function()
       fault{ mode = "reset" }
-      local err = expect_failure("network", client:get_table("tbl_demo"))
+      local err = expect_failure("network", fixture.client:get_table("tbl_demo"))
       assert.matches("[Rr]eset", err.message)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("a body shorter than its Content-Length: a network error; then the client works", function()
       fault{ mode = "truncate" }
-      local err = expect_failure("network", client:get_table("tbl_demo"))
+      local err = expect_failure("network", fixture.client:get_table("tbl_demo"))
       assert.matches("bytes remaining", err.message, 1, true)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("a body over max_response_size, announced or chunked: a decode error; then the client works", function()
-      client = single_attempt_client(mock, { max_response_size = 1000 })
+      fixture:new_client{ max_response_size = 1000 }
       for _, mode in ipairs({ "default", "chunked" }) do
-        mock:reset()
+        fixture.mock:reset()
         if mode == "chunked" then fault{ mode = "chunked" } end
-        local err = expect_failure("decode", client:get_table("tbl_demo"))
+        local err = expect_failure("decode", fixture.client:get_table("tbl_demo"))
         assert.matches("max_response_size", err.message, 1, true)
         -- the same client still takes an answer under the cap
-        local health = assert(client:request("GET", "/v1/healthcheck"))
+        local health = assert(fixture.client:request("GET", "/v1/healthcheck"))
         assert.equal("ok", health.status)
       end
     end)
@@ -180,39 +167,39 @@ describe("faults", function()
   describe("what the body holds", function()
     it("invalid JSON with 200: a decode error; then the client works", function()
       fault{ mode = "invalid_json" }
-      local err = expect_failure("decode", client:get_table("tbl_demo"))
+      local err = expect_failure("decode", fixture.client:get_table("tbl_demo"))
       assert.equal(200, err.status)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("an HTML error page with 200: a decode error showing the page; then the client works", function()
       fault{ mode = "html" }
-      local err = expect_failure("decode", client:get_table("tbl_demo"))
+      local err = expect_failure("decode", fixture.client:get_table("tbl_demo"))
       assert.matches("text/html", err.message, 1, true)
       assert.matches("<html>", err.message, 1, true)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("an HTML error page with 502: a server error; then the client works", function()
       fault{ mode = "html", status = 502 }
-      local err = expect_failure("server", client:get_table("tbl_demo"))
+      local err = expect_failure("server", fixture.client:get_table("tbl_demo"))
       assert.equal(502, err.status)
       assert.matches("502 Bad Gateway", err.message, 1, true)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("an empty body with 200: a decode error; then the client works", function()
       fault{ mode = "empty" }
-      local err = expect_failure("decode", client:get_table("tbl_demo"))
+      local err = expect_failure("decode", fixture.client:get_table("tbl_demo"))
       assert.equal(200, err.status)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
 
     it("a corrupt gzip body: a decode error; then the client works", function()
       fault{ body = '{"id": "tbl_demo"}', content_encoding = "gzip" }
-      local err = expect_failure("decode", client:get_table("tbl_demo"))
+      local err = expect_failure("decode", fixture.client:get_table("tbl_demo"))
       assert.matches("[Ee]ncoding", err.message)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
   end)
 
@@ -222,7 +209,7 @@ describe("faults", function()
       local out = helpers.run("ls /proc/" .. pid .. "/fd | wc -l")
       return tonumber(out)
     end
-    expect_recovery(client) -- one kept-alive connection, before and after
+    expect_recovery(fixture.client) -- one kept-alive connection, before and after
     collectgarbage()
     local before = open_descriptors()
     local faults = {
@@ -232,10 +219,10 @@ describe("faults", function()
     }
     for _ = 1, 3 do
       for _, params in ipairs(faults) do
-        mock:reset()
+        fixture.mock:reset()
         fault(params)
-        assert.is_nil((client:get_table("tbl_demo")))
-        expect_recovery(client)
+        assert.is_nil((fixture.client:get_table("tbl_demo")))
+        expect_recovery(fixture.client)
       end
     end
     collectgarbage()
@@ -247,14 +234,14 @@ describe("faults", function()
 
   describe("transfer forms that must just work", function()
     local function plain_body()
-      local _, body = mock:http("GET", "/v1/tables/tbl_idle", { authorization = "Bearer " .. helpers.TOKEN })
+      local _, body = fixture.mock:http("GET", "/v1/tables/tbl_idle", { authorization = "Bearer " .. helpers.TOKEN })
       return body
     end
 
     it("a chunked body decodes like a plain one", function()
-      local expected = assert(client:get_table("tbl_idle"))
+      local expected = assert(fixture.client:get_table("tbl_idle"))
       fault{ path = "/v1/tables/tbl_idle", mode = "chunked", count = 1 }
-      local t, response = client:request("GET", "/v1/tables/tbl_idle")
+      local t, response = fixture.client:request("GET", "/v1/tables/tbl_idle")
       assert.is_table(t)
       assert.equal("chunked", response.headers["transfer-encoding"])
       assert.is_nil(response.headers["content-length"])
@@ -268,15 +255,15 @@ describe("faults", function()
       local compressed = gzip(text)
       assert.equal("\31\139", compressed:sub(1, 2))
       fault{ path = "/v1/tables/tbl_idle", body = compressed, content_encoding = "gzip", count = 1 }
-      local t, response = client:request("GET", "/v1/tables/tbl_idle")
+      local t, response = fixture.client:request("GET", "/v1/tables/tbl_idle")
       assert.is_table(t, tostring(response))
       assert.equal("gzip", response.headers["content-encoding"])
       assert.equal("tbl_idle", t.id)
       assert.equal(#require("cjson").decode(text).columns, #t.columns)
       -- the client asked for it
-      local log = mock:requests()
+      local log = fixture.mock:requests()
       assert.matches("gzip", log[#log].headers["accept-encoding"], 1, true)
-      expect_recovery(client)
+      expect_recovery(fixture.client)
     end)
   end)
 end)

@@ -134,33 +134,55 @@ function helpers.client(mock, opts)
 end
 
 --- "A mock and a client" for the enclosing describe block: the mock starts
---- once, every test gets it reset and a fresh client, and both are closed at
---- the end. Returns a table whose `mock` and `client` fields are current
---- inside each test. opts.mock: options for start_mock; opts.client: client
---- options; opts.single_attempt: retries = 0 unless opts.client says
---- otherwise.
+--- once, before the block's first test; every test gets it reset and a
+--- fresh client; both are closed after the block's last test.
+---   opts.mock: options for start_mock;
+---   opts.client: client options, or false for no client (helpers.shared_mock);
+---   opts.single_attempt: retries = 0 unless opts.client says otherwise;
+---   opts.reset: false keeps the mock's tables, faults and log from test to test.
+--- Returns a table whose `mock` and `client` fields are current inside each
+--- test, and whose new_client(extra), called in a test, closes its client
+--- and makes another with the block's options and `extra` (closed like the
+--- first, and returned).
 function helpers.mock_and_client(opts)
   opts = opts or {}
   local busted = require("busted")
-  local session = {}
+  local fixture = {}
   local make_client = opts.single_attempt and helpers.single_attempt_client or helpers.client
   local function close_client()
-    if session.client then session.client:close() end
-    session.client = nil
+    if fixture.client then fixture.client:close() end
+    fixture.client = nil
+  end
+  function fixture.new_client(_, extra)
+    close_client()
+    local options = {}
+    for k, v in pairs(opts.client or {}) do options[k] = v end
+    for k, v in pairs(extra or {}) do options[k] = v end
+    fixture.client = make_client(fixture.mock, options)
+    return fixture.client
   end
   busted.lazy_setup(function()
-    session.mock = helpers.start_mock(opts.mock)
+    fixture.mock = helpers.start_mock(opts.mock)
   end)
   busted.lazy_teardown(function()
     close_client()
-    if session.mock then session.mock:stop() end
+    if fixture.mock then fixture.mock:stop() end
   end)
   busted.before_each(function()
-    session.mock:reset()
+    if opts.reset ~= false then fixture.mock:reset() end
     close_client()
-    session.client = make_client(session.mock, opts.client)
+    if opts.client ~= false then fixture:new_client() end
   end)
-  return session
+  return fixture
+end
+
+--- The mock alone for the enclosing describe block: started once, reset
+--- before every test unless opts.reset is false, stopped after the last.
+--- opts.mock: options for start_mock. Returns a table whose `mock` field is
+--- current inside each test.
+function helpers.shared_mock(opts)
+  opts = opts or {}
+  return helpers.mock_and_client{ mock = opts.mock, reset = opts.reset, client = false }
 end
 
 --- helpers.client with retries = 0 unless opts says otherwise.

@@ -6,10 +6,6 @@ local extruct = require("extruct")
 local url = require("extruct.url")
 local helpers = require("spec.helpers")
 
--- One attempt per call: these specs are about what a single transfer does
--- with each fault (retries are retry_spec's subject).
-local single_attempt_client = helpers.single_attempt_client
-
 local function assert_no_token(value, token)
   token = token or helpers.TOKEN
   assert.is_nil(tostring(value):find(token, 1, true))
@@ -58,8 +54,7 @@ http {
 ]]
 
 local function start_tls_server(http_url)
-  local dir = os.tmpname()
-  os.remove(dir)
+  local dir = helpers.scratch_dir()
   assert(os.execute("mkdir -p " .. dir .. "/tmp"))
   local _, status = helpers.run(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
     .. " -addext subjectAltName=IP:127.0.0.1 -keyout %s/key.pem -out %s/cert.pem 2>&1"):format(dir, dir))
@@ -76,7 +71,7 @@ local function start_tls_server(http_url)
   function server.stop()
     os.execute("kill " .. pid .. " 2>/dev/null")
     pipe:close()
-    os.execute("rm -rf " .. helpers.shell_quote(dir))
+    helpers.remove_dir(dir)
   end
   if not up then
     local log = io.open(dir .. "/error.log") and helpers.read_file(dir .. "/error.log") or ""
@@ -87,20 +82,8 @@ local function start_tls_server(http_url)
 end
 
 describe("security", function()
-  local mock, client
-
-  lazy_setup(function()
-    mock = helpers.start_mock()
-  end)
-  lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    client = single_attempt_client(mock)
-  end)
+  -- One attempt per call: a retry would only repeat what is checked here.
+  local fixture = helpers.mock_and_client{ single_attempt = true }
 
   describe("the token", function()
     it("is in no error of any kind and not in tostring(client)", function()
@@ -112,23 +95,23 @@ describe("security", function()
       }
       for _, fault in ipairs(faults) do
         fault.count = 1000
-        mock:reset()
-        mock:fault(fault)
-        local value, err = client:get_table("tbl_demo")
+        fixture.mock:reset()
+        fixture.mock:fault(fault)
+        local value, err = fixture.client:get_table("tbl_demo")
         assert.is_nil(value)
         assert_no_token(err)
       end
-      assert_no_token(client)
-      assert_no_token(client._core)
-      for _, value in pairs(client) do assert_no_token(value) end
+      assert_no_token(fixture.client)
+      assert_no_token(fixture.client._core)
+      for _, value in pairs(fixture.client) do assert_no_token(value) end
       -- a closed client too
-      client:close()
-      assert_no_token(client)
+      fixture.client:close()
+      assert_no_token(fixture.client)
     end)
 
     it("is in no config error, even when the token itself is the problem", function()
       for _, token in ipairs({ "tok en-1234", "token\r\nX-Injected: 1", "tok\0en-1234" }) do
-        local c = extruct.new{ retries = 0, token = token, base_url = mock.url }
+        local c = extruct.new{ retries = 0, token = token, base_url = fixture.mock.url }
         local _, err = c:get_table("tbl_demo")
         assert.equal("config", err.kind)
         assert_no_token(err, "en-1234")
@@ -148,9 +131,9 @@ describe("security", function()
 
     it("shows the exchange with the Authorization value redacted, across a redirect", function()
       local lines = {}
-      client = single_attempt_client(mock, { trace = traced(lines) })
-      mock:fault{ path = "/v1/tables/tbl_demo", location = "/v1/tables/tbl_idle" }
-      local t, response = client:get_table("tbl_demo")
+      fixture:new_client{ trace = traced(lines) }
+      fixture.mock:fault{ path = "/v1/tables/tbl_demo", location = "/v1/tables/tbl_idle" }
+      local t, response = fixture.client:get_table("tbl_demo")
       assert.equal("tbl_idle", t.id)
       assert.is_nil(response.trace)
       local text = table.concat(lines, "\n")
@@ -166,19 +149,19 @@ describe("security", function()
       end
       assert.equal(2, redacted)
       -- the token was sent all the same
-      assert.equal("Bearer " .. helpers.TOKEN, mock:requests()[2].headers.authorization)
+      assert.equal("Bearer " .. helpers.TOKEN, fixture.mock:requests()[2].headers.authorization)
     end)
 
     it("shows failed requests too, and traces nothing when no request is made", function()
       local lines = {}
-      local c = single_attempt_client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. helpers.closed_port() },
+      local c = helpers.single_attempt_client({ token = helpers.TOKEN, url = "http://127.0.0.1:" .. helpers.closed_port() },
         { trace = traced(lines) })
       assert.equal("network", select(2, c:get_table("tbl_demo")).kind)
       assert.is_true(#lines > 0)
       assert.matches("^%* ", lines[1])
       c:close()
       lines = {}
-      c = single_attempt_client(mock, { token = "", trace = traced(lines) })
+      c = helpers.single_attempt_client(fixture.mock, { token = "", trace = traced(lines) })
       assert.equal("config", select(2, c:get_table("tbl_demo")).kind)
       assert.same({}, lines)
       c:close()
@@ -192,12 +175,12 @@ describe("security", function()
         engine:wait(transfer)
         return assert(transfer:result())
       end
-      local c = core.new_client{ token = helpers.TOKEN, base_url = mock.url, trace = true }
+      local c = core.new_client{ token = helpers.TOKEN, base_url = fixture.mock.url, trace = true }
       local response = get(c)
       assert.matches("> Authorization: [redacted]\n", response.trace, 1, true)
       assert.is_nil(response.trace:find(helpers.TOKEN, 1, true))
       c:close()
-      local quiet = core.new_client{ token = helpers.TOKEN, base_url = mock.url }
+      local quiet = core.new_client{ token = helpers.TOKEN, base_url = fixture.mock.url }
       assert.is_nil(get(quiet).trace)
       quiet:close()
       engine:close()
@@ -211,12 +194,12 @@ describe("security", function()
       for _, bad in ipairs(BAD) do
         local configs = {
           { token = helpers.TOKEN .. bad .. "X-Injected: 1" },
-          { base_url = mock.url .. bad .. "X-Injected: 1" },
-          { base_url = mock.url .. "/v1" .. bad },
+          { base_url = fixture.mock.url .. bad .. "X-Injected: 1" },
+          { base_url = fixture.mock.url .. "/v1" .. bad },
           { user_agent = "agent" .. bad .. "X-Injected: 1" },
         }
         for _, config in ipairs(configs) do
-          local c = single_attempt_client(mock, config)
+          local c = helpers.single_attempt_client(fixture.mock, config)
           local value, err = c:get_table("tbl_demo")
           assert.is_nil(value)
           assert.equal("config", err.kind)
@@ -224,21 +207,21 @@ describe("security", function()
           c:close()
         end
       end
-      assert.same({}, mock:requests())
+      assert.same({}, fixture.mock:requests())
     end)
 
     it("the C core refuses them too, as the last line of defence", function()
       local core = require("extruct.core")
       for _, bad in ipairs(BAD) do
         for _, field in ipairs({ "token", "base_url", "user_agent" }) do
-          local opts = { token = helpers.TOKEN, base_url = mock.url, user_agent = "agent" }
+          local opts = { token = helpers.TOKEN, base_url = fixture.mock.url, user_agent = "agent" }
           opts[field] = opts[field] .. bad .. "x"
           local ok, message = pcall(core.new_client, opts)
           assert.is_false(ok)
           assert.matches("CR, LF or NUL", message, 1, true)
         end
       end
-      assert.same({}, mock:requests())
+      assert.same({}, fixture.mock:requests())
     end)
 
     it("in the method or path of client:request: raised at the caller's line, nothing sent", function()
@@ -249,24 +232,24 @@ describe("security", function()
         { "GET", "/v1/healthcheck\0" }, { "GET", "v1/healthcheck" }, { "GET", false },
       }
       for _, case in ipairs(cases) do
-        local ok, message = pcall(function() client:request(case[1], case[2]) end)
+        local ok, message = pcall(function() fixture.client:request(case[1], case[2]) end)
         assert.is_false(ok)
         assert.matches("security_spec%.lua:%d+: extruct%.request: the", message)
       end
       -- the C core refuses a method that would break the request line, too
       local core = require("extruct.core")
-      local c = core.new_client{ token = helpers.TOKEN, base_url = mock.url }
+      local c = core.new_client{ token = helpers.TOKEN, base_url = fixture.mock.url }
       assert.is_false(pcall(c.request, c, "GET\r\nX-Injected: 1\r\nY:", "/v1/healthcheck"))
       assert.is_false(pcall(c.request, c, "GET\0X", "/v1/healthcheck"))
       c:close()
-      assert.same({}, mock:requests())
-      assert.equal("ok", assert(client:request("GET", "/v1/healthcheck")).status)
+      assert.same({}, fixture.mock:requests())
+      assert.equal("ok", assert(fixture.client:request("GET", "/v1/healthcheck")).status)
     end)
 
     it("a clean User-Agent is sent as given", function()
-      client = single_attempt_client(mock, { user_agent = "my-app/1.0" })
-      assert(client:get_table("tbl_idle"))
-      assert.equal("my-app/1.0", mock:requests()[1].headers["user-agent"])
+      fixture:new_client{ user_agent = "my-app/1.0" }
+      assert(fixture.client:get_table("tbl_idle"))
+      assert.equal("my-app/1.0", fixture.mock:requests()[1].headers["user-agent"])
     end)
   end)
 
@@ -289,7 +272,7 @@ describe("security", function()
                               "http://[::1]:8080", "http://user:pw@127.0.0.1" }) do
         assert.is_true(url.is_loopback(base), base)
       end
-      local via_name = single_attempt_client(mock, { base_url = "http://localhost:" .. mock.port })
+      local via_name = helpers.single_attempt_client(fixture.mock, { base_url = "http://localhost:" .. fixture.mock.port })
       assert(via_name:get_table("tbl_idle"))
       via_name:close()
     end)
@@ -317,51 +300,52 @@ describe("security", function()
 
   describe("redirects", function()
     it("within the base URL's host keep the Authorization header", function()
-      mock:fault{ path = "/v1/tables/tbl_demo", location = "/v1/tables/tbl_idle" }
-      local t = assert(client:get_table("tbl_demo"))
+      fixture.mock:fault{ path = "/v1/tables/tbl_demo", location = "/v1/tables/tbl_idle" }
+      local t = assert(fixture.client:get_table("tbl_demo"))
       assert.equal("tbl_idle", t.id)
       local bearer = "Bearer " .. helpers.TOKEN
-      assert.same({ bearer, bearer }, authorizations(mock))
+      assert.same({ bearer, bearer }, authorizations(fixture.mock))
     end)
 
     it("to another host name (same server, same port) drop it", function()
-      mock:fault{ path = "/v1/tables/tbl_demo", location = ("http://localhost:%d/v1/tables/tbl_idle"):format(mock.port) }
-      local value, err = client:get_table("tbl_demo")
+      local elsewhere = ("http://localhost:%d/v1/tables/tbl_idle"):format(fixture.mock.port)
+      fixture.mock:fault{ path = "/v1/tables/tbl_demo", location = elsewhere }
+      local value, err = fixture.client:get_table("tbl_demo")
       assert.is_nil(value)
       assert.equal("auth", err.kind) -- the second request came without credentials
-      assert.same({ "Bearer " .. helpers.TOKEN, "-" }, authorizations(mock))
-      assert.equal("/v1/tables/tbl_idle", mock:requests()[2].path)
-      assert(client:get_table("tbl_idle"))
+      assert.same({ "Bearer " .. helpers.TOKEN, "-" }, authorizations(fixture.mock))
+      assert.equal("/v1/tables/tbl_idle", fixture.mock:requests()[2].path)
+      assert(fixture.client:get_table("tbl_idle"))
     end)
 
     it("to another address and to another port drop it", function()
       for _, host in ipairs({ "127.0.0.2", "127.0.0.1" }) do
         local other = helpers.start_mock({ host = host })
         local ok, problem = pcall(function()
-          mock:reset()
-          mock:fault{ path = "/v1/tables/tbl_demo", location = other.url .. "/v1/tables/tbl_idle" }
-          local value, err = client:get_table("tbl_demo")
+          fixture.mock:reset()
+          fixture.mock:fault{ path = "/v1/tables/tbl_demo", location = other.url .. "/v1/tables/tbl_idle" }
+          local value, err = fixture.client:get_table("tbl_demo")
           assert.is_nil(value)
           assert.equal("auth", err.kind)
           assert.equal(1, #other:requests())
           assert.is_nil(other:requests()[1].headers.authorization)
-          assert.same({ "Bearer " .. helpers.TOKEN }, authorizations(mock))
+          assert.same({ "Bearer " .. helpers.TOKEN }, authorizations(fixture.mock))
         end)
         other:stop()
         assert(ok, problem)
       end
-      assert(client:get_table("tbl_idle"))
+      assert(fixture.client:get_table("tbl_idle"))
     end)
 
     it("are followed at most 3 times; the 4th is an http error and the client works on", function()
-      mock:fault{ path = "/v1/tables/tbl_demo", location = "/v1/tables/tbl_demo", count = 1000 }
-      local value, err = client:get_table("tbl_demo")
+      fixture.mock:fault{ path = "/v1/tables/tbl_demo", location = "/v1/tables/tbl_demo", count = 1000 }
+      local value, err = fixture.client:get_table("tbl_demo")
       assert.is_nil(value)
       assert.equal("http", err.kind)
       assert.matches("redirect", err.message)
       -- one request and three redirects (a single attempt: no retry of this kind)
-      assert.equal(4, #mock:requests())
-      assert(client:get_table("tbl_idle"))
+      assert.equal(4, #fixture.mock:requests())
+      assert(fixture.client:get_table("tbl_idle"))
     end)
   end)
 
@@ -369,7 +353,7 @@ describe("security", function()
     local tls
 
     lazy_setup(function()
-      tls = start_tls_server(mock.url)
+      tls = start_tls_server(fixture.mock.url)
     end)
     lazy_teardown(function()
       if tls then tls.stop() end
@@ -388,10 +372,10 @@ describe("security", function()
     end)
 
     it("a redirect to the self-signed server fails the same way, and the same client works on", function()
-      mock:fault{ path = "/v1/tables/tbl_demo", location = tls.url .. "/v1/tables/tbl_tls" }
-      local _, err = client:get_table("tbl_demo")
+      fixture.mock:fault{ path = "/v1/tables/tbl_demo", location = tls.url .. "/v1/tables/tbl_tls" }
+      local _, err = fixture.client:get_table("tbl_demo")
       assert.equal("tls", err.kind)
-      assert(client:get_table("tbl_idle"))
+      assert(fixture.client:get_table("tbl_idle"))
     end)
 
     it("insecure = true connects without verifying", function()
@@ -435,7 +419,7 @@ describe("security", function()
       assert.is_nil(value)
       assert.equal("http", err.kind)
       assert.matches("redirect", err.message, 1, true)
-      assert.same({}, mock:requests()) -- the plaintext server never heard of it
+      assert.same({}, fixture.mock:requests()) -- the plaintext server never heard of it
       assert(c:get_table("tbl_tls"))
       c:close()
     end)
