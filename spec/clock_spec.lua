@@ -71,6 +71,7 @@ local function delays(timers)
 end
 
 describe("extruct.sleep", function()
+  local fixture = helpers.mock_and_client()
   after_each(function()
     _G.ngx = nil
     _G.vim = nil
@@ -140,18 +141,13 @@ describe("extruct.sleep", function()
     end)
 
     it("is what a wait sleeps with", function()
-      local mock = helpers.start_mock()
-      mock:add_table{ id = "tbl_ngx", polls = 3 }
-      local client = helpers.client(mock)
+      fixture.mock:add_table{ id = "tbl_ngx", polls = 3 }
       local slept = fake_ngx("content")
-      local t = in_coroutine(function() return client:wait_until_idle("tbl_ngx", { interval = 0.2 }) end)
-      client:close()
-      local requests = #mock:requests()
-      mock:stop()
+      local t = in_coroutine(function() return fixture.client:wait_until_idle("tbl_ngx", { interval = 0.2 }) end)
       assert.is_true(extruct.is_idle(t))
       assert.equal(2, #slept)
       assert.is_true(slept[1] > 0.15 and slept[1] <= 0.2 and slept[2] > 0.15 and slept[2] <= 0.2)
-      assert.equal(3, requests)
+      assert.equal(3, #fixture.mock:requests())
     end)
   end)
 
@@ -217,24 +213,19 @@ describe("extruct.sleep", function()
     end)
 
     it("a wait in extruct.async polls from timers, leaving the editor free between polls", function()
-      local mock = helpers.start_mock()
-      mock:add_table{ id = "tbl_nvim", polls = 3 }
-      local client = helpers.client(mock)
+      fixture.mock:add_table{ id = "tbl_nvim", polls = 3 }
       local fake = fake_vim()
       local outcome
       extruct.async(function()
-        return client:wait_until_idle("tbl_nvim", { interval = 0.2 })
+        return fixture.client:wait_until_idle("tbl_nvim", { interval = 0.2 })
       end, function(...) outcome = pack(...) end)
       -- one poll made, then control came back to the "editor"
-      local polls_before_loop = #mock:requests()
+      local polls_before_loop = #fixture.mock:requests()
       assert.is_nil(outcome)
       assert.same({ 200 }, delays(fake.timers))
       assert.equal(2, fake.run_timers())
-      client:close()
-      local polls = #mock:requests()
-      mock:stop()
       assert.equal(1, polls_before_loop)
-      assert.equal(3, polls)
+      assert.equal(3, #fixture.mock:requests())
       assert.is_true(outcome[1])
       assert.is_true(extruct.is_idle(outcome[2]))
     end)
@@ -305,47 +296,39 @@ describe("extruct.async without a host", function()
 end)
 
 describe("injected clocks", function()
-  local mock
-  lazy_setup(function() mock = helpers.start_mock() end)
-  lazy_teardown(function() mock:stop() end)
-  before_each(function() mock:reset() end)
+  local fixture = helpers.mock_and_client()
 
   it("a wait polls on the injected clock: exact polls, exact sleeps", function()
-    mock:add_table{ id = "tbl_long", polls = 100000 }
+    fixture.mock:add_table{ id = "tbl_long", polls = 100000 }
     local fake = helpers.fake_clock(1000)
-    local client = helpers.client(mock)
-    local t, err = client:wait_until_idle("tbl_long", {
+    local t, err = fixture.client:wait_until_idle("tbl_long", {
       interval = 5, timeout = 20, sleep = fake.sleep, now = fake.now,
     })
-    client:close()
     assert.is_nil(t)
     assert.equal("timeout", err.kind)
     assert.same({ 5, 5, 5, 5 }, fake.slept)
     assert.equal(1020, fake.time)
-    assert.equal(5, #mock:requests()) -- at 0, 5, 10, 15 and the deadline, 20
+    assert.equal(5, #fixture.mock:requests()) -- at 0, 5, 10, 15 and the deadline, 20
   end)
 
   it("the client's sleep and now serve every wait; a call's own override them", function()
-    mock:add_table{ id = "tbl_long", polls = 100000 }
+    fixture.mock:add_table{ id = "tbl_long", polls = 100000 }
     local client_clock, call_clock = helpers.fake_clock(1000), helpers.fake_clock(1000)
-    local client = helpers.client(mock, { sleep = client_clock.sleep, now = client_clock.now })
+    local client = fixture:new_client{ sleep = client_clock.sleep, now = client_clock.now }
     local _, err = client:wait_until_idle("tbl_long", { interval = 60, timeout = 150 })
     assert.equal("timeout", err.kind)
     assert.same({ 60, 60, 30 }, client_clock.slept)
     _, err = client:wait_until_idle("tbl_long", {
       interval = 1, timeout = 2, sleep = call_clock.sleep, now = call_clock.now })
-    client:close()
     assert.equal("timeout", err.kind)
     assert.same({ 1, 1 }, call_clock.slept)
     assert.same({ 60, 60, 30 }, client_clock.slept)
-    assert.equal(4 + 3, #mock:requests())
+    assert.equal(4 + 3, #fixture.mock:requests())
   end)
 
   it("raises on a sleep or now that is not a function", function()
     assert.has_error(function() extruct.new{ sleep = 1 } end)
     assert.has_error(function() extruct.new{ now = "monotonic" } end)
-    local client = helpers.client(mock)
-    assert.has_error(function() client:wait_until_idle("tbl_idle", { sleep = true }) end)
-    client:close()
+    assert.has_error(function() fixture.client:wait_until_idle("tbl_idle", { sleep = true }) end)
   end)
 end)

@@ -7,25 +7,21 @@ local core = require("extruct.core")
 local socket = require("socket")
 
 describe("the core's engines and transfers", function()
-  local mock
-
-  lazy_setup(function() mock = helpers.start_mock() end)
-  lazy_teardown(function() if mock then mock:stop() end end)
+  local fixture = helpers.shared_mock()
   before_each(function()
-    mock:reset()
-    mock:fault{ count = 1000, delay = 0.3, path = "/v1/tables/" }
+    fixture.mock:fault{ count = 1000, delay = 0.3, path = "/v1/tables/" }
   end)
 
-  local function new_client() return core.new_client{ base_url = mock.url, token = mock.token, timeout = 5 } end
+  local function new_client() return core.new_client{ base_url = fixture.mock.url, token = fixture.mock.token, timeout = 5 } end
 
   -- Starts n slow GETs; runs the engine until the mock has them all.
   local function start_slow(client, engine, n)
-    local before = mock:stats().requests
+    local before = fixture.mock:stats().requests
     local transfers = {}
     for i = 1, n do transfers[i] = client:start(engine, "GET", "/v1/tables/tbl_idle", nil, true) end
     assert.is_true(helpers.eventually(5, function()
       engine:step(0.05)
-      return mock:stats().requests == before + n
+      return fixture.mock:stats().requests == before + n
     end), "the requests never reached the mock")
     return transfers
   end
@@ -49,7 +45,7 @@ describe("the core's engines and transfers", function()
     table.sort(ended)
     assert.same({ transfers[1]:id(), transfers[2]:id(), transfers[3]:id() }, ended)
     for _, t in ipairs(transfers) do assert.equal("tbl_idle", t:result().body.id) end
-    assert.equal(3, mock:stats().max_in_flight)
+    assert.equal(3, fixture.mock:stats().max_in_flight)
     client:close()
     engine:close()
   end)
@@ -86,7 +82,7 @@ describe("the core's engines and transfers", function()
     collectgarbage("collect")
     assert_cancelled(transfers[1])
     -- and the client still works on a new engine
-    mock:reset()
+    fixture.mock:reset()
     local fresh = core.new_engine()
     local t = client:start(fresh, "GET", "/v1/tables/tbl_idle")
     fresh:wait(t)
@@ -101,7 +97,7 @@ describe("the core's engines and transfers", function()
     collectgarbage("collect")
     collectgarbage("collect")
     assert.equal(0, engine:step(0))
-    assert.is_true(helpers.eventually(5, function() return mock:stats().in_flight == 0 end))
+    assert.is_true(helpers.eventually(5, function() return fixture.mock:stats().in_flight == 0 end))
     client:close()
     engine:close()
   end)
@@ -167,7 +163,7 @@ describe("the core's engines and transfers", function()
     assert.equal(3, ended)
     assert.is_true(changes >= 3, "curl named no sockets to watch")
     for _, t in ipairs(transfers) do assert.equal("tbl_idle", t:result().body.id) end
-    assert.equal(3, mock:stats().max_in_flight)
+    assert.equal(3, fixture.mock:stats().max_in_flight)
     assert.has_error(function() engine:wait(transfers[1]) end)
     client:close()
     engine:close()

@@ -67,42 +67,34 @@ local function assert_finished(rows)
 end
 
 describe("the whole workflow against the offline mock", function()
-  local mock, client
+  local fixture = helpers.mock_and_client()
   local work = os.tmpname()
 
-  lazy_setup(function() mock = helpers.start_mock() end)
   lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
     for _, suffix in ipairs({ "", ".json", ".csv", ".out.csv" }) do os.remove(work .. suffix) end
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    client = helpers.client(mock)
   end)
 
   it("runs through the Lua API", function()
     local clock = helpers.fake_clock()
     local wait = { interval = 1, timeout = 600, sleep = clock.sleep, now = clock.now }
 
-    local t = assert(client:create_table(SPEC))
-    local added = assert(client:add_rows(t.id, INPUTS))
+    local t = assert(fixture.client:create_table(SPEC))
+    local added = assert(fixture.client:add_rows(t.id, INPUTS))
     assert.equal(#INPUTS, #added)
-    local run = assert(client:run_table(t.id))
+    local run = assert(fixture.client:run_table(t.id))
     assert.equal(#INPUTS * #OUTPUT_KEYS, run.num_requested_cells)
-    local idle = assert(client:wait_until_idle(t.id, wait))
+    local idle = assert(fixture.client:wait_until_idle(t.id, wait))
     assert.is_true(extruct.is_idle(idle))
     assert.equal(#OUTPUT_KEYS, idle.status.num_cells_failed) -- the row that fails once
 
-    local rerun = assert(client:run_table(t.id, { mode = "failed" }))
+    local rerun = assert(fixture.client:run_table(t.id, { mode = "failed" }))
     assert.equal(#OUTPUT_KEYS, rerun.num_requested_cells)
-    idle = assert(client:wait_until_idle(t.id, wait))
+    idle = assert(fixture.client:wait_until_idle(t.id, wait))
     assert.equal(0, idle.status.num_cells_failed)
     assert.equal(1, (extruct.progress(idle)))
 
     local rows = {}
-    for row, err in client:iter_rows(t.id, { limit = 4 }) do -- two pages
+    for row, err in fixture.client:iter_rows(t.id, { limit = 4 }) do -- two pages
       assert(row, err and tostring(err))
       rows[#rows + 1] = row
     end
@@ -116,15 +108,15 @@ describe("the whole workflow against the offline mock", function()
     assert.same(expected_records(rows), records)
     assert.equal("two\nlines", records[4][2])
 
-    assert(client:delete_table(t.id))
-    local gone, err = client:get_table(t.id)
+    assert(fixture.client:delete_table(t.id))
+    local gone, err = fixture.client:get_table(t.id)
     assert.is_nil(gone)
     assert.equal("not_found", err.kind)
   end)
 
   it("runs through the extruct command", function()
     local function run(args, opts)
-      return helpers.run_extruct(mock, args, opts)
+      return helpers.run_extruct(fixture.mock, args, opts)
     end
     local body = assert(extruct.encode(SPEC))
     write_file(work .. ".json", body)
@@ -155,7 +147,7 @@ describe("the whole workflow against the offline mock", function()
 
     -- the export, checked against the rows read through the Lua API
     local rows = {}
-    for row, iter_err in client:iter_rows(id) do
+    for row, iter_err in fixture.client:iter_rows(id) do
       assert(row, iter_err and tostring(iter_err))
       rows[#rows + 1] = row
     end
