@@ -5,7 +5,6 @@
 local extruct = require("extruct")
 local cjson = require("cjson")
 local helpers = require("spec.helpers")
-local q = helpers.shell_quote
 
 local function rows(n, tag)
   local parts = {}
@@ -76,24 +75,16 @@ describe("the collector around a decode", function()
 end)
 
 describe("cJSON's process-wide hooks", function()
-  local api = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
   local dir
 
-  lazy_setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. q(dir)))
-  end)
-  lazy_teardown(function()
-    if dir then os.execute("rm -rf " .. q(dir)) end
-  end)
+  lazy_setup(function() dir = helpers.scratch_dir() end)
+  lazy_teardown(function() helpers.remove_dir(dir) end)
 
-  it("serve a host that uses cJSON too, also once it installs hooks of its own, with " .. api, function()
+  it("serve a host that uses cJSON too, also once it installs hooks of its own, with " .. helpers.HOST_LUA, function()
     local host = dir .. "/cjson_host"
-    local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(api, q(host), api))
+    local out, status = helpers.build_host("cjson_host", host)
     assert.equal(0, status, out)
-    out, status = helpers.run(q(host) .. " 2>&1")
+    out, status = helpers.run(helpers.shell_quote(host) .. " 2>&1")
     assert.equal(0, status, out)
     assert.not_matches("FAILED", out)
     assert.matches("host round trip after loading the module: ok", out, 1, true)

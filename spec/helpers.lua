@@ -13,6 +13,13 @@ local helpers = {}
 helpers.LUA = os.getenv("LUA") or "lua5.4"
 helpers.TOKEN = "spec-token-7f3a9c"
 
+-- The Lua a host program of the specs links (spec/support/*.c): the running
+-- one, or 5.1 (LuaJIT's C API) when the specs run on LuaJIT.
+helpers.HOST_LUA = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+-- Whether `make asan` preloaded the ASan runtime into this process.
+helpers.UNDER_ASAN = (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true) ~= nil
+
 local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
@@ -114,15 +121,22 @@ function Mock:fault(params)
   return answer
 end
 
+--- Stops a server started by `sh -c 'echo $$; exec ...'` (its fields: pipe,
+--- pid, port, host): ask_to_stop(server) asks it to shut down; if its port
+--- still takes connections 3 s later it is killed; then it is reaped.
+function helpers.stop_server(server, ask_to_stop)
+  if not server.pipe then return end
+  pcall(ask_to_stop, server)
+  if not helpers.eventually(3, function() return helpers.refuses_connections(server.port, server.host) end) then
+    os.execute("kill " .. server.pid .. " 2>/dev/null")
+  end
+  server.pipe:close()
+  server.pipe = nil
+end
+
 --- Asks the server to shut down, kills it if it will not, and reaps it.
 function Mock:stop()
-  if not self.pipe then return end
-  pcall(self.call, self, "POST", "/_mock/shutdown")
-  if not helpers.eventually(3, function() return helpers.refuses_connections(self.port, self.host) end) then
-    os.execute("kill " .. self.pid .. " 2>/dev/null")
-  end
-  self.pipe:close()
-  self.pipe = nil
+  helpers.stop_server(self, function() self:call("POST", "/_mock/shutdown") end)
 end
 
 --- A client for the mock; extra options override.
@@ -247,16 +261,26 @@ end
 
 --- Runs Lua code in a child interpreter that loads the module this process
 --- loaded, with the Extruct variables unset and then `env` ("NAME=value ...")
---- applied; returns its stdout and stderr together, and its exit status.
-function helpers.run_lua(env, code)
+--- applied, killed after `seconds` if given; returns its stdout and stderr
+--- together, and its exit status.
+function helpers.run_lua(env, code, seconds)
   -- under `make asan` the module needs the ASan runtime preloaded, as here
   local preload = os.getenv("LD_PRELOAD")
   if preload then env = env .. " LD_PRELOAD=" .. shell_quote(preload) end
-  local command = ("%s %s LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
-    "env -u EXTRUCT_API_TOKEN -u EXTRUCT_API_URL", env,
+  local command = ("%s%s %s LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
+    seconds and ("timeout %d "):format(seconds) or "", "env -u EXTRUCT_API_TOKEN -u EXTRUCT_API_URL", env,
     shell_quote(package.path), shell_quote(package.cpath),
     shell_quote(helpers.LUA), shell_quote(code))
   return helpers.run(command)
+end
+
+--- Compiles a host program, spec/support/<name>.c, with the core's sources
+--- into `output`, linked with HOST_LUA; returns the compiler's output and
+--- its exit status.
+function helpers.build_host(name, output)
+  return helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
+    .. " spec/support/%s.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(
+    helpers.HOST_LUA, shell_quote(output), name, helpers.HOST_LUA))
 end
 
 --- Runs `bin/extruct ARGS` against a mock (nil: none) and returns stdout,
@@ -291,6 +315,17 @@ function helpers.json_test_suite()
   local probe = io.open(dir .. "/y_structure_lonely_true.json", "rb")
   if not probe then return nil, dir .. " not found" end
   probe:close()
+  return dir
+end
+
+--- The same, in the body of a describe block that needs the suite: where it
+--- is absent, prints a notice, marks the block pending and returns nil.
+function helpers.json_test_suite_or_pending()
+  local dir, why = helpers.json_test_suite()
+  if not dir then
+    print("NOTICE: skipping JSONTestSuite checks: " .. why)
+    require("busted").pending("JSONTestSuite not found: " .. why)
+  end
   return dir
 end
 

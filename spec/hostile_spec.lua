@@ -26,19 +26,15 @@ local function start_hostile()
 end
 
 function Hostile:stop()
-  if not self.pipe then return end
-  local conn = socket.connect("127.0.0.1", self.port)
-  if conn then
-    conn:settimeout(2)
-    conn:send("GET /shutdown HTTP/1.1\r\nHost: x\r\n\r\n")
-    conn:receive("*a")
-    conn:close()
-  end
-  if not helpers.eventually(3, function() return helpers.refuses_connections(self.port) end) then
-    os.execute("kill " .. self.pid .. " 2>/dev/null")
-  end
-  self.pipe:close()
-  self.pipe = nil
+  helpers.stop_server(self, function()
+    local conn = socket.connect("127.0.0.1", self.port)
+    if conn then
+      conn:settimeout(2)
+      conn:send("GET /shutdown HTTP/1.1\r\nHost: x\r\n\r\n")
+      conn:receive("*a")
+      conn:close()
+    end
+  end)
 end
 
 -- A client of the hostile server; extra options override.
@@ -228,12 +224,7 @@ describe("option values at the edges", function()
       local t, err = c:get_table("tbl_1")
       print(t == nil and err.kind, socket.gettime() - started < 3)
     ]]
-    -- (under `make asan` the module needs the ASan runtime preloaded, as here)
-    local preload = os.getenv("LD_PRELOAD")
-    local out, status = helpers.run(("timeout 10 env %sLUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
-      preload and ("LD_PRELOAD=" .. helpers.shell_quote(preload) .. " ") or "",
-      helpers.shell_quote(package.path), helpers.shell_quote(package.cpath),
-      helpers.shell_quote(helpers.LUA), helpers.shell_quote(code)))
+    local out, status = helpers.run_lua("", code, 10)
     assert.equal(0, status, out)
     assert.matches("^timeout\ttrue", out)
   end)
@@ -292,15 +283,11 @@ describe("encode of proxy tables", function()
 end)
 
 describe("cJSON's process-wide hooks", function()
-  local api = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
-
   it("are installed once per process: a later lua_State loading the module leaves a host's hooks alone", function()
     local host = os.tmpname()
-    local q = helpers.shell_quote
-    local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-      .. " spec/support/cjson_host.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(api, q(host), api))
+    local out, status = helpers.build_host("cjson_host", host)
     assert.equal(0, status, out)
-    out, status = helpers.run(q(host) .. " 2>&1")
+    out, status = helpers.run(helpers.shell_quote(host) .. " 2>&1")
     os.remove(host)
     assert.equal(0, status, out)
     assert.not_matches("FAILED", out)
@@ -311,16 +298,12 @@ describe("cJSON's process-wide hooks", function()
 end)
 
 describe("closing a client from inside its own callbacks", function()
-  local mock
-
-  setup(function() mock = helpers.start_mock() end)
-  teardown(function() if mock then mock:stop() end end)
-  before_each(function() mock:reset() end)
+  local fixture = helpers.shared_mock()
 
   -- Each call is on the line of its function, where the error must point.
   it("sleep, during the backoff after a 503: the retry raises the closed-client error at the caller's line", function()
-    mock:fault{ status = 503, count = 5 }
-    local client = helpers.client(mock, { retries = 3 })
+    fixture.mock:fault{ status = 503, count = 5 }
+    local client = helpers.client(fixture.mock, { retries = 3 })
     local opts = { sleep = function() client:close() end }
     local message = raised_at_caller(function() client:get_table("tbl_idle", opts) end)
     assert.matches("extruct: the client is closed", message, 1, true)
@@ -328,15 +311,15 @@ describe("closing a client from inside its own callbacks", function()
   end)
 
   it("trace, between attempts: the retry raises the closed-client error at the caller's line", function()
-    mock:fault{ status = 503, count = 5 }
+    fixture.mock:fault{ status = 503, count = 5 }
     local client
-    client = helpers.client(mock, { retries = 3, sleep = function() end, trace = function() client:close() end })
+    client = helpers.client(fixture.mock, { retries = 3, sleep = function() end, trace = function() client:close() end })
     local message = raised_at_caller(function() client:get_table("tbl_idle") end)
     assert.matches("extruct: the client is closed", message, 1, true)
   end)
 
   it("on_progress, in wait_until_idle: the next poll raises the closed-client error at the caller's line", function()
-    local client = helpers.client(mock)
+    local client = helpers.client(fixture.mock)
     local calls = 0
     local opts = { interval = 0.01, sleep = function() end,
       on_progress = function() calls = calls + 1; client:close() end }
@@ -346,14 +329,14 @@ describe("closing a client from inside its own callbacks", function()
   end)
 
   it("sleep, between polls of wait_until_idle", function()
-    local client = helpers.client(mock)
+    local client = helpers.client(fixture.mock)
     local opts = { interval = 0.01, sleep = function() client:close() end }
     local message = raised_at_caller(function() client:wait_until_idle("tbl_demo", opts) end)
     assert.matches("extruct: the client is closed", message, 1, true)
   end)
 
   it("on_progress, in wait_all: the closed-client error at the caller's line, not the other polls' cancellation", function()
-    local client = helpers.client(mock)
+    local client = helpers.client(fixture.mock)
     local opts = { interval = 0.01, sleep = function() end, on_progress = function() client:close() end }
     local message = raised_at_caller(function() client:wait_all({ "tbl_demo", "tbl_people" }, opts) end)
     assert.matches("extruct: the client is closed", message, 1, true)
@@ -413,9 +396,8 @@ describe("memory held after a failed or oversized response", function()
 
   -- Under `make asan` RSS says nothing about what is held: ASan's allocator
   -- keeps freed blocks in quarantine. The other runs judge it.
-  local under_asan = (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true) ~= nil
   local function assert_released(grew)
-    if under_asan then
+    if helpers.UNDER_ASAN then
       io.stdout:write(("\n    RSS not judged under ASan (its quarantine holds freed blocks): grew %.1f MB\n")
         :format(grew))
       return
@@ -686,9 +668,8 @@ describe("the token in memory", function()
 
   -- Under `make asan` the scan is not made: ASan maps terabytes of shadow
   -- memory, too much to read; the other runs judge it.
-  local under_asan = (os.getenv("LD_PRELOAD") or ""):find("asan", 1, true) ~= nil
   local function skipped_under_asan()
-    if not under_asan then return false end
+    if not helpers.UNDER_ASAN then return false end
     io.stdout:write("\n    the heap is not scanned under ASan (terabytes of shadow memory); the other runs do\n")
     return true
   end

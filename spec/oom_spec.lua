@@ -12,30 +12,22 @@
 local helpers = require("spec.helpers")
 local q = helpers.shell_quote
 
-local api = rawget(_G, "jit") and "lua5.1" or ("lua" .. _VERSION:match("%d+%.%d+"))
+local api = helpers.HOST_LUA
 
 describe("a memory error during conversion or a request", function()
-  local dir, mock, harness
+  local fixture = helpers.shared_mock{ reset = false }
+  local dir, harness
 
-  lazy_setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. q(dir)))
-    mock = helpers.start_mock()
-  end)
-  lazy_teardown(function()
-    if mock then mock:stop() end
-    if dir then os.execute("rm -rf " .. q(dir)) end
-  end)
+  lazy_setup(function() dir = helpers.scratch_dir() end)
+  lazy_teardown(function() helpers.remove_dir(dir) end)
 
   local function run_harness(json_path, with_request, under_valgrind)
     if not harness then
       harness = dir .. "/oom_harness"
-      local out, status = helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-        .. " spec/support/oom_harness.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(api, q(harness), api))
+      local out, status = helpers.build_host("oom_harness", harness)
       assert.equal(0, status, out)
     end
-    local request_args = with_request and (" %s %s tbl_idle"):format(q(mock.url), q(mock.token)) or ""
+    local request_args = with_request and (" %s %s tbl_idle"):format(q(fixture.mock.url), q(fixture.mock.token)) or ""
     -- LD_PRELOAD is dropped for the harness's sake when `make asan` runs the specs
     local valgrind = under_valgrind and ("valgrind --quiet --error-exitcode=99 --leak-check=full"
       .. " --errors-for-leak-kinds=definite --suppressions=spec/support/valgrind.supp ") or ""
@@ -54,7 +46,7 @@ describe("a memory error during conversion or a request", function()
   end
 
   it("ends every decode and request cleanly and leaks nothing, with " .. api, function()
-    local before = #mock:requests()
+    local before = #fixture.mock:requests()
     local out = run_harness("spec/support/table.json", true, api == "lua5.4")
     local request_runs, request_errors = out:match("request: success at run (%d+) after (%d+) memory errors")
     assert.is_not_nil(request_runs, out)
@@ -62,7 +54,7 @@ describe("a memory error during conversion or a request", function()
     assert.is_true(tonumber(request_errors) > 100, out)
     assert.matches("request: .*cJSON blocks leaked: 0", out)
     -- every run that got as far as the server made a request of its own
-    assert.is_true(#mock:requests() - before > 10)
+    assert.is_true(#fixture.mock:requests() - before > 10)
   end)
 
   -- From 64 KB on, tables are built with the collector paused, under a
@@ -76,9 +68,7 @@ describe("a memory error during conversion or a request", function()
       local text = '{"rows":[' .. table.concat(rows, ",") .. "]}"
       assert.is_true(#text > 64 * 1024)
       local path = dir .. "/big.json"
-      local f = assert(io.open(path, "wb"))
-      f:write(text)
-      f:close()
+      helpers.write_file(path, text)
       run_harness(path, false, false)
     end)
 end)
