@@ -115,12 +115,8 @@ describe("extruct.decode", function()
   end)
 
   describe("on JSONTestSuite's structure tests", function()
-    local dir, why = helpers.json_test_suite()
-    if not dir then
-      print("NOTICE: skipping JSONTestSuite checks: " .. why)
-      pending("JSONTestSuite not found: " .. why)
-      return
-    end
+    local dir = helpers.json_test_suite_or_pending()
+    if not dir then return end
     it("decodes i_structure_500_nested_arrays.json without crashing", function()
       local v = assert(extruct.decode(helpers.read_file(dir .. "/i_structure_500_nested_arrays.json")))
       local depth = 0
