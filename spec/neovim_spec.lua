@@ -25,13 +25,11 @@ local function event(name)
 end
 
 local ticker = vim.loop.new_timer()
-local function finish()
+local function finish(err)
+  result.error = result.error or (err and tostring(err))
   ticker:stop()
   ticker:close()
-  local f = assert(io.open(RESULT, "w"))
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd("qa!")
+  write_result(result)
 end
 
 local ok, problem = pcall(function()
@@ -67,16 +65,10 @@ local ok, problem = pcall(function()
     result.ticks_during_wait = result.ticks - ticks_before
     result.final_run_status = t and t.status.run_status
     result.wait_error = err and tostring(err)
-  end, function(fine, err)
-    if not fine then result.error = tostring(err) end
-    finish()
-  end)
+  end, function(fine, err) finish(not fine and err or nil) end)
   event("async returned")
 end)
-if not ok then
-  result.error = tostring(problem)
-  finish()
-end
+if not ok then finish(problem) end
 ]=]
 
 -- A plugin folder on 'runtimepath' is all Neovim needs: its loader finds
@@ -92,10 +84,7 @@ local ok, problem = pcall(function()
   result.decoded = extruct.decode('{"n": [1, 2]}').n[2]
 end)
 result.error = not ok and tostring(problem) or nil
-local f = assert(io.open(RESULT, "w"))
-f:write(vim.fn.json_encode(result))
-f:close()
-vim.cmd("qa!")
+write_result(result)
 ]=]
 
 -- The editor must stay responsive while requests are in flight: a 10 ms
@@ -135,10 +124,7 @@ local ok, problem = pcall(function()
         })
         result.outcomes.notify = t and t.status.run_status or tostring(err)
         measure(nil)
-      end, function(fine, err)
-        if not fine then result.error = tostring(err) end
-        finish()
-      end)
+      end, function(fine, err) finish(not fine and err or nil) end)
     end)
   end
 
@@ -165,36 +151,27 @@ local ok, problem = pcall(function()
     result.outcomes.stalled = t and "answered" or err.kind
     measure(nil)
   end, function(fine, err)
-    if not fine then
-      result.error = tostring(err)
-      return finish()
-    end
+    if not fine then return finish(err) end
     notifying_wait()
   end)
 end)
-if not ok then
-  result.error = tostring(problem)
-  finish()
-end
+if not ok then finish(problem) end
 ]=]
 
 describe("inside Neovim", function()
-  local mock, work
+  local fixture = helpers.shared_mock()
+  local work
 
   lazy_setup(function()
     helpers.build_luajit()
-    mock = helpers.start_mock()
     work = helpers.scratch_dir()
   end)
-  lazy_teardown(function()
-    if mock then mock:stop() end
-    helpers.remove_dir(work)
-  end)
+  lazy_teardown(function() helpers.remove_dir(work) end)
 
-  local function run_neovim(script, argument) return neovim.run(work, mock, script, argument) end
+  local function run_neovim(script, argument) return neovim.run(work, fixture.mock, script, argument) end
 
   it("loads the LuaJIT build, fetches a table and waits for it without freezing the editor", function()
-    mock:add_table{ id = "tbl_nvim", polls = 4 }
+    fixture.mock:add_table{ id = "tbl_nvim", polls = 4 }
     local result, out, status = run_neovim(SCRIPT, "tbl_nvim")
     local report = out .. "\n" .. cjson.encode(result)
     assert.equal(0, status, report)
@@ -219,7 +196,7 @@ describe("inside Neovim", function()
 
     -- the polls reached the mock server over HTTP
     local gets, polls = 0, select(2, joined:gsub("poll", ""))
-    for _, r in ipairs(mock:requests()) do
+    for _, r in ipairs(fixture.mock:requests()) do
       if r.path == "/v1/tables/tbl_nvim" then gets = gets + 1 end
     end
     assert.equal(3, polls, report) -- the fourth GET of the table finds it idle
@@ -227,14 +204,13 @@ describe("inside Neovim", function()
   end)
 
   it("stays responsive (no tick gap of 50 ms) while requests wait on a slow or stalled server", function()
-    mock:reset()
-    mock:add_table{ id = "tbl_wait", polls = 5 }
-    mock:add_table{ id = "tbl_notify", polls = 3 }
-    mock:fault{ count = 1000, delay = 0.5, path = "/v1/tables/tbl_slow" }
-    mock:fault{ count = 1000, delay = 0.3, path = "/v1/tables/tbl_wait" }
-    mock:fault{ count = 10, mode = "stall", path = "/v1/tables/tbl_stall" }
-    mock:add_table{ id = "tbl_slow", polls = 0 }
-    mock:add_table{ id = "tbl_stall", polls = 0 }
+    fixture.mock:add_table{ id = "tbl_wait", polls = 5 }
+    fixture.mock:add_table{ id = "tbl_notify", polls = 3 }
+    fixture.mock:fault{ count = 1000, delay = 0.5, path = "/v1/tables/tbl_slow" }
+    fixture.mock:fault{ count = 1000, delay = 0.3, path = "/v1/tables/tbl_wait" }
+    fixture.mock:fault{ count = 10, mode = "stall", path = "/v1/tables/tbl_stall" }
+    fixture.mock:add_table{ id = "tbl_slow", polls = 0 }
+    fixture.mock:add_table{ id = "tbl_stall", polls = 0 }
     local result, out, status = run_neovim(STALL_SCRIPT)
     local report = out .. "\n" .. cjson.encode(result)
     assert.equal(0, status, report)
@@ -249,7 +225,7 @@ describe("inside Neovim", function()
     assert.is_false(result.fast_in_progress, report)
     assert.same({ "running", "running", "idle" }, result.notes, report)
     -- the 20 requests of the gather were in flight together
-    assert.is_true(mock:stats().max_in_flight >= 10, report)
+    assert.is_true(fixture.mock:stats().max_in_flight >= 10, report)
     io.stdout:write(("\n    longest tick gaps (ms): get_table %.1f, fetch_then_wait %.1f, gather %.1f, stalled %.1f,"
       .. " notify %.1f\n"):format(result.gaps.get_table, result.gaps.fetch_then_wait, result.gaps.gather,
       result.gaps.stalled, result.gaps.notify))

@@ -3,8 +3,9 @@
 -- wrote to RESULT as JSON.
 --
 -- A script starts with ROOT (this checkout), RESULT (the file to write), ARG
--- (its argument) and use_checkout() (points package.path/cpath at lua/ and
--- the LuaJIT build) defined. Neovim starts without LUA_PATH/LUA_CPATH (Neovim 0.7
+-- (its argument), use_checkout() (points package.path/cpath at lua/ and
+-- the LuaJIT build) and write_result(result) (writes RESULT and quits)
+-- defined. Neovim starts without LUA_PATH/LUA_CPATH (Neovim 0.7
 -- crashes with those set, and with luasocket loaded into it).
 local helpers = require("spec.helpers")
 local cjson = require("cjson")
@@ -20,6 +21,13 @@ local ROOT, RESULT, ARG = %q, %q, %q
 local function use_checkout()
   package.path = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. package.path
   package.cpath = ROOT .. "/build/luajit/?.so;" .. package.cpath
+end
+-- Writes `result` to RESULT as JSON and quits.
+local function write_result(result)
+  local f = assert(io.open(RESULT, "w"))
+  f:write(vim.fn.json_encode(result))
+  f:close()
+  vim.cmd("qa!")
 end
 ]=]
 
@@ -50,10 +58,7 @@ local function finish(err)
   result.error = result.error or (err and tostring(err))
   ticker:stop()
   ticker:close()
-  local f = assert(io.open(RESULT, "w"))
-  f:write(vim.fn.json_encode(result))
-  f:close()
-  vim.cmd("qa!")
+  write_result(result)
 end
 ]=]
 
