@@ -14,23 +14,18 @@ local q = helpers.shell_quote
 local DELAY = 0.3
 
 describe("inside OpenResty", function()
-  local mock, work
+  local fixture = helpers.shared_mock()
+  local work
 
   lazy_setup(function()
     helpers.build_luajit()
-    mock = helpers.start_mock()
     work = helpers.scratch_dir()
     openresty.make_certificates(work)
   end)
+  lazy_teardown(function() helpers.remove_dir(work) end)
 
-  lazy_teardown(function()
-    if mock then mock:stop() end
-    helpers.remove_dir(work)
-  end)
-
-  local function start_nginx(workers) return openresty.start(work, mock, workers) end
+  local function start_nginx(workers) return openresty.start(work, fixture.mock, workers) end
   local nginx
-  before_each(function() mock:reset() end)
   after_each(function()
     if nginx then nginx.stop() end
     nginx = nil
@@ -47,7 +42,7 @@ describe("inside OpenResty", function()
 
   it("serves 20 concurrent get_table as fast as a hand-written cosocket GET, and /ping meanwhile", function()
     nginx = start_nginx(1)
-    mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
+    fixture.mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
     -- requests over cosockets, pauses with ngx.sleep
     assert.equal("cosocket ngx\n", (helpers.run("curl -s " .. q(nginx.url("/strategy")))))
     local n = 60
@@ -73,8 +68,8 @@ describe("inside OpenResty", function()
 
   it("keeps /ping fast while 20 wait_until_idle handlers poll", function()
     nginx = start_nginx(1)
-    for i = 1, 20 do mock:add_table{ id = "tbl_w" .. i, polls = 4 } end
-    mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
+    for i = 1, 20 do fixture.mock:add_table{ id = "tbl_w" .. i, polls = 4 } end
+    fixture.mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
     local stop = start_pinging()
     local bodies, wall = load(urls("/wait", 20, function(i) return "tbl_w" .. i end), 20)
     local slowest, pings = stop()
@@ -95,12 +90,12 @@ describe("inside OpenResty", function()
 
   it("keeps /ping fast while a request waits on a stalled API", function()
     nginx = start_nginx(1)
-    mock:fault{ count = 10, mode = "stall", path = "/v1/tables/tbl_stall" }
-    mock:add_table{ id = "tbl_stall", polls = 0 }
+    fixture.mock:fault{ count = 10, mode = "stall", path = "/v1/tables/tbl_stall" }
+    fixture.mock:add_table{ id = "tbl_stall", polls = 0 }
     local done = nginx.dir .. "/stall.out"
     os.execute(("(env -u LD_PRELOAD curl -s --max-time 30 %s > %s.part; mv %s.part %s) >/dev/null 2>&1 &"):format(
       q(nginx.url("/stall")), q(done), q(done), q(done)))
-    assert.is_true(helpers.eventually(5, function() return #mock:requests() >= 1 end))
+    assert.is_true(helpers.eventually(5, function() return #fixture.mock:requests() >= 1 end))
     local stop = start_pinging()
     assert.is_true(helpers.eventually(10, function() return io.open(done) ~= nil end), "the stalled call never ended")
     local slowest, pings = stop()
@@ -111,8 +106,8 @@ describe("inside OpenResty", function()
 
   it("fetches and waits from an ngx.timer.at callback without blocking the worker", function()
     nginx = start_nginx(1)
-    mock:add_table{ id = "tbl_timer", polls = 5 }
-    mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
+    fixture.mock:add_table{ id = "tbl_timer", polls = 5 }
+    fixture.mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
     assert.equal("started\n", (helpers.run("curl -s " .. q(nginx.url("/timer?id=tbl_timer")))))
     local stop = start_pinging()
     assert.is_true(helpers.eventually(20, function()
@@ -124,12 +119,12 @@ describe("inside OpenResty", function()
 
   it("overlaps the requests of extruct.gather and wait_all in light threads", function()
     nginx = start_nginx(1)
-    for i = 1, 3 do mock:add_table{ id = "tbl_g" .. i, polls = 3 } end
-    mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
+    for i = 1, 3 do fixture.mock:add_table{ id = "tbl_g" .. i, polls = 3 } end
+    fixture.mock:fault{ count = 100000, delay = DELAY, path = "/v1/tables/" }
     local stop = start_pinging()
     assert.equal("10 idle\n", (helpers.run("curl -s --max-time 60 " .. q(nginx.url("/gather")))))
     local slowest = stop()
-    assert.is_true(mock:stats().max_in_flight >= 8, "the gathered requests did not overlap")
+    assert.is_true(fixture.mock:stats().max_in_flight >= 8, "the gathered requests did not overlap")
     assert.is_true(slowest < 50, ("/ping took %.1f ms"):format(slowest))
   end)
 
@@ -159,7 +154,7 @@ describe("inside OpenResty", function()
     local ids = {}
     for i = 1, 40 do
       ids[i] = "tbl_fork" .. i
-      mock:add_table{ id = ids[i], polls = 0 }
+      fixture.mock:add_table{ id = ids[i], polls = 0 }
     end
     nginx = start_nginx(4)
     local bodies = load(urls("/fork", 400, function(i) return ids[(i - 1) % 40 + 1] end), 16)
