@@ -3,6 +3,8 @@
 #   make                 build build/<LUA>/extruct/core.so   (LUA=lua5.4 by default)
 #   make test            specs on every interpreter in LUAS  (lua5.4 and luajit)
 #   make test LUA=luajit specs on one interpreter
+#   make unit            specs outside spec/integration/ (no Neovim, OpenResty or out-of-memory
+#                        harness) on LUA only, installing nothing: the quick inner loop
 #   make matrix          specs on all five: lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #   make demo            fetch a table and wait for it to go idle (mock server unless EXTRUCT_API_TOKEN is set)
 #   make workflow        create a table, add rows, run, export CSV, delete (the same)
@@ -75,6 +77,12 @@ matrix:
 
 print-matrix:
 	@echo $(MATRIX)
+
+# The specs outside spec/integration/, on $(LUA) only and without `deps`.
+.PHONY: unit
+UNIT_SPECS = $(sort $(filter-out spec/integration/%,$(shell find spec -name '*_spec.lua')))
+unit:
+	@$(MAKE) --no-print-directory test-one SPEC='$(UNIT_SPECS)'
 
 # Runs the specs on $(LUA) only; `make test LUA=luajit` lands here through LUAS.
 test-one: build
