@@ -1,6 +1,6 @@
 -- Behavioural checks that both transports must pass alike: run in the
 -- busted process on libcurl, and inside nginx on cosockets
--- (spec/transport_spec.lua). Each check talks to the mock server through
+-- (spec/integration/transport_spec.lua). Each check talks to the mock server through
 -- extruct clients only (its control API too), so it needs nothing of the
 -- host, and returns a table of what it saw for the spec to judge.
 local extruct = require("extruct")
