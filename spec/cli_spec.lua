@@ -5,7 +5,7 @@
 local helpers = require("spec.helpers")
 local extruct = require("extruct")
 local cjson = require("cjson")
-local cli = require("extruct.cli")
+local progress = require("extruct.cli.progress")
 local q = helpers.shell_quote
 
 local work = os.tmpname()
@@ -530,22 +530,22 @@ end)
 
 describe("extruct.cli pieces", function()
   it("formats durations as m:ss and h:mm:ss", function()
-    assert.equal("0:00", cli.duration(0))
-    assert.equal("0:59", cli.duration(59.9))
-    assert.equal("2:05", cli.duration(125))
-    assert.equal("1:00:01", cli.duration(3601))
+    assert.equal("0:00", progress.duration(0))
+    assert.equal("0:59", progress.duration(59.9))
+    assert.equal("2:05", progress.duration(125))
+    assert.equal("1:00:01", progress.duration(3601))
   end)
 
   it("drops the id, then the last change, then the bar as the terminal narrows", function()
     local counts = { done = 5, total = 250 }
-    local wide = cli.bar_line("tbl_a", counts, 2, 65, 3, 120)
+    local wide = progress.bar_line("tbl_a", counts, 2, 65, 3, 120)
     assert.matches("^tbl_a %[#?%.+%]   5/250 cells   2%%  elapsed 1:05, last change 0:03 ago$", wide)
     assert.is_true(#wide <= 119)
     for width = 10, 120 do
-      local line = cli.bar_line("tbl_a", counts, 2, 65, 3, width)
+      local line = progress.bar_line("tbl_a", counts, 2, 65, 3, width)
       assert.is_true(#line <= width - 1, width .. ": " .. line)
     end
-    assert.matches("^%[", cli.bar_line("tbl_a", counts, 2, 65, 3, 66))
-    assert.equal("  5/250 cells   2%  elapsed 1:05", cli.bar_line("tbl_a", counts, 2, 65, 3, 40))
+    assert.matches("^%[", progress.bar_line("tbl_a", counts, 2, 65, 3, 66))
+    assert.equal("  5/250 cells   2%  elapsed 1:05", progress.bar_line("tbl_a", counts, 2, 65, 3, 40))
   end)
 end)

@@ -6,7 +6,8 @@ local helpers = require("spec.helpers")
 local extruct = require("extruct")
 local csv = require("extruct.csv")
 local cjson = require("cjson")
-local cli = require("extruct.cli")
+local output = require("extruct.cli.output")
+local tables_commands = require("extruct.cli.tables")
 local unpack = table.unpack or unpack
 
 local work = os.tmpname()
@@ -110,7 +111,7 @@ describe("extruct tables commands", function()
         local before_kind = line:sub(1, name_at + #t.name) .. line:sub(name_at + #t.name + 1):match("^( +)")
         assert.equal(kind_at, columns_before(before_kind), line)
         assert.equal(t.kind, line:sub(#before_kind + 1, #before_kind + #t.kind), line)
-        local created = "  " .. cli.created_text(t.created_at)
+        local created = "  " .. output.created_text(t.created_at)
         assert.equal(created, line:sub(-#created), line)
       end
       assert.truthy(out:find("Zürich leads", 1, true))
@@ -251,7 +252,7 @@ describe("extruct tables commands", function()
   describe("tables delete", function()
     it("deletes the table and says which", function()
       local t = new_table("Doomed")
-      local out, err, status = extruct_run(mock, { "tables", "delete", t.id })
+      local out, err, status = extruct_run(mock, { "tables", "delete", t.id, "--yes" })
       assert.equal(0, status, err)
       assert.equal(("deleted Doomed (%s)\n"):format(t.id), out)
       local gone, why = client:get_table(t.id)
@@ -261,13 +262,13 @@ describe("extruct tables commands", function()
 
     it("--json prints the deleted header", function()
       local t = new_table("Doomed too")
-      local out, err, status = extruct_run(mock, { "tables", "delete", t.id, "--json" })
+      local out, err, status = extruct_run(mock, { "tables", "delete", t.id, "--json", "--yes" })
       assert.equal(0, status, err)
       assert.equal(t.id, assert(extruct.decode(out)).id)
     end)
 
     it("exits 1 on an unknown table", function()
-      local out, err, status = extruct_run(mock, { "tables", "delete", "tbl_nope" })
+      local out, err, status = extruct_run(mock, { "tables", "delete", "tbl_nope", "--yes" })
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: not_found: table 'tbl_nope' ", err)
@@ -548,7 +549,7 @@ describe("extruct tables commands", function()
       assert.equal(#expected + 1, #records)
       for i, row in ipairs(expected) do
         local want = {}
-        for c, column in ipairs(columns) do want[c] = cli.cell_text(extruct, row, column.key) end
+        for c, column in ipairs(columns) do want[c] = tables_commands.cell_text(extruct, row, column.key) end
         assert.same(want, records[i + 1])
       end
       -- the quoting and the text of numbers, booleans and arrays, byte for byte
@@ -648,15 +649,15 @@ end)
 
 describe("extruct.cli pieces for the tables commands", function()
   it("aligns text columns by characters, not bytes, with no trailing blanks", function()
-    local text = cli.aligned{ { "ID", "NAME", "KIND" }, { "t1", "Démo", "company" }, { "t22", "x", "people" } }
+    local text = output.aligned{ { "ID", "NAME", "KIND" }, { "t1", "Démo", "company" }, { "t22", "x", "people" } }
     assert.equal("ID   NAME  KIND\nt1   Démo  company\nt22  x     people\n", text)
   end)
 
   it("shortens UTC creation times to the minute, leaves others as they are", function()
-    assert.equal("2025-01-15 09:30", cli.created_text("2025-01-15T09:30:00.000000Z"))
-    assert.equal("2025-01-15 09:30", cli.created_text("2025-01-15T09:30:59+00:00"))
-    assert.equal("2025-01-15T09:30:00+02:00", cli.created_text("2025-01-15T09:30:00+02:00"))
-    assert.equal("", cli.created_text(nil))
+    assert.equal("2025-01-15 09:30", output.created_text("2025-01-15T09:30:00.000000Z"))
+    assert.equal("2025-01-15 09:30", output.created_text("2025-01-15T09:30:59+00:00"))
+    assert.equal("2025-01-15T09:30:00+02:00", output.created_text("2025-01-15T09:30:00+02:00"))
+    assert.equal("", output.created_text(nil))
   end)
 
   it("turns cells into CSV text", function()
@@ -668,7 +669,7 @@ describe("extruct.cli pieces for the tables commands", function()
       pending = { status = "requested", value = extruct.null },
       number = { status = "done", value = { answer = 42 } },
     } }
-    local function text(key) return cli.cell_text(extruct, row, key) end
+    local function text(key) return tables_commands.cell_text(extruct, row, key) end
     assert.equal("text", text("s"))
     assert.equal("3", text("n"))
     assert.equal("0.1", text("f"))
@@ -686,8 +687,8 @@ describe("extruct.cli pieces for the tables commands", function()
 
   it("describes a run in one line", function()
     assert.equal("run_1: 50 cells requested (mode new)",
-      cli.run_line{ id = "run_1", num_requested_cells = 50, mode = "new" })
-    assert.equal("run_2: 1 cell requested", cli.run_line{ id = "run_2", num_requested_cells = 1 })
-    assert.equal(": ? cells requested", cli.run_line{})
+      tables_commands.run_line{ id = "run_1", num_requested_cells = 50, mode = "new" })
+    assert.equal("run_2: 1 cell requested", tables_commands.run_line{ id = "run_2", num_requested_cells = 1 })
+    assert.equal(": ? cells requested", tables_commands.run_line{})
   end)
 end)
