@@ -28,7 +28,8 @@ local function heading(entry)
 end
 
 --- Help text as Markdown: runs of indented lines (examples, lists of
---- values) become code blocks; the rest stays prose.
+--- values) become code blocks, two spaces less indented; the rest stays
+--- prose.
 function M.prose(text)
   local out, block = {}, nil
   local function close()
@@ -40,7 +41,7 @@ function M.prose(text)
   for line in (text:gsub("\n*$", "") .. "\n"):gmatch("([^\n]*)\n") do
     if line:find("^  ") then
       block = block or {}
-      block[#block + 1] = line
+      block[#block + 1] = line:sub(3)
     else
       close()
       out[#out + 1] = line

@@ -33,10 +33,11 @@ end
 function M.usage(entry, width)
   local lead = "usage: extruct " .. M.synopsis(entry)
   local parts = {}
-  for _, spec in ipairs(entry.options) do parts[#parts + 1] = args.option_synopsis(spec) end
+  -- "\1" holds each "[--opt VALUE]" together while the line is filled
+  for _, spec in ipairs(entry.options) do parts[#parts + 1] = args.option_synopsis(spec):gsub(" ", "\1") end
   parts[#parts + 1] = "[OPTIONS]"
   local indent = (" "):rep(#("usage: extruct " .. entry.path) + 1)
-  return output.wrap(table.concat(parts, " "), width or M.WIDTH, lead .. " ", indent)
+  return (output.wrap(table.concat(parts, " "), width or M.WIDTH, lead .. " ", indent):gsub("\1", " "))
 end
 
 -- Lines of `label  text`, the texts starting in one column.
