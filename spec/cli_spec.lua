@@ -326,13 +326,16 @@ describe("the command registry", function()
     -- its option belongs to it alone, and its argument is checked
     out, err, status = support.main({ "tables", "get", "x", "--shout" }, {}, commands)
     assert.equal(2, status)
+    assert.equal("", out)
     assert.matches("option %-%-shout does not apply to 'tables get'", err)
-    _, err, status = support.main({ "greetings", "hello" }, {}, commands)
+    out, err, status = support.main({ "greetings", "hello" }, {}, commands)
+    assert.equal("", out)
     assert.equal(2, status)
     assert.equal("extruct: missing NAME\nRun 'extruct greetings hello --help' for usage.\n", err)
 
     -- the standard command line is untouched
-    _, err, status = support.main({ "greetings", "hello", "Ada" })
+    out, err, status = support.main({ "greetings", "hello", "Ada" })
+    assert.equal("", out)
     assert.equal(2, status)
     assert.matches("unknown command 'greetings'", err)
   end)

@@ -29,19 +29,21 @@ function Context:usage_error(message)
   args.usage_error(message, self.command and self.command.path)
 end
 
-local function read_token_file(ctx, path)
+-- Token problems point at the top-level help, where the token's sources
+-- are told.
+local function read_token_file(path)
   local file, why = io.open(path, "rb")
   if not file then
-    ctx:usage_error(("cannot read the token file: %s"):format(why))
+    args.usage_error(("cannot read the token file: %s"):format(why))
   end
   local text, read_why = file:read("*a")
   file:close()
   if not text then
-    ctx:usage_error(("cannot read the token file '%s': %s"):format(path, tostring(read_why)))
+    args.usage_error(("cannot read the token file '%s': %s"):format(path, tostring(read_why)))
   end
   local token = text:match("^%s*(.-)%s*$")
   if token == "" then
-    ctx:usage_error(("the token file '%s' is empty"):format(path))
+    args.usage_error(("the token file '%s' is empty"):format(path))
   end
   return token
 end
@@ -52,11 +54,11 @@ function Context:client()
   if self.made_client then return self.made_client end
   local token
   if self.opts.token_file then
-    token = read_token_file(self, self.opts.token_file)
+    token = read_token_file(self.opts.token_file)
   else
     token = self.sys.getenv("EXTRUCT_API_TOKEN")
     if token == nil or token == "" then
-      self:usage_error("no API token: set EXTRUCT_API_TOKEN or pass --token-file PATH")
+      args.usage_error("no API token: set EXTRUCT_API_TOKEN or pass --token-file PATH")
     end
   end
   self.made_client = self.extruct.new{ token = token, base_url = self.opts.base_url }

@@ -147,13 +147,16 @@ end
 local ENTRY_FIELDS = { words = true, args = true, options = true, summary = true, help = true, examples = true,
                        exit_codes = true, destructive = true, check = true, run = true }
 
---- Adds a command; returns its entry, completed with `path`, `args`,
---- `options` and `options_by_name` (the global ones and --yes included).
---- A malformed entry raises.
-function Registry:add(entry)
-  if type(entry) ~= "table" then misuse("an entry must be a table") end
-  for field in pairs(entry) do
+--- Adds a command; returns the registry's copy of its entry, completed
+--- with `path`, `args`, `options` and `options_by_name` (the global ones
+--- and --yes included). The entry itself is left as it is, so one entry may
+--- go into several registries. A malformed entry raises.
+function Registry:add(given)
+  if type(given) ~= "table" then misuse("an entry must be a table") end
+  local entry = {}
+  for field, value in pairs(given) do
     if not ENTRY_FIELDS[field] then misuse(("unknown entry field '%s'"):format(tostring(field))) end
+    entry[field] = value
   end
   check_words(entry.words)
   local path = table.concat(entry.words, " ")
@@ -162,14 +165,16 @@ function Registry:add(entry)
   if not nonblank(entry.summary) then misuse(("'%s' has no summary"):format(path)) end
   if not nonblank(entry.help) then misuse(("'%s' has no help"):format(path)) end
   if type(entry.examples) ~= "table" or #entry.examples == 0 then misuse(("'%s' has no examples"):format(path)) end
-  entry.args = entry.args or {}
-  for i, arg in ipairs(entry.args) do
+  local arguments = {}
+  for i, arg in ipairs(entry.args or {}) do
     if not (nonblank(arg.name) and nonblank(arg.help) and nonblank(arg.missing)) then
       misuse(("'%s': argument %d needs a name, help and a missing message"):format(path, i))
     end
     if arg.many and i < #entry.args then misuse(("'%s': only the last argument may be many"):format(path)) end
-    arg.key = arg.key or arg.name:lower()
+    arguments[i] = { name = arg.name, key = arg.key or arg.name:lower(), help = arg.help, missing = arg.missing,
+                     many = arg.many }
   end
+  entry.args = arguments
   entry.options = entry.options or {}
   if entry.destructive then
     local with_yes = { unpack(entry.options) }
