@@ -4,6 +4,7 @@
 
 local args = require("extruct.cli.args")
 local help = require("extruct.cli.help")
+local output = require("extruct.cli.output")
 local registry = require("extruct.cli.registry")
 
 local M = {}
@@ -38,7 +39,7 @@ function M.prose(text)
       block = nil
     end
   end
-  for line in (text:gsub("\n*$", "") .. "\n"):gmatch("([^\n]*)\n") do
+  for line in output.one_final_newline(text):gmatch("([^\n]*)\n") do
     if line:find("^  ") then
       block = block or {}
       block[#block + 1] = line:sub(3)
@@ -141,7 +142,7 @@ function M.markdown(commands_registry)
     end
     parts[#parts + 1] = command_section(entry)
   end
-  return (table.concat(parts, "\n"):gsub("\n\n+", "\n\n"):gsub("\n*$", "\n"))
+  return output.one_final_newline((table.concat(parts, "\n"):gsub("\n\n+", "\n\n")))
 end
 
 return M

@@ -123,7 +123,7 @@ function M.group(commands_registry, path)
   local _, group = commands_registry:lookup(path)
   local commands = commands_registry:commands_under(path)
   local parts = { ("usage: extruct %s SUBCOMMAND [ARGUMENTS] [OPTIONS]\n"):format(path) }
-  if group.help then parts[#parts + 1] = group.help:gsub("\n*$", "\n") end
+  if group.help then parts[#parts + 1] = output.one_final_newline(group.help) end
   parts[#parts + 1] = command_list("Subcommands", commands, path)
   parts[#parts + 1] = global_options(column_for(option_items(registry.GLOBAL_OPTIONS), MAX_OPTION_COLUMN))
   parts[#parts + 1] = exit_status_of(commands)
@@ -139,7 +139,7 @@ function M.command(entry)
   for _, item in ipairs(own) do all[#all + 1] = item end
   for _, item in ipairs(global) do all[#all + 1] = item end
   local column = column_for(all, MAX_OPTION_COLUMN)
-  local parts = { M.usage(entry) .. "\n", (entry.help:gsub("\n*$", "\n")) }
+  local parts = { M.usage(entry) .. "\n", output.one_final_newline(entry.help) }
   if #entry.args > 0 then
     local items = {}
     for i, arg in ipairs(entry.args) do items[i] = { arg.name, arg.help } end

@@ -60,6 +60,12 @@ function M.created_text(value)
   return M.one_line(value)
 end
 
+--- The text with one newline at its end, however many it had ("\n*$"
+--- would not do: Lua 5.1 also matches the empty string after the newlines).
+function M.one_final_newline(text)
+  return (text:gsub("%s+$", "")) .. "\n"
+end
+
 --- Characters on screen: UTF-8 continuation bytes take no column.
 function M.text_width(text)
   return select(2, text:gsub("[^\128-\191]", ""))
