@@ -115,6 +115,15 @@ function M.option(spec)
   return spec
 end
 
+--- One list of option specs from several (shared ones and a command's own).
+function M.options(...)
+  local list = {}
+  for i = 1, select("#", ...) do
+    for _, spec in ipairs((select(i, ...))) do list[#list + 1] = spec end
+  end
+  return list
+end
+
 --- "--interval S", "-h, --help", "--tag T" for the help pages.
 function M.option_label(spec)
   return (spec.short and spec.short .. ", " or "") .. spec.name .. (spec.value and " " .. spec.value or "")

@@ -168,19 +168,17 @@ the percent is rounded down, so 100% means done.
   end,
 }
 
-local wait_options = {}
-for _, spec in ipairs(waiting.OPTIONS) do wait_options[#wait_options + 1] = spec end
-wait_options[#wait_options + 1] = args.option{ name = "--concurrency", value = "N", type = args.COUNT,
-                                               help = "tables polled at once (several IDs; default 8)" }
-wait_options[#wait_options + 1] = PRETTY
-wait_options[#wait_options + 1] = COMPACT
 
 command{
   words = { "tables", "wait" },
   args = { { name = "ID", key = "ids", many = true, help = "the table's id; several wait side by side",
              missing = "missing table ID" } },
   summary = "wait until the table's run is idle, then print it as JSON",
-  options = wait_options,
+  options = args.options(waiting.OPTIONS, {
+    args.option{ name = "--concurrency", value = "N", type = args.COUNT,
+                 help = "tables polled at once (several IDs; default 8)" },
+    PRETTY, COMPACT,
+  }),
   help = [[
 Polls the table until its run is idle, then prints it as JSON on stdout.
 With several IDs it polls up to --concurrency of them at once (default 8),
@@ -264,7 +262,7 @@ There is no undo, so it refuses to run without --yes.
   end,
 }
 
-local run_options = {
+local run_options = args.options({
   args.option{ name = "--mode", value = "MODE", type = args.choice("new", "all", "failed", "stuck_failed_new"),
                help = "new (the default: cells never run), all, failed or stuck_failed_new" },
   args.option{ name = "--rows", value = "IDS", type = args.ID_LIST, want = "row ids separated by commas",
@@ -275,10 +273,7 @@ local run_options = {
   args.option{ name = "--wait",
                help = "then wait until the table is idle, as `tables wait` does, with its options: the run's"
                  .. " line and the progress go to stderr (none with --quiet), the idle table as JSON to stdout" },
-}
-for _, spec in ipairs(waiting.OPTIONS) do run_options[#run_options + 1] = spec end
-run_options[#run_options + 1] = PRETTY
-run_options[#run_options + 1] = COMPACT
+}, waiting.OPTIONS, { PRETTY, COMPACT })
 
 local WAIT_KEYS = {}
 for _, spec in ipairs(waiting.OPTIONS) do WAIT_KEYS[#WAIT_KEYS + 1] = spec.key end
