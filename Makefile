@@ -101,6 +101,11 @@ workflow: build
 lint:
 	luacheck lua spec bin examples bench
 
+# docs/cli.md, the command-line reference, is made from the command registry.
+.PHONY: cli-doc
+cli-doc:
+	$(LUA) scripts/cli-doc.lua docs/cli.md
+
 bench: deps
 	LUAS="$(LUAS)" bash bench/run.sh
 

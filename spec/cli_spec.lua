@@ -1,551 +1,420 @@
--- The `extruct` command (bin/extruct, lua/extruct/cli.lua), run as a real
--- subprocess against the mock server: output, exit statuses, the token's
--- sources, help, and the progress report on a real terminal (script(1) and
--- tmux give it a pty).
+-- The command line as a whole (bin/extruct, lua/extruct/cli/): reading the
+-- words and options, usage errors and exit statuses, the token's sources,
+-- help at every level, destructive commands, and the registry the commands,
+-- the help pages and docs/cli.md come from. The commands' own output is in
+-- cli_tables_commands_spec, cli_rows_commands_spec and cli_wait_spec.
 local helpers = require("spec.helpers")
+local support = require("spec.support.cli")
 local extruct = require("extruct")
-local cjson = require("cjson")
-local cli = require("extruct.cli")
+local args = require("extruct.cli.args")
+local docs = require("extruct.cli.docs")
+local help = require("extruct.cli.help")
+local registry = require("extruct.cli.registry")
+
+local run_extruct = support.run_extruct
 local q = helpers.shell_quote
+local unpack = table.unpack or unpack
 
-local work = os.tmpname()
-
--- Runs `extruct ARGS` with env (a table; false unsets a variable) and returns
--- stdout, stderr and the exit status. Without env.EXTRUCT_API_TOKEN given,
--- the mock's token and address come from the environment.
-local function extruct_run(mock, args, env)
-  env = env or {}
-  local vars = {
-    EXTRUCT_API_TOKEN = mock and mock.token or false,
-    EXTRUCT_API_URL = mock and mock.url or false,
-  }
-  for name, value in pairs(env) do vars[name] = value end
-  -- env wants its -u options before the assignments
-  local unset, assign = {}, {}
-  for name, value in pairs(vars) do
-    if value then assign[#assign + 1] = name .. "=" .. q(value) else unset[#unset + 1] = "-u " .. name end
-  end
-  local parts = { "env", table.concat(unset, " "), table.concat(assign, " ") }
+-- The words of a command path, for argv.
+local function words_of(path)
   local words = {}
-  for i, word in ipairs(args) do words[i] = q(word) end
-  local command = ("%s %s bin/extruct %s 2>%s"):format(
-    table.concat(parts, " "), q(helpers.LUA), table.concat(words, " "), q(work .. ".err"))
-  local out, status = helpers.run(command)
-  return out, helpers.read_file(work .. ".err"), status
+  for word in path:gmatch("%S+") do words[#words + 1] = word end
+  return words
 end
 
-local write_file = helpers.write_file
-
--- Lines of stderr, for assertions that name them.
-local function lines(text)
-  local list = {}
-  for line in text:gmatch("[^\n]+") do list[#list + 1] = line end
-  return list
+local function with(list, ...)
+  local copy = {}
+  for i, item in ipairs(list) do copy[i] = item end
+  for i = 1, select("#", ...) do copy[#copy + 1] = (select(i, ...)) end
+  return copy
 end
 
-describe("extruct command", function()
-  local mock, client
+describe("extruct command line", function()
+  local session = helpers.mock_and_client()
+  local work, remove_work = support.scratch()
+  lazy_teardown(function() remove_work(".err") end)
 
-  lazy_setup(function()
-    mock = helpers.start_mock()
-    client = helpers.client(mock)
-  end)
-  lazy_teardown(function()
-    if client then client:close() end
-    if mock then mock:stop() end
-    os.remove(work)
-    os.remove(work .. ".err")
-  end)
-  before_each(function() mock:reset() end)
-
-  describe("tables get", function()
-    it("prints the table as one compact JSON document, equal to what get_table returns", function()
-      local out, err, status = extruct_run(mock, { "tables", "get", "tbl_idle" })
-      assert.equal(0, status, err)
-      assert.equal("", err)
-      assert.equal(1, select(2, out:gsub("\n", "")), "one line when stdout is not a terminal")
-      local expected = assert(client:get_table("tbl_idle"))
-      assert.same(expected, assert(extruct.decode(out)))
-      assert.same(cjson.decode(out), assert(extruct.decode(out)))
-    end)
-
-    it("indents with --pretty, and takes options before the words and as --opt=value", function()
-      local out, err, status = extruct_run(mock, { "--base-url=" .. mock.url, "tables", "--pretty", "get", "tbl_idle" },
-        { EXTRUCT_API_URL = "http://127.0.0.1:1" })
-      assert.equal(0, status, err)
-      assert.is_true(select(2, out:gsub("\n", "")) > 20)
-      assert.same(assert(client:get_table("tbl_idle")), assert(extruct.decode(out)))
-      -- the API saw the id and the token (--base-url won over EXTRUCT_API_URL)
-      local requests = mock:requests()
-      assert.equal("/v1/tables/tbl_idle", requests[1].path)
-      assert.equal("Bearer " .. mock.token, requests[1].headers.authorization)
-    end)
-
-    it("exits 1 on a 404, naming the kind on one line, without the token", function()
-      local out, err, status = extruct_run(mock, { "tables", "get", "tbl_nope" })
+  describe("exit statuses", function()
+    it("exits 1 on an API error, naming the kind on one line, without the token", function()
+      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_nope" })
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: not_found: table 'tbl_nope' [^\n]*\n$", err)
-      assert.is_nil(err:find(mock.token, 1, true))
+      assert.is_nil(err:find(session.mock.token, 1, true))
     end)
 
     it("exits 1 when the connection is refused, naming the kind, without the token", function()
       local port = helpers.closed_port()
-      local out, err, status = extruct_run(mock, { "tables", "get", "tbl_idle" },
-        { EXTRUCT_API_URL = "http://127.0.0.1:" .. port })
+      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle" },
+        { env = { EXTRUCT_API_URL = "http://127.0.0.1:" .. port } })
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: network: [^\n]*\n$", err)
-      assert.is_nil(err:find(mock.token, 1, true))
+      assert.is_nil(err:find(session.mock.token, 1, true))
     end)
 
-    it("takes an ID that starts with '-' after --", function()
-      local out, err, status = extruct_run(mock, { "tables", "get", "--", "-dash" })
-      assert.equal(1, status)
-      assert.equal("", out)
-      assert.matches("^extruct: not_found: table '%-dash' ", err)
-      assert.equal("/v1/tables/-dash", mock:requests()[1].path)
+    it("exits 1 with kind auth on a wrong token, and never shows it", function()
+      local secret = "wrong-secret-token-31337"
+      for _, command in ipairs({ { "tables", "get", "tbl_idle" }, { "tables", "list" } }) do
+        local out, err, status = run_extruct(session.mock, command, { env = { EXTRUCT_API_TOKEN = secret } })
+        assert.equal(1, status)
+        assert.equal("", out)
+        assert.matches("^extruct: auth: [^\n]*\n$", err)
+        assert.is_nil(err:find(secret, 1, true))
+      end
     end)
 
-    it("exits 1 when stdout cannot be written", function()
+    it("exits 1 with kind output when stdout cannot be written", function()
       local full = io.open("/dev/full", "wb")
       if not full then
         pending("/dev/full not available")
         return
       end
       full:close()
+      local mock = session.mock
       local out, status = helpers.run(("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables get tbl_idle"
         .. " 2>&1 >/dev/full"):format(q(mock.token), q(mock.url), q(helpers.LUA)))
       assert.equal(1, status)
       assert.matches("^extruct: output: cannot write to stdout: ", out)
     end)
+  end)
 
-    it("exits 1 with kind auth on a wrong token, and never shows it", function()
-      local secret = "wrong-secret-token-31337"
-      local out, err, status = extruct_run(mock, { "tables", "get", "tbl_idle" }, { EXTRUCT_API_TOKEN = secret })
+  describe("words and options", function()
+    it("takes options before the words and as --opt=value; --base-url wins over EXTRUCT_API_URL", function()
+      local mock = session.mock
+      local out, err, status = run_extruct(mock, { "--base-url=" .. mock.url, "tables", "--pretty", "get", "tbl_idle" },
+        { env = { EXTRUCT_API_URL = "http://127.0.0.1:1" } })
+      assert.equal(0, status, err)
+      assert.is_true(select(2, out:gsub("\n", "")) > 20, "indented")
+      assert.same(assert(session.client:get_table("tbl_idle")), assert(extruct.decode(out)))
+      local requests = mock:requests()
+      assert.equal("/v1/tables/tbl_idle", requests[1].path)
+      assert.equal("Bearer " .. mock.token, requests[1].headers.authorization)
+    end)
+
+    it("takes an argument that starts with '-' after --", function()
+      local out, err, status = run_extruct(session.mock, { "tables", "get", "--", "-dash" })
       assert.equal(1, status)
       assert.equal("", out)
-      assert.matches("^extruct: auth: ", err)
-      assert.is_nil(err:find(secret, 1, true))
+      assert.matches("^extruct: not_found: table '%-dash' ", err)
+      assert.equal("/v1/tables/-dash", session.mock:requests()[1].path)
     end)
   end)
 
-  describe("usage errors exit 2 with a hint to --help and send nothing", function()
+  describe("usage errors exit 2, point at the right help and send nothing", function()
+    -- hint: the help the error points at ("" for the top level)
     local cases = {
-      { args = { "tables", "get", "tbl_idle", "--colour" }, says = "unknown option '--colour'" },
-      { args = { "tables", "get" }, says = "missing table ID" },
-      { args = { "tables", "fetch", "tbl_idle" }, says = "unknown subcommand 'fetch'" },
-      { args = { "rows", "get", "x" }, says = "unknown command 'rows'" },
-      { args = {}, says = "missing command" },
-      { args = { "tables" }, says = "missing subcommand" },
-      { args = { "tables", "get", "a", "b" }, says = "unexpected argument 'b'" },
-      { args = { "tables", "get", "x", "--interval", "1" }, says = "option --interval does not apply to 'tables get'" },
-      { args = { "tables", "wait", "x", "--interval=soon" }, says = "option --interval wants a number of seconds > 0" },
-      { args = { "tables", "wait", "x", "--timeout" }, says = "option --timeout needs a value" },
-      { args = { "tables", "wait", "x", "--max-interval", "2" }, says = "--max-interval (2) must be at least --interval (5)" },
+      { args = { "tables", "get", "tbl_idle", "--colour" }, says = "unknown option '--colour'", hint = "tables get" },
+      { args = { "tables", "wait", "x", "--bogus" }, says = "unknown option '--bogus'", hint = "tables wait" },
+      { args = { "tables", "get" }, says = "missing table ID", hint = "tables get" },
+      { args = { "tables", "delete" }, says = "missing table ID", hint = "tables delete" },
+      { args = { "tables", "fetch", "tbl_idle" }, says = "unknown subcommand 'fetch' of tables", hint = "tables" },
+      { args = { "rows", "get", "x" }, says = "unknown command 'rows'", hint = "" },
+      { args = {}, says = "missing command: tables", hint = "" },
+      { args = { "tables" }, says = "missing subcommand of tables: list, get, status, wait", hint = "tables" },
+      { args = { "tables", "rows" }, says = "missing subcommand of tables rows: add", hint = "tables rows" },
+      { args = { "tables", "rows", "drop", "x" }, says = "unknown subcommand 'drop' of tables rows",
+        hint = "tables rows" },
+      { args = { "tables", "get", "a", "b" }, says = "unexpected argument 'b'", hint = "tables get" },
+      { args = { "tables", "list", "extra" }, says = "unexpected argument 'extra'", hint = "tables list" },
+      { args = { "tables", "get", "x", "--interval", "1" }, says = "option --interval does not apply to 'tables get'",
+        hint = "tables get" },
+      { args = { "tables", "get", "x", "--json" }, says = "option --json does not apply to 'tables get'",
+        hint = "tables get" },
+      { args = { "tables", "get", "x", "--yes" }, says = "option --yes does not apply to 'tables get'",
+        hint = "tables get" },
+      { args = { "tables", "status", "x", "--max-interval=9" }, says = "option --max-interval does not apply",
+        hint = "tables status" },
+      { args = { "tables", "wait", "x", "--interval=soon" }, says = "option --interval wants a number of seconds > 0",
+        hint = "tables wait" },
+      { args = { "tables", "wait", "x", "--timeout" }, says = "option --timeout needs a value (S)", hint = "tables wait" },
+      { args = { "tables", "wait", "x", "--max-interval", "2" },
+        says = "--max-interval (2) must be at least --interval (5)", hint = "tables wait" },
       { args = { "tables", "wait", "x", "--interval=1", "--max-interval=0.5" },
-        says = "--max-interval (0.5) must be at least --interval (1)" },
-      { args = { "tables", "status", "x", "--max-interval=9" }, says = "option --max-interval does not apply" },
-      { args = { "tables", "get", "x", "--pretty=yes" }, says = "option --pretty takes no value" },
-      { args = { "tables", "get", "x", "--pretty", "--compact" }, says = "--pretty and --compact exclude each other" },
+        says = "--max-interval (0.5) must be at least --interval (1)", hint = "tables wait" },
+      { args = { "tables", "get", "x", "--pretty=yes" }, says = "option --pretty takes no value", hint = "tables get" },
+      { args = { "tables", "get", "x", "--pretty", "--compact" }, says = "--pretty and --compact exclude each other",
+        hint = "tables get" },
+      { args = { "tables", "data", "x", "--id" }, says = "option --id needs --format csv", hint = "tables data" },
+      { args = { "tables", "list", "--page-size", "101" }, says = "--page-size is at most 100", hint = "tables list" },
+      { args = { "tables", "list", "--limit", "0" }, says = "option --limit wants a whole number >= 1",
+        hint = "tables list" },
+      { args = { "tables", "list", "--kind", "robots" }, says = "option --kind wants generic, company or people",
+        hint = "tables list" },
+      { args = { "tables", "list", "--search=" }, says = "option --search needs a non-empty TEXT",
+        hint = "tables list" },
+      { args = { "tables", "create", "f.json", "--pretty" }, says = "option --pretty needs --json",
+        hint = "tables create" },
+      { args = { "tables", "run", "x", "--pretty" }, says = "option --pretty needs --json or --wait",
+        hint = "tables run" },
+      { args = { "tables", "run", "x", "--json", "--wait" }, says = "--json and --wait exclude each other",
+        hint = "tables run" },
+      { args = { "tables", "run", "x", "--quiet" }, says = "option --quiet needs --wait", hint = "tables run" },
+      { args = { "tables", "delete", "tbl_idle" }, says = "'tables delete' cannot be undone: pass --yes to confirm",
+        hint = "tables delete" },
+      { args = { "help", "rows" }, says = "no help for 'rows'", hint = "" },
     }
     for _, case in ipairs(cases) do
       it(table.concat(case.args, " "), function()
-        local out, err, status = extruct_run(mock, case.args)
-        assert.equal(2, status, err)
-        assert.equal("", out)
-        assert.matches("^extruct: [^\n]*" .. case.says:gsub("%p", "%%%0"), err)
-        assert.matches("Run 'extruct[%w ]* %-%-help' for usage%.\n$", err)
-        assert.same({}, mock:requests())
+        local out, err, status = run_extruct(session.mock, case.args)
+        support.assert_usage_error(out, err, status, case.hint)
+        assert.truthy(err:find("^extruct: [^\n]*" .. case.says:gsub("%p", "%%%0")), err)
+        assert.same({}, session.mock:requests())
       end)
     end
+  end)
 
-    it("points the hint at the subcommand", function()
-      local _, err = extruct_run(mock, { "tables", "wait", "x", "--bogus" })
-      assert.matches("Run 'extruct tables wait --help' for usage.", err, 1, true)
+  describe("destructive commands", function()
+    it("tables delete refuses without --yes, and deletes with it", function()
+      local t = assert(session.client:create_table{ name = "Keep me", kind = "generic" })
+      local out, err, status = run_extruct(session.mock, { "tables", "delete", t.id })
+      support.assert_usage_error(out, err, status, "tables delete")
+      assert.matches("cannot be undone: pass %-%-yes", err)
+      assert.equal(0, #support.api_requests(session.mock, "DELETE"))
+      assert(session.client:get_table(t.id))
+
+      out, err, status = run_extruct(session.mock, { "tables", "delete", "--yes", t.id })
+      assert.equal(0, status, err)
+      assert.equal(("deleted Keep me (%s)\n"):format(t.id), out)
     end)
   end)
 
   describe("the token", function()
     it("comes from --token-file, trimmed of surrounding whitespace", function()
-      write_file(work, "  \n" .. mock.token .. " \n\n")
-      local out, err, status = extruct_run(mock, { "tables", "status", "tbl_idle", "--token-file", work },
-        { EXTRUCT_API_TOKEN = false })
+      helpers.write_file(work, "  \n" .. session.mock.token .. " \n\n")
+      local out, err, status = run_extruct(session.mock, { "tables", "status", "tbl_idle", "--token-file", work },
+        { env = { EXTRUCT_API_TOKEN = false } })
       assert.equal(0, status, err)
       assert.matches("^Idle table %(tbl_idle%): ", out)
-      assert.equal("Bearer " .. mock.token, mock:requests()[1].headers.authorization)
+      assert.equal("Bearer " .. session.mock.token, session.mock:requests()[1].headers.authorization)
     end)
 
     it("--token-file wins over EXTRUCT_API_TOKEN", function()
-      write_file(work, mock.token)
-      local _, err, status = extruct_run(mock, { "tables", "get", "tbl_idle", "--token-file=" .. work },
-        { EXTRUCT_API_TOKEN = "not-the-token" })
+      helpers.write_file(work, session.mock.token)
+      local _, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle", "--token-file=" .. work },
+        { env = { EXTRUCT_API_TOKEN = "not-the-token" } })
       assert.equal(0, status, err)
     end)
 
     it("a missing or empty token file is a usage error (2) that names the file", function()
       local missing = work .. ".absent"
-      local out, err, status = extruct_run(mock, { "tables", "get", "tbl_idle", "--token-file", missing })
-      assert.equal(2, status)
-      assert.equal("", out)
+      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle", "--token-file", missing })
+      support.assert_usage_error(out, err, status, "")
       assert.matches("^extruct: cannot read the token file: " .. missing:gsub("%p", "%%%0") .. ": ", err)
-      assert.is_nil(err:find(mock.token, 1, true))
+      assert.is_nil(err:find(session.mock.token, 1, true))
 
-      write_file(work, " \n\t")
-      out, err, status = extruct_run(mock, { "tables", "get", "tbl_idle", "--token-file", work })
-      assert.equal(2, status)
-      assert.equal("", out)
+      helpers.write_file(work, " \n\t")
+      out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle", "--token-file", work })
+      support.assert_usage_error(out, err, status, "")
       assert.matches("is empty", err, 1, true)
-      assert.same({}, mock:requests())
+      assert.same({}, session.mock:requests())
     end)
 
     it("no token at all, or a malformed base URL, is a usage error (2)", function()
-      local _, err, status = extruct_run(mock, { "tables", "get", "tbl_idle" }, { EXTRUCT_API_TOKEN = false })
+      local _, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle" },
+        { env = { EXTRUCT_API_TOKEN = false } })
       assert.equal(2, status)
       assert.matches("^extruct: no API token: set EXTRUCT_API_TOKEN or pass %-%-token%-file PATH\n", err)
 
-      _, err, status = extruct_run(mock, { "tables", "get", "tbl_idle", "--base-url", "ftp://example.com" })
+      _, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle", "--base-url", "ftp://example.com" })
       assert.equal(2, status)
       assert.matches("^extruct: config: malformed base URL", err)
-      assert.same({}, mock:requests())
-    end)
-  end)
-
-  describe("tables status", function()
-    it("prints name, id, run status, cells done/total and percent", function()
-      local out, err, status = extruct_run(mock, { "tables", "status", "tbl_idle" })
-      assert.equal(0, status, err)
-      assert.equal("Idle table (tbl_idle): idle, 30/30 cells, 100%\n", out)
-
-      -- tbl_demo's first poll after a reset: a third of its cells done
-      local t = assert(helpers.client(mock):get_table("tbl_demo"))
-      mock:reset()
-      local done, total = t.status.num_cells_completed, t.status.num_cells_completed + t.status.num_cells_in_progress
-      out = extruct_run(mock, { "tables", "status", "tbl_demo" })
-      assert.equal(("%s (tbl_demo): running, %d/%d cells, %d%%\n"):format(t.name, done, total, math.floor(done * 100 / total)),
-        out)
-    end)
-
-    local function served(body)
-      mock:fault{ path = "/v1/tables/", status = 200, body = cjson.encode(body) }
-      local out, err, status = extruct_run(mock, { "tables", "status", "tbl_odd" })
-      assert.equal(0, status, err)
-      return out
-    end
-
-    it("copes with missing counts, zero cells, failed cells and a name on two lines", function()
-      assert.equal("tbl_odd: unknown status, 0/0 cells, 0%\n", served{ id = "tbl_odd" })
-      assert.equal("Empty (tbl_odd): idle, 0/0 cells, 100%\n",
-        served{ name = "Empty", status = { run_status = "idle", num_cells_completed = 0, num_cells_in_progress = 0 } })
-      assert.equal("Two lines (tbl_odd): running, 1/3 cells, 33%, 2 failed\n", served{
-        name = "Two\nlines",
-        status = { run_status = "running", num_cells_completed = 1, num_cells_in_progress = 2, num_cells_failed = 2 } })
-      -- 99.6% is not done: the percent rounds down
-      assert.equal("tbl_odd: running, 249/250 cells, 99%\n", served{
-        name = "  ", status = { run_status = "running", num_cells_completed = 249, num_cells_in_progress = 1 } })
-    end)
-  end)
-
-  describe("tables wait", function()
-    it("prints plain progress lines on a non-terminal stderr, then the idle table on stdout", function()
-      mock:add_table{ id = "tbl_w", polls = 4 }
-      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_w", "--interval", "0.05" })
-      assert.equal(0, status, err)
-      local t = assert(extruct.decode(out))
-      assert.is_true(extruct.is_idle(t))
-      assert.same(assert(client:get_table("tbl_w")), t)
-
-      assert.is_nil(err:find("\r", 1, true), "no redraws when stderr is not a terminal")
-      local seen, last_done = lines(err), -1
-      assert.is_true(#seen >= 2, err)
-      for _, line in ipairs(seen) do
-        local done, total, percent = line:match("^tbl_w: %a+, (%d+)/(%d+) cells, (%d+)%%, elapsed %d+:%d%d$")
-        assert.truthy(done, line)
-        assert.is_true(tonumber(done) > last_done, "a line only when something changed: " .. err)
-        assert.equal(math.floor(done * 100 / total), tonumber(percent))
-        last_done = tonumber(done)
-      end
-      assert.matches("^tbl_w: idle, 250/250 cells, 100%%, elapsed ", seen[#seen])
-    end)
-
-    it("--quiet reports nothing", function()
-      mock:add_table{ id = "tbl_w", polls = 2 }
-      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_w", "--interval", "0.05", "--quiet" })
-      assert.equal(0, status, err)
-      assert.equal("", err)
-      assert.is_true(extruct.is_idle(assert(extruct.decode(out))))
-    end)
-
-    it("exits 3 when the table is still running at --timeout, with nothing on stdout", function()
-      mock:add_table{ id = "tbl_slow", polls = 100000 }
-      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_slow", "--interval=0.05", "--timeout=0.3" })
-      assert.equal(3, status, err)
-      assert.equal("", out)
-      local seen = lines(err)
-      assert.matches("^extruct: timeout: table 'tbl_slow' was still running after 0.3 s", seen[#seen])
-      assert.is_true(#mock:requests() >= 2)
-    end)
-
-    it("passes --max-interval on: polls of a table that does not move grow apart", function()
-      -- every poll sees the same running table
-      mock:fault{ path = "/v1/tables/", status = 200, count = 1000, body = cjson.encode{
-        id = "tbl_still", name = "Still",
-        status = { run_status = "running", num_cells_completed = 1, num_cells_in_progress = 9 } } }
-      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_still",
-        "--interval", "0.05", "--max-interval", "0.4", "--timeout", "1.2" })
-      assert.equal(3, status, err)
-      assert.equal("", out)
-      -- pauses of at least 0.05, 0.075, 0.11, 0.17, 0.25, 0.38, 0.4 s: at
-      -- most 7 of them fit in 1.2 s, so at most 8 polls and one at the
-      -- deadline (a steady 0.05 s interval would poll about 24 times)
-      local polls = #mock:requests()
-      assert.is_true(polls >= 2 and polls <= 9, "polls: " .. polls)
-      -- no change, so one progress line
-      assert.equal(2, #lines(err), err)
-    end)
-
-    it("waits for several tables at once and prints each idle table as a JSON line, in the order given", function()
-      mock:add_table{ id = "tbl_a", polls = 3 }
-      mock:add_table{ id = "tbl_b", polls = 5 }
-      mock:fault{ count = 1000, delay = 0.1, path = "/v1/tables/" }
-      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_b", "tbl_a", "--interval", "0.05" })
-      assert.equal(0, status, err)
-      local printed = lines(out)
-      assert.equal(2, #printed, out)
-      assert.equal("tbl_b", assert(extruct.decode(printed[1])).id)
-      assert.equal("tbl_a", assert(extruct.decode(printed[2])).id)
-      assert.is_true(extruct.is_idle(extruct.decode(printed[1])))
-      -- a progress line per change of each table, both polled side by side
-      assert.matches("tbl_a: idle, 250/250 cells", err)
-      assert.matches("tbl_b: idle, 250/250 cells", err)
-      assert.equal(2, mock:stats().max_in_flight)
-    end)
-
-    it("with several tables, prints those that went idle, then the first failure, with its exit status", function()
-      mock:add_table{ id = "tbl_a", polls = 2 }
-      mock:add_table{ id = "tbl_slow", polls = 100000 }
-      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_a", "tbl_slow", "--interval", "0.05",
-        "--timeout", "0.5", "--quiet" })
-      assert.equal(3, status, err)
-      assert.equal("tbl_a", assert(extruct.decode(out)).id)
-      assert.matches("^extruct: timeout: table 'tbl_slow' was still running", err)
-      out, err, status = extruct_run(mock, { "tables", "wait", "tbl_a", "tbl_gone", "--quiet", "--concurrency", "1" })
-      assert.equal("tbl_a", assert(extruct.decode(out)).id)
-      assert.equal(1, status)
-      assert.matches("^extruct: not_found: table 'tbl_gone'", err)
-      out, err, status = extruct_run(mock, { "tables", "wait", "tbl_a", "tbl_b", "--concurrency", "0" })
-      assert.equal(2, status)
-      assert.equal("", out)
-      assert.matches("--concurrency", err)
-    end)
-
-    it("exits 1 when a poll fails", function()
-      local out, err, status = extruct_run(mock, { "tables", "wait", "tbl_gone", "--interval", "0.05" })
-      assert.equal(1, status)
-      assert.equal("", out)
-      assert.matches("^extruct: not_found: ", err)
-    end)
-  end)
-
-  describe("on a terminal", function()
-    local have_script = os.execute("command -v script >/dev/null 2>&1")
-    have_script = have_script == true or have_script == 0
-
-    -- The raw bytes a program wrote to a pty of `cols` columns (script -q
-    -- adds nothing), with stdout redirected to `out_file`.
-    local function on_pty(cols, args, out_file)
-      local words = {}
-      for i, word in ipairs(args) do words[i] = q(word) end
-      local inner = ("stty cols %d rows 20; EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct %s >%s"):format(
-        cols, q(mock.token), q(mock.url), q(helpers.LUA), table.concat(words, " "), q(out_file))
-      return helpers.run(("timeout 60 script -qfec %s /dev/null </dev/null"):format(q(inner)))
-    end
-
-    -- What was on the line each time it was redrawn.
-    local function frames(typescript)
-      local list = {}
-      for frame in typescript:gsub("\r\n", "\n"):gmatch("[^\r\n]+") do
-        if frame:find("%S") then list[#list + 1] = frame end
-      end
-      return list
-    end
-
-    it("draws a bar in place on stderr while stdout holds only the JSON (script)", function()
-      if not have_script then
-        pending("script(1) not found (Debian: bsdutils)")
-        return
-      end
-      mock:add_table{ id = "tbl_bar", polls = 6 }
-      local typescript = on_pty(100, { "tables", "wait", "tbl_bar", "--interval", "0.1" }, work)
-      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
-      assert.truthy(typescript:find("\r", 1, true))
-
-      local bars = 0
-      for _, frame in ipairs(frames(typescript)) do
-        local trimmed = frame:gsub("%s+$", "")
-        assert.is_true(#trimmed <= 99, "fits in 100 columns: " .. frame)
-        local done, total, percent = trimmed:match("^tbl_bar %[[#.]+%] +(%d+)/(%d+) cells +(%d+)%%  elapsed %d:%d%d, "
-          .. "last change %d:%d%d ago$")
-        if done then
-          bars = bars + 1
-          assert.equal(math.floor(done * 100 / total), tonumber(percent))
-        end
-      end
-      assert.is_true(bars >= 3, typescript)
-      -- cleared at the end: the last thing on the terminal is the summary line
-      assert.matches("\r +\rtbl_bar: idle, 250/250 cells, 100%%, elapsed %d:%d%d\r?\n$", typescript)
-    end)
-
-    it("keeps the bar's clocks moving between polls (script)", function()
-      if not have_script then
-        pending("script(1) not found (Debian: bsdutils)")
-        return
-      end
-      mock:add_table{ id = "tbl_tick", polls = 2 }
-      local typescript = on_pty(100, { "tables", "wait", "tbl_tick", "--interval", "2.5" }, work)
-      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
-      -- two polls, 2.5 s apart, yet the bar was redrawn with the time moving
-      -- while the counts of the first poll stayed
-      local first, later
-      for _, frame in ipairs(frames(typescript)) do
-        local counts, elapsed, since = frame:match("(%d+/250 cells +%d+%%)  elapsed 0:(%d%d), last change 0:(%d%d) ago")
-        if counts then
-          first = first or counts
-          if counts == first and elapsed == "02" and since == "02" then later = frame end
-        end
-      end
-      assert.truthy(later, typescript)
-    end)
-
-    it("narrows the bar to the terminal's width (script, 50 columns)", function()
-      if not have_script then
-        pending("script(1) not found (Debian: bsdutils)")
-        return
-      end
-      mock:add_table{ id = "tbl_bar", polls = 3 }
-      local typescript = on_pty(50, { "tables", "wait", "tbl_bar", "--interval", "0.05" }, work)
-      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
-      local bars = 0
-      for _, frame in ipairs(frames(typescript)) do
-        local trimmed = frame:gsub("%s+$", "")
-        assert.is_true(#trimmed <= 49, "fits in 50 columns: " .. frame)
-        if trimmed:find("^%[[#.]+%] +%d+/%d+ cells +%d+%%  elapsed %d:%d%d$") then bars = bars + 1 end
-      end
-      assert.is_true(bars >= 1, typescript)
-    end)
-
-    it("shows done/total, percent and elapsed on a real terminal screen, then clears the bar (tmux)", function()
-      local have_tmux = os.execute("command -v tmux >/dev/null 2>&1")
-      if not (have_tmux == true or have_tmux == 0) then
-        pending("tmux not found")
-        return
-      end
-      mock:add_table{ id = "tbl_tmux", polls = 30 }
-      local socket_name = "extruct-cli-spec-" .. mock.port
-      local tmux = "tmux -f /dev/null -L " .. socket_name
-      local done_flag = work .. ".done"
-      os.remove(done_flag)
-      local inner = ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables wait tbl_tmux --interval 0.1 >%s;"
-        .. " echo $? >%s; sleep 30"):format(q(mock.token), q(mock.url), q(helpers.LUA), q(work), q(done_flag))
-      local here = helpers.run("pwd"):gsub("\n$", "")
-      local ok = os.execute(("%s new-session -d -x 100 -y 20 -s cli %s"):format(tmux, q("cd " .. q(here) .. " && " .. inner)))
-      assert.is_true(ok == true or ok == 0, "tmux did not start")
-      local screen = ""
-      local function capture()
-        screen = helpers.run(tmux .. " capture-pane -p -t cli") or ""
-        return screen
-      end
-      local saw_bar = helpers.eventually(20, function()
-        return capture():find("%d+/250 cells +%d+%%  elapsed %d:%d%d") ~= nil
-      end)
-      local bar_screen = screen
-      local finished = helpers.eventually(30, function()
-        local f = io.open(done_flag, "rb")
-        if f then f:close() end
-        return f ~= nil
-      end)
-      capture()
-      os.execute(tmux .. " kill-server 2>/dev/null")
-
-      assert.is_true(saw_bar, bar_screen)
-      assert.matches("tbl_tmux %[[#.]+%]", bar_screen)
-      assert.is_true(finished, "the wait did not end")
-      assert.equal("0\n", helpers.read_file(done_flag))
-      os.remove(done_flag)
-      -- the bar gave way to the summary; the JSON went to the file only
-      assert.is_nil(screen:find("[", 1, true), screen)
-      assert.matches("tbl_tmux: idle, 250/250 cells, 100%%, elapsed %d:%d%d", screen)
-      assert.is_nil(screen:find("{", 1, true), screen)
-      assert.same(assert(client:get_table("tbl_tmux")), assert(extruct.decode(helpers.read_file(work))))
+      assert.same({}, session.mock:requests())
     end)
   end)
 
   describe("help", function()
-    local function help(args)
-      local out, err, status = extruct_run(nil, args)
+    local function help_of(argv)
+      local out, err, status = run_extruct(nil, argv)
       assert.equal(0, status, err)
       assert.equal("", err)
       return out
     end
 
-    it("--help lists the commands, the options, the environment and the exit statuses", function()
-      local out = help{ "--help" }
+    it("--help lists every command, the options, the environment and the exit statuses", function()
+      local out = help_of{ "--help" }
       assert.matches("^usage: extruct ", out)
-      for _, text in ipairs{ "tables get ID", "tables status ID", "tables wait ID", "--token-file PATH",
-                             "--base-url URL", "EXTRUCT_API_TOKEN", "EXTRUCT_API_URL", "Exit status",
-                             "  3  `tables wait` timed out" } do
+      for _, text in ipairs{ "  tables list ", "  tables get ID ", "  tables status ID ", "  tables wait ID [ID ...] ",
+                             "  tables create FILE ", "  tables delete ID ", "  tables run ID ", "  tables data ID ",
+                             "  tables rows add ID FILE ", "  help [COMMAND] ", "--token-file PATH", "--base-url URL",
+                             "EXTRUCT_API_TOKEN", "EXTRUCT_API_URL", "Exit status", "  3  `tables wait` timed out" } do
         assert.truthy(out:find(text, 1, true), text)
       end
-      assert.equal(out, help{ "help" })
+      assert.equal(out, help_of{ "help" })
     end)
 
     it("each level has its own help, whatever else is on the line", function()
-      local tables = help{ "tables", "--help" }
+      local tables = help_of{ "tables", "--help" }
       assert.matches("^usage: extruct tables SUBCOMMAND", tables)
-      local wait = help{ "tables", "wait", "--help" }
+      for _, sub in ipairs{ "list", "create FILE", "delete ID", "run ID", "data ID", "rows add ID FILE" } do
+        assert.truthy(tables:find("\n  " .. sub .. " ", 1, true), sub)
+      end
+      local wait = help_of{ "tables", "wait", "--help" }
       assert.matches("^usage: extruct tables wait ID", wait)
       for _, option in ipairs{ "--interval S", "--max-interval S", "--timeout S", "--quiet", "--pretty", "--compact",
-                               "--token-file" } do
+                               "--concurrency N", "--token-file", "  3  timed out" } do
         assert.truthy(wait:find(option, 1, true), option)
       end
-      assert.equal(wait, help{ "help", "tables", "wait" })
-      assert.equal(wait, help{ "-h", "tables", "wait", "tbl_x" })
-      assert.matches("^usage: extruct tables get ID", help{ "tables", "get", "--help" })
-      assert.matches("^usage: extruct tables status ID", help{ "tables", "status", "--help" })
+      assert.equal(wait, help_of{ "-h", "tables", "wait", "tbl_x" })
+      assert.equal(help_of{ "tables", "--help" }, help_of{ "tables", "nonsense", "--help" })
+      assert.matches("^usage: extruct tables rows SUBCOMMAND", help_of{ "help", "tables", "rows" })
     end)
 
-    it("help for an unknown topic is a usage error", function()
-      local out, err, status = extruct_run(nil, { "help", "rows" })
-      assert.equal(2, status)
-      assert.equal("", out)
-      assert.matches("^extruct: no help for 'rows'\n", err)
+    it("every command's and group's help names its arguments and options, and `help X` is `X --help`", function()
+      local commands = registry.standard()
+      for _, entry in ipairs(commands.commands) do
+        local page = help_of(with(words_of(entry.path), "--help"))
+        assert.matches("^usage: extruct " .. entry.path:gsub("%p", "%%%0"), page)
+        for _, arg in ipairs(entry.args) do assert.truthy(page:find("\n  " .. arg.name, 1, true), arg.name) end
+        for _, spec in ipairs(entry.options) do
+          assert.truthy(page:find("\n  " .. args.option_label(spec), 1, true), entry.path .. ": " .. spec.name)
+        end
+        assert.equal(page, help_of(with({ "help" }, unpack(words_of(entry.path)))))
+      end
+      for _, path in ipairs{ "tables", "tables rows" } do
+        assert.equal(help_of(with(words_of(path), "--help")), help_of(with({ "help" }, unpack(words_of(path)))))
+      end
     end)
 
     it("--version names the version, the Lua and libcurl", function()
-      local out = help{ "--version" }
+      local out = help_of{ "--version" }
       assert.matches("^extruct " .. extruct._VERSION:gsub("%p", "%%%0") .. " %(.*libcurl/[%d.]+%)\n$", out)
     end)
   end)
 end)
 
-describe("extruct.cli pieces", function()
-  it("formats durations as m:ss and h:mm:ss", function()
-    assert.equal("0:00", cli.duration(0))
-    assert.equal("0:59", cli.duration(59.9))
-    assert.equal("2:05", cli.duration(125))
-    assert.equal("1:00:01", cli.duration(3601))
+describe("the command registry", function()
+  -- A command of a group the standard registry does not have.
+  local function hello_entry(extra)
+    local entry = {
+      words = { "greetings", "hello" },
+      args = { { name = "NAME", help = "who to greet", missing = "missing NAME" } },
+      options = { args.option{ name = "--shout", help = "in capitals" } },
+      summary = "say hello to someone",
+      help = "Says hello to NAME on stdout.\n",
+      examples = { "extruct greetings hello Ada" },
+      run = function(ctx, a, opts)
+        local text = "hello " .. a.name
+        return ctx:print(opts.shout and text:upper() or text)
+      end,
+    }
+    for k, v in pairs(extra or {}) do entry[k] = v end
+    return entry
+  end
+
+  it("takes a new command as one entry: it runs, and every help level and the reference show it", function()
+    local commands = registry.standard()
+    commands:add(hello_entry())
+
+    -- no token is needed by a command that never asks for the client
+    local out, err, status = support.main({ "greetings", "hello", "Ada", "--shout" }, {}, commands)
+    assert.equal(0, status, err)
+    assert.equal("HELLO ADA\n", out)
+
+    out = support.main({ "--help" }, {}, commands)
+    assert.truthy(out:find("\n  greetings hello NAME ", 1, true), out)
+    assert.truthy(out:find("\n  tables get ID ", 1, true), out)
+    out = support.main({ "greetings", "--help" }, {}, commands)
+    assert.matches("^usage: extruct greetings SUBCOMMAND", out)
+    assert.truthy(out:find("\n  hello NAME ", 1, true), out)
+    out = support.main({ "help", "greetings", "hello" }, {}, commands)
+    assert.matches("^usage: extruct greetings hello NAME %[%-%-shout%] %[OPTIONS%]\n", out)
+    assert.truthy(out:find("\n  --shout ", 1, true), out)
+    assert.truthy(out:find("\nExamples:\n  extruct greetings hello Ada\n", 1, true), out)
+    assert.truthy(docs.markdown(commands):find("\n### extruct greetings hello\n", 1, true))
+
+    -- its option belongs to it alone, and its argument is checked
+    out, err, status = support.main({ "tables", "get", "x", "--shout" }, {}, commands)
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.matches("option %-%-shout does not apply to 'tables get'", err)
+    out, err, status = support.main({ "greetings", "hello" }, {}, commands)
+    assert.equal("", out)
+    assert.equal(2, status)
+    assert.equal("extruct: missing NAME\nRun 'extruct greetings hello --help' for usage.\n", err)
+
+    -- the standard command line is untouched
+    out, err, status = support.main({ "greetings", "hello", "Ada" })
+    assert.equal("", out)
+    assert.equal(2, status)
+    assert.matches("unknown command 'greetings'", err)
   end)
 
-  it("drops the id, then the last change, then the bar as the terminal narrows", function()
-    local counts = { done = 5, total = 250 }
-    local wide = cli.bar_line("tbl_a", counts, 2, 65, 3, 120)
-    assert.matches("^tbl_a %[#?%.+%]   5/250 cells   2%%  elapsed 1:05, last change 0:03 ago$", wide)
-    assert.is_true(#wide <= 119)
-    for width = 10, 120 do
-      local line = cli.bar_line("tbl_a", counts, 2, 65, 3, width)
-      assert.is_true(#line <= width - 1, width .. ": " .. line)
+  it("makes any entry marked destructive refuse to run without --yes", function()
+    local ran = 0
+    local commands = registry.new()
+    commands:add(hello_entry{ destructive = true, run = function(ctx)
+      ran = ran + 1
+      return ctx:print("gone")
+    end })
+    local out, err, status = support.main({ "greetings", "hello", "Ada" }, {}, commands)
+    assert.equal(2, status)
+    assert.equal("", out)
+    assert.equal("extruct: 'greetings hello' cannot be undone: pass --yes to confirm\n"
+      .. "Run 'extruct greetings hello --help' for usage.\n", err)
+    assert.equal(0, ran)
+    out, err, status = support.main({ "greetings", "hello", "Ada", "--yes" }, {}, commands)
+    assert.equal(0, status, err)
+    assert.equal("gone\n", out)
+    assert.equal(1, ran)
+    assert.truthy(support.main({ "greetings", "hello", "--help" }, {}, commands):find("\n  --yes ", 1, true))
+  end)
+
+  it("refuses an entry without help, summary, examples or run, and clashing words or options", function()
+    for _, field in ipairs{ "help", "summary", "examples", "run" } do
+      local commands = registry.new()
+      assert.has_error(function() commands:add(hello_entry{ [field] = false }) end)
     end
-    assert.matches("^%[", cli.bar_line("tbl_a", counts, 2, 65, 3, 66))
-    assert.equal("  5/250 cells   2%  elapsed 1:05", cli.bar_line("tbl_a", counts, 2, 65, 3, 40))
+    local commands = registry.new()
+    commands:add(hello_entry())
+    assert.has_error(function() commands:add(hello_entry()) end, nil)
+    assert.has_error(function() commands:add(hello_entry{ words = { "greetings" } }) end)
+    assert.has_error(function() commands:add(hello_entry{ words = { "greetings", "hello", "again" } }) end)
+    assert.has_error(function()
+      commands:add(hello_entry{ words = { "greetings", "bye" }, options = { args.option{ name = "--shout", value = "HOW",
+        help = "how loud" } } })
+    end)
+    assert.has_error(function() commands:add(hello_entry{ words = { "help", "me" } }) end)
+    assert.has_error(function() args.option{ name = "--quiet" } end)
+  end)
+
+  it("has help, a summary, examples, and help for every argument and option of every command", function()
+    local commands = registry.standard()
+    assert.is_true(#commands.commands >= 9)
+    for _, entry in ipairs(commands.commands) do
+      assert.truthy(type(entry.summary) == "string" and entry.summary:find("%S"), entry.path)
+      assert.truthy(type(entry.help) == "string" and entry.help:find("%S"), entry.path)
+      assert.is_true(#entry.examples > 0, entry.path)
+      for _, example in ipairs(entry.examples) do
+        assert.truthy(example:find("extruct " .. entry.path, 1, true), entry.path .. ": " .. example)
+      end
+      for _, arg in ipairs(entry.args) do assert.truthy(arg.help:find("%S"), entry.path .. " " .. arg.name) end
+      for _, spec in ipairs(entry.options) do assert.truthy(spec.help:find("%S"), entry.path .. " " .. spec.name) end
+      assert.truthy(help.command(entry))
+    end
+  end)
+
+  it("docs/cli.md is what scripts/cli-doc.lua makes from the registry", function()
+    local expected = docs.markdown(registry.standard())
+    local file = io.open("docs/cli.md", "rb")
+    local current = file and file:read("*a")
+    if file then file:close() end
+    assert(current == expected, "docs/cli.md is out of date with the command registry: run `make cli-doc`")
+    -- the script needs no build and no path set up for it
+    local out, status = helpers.run(("env -u LUA_PATH -u LUA_CPATH %s scripts/cli-doc.lua"):format(q(helpers.LUA)))
+    assert.equal(0, status, out)
+    assert(out == expected, "scripts/cli-doc.lua printed something else than extruct.cli.docs makes")
+  end)
+
+  it("the reference has a section, the usage and the options of every command", function()
+    local commands = registry.standard()
+    local text = docs.markdown(commands)
+    for _, entry in ipairs(commands.commands) do
+      assert.truthy(text:find("\n### extruct " .. entry.path .. "\n", 1, true), entry.path)
+      assert.truthy(text:find(help.usage(entry), 1, true), entry.path)
+      for _, spec in ipairs(entry.options) do
+        assert.truthy(text:find("| `" .. args.option_label(spec) .. "` |", 1, true), entry.path .. " " .. spec.name)
+      end
+    end
   end)
 end)

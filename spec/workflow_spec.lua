@@ -165,7 +165,7 @@ describe("the whole workflow against the offline mock", function()
     assert.equal(#INPUTS, n)
 
     local _
-    _, err, status = run({ "tables", "delete", id })
+    _, err, status = run({ "tables", "delete", id, "--yes" })
     assert.equal(0, status, err)
     out, err, status = run({ "tables", "get", id })
     assert.equal(1, status, out)

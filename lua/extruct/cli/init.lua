@@ -1,0 +1,119 @@
+--- extruct.cli: the `extruct` command, for shell scripts and terminals.
+---
+--- M.main(argv, sys) reads the command line, runs the command and returns
+--- the exit status; bin/extruct is a launcher around it. `sys` replaces the
+--- process's streams and environment (stdin, stdout, stderr, getenv,
+--- isatty, terminal_width), which keeps the command line testable
+--- in-process.
+---
+--- The commands live in a registry (extruct.cli.registry), one entry each,
+--- in the command modules (extruct.cli.tables, extruct.cli.rows); the help
+--- pages (extruct.cli.help) and docs/cli.md (extruct.cli.docs) are made
+--- from it.
+
+local args = require("extruct.cli.args")
+local context = require("extruct.cli.context")
+local help = require("extruct.cli.help")
+local output = require("extruct.cli.output")
+local registry = require("extruct.cli.registry")
+
+local M = {}
+
+M.EXIT_OK = registry.EXIT_OK
+M.EXIT_API = registry.EXIT_API
+M.EXIT_USAGE = registry.EXIT_USAGE
+M.EXIT_TIMEOUT = registry.EXIT_TIMEOUT
+
+local standard
+
+--- The registry of the standard commands, made on first use.
+function M.commands()
+  standard = standard or registry.standard()
+  return standard
+end
+
+local function default_sys()
+  local core = require("extruct.core")
+  return {
+    stdin = io.stdin,
+    stdout = io.stdout,
+    stderr = io.stderr,
+    getenv = os.getenv,
+    isatty = core.isatty,
+    terminal_width = core.terminal_width,
+  }
+end
+
+local function version_line(extruct)
+  local lua = rawget(_G, "jit") and jit.version or _VERSION
+  local curl = require("extruct.core").curl_version:match("^%S+")
+  return ("extruct %s (%s; %s)"):format(extruct._VERSION, lua, curl)
+end
+
+local function help_hint(topic)
+  if topic == nil or topic == "" then return "Run 'extruct --help' for usage." end
+  return ("Run 'extruct %s --help' for usage."):format(topic)
+end
+
+local function given_any(given, names)
+  for _, option in ipairs(given) do
+    if names[option.name] then return true end
+  end
+  return false
+end
+
+local HELP_NAMES = { ["--help"] = true, ["-h"] = true }
+local VERSION_NAMES = { ["--version"] = true }
+
+local function dispatch(argv, sys, commands)
+  local words, given = args.split(argv,
+    function(name) return commands:spec_of(name) end,
+    function(so_far) return commands:topic_of(so_far) end)
+  local extruct = require("extruct")
+
+  if given_any(given, VERSION_NAMES) then
+    sys.stdout:write(version_line(extruct), "\n")
+    return M.EXIT_OK
+  end
+  if words[1] == "help" then
+    local topic = table.concat(words, " ", 2)
+    local page = help.page(commands, topic)
+    if not page then args.usage_error(("no help for '%s'"):format(topic)) end
+    sys.stdout:write(page)
+    return M.EXIT_OK
+  end
+  if given_any(given, HELP_NAMES) then
+    sys.stdout:write(help.page(commands, commands:topic_of(words)))
+    return M.EXIT_OK
+  end
+
+  local entry, used = commands:resolve(words)
+  local values, opts = registry.bind(entry, words, used, given)
+  local ok, err, exit_code = entry.run(context.new(extruct, sys, opts, entry), values, opts)
+  if ok then return M.EXIT_OK end
+  sys.stderr:write(output.one_line(tostring(err)), "\n")
+  if exit_code then return exit_code end
+  return err.kind == "config" and M.EXIT_USAGE or M.EXIT_API
+end
+
+--- Runs the command line argv (a list of strings, like the global `arg`);
+--- returns the exit status. sys: see the header; commands: a registry
+--- (default: the standard commands).
+function M.main(argv, sys, commands)
+  local defaults = default_sys()
+  sys = sys or {}
+  for name, value in pairs(defaults) do
+    if sys[name] == nil then sys[name] = value end
+  end
+  -- Usage errors unwind to here; anything else is a bug, raised with its traceback.
+  local ok, result = xpcall(function() return dispatch(argv or {}, sys, commands or M.commands()) end, function(e)
+    if args.is_usage_error(e) then return e end
+    return debug.traceback(tostring(e), 2)
+  end)
+  if ok then return result end
+  if not args.is_usage_error(result) then error(result, 0) end
+  sys.stderr:write("extruct: ", result.message, "\n", help_hint(result.help_topic), "\n")
+  return M.EXIT_USAGE
+end
+
+return M

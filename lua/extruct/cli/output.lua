@@ -1,0 +1,145 @@
+--- extruct.cli.output: what the command line writes: text of API fields on
+--- one line, aligned text tables, JSON documents, wrapped help text, and
+--- writes to stdout that fail as an error of kind `output` instead of
+--- raising.
+
+local args = require("extruct.cli.args")
+local errors = require("extruct.errors")
+
+local M = {}
+
+--- The options of commands that print JSON documents.
+M.PRETTY = args.option{
+  name = "--pretty", help = "indented JSON (the default when stdout is a terminal)",
+  check = function(opts, fail)
+    if opts.compact then fail("--pretty and --compact exclude each other") end
+  end,
+}
+M.COMPACT = args.option{ name = "--compact", help = "JSON on one line (the default otherwise)" }
+
+--- The text with its control characters (line breaks too) made spaces.
+function M.one_line(text)
+  return (tostring(text):gsub("%c+", " "))
+end
+
+--- Integer-looking text for counts, which may arrive as floats on Lua 5.1.
+function M.count_text(n)
+  return ("%d"):format(n)
+end
+
+--- The shortest text that reads back as the same number.
+function M.number_text(n)
+  if n == math.floor(n) and math.abs(n) < 2 ^ 53 then return ("%d"):format(n) end
+  local short = ("%.15g"):format(n)
+  if tonumber(short) == n then return short end
+  return ("%.17g"):format(n)
+end
+
+--- One line of text for whatever a field of the API holds ("" for tables and null).
+function M.field_text(value)
+  if type(value) == "string" then return M.one_line(value) end
+  if type(value) == "number" then return M.number_text(value) end
+  if type(value) == "boolean" then return tostring(value) end
+  return ""
+end
+
+--- "Acme leads (tbl_demo)", or the id alone when the name is missing or blank.
+function M.label(name, id)
+  name = type(name) == "string" and name:find("%S") and M.one_line(name) or nil
+  return name and ("%s (%s)"):format(name, M.one_line(id)) or M.one_line(id)
+end
+
+--- A creation time for a listing: UTC to the minute when the API says UTC,
+--- as given otherwise.
+function M.created_text(value)
+  if type(value) ~= "string" then return M.field_text(value) end
+  local date, time, zone = value:match("^(%d%d%d%d%-%d%d%-%d%d)T(%d%d:%d%d)[%d:.]*(.*)$")
+  if date and (zone == "Z" or zone == "+00:00" or zone == "") then
+    return date .. " " .. time
+  end
+  return M.one_line(value)
+end
+
+--- The text with one newline at its end, however many it had ("\n*$"
+--- would not do: Lua 5.1 also matches the empty string after the newlines).
+function M.one_final_newline(text)
+  return (text:gsub("%s+$", "")) .. "\n"
+end
+
+--- Characters on screen: UTF-8 continuation bytes take no column.
+function M.text_width(text)
+  return select(2, text:gsub("[^\128-\191]", ""))
+end
+
+--- Rows of cells as text columns two spaces apart, the last one unpadded.
+function M.aligned(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do widths[i] = math.max(widths[i] or 0, M.text_width(cell)) end
+  end
+  local lines = {}
+  for r, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do
+      cells[i] = i < #row and cell .. (" "):rep(widths[i] - M.text_width(cell)) or cell
+    end
+    lines[r] = table.concat(cells, "  ") .. "\n"
+  end
+  return table.concat(lines)
+end
+
+--- Text filled into lines of at most `width` columns, words kept whole; the
+--- first line starts with `first` and the others with `rest` (indents).
+--- Returns the lines joined by "\n", without a final one.
+function M.wrap(text, width, first, rest)
+  first, rest = first or "", rest or first or ""
+  local lines, line = {}, first
+  local empty = true
+  for word in text:gmatch("%S+") do
+    if not empty and M.text_width(line) + 1 + M.text_width(word) > width then
+      lines[#lines + 1] = line
+      line, empty = rest .. word, false
+    else
+      line, empty = (empty and line or line .. " ") .. word, false
+    end
+  end
+  lines[#lines + 1] = line
+  return table.concat(lines, "\n")
+end
+
+--- `label` in a column `column` wide, then `text` wrapped beside it; a label
+--- too wide for its column puts the text on the next line.
+function M.two_columns(label, text, column, width)
+  local indent = (" "):rep(column)
+  if M.text_width(label) + 2 > column then
+    return label .. "\n" .. M.wrap(text, width, indent, indent)
+  end
+  return M.wrap(text, width, label .. (" "):rep(column - M.text_width(label)), indent)
+end
+
+local function output_error(why)
+  return errors.new("output", "cannot write to stdout: " .. tostring(why))
+end
+
+--- Writes its arguments on stream (stdout): true, or nil and an `output` error.
+function M.write(stream, ...)
+  local ok, why = stream:write(...)
+  if not ok then return nil, output_error(why) end
+  return true
+end
+
+function M.flush(stream)
+  local ok, why = stream:flush()
+  if not ok then return nil, output_error(why) end
+  return true
+end
+
+--- Whether JSON goes out indented: --pretty, --compact, else whether stdout
+--- is a terminal.
+function M.pretty_json(opts, isatty)
+  if opts.pretty then return true end
+  if opts.compact then return false end
+  return isatty(1) and true or false
+end
+
+return M

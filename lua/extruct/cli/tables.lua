@@ -1,0 +1,395 @@
+--- extruct.cli.tables: the `extruct tables ...` commands, one entry each
+--- (see extruct.cli.registry for the shape of an entry).
+
+local args = require("extruct.cli.args")
+local csv = require("extruct.csv")
+local errors = require("extruct.errors")
+local input = require("extruct.cli.input")
+local output = require("extruct.cli.output")
+local progress = require("extruct.cli.progress")
+local waiting = require("extruct.cli.waiting")
+
+local field_text, one_line = output.field_text, output.one_line
+
+local M = {}
+
+-- Tables a request for `tables list`: the most the API allows.
+local LIST_PAGE_SIZE = 100
+-- Rows a request for `tables data`: the API's own paging advice.
+local DATA_PAGE_SIZE = 50
+
+local TABLE_ID = { name = "ID", key = "id", help = "the table's id", missing = "missing table ID" }
+local SPEC_FILE = { name = "FILE", key = "file", missing = "missing FILE (a path, or - for standard input)",
+                    help = "a JSON object: the new table's spec (`-`: standard input)" }
+
+local PRETTY, COMPACT = output.PRETTY, output.COMPACT
+
+-- --pretty and --compact shape --json's output only.
+local function json_style_needs_json(opts, fail, spelled)
+  if (opts.pretty or opts.compact) and not opts.json then
+    fail(("option %s needs --json"):format(spelled.pretty or spelled.compact))
+  end
+end
+
+--- "run_0001: 50 cells requested (mode new)"
+function M.run_line(run)
+  run = type(run) == "table" and run or {}
+  local cells = type(run.num_requested_cells) == "number" and output.number_text(run.num_requested_cells) or "?"
+  local text = ("%s: %s cell%s requested"):format(field_text(run.id), cells, cells == "1" and "" or "s")
+  if type(run.mode) == "string" then text = text .. (" (mode %s)"):format(one_line(run.mode)) end
+  return text
+end
+
+--- A cell of a row as one CSV field: the answer (extruct.cell) as text;
+--- empty for a null, missing or failed cell.
+function M.cell_text(extruct, row, key)
+  if type(row) ~= "table" then return "" end
+  local answer, status = extruct.cell(row, key)
+  if answer == nil or answer == extruct.null or status == "failed" then return "" end
+  local kind = type(answer)
+  if kind == "string" then return answer end
+  if kind == "number" then return output.number_text(answer) end
+  if kind == "boolean" then return tostring(answer) end
+  if kind == "table" then return (extruct.encode(answer)) or "" end
+  return ""
+end
+
+-- The column keys of a table, in its column order.
+local function column_keys(t)
+  local keys = {}
+  for _, column in ipairs(type(t.columns) == "table" and t.columns or {}) do
+    local config = type(column) == "table" and column.config
+    if type(config) == "table" and type(config.key) == "string" then keys[#keys + 1] = config.key end
+  end
+  return keys
+end
+
+M.commands = {}
+local function command(entry) M.commands[#M.commands + 1] = entry end
+
+command{ words = { "tables" }, group = true, help = [[
+A table holds rows, and columns whose cells Extruct's agents fill in; a run
+fills the cells, and the table is idle again when it is done.
+]] }
+
+command{
+  words = { "tables", "list" },
+  summary = "list the tables: id, name, kind, created",
+  options = {
+    args.option{ name = "--kind", value = "K", type = args.choice("generic", "company", "people"),
+                 help = "only tables of this kind: generic, company or people" },
+    args.option{ name = "--scope", value = "S", type = args.choice("personal", "organization"),
+                 help = "personal or organization" },
+    args.option{ name = "--search", value = "TEXT", help = "only tables whose name or description holds TEXT" },
+    args.option{ name = "--tag", key = "tags", value = "T", repeated = true,
+                 help = "only tables with the tag T; repeat it for several tags" },
+    args.option{ name = "--sort", value = "ORDER",
+                 type = args.choice("-created_at", "created_at", "name", "-name", "num_rows", "-num_rows"),
+                 help = "-created_at (the default: newest first), created_at, name, -name, num_rows or -num_rows" },
+    args.option{ name = "--limit", value = "N", type = args.COUNT, help = "at most N tables in all" },
+    args.option{ name = "--page-size", value = "N", type = args.COUNT,
+                 help = "tables a request, 1..100 (default 100, or N of --limit when that is smaller)",
+                 check = function(opts, fail)
+                   if opts.page_size > LIST_PAGE_SIZE then
+                     fail(("--page-size is at most %d for tables list"):format(LIST_PAGE_SIZE))
+                   end
+                 end },
+    args.option{ name = "--json", help = "one JSON object per line instead of the text table" },
+  },
+  help = [[
+Lists every table (GET /v1/tables, page after page) on stdout: an aligned
+text table with a header line (ID, NAME, KIND, CREATED, the time in UTC to
+the minute), or with --json one table header per line as compact JSON, in
+the API's order. --kind, --scope, --search, --tag and --sort filter and
+order on the server.
+]],
+  examples = {
+    "extruct tables list --kind company",
+    "extruct tables list --tag demo --sort name --json | jq -r .id",
+  },
+  run = function(ctx, _, opts)
+    local client = ctx:client()
+    local page_size = opts.page_size or math.min(opts.limit or LIST_PAGE_SIZE, LIST_PAGE_SIZE)
+    local lines = { { "ID", "NAME", "KIND", "CREATED" } }
+    local count = 0
+    for t, err in client:iter_tables{ kind = opts.kind, scope = opts.scope, search = opts.search,
+                                      tags = opts.tags, sort = opts.sort, limit = page_size } do
+      if not t then return nil, err end
+      if opts.json then
+        local ok, why = ctx:json_line(t)
+        if not ok then return nil, why end
+      else
+        t = type(t) == "table" and t or {}
+        lines[#lines + 1] = { field_text(t.id), field_text(t.name), field_text(t.kind), output.created_text(t.created_at) }
+      end
+      count = count + 1
+      if count == opts.limit then break end
+    end
+    if not opts.json then
+      local ok, err = ctx:write(output.aligned(lines))
+      if not ok then return nil, err end
+    end
+    return ctx:flush()
+  end,
+}
+
+command{
+  words = { "tables", "get" },
+  args = { TABLE_ID },
+  summary = "print the table (header and run status) as JSON",
+  options = { PRETTY, COMPACT },
+  help = [[
+Prints the table ID (GET /v1/tables/ID: header, columns, run status) as one
+JSON document on stdout, followed by a newline.
+]],
+  examples = { "extruct tables get tbl_demo | jq -r .status.run_status" },
+  run = function(ctx, a)
+    local t, err = ctx:client():get_table(a.id)
+    if not t then return nil, err end
+    return ctx:print_json(t)
+  end,
+}
+
+command{
+  words = { "tables", "status" },
+  args = { TABLE_ID },
+  summary = "print one line: name, run status, cells done/total, percent",
+  help = [[
+Prints one line about the table's run on stdout, for example:
+  Acme leads (tbl_demo): running, 18/25 cells, 72%
+with ", N failed" appended when cells failed. Counts are of non-input cells;
+the percent is rounded down, so 100% means done.
+]],
+  examples = { "extruct tables status tbl_demo" },
+  run = function(ctx, a)
+    local t, err = ctx:client():get_table(a.id)
+    if not t then return nil, err end
+    return ctx:print(progress.status_line(ctx.extruct, a.id, t))
+  end,
+}
+
+
+command{
+  words = { "tables", "wait" },
+  args = { { name = "ID", key = "ids", many = true, help = "the table's id; several wait side by side",
+             missing = "missing table ID" } },
+  summary = "wait until the table's run is idle, then print it as JSON",
+  options = args.options(waiting.OPTIONS, {
+    args.option{ name = "--concurrency", value = "N", type = args.COUNT,
+                 help = "tables polled at once (several IDs; default 8)" },
+    PRETTY, COMPACT,
+  }),
+  help = [[
+Polls the table until its run is idle, then prints it as JSON on stdout.
+With several IDs it polls up to --concurrency of them at once (default 8),
+prints each idle table as one line of JSON in the order given, and the
+timeout is for the whole wait; if one table fails or time runs out, the
+tables that did go idle are still printed before the error.
+While waiting it reports progress on stderr: when stderr is a terminal, a bar
+redrawn in place every second (cells done/total, percent, time elapsed, time
+since the counts last changed), cleared at the end and replaced by a summary
+line; otherwise one line per poll where the run status or a count changed
+(and at least one a minute):
+  tbl_demo: running, 166/250 cells, 66%, elapsed 0:10
+With several IDs, a terminal shows one bar per table. Transient failures
+(network, 5xx, 429) are retried within the timeout.
+]],
+  exit_codes = { [3] = "timed out before the table went idle (stdout stays empty for one table)" },
+  examples = {
+    "extruct tables wait tbl_demo --interval 1 > demo.json",
+    "extruct tables wait tbl_a tbl_b --timeout 600 --quiet",
+  },
+  run = function(ctx, a)
+    if #a.ids == 1 then return waiting.wait_one(ctx, a.ids[1]) end
+    return waiting.wait_many(ctx, a.ids)
+  end,
+}
+
+command{
+  words = { "tables", "create" },
+  args = { SPEC_FILE },
+  summary = "create a table from a JSON spec, print its id",
+  options = {
+    args.option{ name = "--json", help = "print the whole new table as JSON instead of its id" },
+    PRETTY, COMPACT,
+  },
+  check = json_style_needs_json,
+  help = [[
+Creates a table (POST /v1/tables) from FILE, a JSON object such as
+  {"name": "Leads", "kind": "company", "column_configs": [
+     {"kind": "input", "name": "Company", "key": "company"}]}
+(fields: name, description, tags, kind, notify, settings, column_configs,
+sent as they are) and prints the new table's id on stdout.
+]],
+  examples = {
+    "id=$(extruct tables create leads.json)",
+    "extruct tables create - --json < leads.json",
+  },
+  run = function(ctx, a, opts)
+    local spec = input.json_object(ctx, a.file, "the table's spec")
+    local t, err = ctx:client():create_table(spec)
+    if not t then return nil, err end
+    if opts.json then return ctx:print_json(t) end
+    if type(t.id) ~= "string" then
+      return nil, errors.new("decode", "the API created a table but sent no id for it")
+    end
+    return ctx:print(one_line(t.id))
+  end,
+}
+
+command{
+  words = { "tables", "delete" },
+  args = { TABLE_ID },
+  summary = "delete the table (needs --yes)",
+  destructive = true,
+  options = {
+    args.option{ name = "--json", help = "print the deleted table's header as JSON instead" },
+    PRETTY, COMPACT,
+  },
+  check = json_style_needs_json,
+  help = [[
+Deletes the table ID (DELETE /v1/tables/ID) and prints one line on stdout:
+  deleted Acme leads (tbl_demo)
+There is no undo, so it refuses to run without --yes.
+]],
+  examples = { "extruct tables delete tbl_0001 --yes" },
+  run = function(ctx, a, opts)
+    local t, err = ctx:client():delete_table(a.id)
+    if not t then return nil, err end
+    if opts.json then return ctx:print_json(t) end
+    local name = type(t) == "table" and t.name or nil
+    return ctx:print("deleted ", output.label(name, a.id))
+  end,
+}
+
+local run_options = args.options({
+  args.option{ name = "--mode", value = "MODE", type = args.choice("new", "all", "failed", "stuck_failed_new"),
+               help = "new (the default: cells never run), all, failed or stuck_failed_new" },
+  args.option{ name = "--rows", value = "IDS", type = args.ID_LIST, want = "row ids separated by commas",
+               help = "only these rows: ids separated by commas" },
+  args.option{ name = "--columns", value = "IDS", type = args.ID_LIST, want = "column ids separated by commas",
+               help = "only these columns: ids separated by commas" },
+  args.option{ name = "--json", help = "print the whole run object as JSON instead" },
+  args.option{ name = "--wait",
+               help = "then wait until the table is idle, as `tables wait` does, with its options: the run's"
+                 .. " line and the progress go to stderr (none with --quiet), the idle table as JSON to stdout" },
+}, waiting.OPTIONS, { PRETTY, COMPACT })
+
+local WAIT_KEYS = {}
+for _, spec in ipairs(waiting.OPTIONS) do WAIT_KEYS[#WAIT_KEYS + 1] = spec.key end
+
+command{
+  words = { "tables", "run" },
+  args = { TABLE_ID },
+  summary = "start a run of the table's cells (--wait: until idle)",
+  options = run_options,
+  check = function(opts, fail, spelled)
+    for _, key in ipairs(WAIT_KEYS) do
+      if spelled[key] and not opts.wait then fail(("option %s needs --wait"):format(spelled[key])) end
+    end
+    if opts.wait and opts.json then
+      fail("--json and --wait exclude each other (--wait prints the idle table as JSON)")
+    end
+    if (opts.pretty or opts.compact) and not (opts.wait or opts.json) then
+      fail(("option %s needs --json or --wait"):format(spelled.pretty or spelled.compact))
+    end
+  end,
+  help = [[
+Starts a run of the table's cells (POST /v1/tables/ID/run) and prints one
+line on stdout: the run's id, the number of cells requested and the mode:
+  run_0001: 50 cells requested (mode new)
+The wait options (--interval, --max-interval, --timeout, --quiet) need
+--wait.
+]],
+  exit_codes = { [3] = "with --wait: timed out before the table went idle" },
+  examples = {
+    "extruct tables run tbl_0001",
+    "extruct tables run tbl_0001 --mode failed --wait --interval 1 > table.json",
+  },
+  run = function(ctx, a, opts)
+    local run, err = ctx:client():run_table(a.id, { mode = opts.mode, rows = opts.rows, columns = opts.columns })
+    if not run then return nil, err end
+    if opts.wait then
+      if not opts.quiet then ctx:note(M.run_line(run)) end
+      return waiting.wait_one(ctx, a.id)
+    end
+    if opts.json then return ctx:print_json(run) end
+    return ctx:print(M.run_line(run))
+  end,
+}
+
+command{
+  words = { "tables", "data" },
+  args = { TABLE_ID },
+  summary = "print every row, as JSON lines or CSV",
+  options = {
+    args.option{ name = "--format", value = "FORMAT", type = args.choice("jsonl", "csv"), help = "jsonl or csv" },
+    args.option{ name = "--id", help = "csv: a first column `id` with the row id (without it, the header is the"
+                   .. " column keys, as `tables rows add` reads them)" },
+    args.option{ name = "--limit", value = "N", type = args.COUNT, help = "at most N rows" },
+    args.option{ name = "--page-size", value = "N", type = args.COUNT,
+                 help = "rows a request (default 50, or N of --limit when that is smaller)" },
+  },
+  check = function(opts, fail)
+    if opts.id and opts.format ~= "csv" then
+      fail("option --id needs --format csv (JSON lines carry the row id)")
+    end
+  end,
+  help = [[
+Prints every row of the table (GET /v1/tables/ID/data, page after page),
+written as the pages arrive:
+  jsonl  one row object per line, as the API returns it (the default)
+  csv    a header line of the column keys, in the table's column order, then
+         one record per row (RFC 4180, LF line ends): the answer of each
+         cell, a string as it is, a number or boolean as text, an object or
+         array as compact JSON; a null, missing or failed cell is an empty
+         field. Data under keys that are not columns is left out.
+]],
+  examples = {
+    "extruct tables data tbl_demo --format csv > demo.csv",
+    "extruct tables data tbl_demo --limit 10 | jq .data",
+  },
+  run = function(ctx, a, opts)
+    local extruct, client = ctx.extruct, ctx:client()
+    local page_size = opts.page_size or math.min(opts.limit or DATA_PAGE_SIZE, DATA_PAGE_SIZE)
+    local write_row
+    if opts.format == "csv" then
+      -- the column order comes with the table's header
+      local t, err = client:get_table(a.id)
+      if not t then return nil, err end
+      local keys = column_keys(t)
+      local header = {}
+      if opts.id then header[1] = "id" end
+      for _, key in ipairs(keys) do header[#header + 1] = key end
+      local ok
+      ok, err = ctx:write(csv.format_record(header, #header))
+      if not ok then return nil, err end
+      write_row = function(row)
+        local fields = {}
+        if opts.id then fields[1] = type(row) == "table" and field_text(row.id) or "" end
+        for _, key in ipairs(keys) do fields[#fields + 1] = M.cell_text(extruct, row, key) end
+        return ctx:write(csv.format_record(fields, #header))
+      end
+    else
+      write_row = function(row) return ctx:json_line(row) end
+    end
+    local count = 0
+    for row, err in client:iter_rows(a.id, { limit = page_size }) do
+      if row == false then
+        ctx:flush()
+        return nil, err
+      end
+      local ok, write_err = write_row(row)
+      if not ok then return nil, write_err end
+      count = count + 1
+      if count % page_size == 0 then
+        ok, write_err = ctx:flush() -- a page at a time, for readers downstream
+        if not ok then return nil, write_err end
+      end
+      if count == opts.limit then break end
+    end
+    return ctx:flush()
+  end,
+}
+
+return M

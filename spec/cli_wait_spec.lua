@@ -1,0 +1,302 @@
+-- `extruct tables wait` and `extruct tables run --wait`, run as a real
+-- bin/extruct subprocess against the mock server: what they print, their
+-- exit statuses, and the progress report on stderr, in plain lines and as
+-- bars on a real terminal (script(1) and tmux give it a pty).
+local helpers = require("spec.helpers")
+local support = require("spec.support.cli")
+local extruct = require("extruct")
+local cjson = require("cjson")
+local progress = require("extruct.cli.progress")
+
+local q = helpers.shell_quote
+local run_extruct, lines_of = support.run_extruct, support.lines_of
+
+describe("extruct tables wait and tables run --wait", function()
+  local session = helpers.mock_and_client()
+  local mock, client
+  before_each(function() mock, client = session.mock, session.client end)
+  local work, remove_work = support.scratch()
+  lazy_teardown(function() remove_work(".done") end)
+
+  describe("tables wait", function()
+    it("prints plain progress lines on a non-terminal stderr, then the idle table on stdout", function()
+      mock:add_table{ id = "tbl_w", polls = 4 }
+      local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_w", "--interval", "0.05" })
+      assert.equal(0, status, err)
+      local t = assert(extruct.decode(out))
+      assert.is_true(extruct.is_idle(t))
+      assert.same(assert(client:get_table("tbl_w")), t)
+
+      assert.is_nil(err:find("\r", 1, true), "no redraws when stderr is not a terminal")
+      local seen, last_done = lines_of(err), -1
+      assert.is_true(#seen >= 2, err)
+      for _, line in ipairs(seen) do
+        local done, total, percent = line:match("^tbl_w: %a+, (%d+)/(%d+) cells, (%d+)%%, elapsed %d+:%d%d$")
+        assert.truthy(done, line)
+        assert.is_true(tonumber(done) > last_done, "a line only when something changed: " .. err)
+        assert.equal(math.floor(done * 100 / total), tonumber(percent))
+        last_done = tonumber(done)
+      end
+      assert.matches("^tbl_w: idle, 250/250 cells, 100%%, elapsed ", seen[#seen])
+    end)
+
+    it("--quiet reports nothing", function()
+      mock:add_table{ id = "tbl_w", polls = 2 }
+      local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_w", "--interval", "0.05", "--quiet" })
+      assert.equal(0, status, err)
+      assert.equal("", err)
+      assert.is_true(extruct.is_idle(assert(extruct.decode(out))))
+    end)
+
+    it("exits 3 when the table is still running at --timeout, with nothing on stdout", function()
+      mock:add_table{ id = "tbl_slow", polls = 100000 }
+      local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_slow", "--interval=0.05", "--timeout=0.3" })
+      assert.equal(3, status, err)
+      assert.equal("", out)
+      local seen = lines_of(err)
+      assert.matches("^extruct: timeout: table 'tbl_slow' was still running after 0.3 s", seen[#seen])
+      assert.is_true(#mock:requests() >= 2)
+    end)
+
+    it("passes --max-interval on: polls of a table that does not move grow apart", function()
+      -- every poll sees the same running table
+      mock:fault{ path = "/v1/tables/", status = 200, count = 1000, body = cjson.encode{
+        id = "tbl_still", name = "Still",
+        status = { run_status = "running", num_cells_completed = 1, num_cells_in_progress = 9 } } }
+      local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_still",
+        "--interval", "0.05", "--max-interval", "0.4", "--timeout", "1.2" })
+      assert.equal(3, status, err)
+      assert.equal("", out)
+      -- pauses of at least 0.05, 0.075, 0.11, 0.17, 0.25, 0.38, 0.4 s: at
+      -- most 7 of them fit in 1.2 s, so at most 8 polls and one at the
+      -- deadline (a steady 0.05 s interval would poll about 24 times)
+      local polls = #mock:requests()
+      assert.is_true(polls >= 2 and polls <= 9, "polls: " .. polls)
+      -- no change, so one progress line
+      assert.equal(2, #lines_of(err), err)
+    end)
+
+    it("waits for several tables at once and prints each idle table as a JSON line, in the order given", function()
+      mock:add_table{ id = "tbl_a", polls = 3 }
+      mock:add_table{ id = "tbl_b", polls = 5 }
+      mock:fault{ count = 1000, delay = 0.1, path = "/v1/tables/" }
+      local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_b", "tbl_a", "--interval", "0.05" })
+      assert.equal(0, status, err)
+      local printed = lines_of(out)
+      assert.equal(2, #printed, out)
+      assert.equal("tbl_b", assert(extruct.decode(printed[1])).id)
+      assert.equal("tbl_a", assert(extruct.decode(printed[2])).id)
+      assert.is_true(extruct.is_idle(extruct.decode(printed[1])))
+      -- a progress line per change of each table, both polled side by side
+      assert.matches("tbl_a: idle, 250/250 cells", err)
+      assert.matches("tbl_b: idle, 250/250 cells", err)
+      assert.equal(2, mock:stats().max_in_flight)
+    end)
+
+    it("with several tables, prints those that went idle, then the first failure, with its exit status", function()
+      mock:add_table{ id = "tbl_a", polls = 2 }
+      mock:add_table{ id = "tbl_slow", polls = 100000 }
+      local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_a", "tbl_slow", "--interval", "0.05",
+        "--timeout", "0.5", "--quiet" })
+      assert.equal(3, status, err)
+      assert.equal("tbl_a", assert(extruct.decode(out)).id)
+      assert.matches("^extruct: timeout: table 'tbl_slow' was still running", err)
+      out, err, status = run_extruct(mock, { "tables", "wait", "tbl_a", "tbl_gone", "--quiet", "--concurrency", "1" })
+      assert.equal("tbl_a", assert(extruct.decode(out)).id)
+      assert.equal(1, status)
+      assert.matches("^extruct: not_found: table 'tbl_gone'", err)
+      out, err, status = run_extruct(mock, { "tables", "wait", "tbl_a", "tbl_b", "--concurrency", "0" })
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.matches("--concurrency", err)
+    end)
+
+    it("exits 1 when a poll fails", function()
+      local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_gone", "--interval", "0.05" })
+      assert.equal(1, status)
+      assert.equal("", out)
+      assert.matches("^extruct: not_found: ", err)
+    end)
+  end)
+
+  describe("tables run --wait", function()
+    it("--wait waits like tables wait: the run and progress on stderr, the idle table on stdout", function()
+      local t = support.new_table(client, "To wait for", { { company = "acme.com" }, { company = "globex.com" } })
+      local out, err, status = run_extruct(mock, { "tables", "run", t.id, "--wait", "--interval", "0.05" })
+      assert.equal(0, status, err)
+      local idle = assert(extruct.decode(out))
+      assert.is_true(extruct.is_idle(idle))
+      assert.equal(t.id, idle.id)
+      local err_lines = lines_of(err)
+      assert.matches("^[%w_-]+: 2 cells requested %(mode new%)$", err_lines[1])
+      assert.matches("^" .. t.id .. ": idle, %d+/%d+ cells, 100%%, elapsed ", err_lines[#err_lines])
+    end)
+
+    it("--wait exits 3 when the run outlasts --timeout", function()
+      local rows = {}
+      for i = 1, 60 do rows[i] = { company = ("c%d.com"):format(i) } end
+      local t = support.new_table(client, "Slow", rows)
+      local out, err, status = run_extruct(mock, { "tables", "run", t.id, "--wait", "--interval", "0.05",
+        "--timeout", "0", "--quiet" })
+      assert.equal(3, status, err)
+      assert.equal("", out)
+      assert.matches("^extruct: timeout: table '" .. t.id .. "' was still running", err)
+    end)
+  end)
+
+  describe("on a terminal", function()
+    local have_script = os.execute("command -v script >/dev/null 2>&1")
+    have_script = have_script == true or have_script == 0
+
+    -- The raw bytes a program wrote to a pty of `cols` columns (script -q
+    -- adds nothing), with stdout redirected to `out_file`.
+    local function on_pty(cols, args, out_file)
+      local words = {}
+      for i, word in ipairs(args) do words[i] = q(word) end
+      local inner = ("stty cols %d rows 20; EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct %s >%s"):format(
+        cols, q(mock.token), q(mock.url), q(helpers.LUA), table.concat(words, " "), q(out_file))
+      return helpers.run(("timeout 60 script -qfec %s /dev/null </dev/null"):format(q(inner)))
+    end
+
+    -- What was on the line each time it was redrawn.
+    local function frames(typescript)
+      local list = {}
+      for frame in typescript:gsub("\r\n", "\n"):gmatch("[^\r\n]+") do
+        if frame:find("%S") then list[#list + 1] = frame end
+      end
+      return list
+    end
+
+    it("draws a bar in place on stderr while stdout holds only the JSON (script)", function()
+      if not have_script then
+        pending("script(1) not found (Debian: bsdutils)")
+        return
+      end
+      mock:add_table{ id = "tbl_bar", polls = 6 }
+      local typescript = on_pty(100, { "tables", "wait", "tbl_bar", "--interval", "0.1" }, work)
+      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
+      assert.truthy(typescript:find("\r", 1, true))
+
+      local bars = 0
+      for _, frame in ipairs(frames(typescript)) do
+        local trimmed = frame:gsub("%s+$", "")
+        assert.is_true(#trimmed <= 99, "fits in 100 columns: " .. frame)
+        local done, total, percent = trimmed:match("^tbl_bar %[[#.]+%] +(%d+)/(%d+) cells +(%d+)%%  elapsed %d:%d%d, "
+          .. "last change %d:%d%d ago$")
+        if done then
+          bars = bars + 1
+          assert.equal(math.floor(done * 100 / total), tonumber(percent))
+        end
+      end
+      assert.is_true(bars >= 3, typescript)
+      -- cleared at the end: the last thing on the terminal is the summary line
+      assert.matches("\r +\rtbl_bar: idle, 250/250 cells, 100%%, elapsed %d:%d%d\r?\n$", typescript)
+    end)
+
+    it("keeps the bar's clocks moving between polls (script)", function()
+      if not have_script then
+        pending("script(1) not found (Debian: bsdutils)")
+        return
+      end
+      mock:add_table{ id = "tbl_tick", polls = 2 }
+      local typescript = on_pty(100, { "tables", "wait", "tbl_tick", "--interval", "2.5" }, work)
+      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
+      -- two polls, 2.5 s apart, yet the bar was redrawn with the time moving
+      -- while the counts of the first poll stayed
+      local first, later
+      for _, frame in ipairs(frames(typescript)) do
+        local counts, elapsed, since = frame:match("(%d+/250 cells +%d+%%)  elapsed 0:(%d%d), last change 0:(%d%d) ago")
+        if counts then
+          first = first or counts
+          if counts == first and elapsed == "02" and since == "02" then later = frame end
+        end
+      end
+      assert.truthy(later, typescript)
+    end)
+
+    it("narrows the bar to the terminal's width (script, 50 columns)", function()
+      if not have_script then
+        pending("script(1) not found (Debian: bsdutils)")
+        return
+      end
+      mock:add_table{ id = "tbl_bar", polls = 3 }
+      local typescript = on_pty(50, { "tables", "wait", "tbl_bar", "--interval", "0.05" }, work)
+      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
+      local bars = 0
+      for _, frame in ipairs(frames(typescript)) do
+        local trimmed = frame:gsub("%s+$", "")
+        assert.is_true(#trimmed <= 49, "fits in 50 columns: " .. frame)
+        if trimmed:find("^%[[#.]+%] +%d+/%d+ cells +%d+%%  elapsed %d:%d%d$") then bars = bars + 1 end
+      end
+      assert.is_true(bars >= 1, typescript)
+    end)
+
+    it("shows done/total, percent and elapsed on a real terminal screen, then clears the bar (tmux)", function()
+      local have_tmux = os.execute("command -v tmux >/dev/null 2>&1")
+      if not (have_tmux == true or have_tmux == 0) then
+        pending("tmux not found")
+        return
+      end
+      mock:add_table{ id = "tbl_tmux", polls = 30 }
+      local socket_name = "extruct-cli-spec-" .. mock.port
+      local tmux = "tmux -f /dev/null -L " .. socket_name
+      local done_flag = work .. ".done"
+      os.remove(done_flag)
+      local inner = ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables wait tbl_tmux --interval 0.1 >%s;"
+        .. " echo $? >%s; sleep 30"):format(q(mock.token), q(mock.url), q(helpers.LUA), q(work), q(done_flag))
+      local here = helpers.run("pwd"):gsub("\n$", "")
+      local ok = os.execute(("%s new-session -d -x 100 -y 20 -s cli %s"):format(tmux, q("cd " .. q(here) .. " && " .. inner)))
+      assert.is_true(ok == true or ok == 0, "tmux did not start")
+      local screen = ""
+      local function capture()
+        screen = helpers.run(tmux .. " capture-pane -p -t cli") or ""
+        return screen
+      end
+      local saw_bar = helpers.eventually(20, function()
+        return capture():find("%d+/250 cells +%d+%%  elapsed %d:%d%d") ~= nil
+      end)
+      local bar_screen = screen
+      local finished = helpers.eventually(30, function()
+        local f = io.open(done_flag, "rb")
+        if f then f:close() end
+        return f ~= nil
+      end)
+      capture()
+      os.execute(tmux .. " kill-server 2>/dev/null")
+
+      assert.is_true(saw_bar, bar_screen)
+      assert.matches("tbl_tmux %[[#.]+%]", bar_screen)
+      assert.is_true(finished, "the wait did not end")
+      assert.equal("0\n", helpers.read_file(done_flag))
+      os.remove(done_flag)
+      -- the bar gave way to the summary; the JSON went to the file only
+      assert.is_nil(screen:find("[", 1, true), screen)
+      assert.matches("tbl_tmux: idle, 250/250 cells, 100%%, elapsed %d:%d%d", screen)
+      assert.is_nil(screen:find("{", 1, true), screen)
+      assert.same(assert(client:get_table("tbl_tmux")), assert(extruct.decode(helpers.read_file(work))))
+    end)
+  end)
+end)
+
+describe("the progress report's pieces", function()
+  it("formats durations as m:ss and h:mm:ss", function()
+    assert.equal("0:00", progress.duration(0))
+    assert.equal("0:59", progress.duration(59.9))
+    assert.equal("2:05", progress.duration(125))
+    assert.equal("1:00:01", progress.duration(3601))
+  end)
+
+  it("drops the id, then the last change, then the bar as the terminal narrows", function()
+    local counts = { done = 5, total = 250 }
+    local wide = progress.bar_line("tbl_a", counts, 2, 65, 3, 120)
+    assert.matches("^tbl_a %[#?%.+%]   5/250 cells   2%%  elapsed 1:05, last change 0:03 ago$", wide)
+    assert.is_true(#wide <= 119)
+    for width = 10, 120 do
+      local line = progress.bar_line("tbl_a", counts, 2, 65, 3, width)
+      assert.is_true(#line <= width - 1, width .. ": " .. line)
+    end
+    assert.matches("^%[", progress.bar_line("tbl_a", counts, 2, 65, 3, 66))
+    assert.equal("  5/250 cells   2%  elapsed 1:05", progress.bar_line("tbl_a", counts, 2, 65, 3, 40))
+  end)
+end)
+
