@@ -108,23 +108,30 @@ local function fake_ngx()
 end
 
 describe("a response with raw control characters inside its strings", function()
-  local work, pipe, url
+  local work, server, url
 
   lazy_setup(function()
     work = helpers.scratch_dir()
     helpers.write_file(work .. "/server.lua", server_source())
-    pipe = assert(io.popen(("%s %s"):format(q(helpers.LUA), q(work .. "/server.lua"))))
-    local port = tonumber((pipe:read("*l") or ""):match("^listening (%d+)$"))
-    assert(port, "the server did not start")
+    local pipe = assert(io.popen(("sh -c 'echo $$; exec \"$0\" \"$1\"' %s %s")
+      :format(q(helpers.LUA), q(work .. "/server.lua")), "r"))
+    local pid = pipe:read("*l")
+    local port = (pipe:read("*l") or ""):match("^listening (%d+)$")
+    if not port then
+      pipe:close()
+      error("the server did not start (pid " .. tostring(pid) .. ")")
+    end
+    server = { pipe = pipe, pid = tonumber(pid), port = tonumber(port), host = "127.0.0.1" }
     url = "http://127.0.0.1:" .. port
   end)
 
   lazy_teardown(function()
-    if pipe then
-      local c = extruct.new{ base_url = url, token = "t", retries = 0, timeout = 2, transport = "curl" }
-      c:request("GET", "/shutdown")
-      c:close()
-      pipe:close()
+    if server then
+      helpers.stop_server(server, function()
+        local c = extruct.new{ base_url = url, token = "t", retries = 0, timeout = 2, transport = "curl" }
+        c:request("GET", "/shutdown")
+        c:close()
+      end)
     end
     helpers.remove_dir(work)
   end)
