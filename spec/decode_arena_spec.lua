@@ -43,6 +43,34 @@ describe("the decoder's arena", function()
   end)
 end)
 
+describe("lenient decodes (strict = false) through the arena", function()
+  -- rows whose strings hold raw control characters, NUL included
+  local function raw_rows(n, tag)
+    local parts = {}
+    for i = 1, n do
+      parts[i] = ('{"id":"%s_%d","brief":"line %d\n\tindented\r\n\0end\31","k\n%d":%d}'):format(tag, i, i, i, i)
+    end
+    return '{"rows":[' .. table.concat(parts, ",") .. "]}"
+  end
+  -- the same text with each raw control character inside a string escaped
+  local function escaped(text)
+    return (text:gsub("[%z\1-\31]", function(c) return ("\\u%04x"):format(c:byte()) end))
+  end
+
+  it("give what a strict decode gives for the escaped text, big and small, alternating with strict ones", function()
+    for _, spec in ipairs({ { 2000, "a" }, { 3, "b" }, { 2000, "c" }, { 1, "d" } }) do
+      local text = raw_rows(spec[1], spec[2])
+      local ours = assert(extruct.decode(text, { strict = false }))
+      assert.is_true(same(ours, assert(extruct.decode(escaped(text)))), "differs for " .. spec[1] .. " rows")
+      local last = ours.rows[spec[1]]
+      assert.equal(("line %d\n\tindented\r\n\0end\31"):format(spec[1]), last.brief)
+      assert.equal(spec[1], last["k\n" .. spec[1]])
+      assert.is_nil(extruct.decode(text))
+      assert.equal(spec[2] .. "_" .. spec[1], extruct.decode(rows(spec[1], spec[2])).rows[spec[1]].id)
+    end
+  end)
+end)
+
 describe("the collector around a decode", function()
   local has_isrunning = pcall(collectgarbage, "isrunning")
 

@@ -130,3 +130,87 @@ describe("extruct.decode", function()
     end)
   end)
 end)
+
+describe("extruct.decode's strict option", function()
+  local function fails(text, opts)
+    local v, err = extruct.decode(text, opts)
+    assert.is_nil(v, text)
+    assert.equal("decode", err.kind, text)
+    return err.message
+  end
+
+  it("is strict by default: a raw control character in a string is a decode error naming its byte", function()
+    for byte = 0, 31 do
+      local c = string.char(byte)
+      local text = '["ab' .. c .. 'c"]'
+      local where = "unescaped control character in a string at byte 4 of 8"
+      assert.matches(where, fails(text), 1, true)
+      assert.matches(where, fails(text, { strict = true }), 1, true)
+      assert.equal("ab" .. c .. "c", assert(extruct.decode(text, { strict = false }))[1], byte)
+    end
+  end)
+
+  it("with strict = false keeps raw control characters in keys and values, NUL included", function()
+    local v = assert(extruct.decode('{"k\n\0": "v\t\r\0\31", "n": ["\0", "\\u0000\0"]}', { strict = false }))
+    assert.equal("v\t\r\0\31", v["k\n\0"])
+    assert.same({ "\0", "\0\0" }, v.n)
+    -- positions in errors count the caller's bytes past raw and escaped NULs alike
+    assert.matches("invalid JSON at byte 17 of 18", fails('["\0", "\\u0000\0", ]', { strict = false }), 1, true)
+    -- the one input the marking cannot represent is refused, not mangled
+    assert.matches("a raw NUL in a string of a text that also holds byte 0xFF",
+      fails('["\0", "\255"]', { strict = false }), 1, true)
+    assert.equal("\255", assert(extruct.decode('["\n", "\255"]', { strict = false }))[2])
+  end)
+
+  it("tells every byte apart in every place of a string, eight-byte steps included", function()
+    for byte = 0, 255 do
+      local c = string.char(byte)
+      if c ~= '"' and c ~= "\\" then
+        for at = 0, 15 do
+          local s = ("x"):rep(at) .. c .. ("y"):rep(15 - at)
+          local text = '["' .. s .. '"]'
+          assert.equal(s, assert(extruct.decode(text, { strict = false }))[1], byte .. " at " .. at)
+          if byte < 0x20 then
+            assert.matches(("unescaped control character in a string at byte %d of"):format(2 + at), fails(text), 1, true)
+          else
+            assert.equal(s, assert(extruct.decode(text))[1], byte .. " at " .. at)
+          end
+        end
+      end
+    end
+    for at = 0, 15 do
+      for _, strict in ipairs({ true, false }) do
+        local x, y = ("x"):rep(at), ("y"):rep(15 - at)
+        local opts = { strict = strict }
+        assert.same({ x .. '"' .. y }, extruct.decode('["' .. x .. '\\"' .. y .. '"]', opts))
+        assert.same({ x .. "\\" .. y }, extruct.decode('["' .. x .. '\\\\' .. y .. '"]', opts))
+        assert.same({ x, y }, extruct.decode('["' .. x .. '","' .. y .. '"]', opts))
+        assert.matches("\\u escape without four hex digits at byte " .. (2 + at),
+          fails('["' .. x .. '\\u12"]', opts), 1, true)
+      end
+    end
+  end)
+
+  it("checks everything else the same in both modes", function()
+    local bad = { "", "[1,2", "{} trailing", "[01]", "[2.]", "[1,\f2]", "[\0]", '["\\uzzzz"]', '["\\ud800"]',
+      '["a\\xb"]', "[NaN]", '{"a" 1}', '["\\u0000", "\255"]', string.rep("[", 1001) .. string.rep("]", 1001),
+      '"unterminated', '"\\' }
+    for _, text in ipairs(bad) do
+      assert.equal(fails(text), fails(text, { strict = false }), text)
+    end
+    local good = { '{"k": 1, "k": 2}', '\239\187\191{"a": [1, -0, 1e400, null, true]}', '"\\u0000"',
+      '"caf\\u00e9 \\ud83d\\ude00 \192\175"', string.rep("[", 999) .. string.rep("]", 999) }
+    for _, text in ipairs(good) do
+      assert.same(assert(extruct.decode(text)), assert(extruct.decode(text, { strict = false })), text)
+    end
+  end)
+
+  it("raises on misuse of the options", function()
+    assert.has_error(function() extruct.decode("1", "strict") end, "extruct.decode: options must be a table, got string")
+    assert.has_error(function() extruct.decode("1", { strict = 1 }) end,
+      "extruct.decode: option 'strict' must be a boolean, got number")
+    assert.has_error(function() extruct.decode("1", { lenient = true }) end, "extruct.decode: unknown option 'lenient'")
+    assert.has_error(function() require("extruct.core").decode("1", "no") end)
+    assert.equal(1, extruct.decode("1", {}))
+  end)
+end)

@@ -119,6 +119,54 @@ describe("JSONTestSuite", function()
       :format(#disagreements, table.concat(disagreements, " ")))
   end)
 
+  -- The n_ files a lenient decode (strict = false, as response bodies are
+  -- decoded) accepts: raw control characters in strings, kept as they are.
+  local raw_controls_in_strings = {
+    ["n_string_unescaped_ctrl_char.json"] = { "a\0a" },
+    ["n_string_unescaped_newline.json"] = { "new\nline" },
+    ["n_string_unescaped_tab.json"] = { "\t" },
+  }
+  local lenient = { strict = false }
+
+  it("with strict = false accepts exactly the n_ files with raw control characters in strings", function()
+    local names = list_files(dir, "n_")
+    for _, name in ipairs(names) do
+      local text = helpers.read_file(dir .. "/" .. name)
+      local value, err = extruct.decode(text, lenient)
+      if raw_controls_in_strings[name] then
+        assert.same(raw_controls_in_strings[name], value, name)
+      else
+        assert(value == nil, name .. " was accepted")
+        assert.equal("decode", err.kind, name)
+        -- the same verdict as strict, unless strict stopped at a raw control character
+        local strict_message = select(2, extruct.decode(text)).message
+        if not strict_message:find("unescaped control character in a string", 1, true) then
+          assert.equal(strict_message, err.message, name)
+        end
+      end
+    end
+    for name in pairs(raw_controls_in_strings) do
+      assert(io.open(dir .. "/" .. name), name .. " not in the suite")
+    end
+  end)
+
+  it("with strict = false gives every y_ and i_ file the strict result", function()
+    for _, prefix in ipairs({ "y_", "i_" }) do
+      for _, name in ipairs(list_files(dir, prefix)) do
+        local text = helpers.read_file(dir .. "/" .. name)
+        local strict_value, strict_err = extruct.decode(text)
+        local value, err = extruct.decode(text, lenient)
+        if strict_value == nil then
+          assert(value == nil, name .. " accepted only with strict = false")
+          assert.equal(strict_err.message, err.message, name)
+        else
+          local same, where = same_value(strict_value, value)
+          assert(same, name .. " differs between the modes at " .. tostring(where))
+        end
+      end
+    end
+  end)
+
   it("gives a value or a decode error for every i_ file", function()
     local names = list_files(dir, "i_")
     assert.is_true(#names >= 30)

@@ -18,8 +18,11 @@
 
 /* Decodes len bytes of JSON at text. On success pushes the Lua value and
  * returns 1; on failure pushes an error message and returns 0. Raises only
- * on memory errors, and never leaks the parse tree when it does. */
-int ex_json_push(lua_State *L, const char *text, size_t len);
+ * on memory errors, and never leaks the parse tree when it does. With
+ * strict 0, raw control characters (U+0000..U+001F) inside strings are
+ * kept as they are instead of refused (response bodies: the API sends raw
+ * newlines in strings); all else is checked as strictly. */
+int ex_json_push(lua_State *L, const char *text, size_t len, int strict);
 
 /* Arena chunks of the JSON decoder alive on the calling thread; zero
  * whenever no decode is running (the allocation-failure harness checks). */

@@ -25,10 +25,18 @@
  * finds escaped NULs (\u0000): cJSON's strings end at the first NUL, so
  * each one is rewritten to byte 0xFF, which no string of a text without
  * raw 0xFF bytes can otherwise hold, and turned back into NUL when the Lua
- * string is made. */
+ * string is made.
+ *
+ * Strict or lenient: a lenient decode keeps raw control characters
+ * (U+0000..U+001F) inside strings as they are, as cJSON itself and
+ * Python's json.loads(strict=False) do, because the Extruct API sends raw
+ * newlines inside strings (a Deep Research task echoes its brief so).
+ * Everything else is checked the same in both modes. A raw NUL in a string
+ * is marked like an escaped one. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,7 +281,7 @@ typedef struct {
   const char *problem; /* NULL when the text has none of the problems below */
   size_t offset;       /* of the problem */
   size_t nul_escapes;  /* \u0000 escapes in strings */
-  int has_mark_byte;   /* a raw JSON_NUL_MARK byte somewhere */
+  size_t raw_nuls;     /* raw NUL bytes in strings (lenient decodes only) */
 } json_scan_result;
 
 static int json_is_hex(char ch) {
@@ -321,51 +329,115 @@ malformed:
   return 0;
 }
 
-static json_scan_result json_scan(const char *text, size_t len) {
+/* What a byte inside a string asks of the scan. The bulk of a text is
+ * string bytes, so they are told apart by one table look-up each; in a
+ * lenient decode, control characters other than NUL are plain bytes. */
+enum { JSON_PLAIN, JSON_QUOTE, JSON_BACKSLASH, JSON_CONTROL, JSON_RAW_NUL };
+
+#define JSON_X4(c) c, c, c, c
+#define JSON_X16(c) JSON_X4(c), JSON_X4(c), JSON_X4(c), JSON_X4(c)
+#define JSON_X64(c) JSON_X16(c), JSON_X16(c), JSON_X16(c), JSON_X16(c)
+/* 0x20..0xFF: '"' (0x22) and '\\' (0x5C) stop the scan, the rest is plain */
+#define JSON_PRINTABLE_CLASSES                                                         \
+  JSON_PLAIN, JSON_PLAIN, JSON_QUOTE, JSON_PLAIN, JSON_X4(JSON_PLAIN), JSON_X4(JSON_PLAIN), \
+      JSON_X4(JSON_PLAIN), JSON_X16(JSON_PLAIN), JSON_X16(JSON_PLAIN),                  \
+      JSON_X4(JSON_PLAIN), JSON_X4(JSON_PLAIN), JSON_X4(JSON_PLAIN), JSON_BACKSLASH,    \
+      JSON_PLAIN, JSON_PLAIN, JSON_PLAIN, JSON_X16(JSON_PLAIN), JSON_X16(JSON_PLAIN),   \
+      JSON_X64(JSON_PLAIN), JSON_X64(JSON_PLAIN)
+
+static const unsigned char json_strict_string_bytes[256] = {
+    JSON_X16(JSON_CONTROL), JSON_X16(JSON_CONTROL), JSON_PRINTABLE_CLASSES};
+
+static const unsigned char json_lenient_string_bytes[256] = {
+    JSON_RAW_NUL, JSON_PLAIN, JSON_PLAIN, JSON_PLAIN, JSON_X4(JSON_PLAIN), JSON_X4(JSON_PLAIN),
+    JSON_X4(JSON_PLAIN), JSON_X16(JSON_PLAIN), JSON_PRINTABLE_CLASSES};
+
+#define JSON_ONES ((uint64_t)0x0101010101010101u)
+#define JSON_HIGHS ((uint64_t)0x8080808080808080u)
+
+/* Whether one of the eight bytes of w is '"', '\\' or below the byte that
+ * below repeats (0x20 strict, 0x01 lenient: a NUL is marked): exact
+ * presence tests ("Bit Twiddling Hacks", hasless and haszero). */
+static int json_word_stops(uint64_t w, uint64_t below) {
+  uint64_t quote = w ^ (JSON_ONES * '"'), backslash = w ^ (JSON_ONES * '\\');
+  return ((((w - below) & ~w) | ((quote - JSON_ONES) & ~quote) | ((backslash - JSON_ONES) & ~backslash)) &
+          JSON_HIGHS) != 0;
+}
+
+/* Index of the quote that ends the string whose content starts at text[i],
+ * or len when the text ends first (cJSON then says where). A problem is
+ * noted in *r. Plain bytes are skipped eight at a time while they last. */
+static size_t json_scan_string(const char *text, size_t len, size_t i, int strict, json_scan_result *r) {
+  const unsigned char *classes = strict ? json_strict_string_bytes : json_lenient_string_bytes;
+  uint64_t below = JSON_ONES * (strict ? 0x20 : 0x01);
+  for (;;) {
+    while (i + 8 <= len) {
+      uint64_t w;
+      memcpy(&w, text + i, 8);
+      if (json_word_stops(w, below))
+        break;
+      i += 8;
+    }
+    while (i < len && classes[(unsigned char)text[i]] == JSON_PLAIN)
+      i++;
+    if (i >= len)
+      return len;
+    switch (classes[(unsigned char)text[i]]) {
+    case JSON_QUOTE:
+      return i;
+    case JSON_BACKSLASH:
+      if (i + 1 < len && text[i + 1] == 'u') {
+        if (i + 5 >= len || !json_is_hex(text[i + 2]) || !json_is_hex(text[i + 3]) ||
+            !json_is_hex(text[i + 4]) || !json_is_hex(text[i + 5])) {
+          r->problem = "\\u escape without four hex digits";
+          r->offset = i;
+          return len;
+        }
+        if (memcmp(text + i + 2, "0000", 4) == 0)
+          r->nul_escapes++;
+        i += 6;
+      } else {
+        i += 2; /* whichever byte is escaped: cJSON judges the escape */
+      }
+      break;
+    case JSON_RAW_NUL:
+      r->raw_nuls++;
+      i++;
+      break;
+    default:
+      r->problem = "unescaped control character in a string";
+      r->offset = i;
+      return len;
+    }
+  }
+}
+
+static json_scan_result json_scan(const char *text, size_t len, int strict) {
   json_scan_result r = {NULL, 0, 0, 0};
   size_t i;
-  int in_string = 0;
-  for (i = 0; i < len; i++) {
+  for (i = 0; i < len && r.problem == NULL; i++) {
     unsigned char ch = (unsigned char)text[i];
-    if (ch == (unsigned char)JSON_NUL_MARK)
-      r.has_mark_byte = 1;
-    if (!in_string) {
-      size_t number_len;
-      if (ch == '"') {
-        in_string = 1;
-      } else if (ch == '-' || json_is_digit((char)ch)) {
-        number_len = json_number_length(text, len, i, &i);
-        if (number_len == 0)
-          r.problem = "malformed number";
-        else
-          i += number_len - 1;
-      } else if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
-        r.problem = "control character outside a string";
-    } else if (ch == '"') {
-      in_string = 0;
-    } else if (ch < 0x20) {
-      r.problem = "unescaped control character in a string";
-    } else if (ch == '\\' && i + 1 < len && text[i + 1] == 'u') {
-      if (i + 5 >= len || !json_is_hex(text[i + 2]) || !json_is_hex(text[i + 3]) ||
-          !json_is_hex(text[i + 4]) || !json_is_hex(text[i + 5]))
-        r.problem = "\\u escape without four hex digits";
-      else if (memcmp(text + i + 2, "0000", 4) == 0)
-        r.nul_escapes++;
-      if (r.problem == NULL)
-        i += 5;
-    } else if (ch == '\\') {
-      i++;
-    }
-    if (r.problem != NULL) {
+    if (ch == '"') {
+      i = json_scan_string(text, len, i + 1, strict, &r);
+    } else if (ch == '-' || json_is_digit((char)ch)) {
+      size_t bad = 0, number_len = json_number_length(text, len, i, &bad);
+      if (number_len == 0) {
+        r.problem = "malformed number";
+        r.offset = bad;
+      } else {
+        i += number_len - 1;
+      }
+    } else if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
+      r.problem = "control character outside a string";
       r.offset = i;
-      return r;
     }
   }
   return r;
 }
 
-/* Copies text into a new userdata on the stack with every \u0000 escape in
- * a string replaced by JSON_NUL_MARK; returns the copy and sets *copy_len. */
+/* Copies text into a new userdata on the stack with every \u0000 escape
+ * and every raw NUL in a string replaced by JSON_NUL_MARK; returns the copy
+ * and sets *copy_len. */
 static const char *json_mark_nuls(lua_State *L, const char *text, size_t len, size_t nul_escapes,
                                   size_t *copy_len) {
   char *copy = (char *)lua_newuserdata(L, len - 5 * nul_escapes);
@@ -378,6 +450,10 @@ static const char *json_mark_nuls(lua_State *L, const char *text, size_t len, si
       i += 5;
       continue;
     }
+    if (in_string && ch == '\0') {
+      copy[n++] = JSON_NUL_MARK;
+      continue;
+    }
     copy[n++] = ch;
     if (in_string && ch == '\\' && i + 1 < len)
       copy[n++] = text[++i];
@@ -386,6 +462,31 @@ static const char *json_mark_nuls(lua_State *L, const char *text, size_t len, si
   }
   *copy_len = n;
   return copy;
+}
+
+/* The offset in the caller's text of copy_offset in the copy
+ * json_mark_nuls made of it: an escaped NUL was six bytes there, a raw NUL
+ * one. The walk is json_mark_nuls's. */
+static size_t json_original_offset(const char *text, size_t len, size_t copy_offset) {
+  size_t i = 0, n = 0;
+  int in_string = 0;
+  while (i < len && n < copy_offset) {
+    char ch = text[i];
+    if (in_string && ch == '\\' && i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0) {
+      i += 6;
+      n++;
+    } else if (in_string && ch == '\\' && i + 1 < len) {
+      i += 2;
+      n += 2;
+    } else {
+      if (ch == '"')
+        in_string = !in_string;
+      i++;
+      n++;
+    }
+  }
+  /* an escaped pair maps byte for byte, so a position inside one does too */
+  return n >= copy_offset ? i - (n - copy_offset) : i + (copy_offset - n);
 }
 
 /* How deeply nested the text is at offset (strings skipped), to tell a
@@ -471,8 +572,9 @@ static int json_build_tables(lua_State *L, json_tree_guard *guard, size_t len, i
   return build.ok;
 }
 
-int ex_json_push(lua_State *L, const char *text, size_t len) {
+int ex_json_push(lua_State *L, const char *text, size_t len, int strict) {
   int top = lua_gettop(L);
+  const char *original = text;
   const char *parse_end = NULL;
   json_tree_guard *guard;
   json_scan_result scan;
@@ -482,7 +584,7 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
     lua_pushliteral(L, "empty body where JSON was expected");
     return 0;
   }
-  scan = json_scan(text, len);
+  scan = json_scan(text, len, strict);
   if (scan.problem != NULL) {
     char message[96];
     snprintf(message, sizeof message, "invalid JSON: %s at byte %lu of %lu", scan.problem,
@@ -490,9 +592,13 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
     lua_pushstring(L, message);
     return 0;
   }
-  if (scan.nul_escapes > 0) {
-    if (scan.has_mark_byte) {
-      lua_pushliteral(L, "unsupported JSON: a \\u0000 escape in a text that also holds byte 0xFF");
+  if (scan.nul_escapes > 0 || scan.raw_nuls > 0) {
+    /* rare enough to look for the mark byte only now */
+    if (memchr(text, JSON_NUL_MARK, len) != NULL) {
+      if (scan.nul_escapes > 0)
+        lua_pushliteral(L, "unsupported JSON: a \\u0000 escape in a text that also holds byte 0xFF");
+      else
+        lua_pushliteral(L, "unsupported JSON: a raw NUL in a string of a text that also holds byte 0xFF");
       return 0;
     }
     text = json_mark_nuls(L, text, len, scan.nul_escapes, &len); /* kept on the stack */
@@ -526,16 +632,13 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
     return json_fail(L, top, guard, "not enough memory to parse the JSON");
   if (guard->root == NULL || !json_only_whitespace(parse_end, text + len)) {
     size_t offset = parse_end != NULL && parse_end >= text ? (size_t)(parse_end - text) : 0;
-    size_t depth, i, marks = 0;
+    size_t depth;
     char message[96];
     if (offset > len)
       offset = len;
     depth = json_depth_at(text, offset);
-    /* back to a position in the caller's text: each mark was 6 bytes there */
-    for (i = 0; scan.nul_escapes > 0 && i < offset; i++)
-      if (text[i] == JSON_NUL_MARK)
-        marks++;
-    offset += 5 * marks;
+    if (text != original)
+      offset = json_original_offset(original, original_len, offset);
     if (guard->root == NULL && depth >= CJSON_NESTING_LIMIT)
       snprintf(message, sizeof message, "JSON nested deeper than %d levels at byte %lu",
                CJSON_NESTING_LIMIT, (unsigned long)offset);
@@ -545,7 +648,7 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
                (unsigned long)offset, (unsigned long)original_len);
     return json_fail(L, top, guard, message);
   }
-  if (!json_build_tables(L, guard, len, scan.nul_escapes > 0))
+  if (!json_build_tables(L, guard, len, text != original))
     return json_fail(L, top, guard, "JSON nested too deeply to convert");
   json_tree_release(guard, 1);
   lua_replace(L, top + 1); /* the value takes the slot of the guard (or the copy) */
@@ -553,12 +656,18 @@ int ex_json_push(lua_State *L, const char *text, size_t len) {
   return 1;
 }
 
-/* core.decode(text) -> value | nil, message */
+/* core.decode(text [, strict]) -> value | nil, message; strict unless
+ * strict is false (see ex_json_push) */
 static int json_decode(lua_State *L) {
   size_t len;
   const char *text = luaL_checklstring(L, 1, &len);
+  int strict = 1;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TBOOLEAN);
+    strict = lua_toboolean(L, 2);
+  }
   lua_settop(L, 1);
-  if (ex_json_push(L, text, len))
+  if (ex_json_push(L, text, len, strict))
     return 1;
   lua_pushnil(L);
   lua_insert(L, -2);

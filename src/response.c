@@ -105,7 +105,8 @@ void ex_response_push(lua_State *L, long status, const char *head, size_t head_l
   response_push_headers(L, head, head_len);
   lua_setfield(L, -2, "headers");
   if (body_len > 0) {
-    if (ex_json_push(L, body, body_len)) {
+    /* lenient: the API sends raw newlines inside strings */
+    if (ex_json_push(L, body, body_len, 0)) {
       lua_setfield(L, -2, "body");
     } else {
       lua_setfield(L, -2, "body_error");

@@ -56,11 +56,29 @@ end
 extruct.new = client.new
 
 --- Decodes JSON text with the core's converter: value, or nil and a decode error.
-function extruct.decode(text)
+--- opts: { strict = false } keeps raw control characters inside strings, as
+--- response bodies are decoded. Strict by default: a general-purpose decoder
+--- takes exactly RFC 8259 JSON (JSONTestSuite checks it); leniency is for
+--- the API's raw newlines, which the client accepts on its own.
+function extruct.decode(text, opts)
   if type(text) ~= "string" then
     error("extruct.decode: expected a string, got " .. type(text), 2)
   end
-  local value, why = core.decode(text)
+  local strict = true
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      error("extruct.decode: options must be a table, got " .. type(opts), 2)
+    end
+    for name, v in pairs(opts) do
+      if name ~= "strict" then
+        error(("extruct.decode: unknown option '%s'"):format(tostring(name)), 2)
+      elseif type(v) ~= "boolean" then
+        error("extruct.decode: option 'strict' must be a boolean, got " .. type(v), 2)
+      end
+    end
+    strict = opts.strict ~= false
+  end
+  local value, why = core.decode(text, strict)
   if value == nil then
     return nil, errors.new("decode", why)
   end
