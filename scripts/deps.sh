@@ -14,17 +14,20 @@
 # (lua5.4 unless set: `make demo LUA=luajit` gets LuaJIT and its headers).
 set -euo pipefail
 
-case "${LUA:-lua5.4}" in
-  luajit) interpreter=(luajit2 libluajit2-5.1-dev) ;;
-  lua5.1) interpreter=(lua5.1 liblua5.1-0-dev) ;;
-  lua5.2 | lua5.3 | lua5.4) interpreter=("$LUA" "lib$LUA-dev") ;;
-  *)
-    echo "extruct: LUA must be one of lua5.1, lua5.2, lua5.3, lua5.4, luajit; got '$LUA'" >&2
-    exit 2
-    ;;
-esac
-demo=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev libhttp-parser-dev ca-certificates
-      lua5.4 liblua5.4-dev lua-socket "${interpreter[@]}")
+# The packages of one interpreter: its command and its headers.
+interpreter_packages() {
+  case "$1" in
+    luajit) echo luajit2 libluajit2-5.1-dev ;;
+    lua5.1) echo lua5.1 liblua5.1-0-dev ;;
+    lua5.2 | lua5.3 | lua5.4) echo "$1" "lib$1-dev" ;;
+    *)
+      echo "extruct: LUA must be one of lua5.1, lua5.2, lua5.3, lua5.4, luajit; got '$1'" >&2
+      return 2
+      ;;
+  esac
+}
+build=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev libhttp-parser-dev ca-certificates
+       lua-socket)
 # luajit2 is OpenResty's LuaJIT, the flavour that coexists with Debian's
 # neovim and libnginx-mod-http-lua (the plain luajit package conflicts).
 # neovim and nginx are the real hosts the specs load the module into.
@@ -42,9 +45,13 @@ extra=(clang libclang-rt-14-dev)
 extra+=(lua-dkjson)
 
 case "${1:-all}" in
-  demo | runtime) wanted=("${demo[@]}") ;;
-  test) wanted=("${demo[@]}" "${testing[@]}") ;;
-  all) wanted=("${demo[@]}" "${testing[@]}" "${extra[@]}") ;;
+  demo | runtime)
+    interpreter=$(interpreter_packages "${LUA:-lua5.4}") || exit 2
+    read -r -a interpreter <<<"$interpreter"
+    wanted=("${build[@]}" "${interpreter[@]}")
+    ;;
+  test) wanted=("${build[@]}" lua5.4 liblua5.4-dev "${testing[@]}") ;;
+  all) wanted=("${build[@]}" lua5.4 liblua5.4-dev "${testing[@]}" "${extra[@]}") ;;
   *)
     echo "usage: scripts/deps.sh [demo|test|all]" >&2
     exit 2
