@@ -18,8 +18,9 @@
 #   make fuzz            each libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make fuzz-smoke      the same, FUZZ_SMOKE_TIME seconds each (default 20)
 #
-# `test`, `demo` and the memory and fuzz targets first install missing Debian
-# packages (scripts/deps.sh).
+# `demo` and `workflow` first install the Debian packages they miss
+# (scripts/deps.sh demo), `test` those of the specs (scripts/deps.sh test),
+# the memory, fuzz and bench targets every one (scripts/deps.sh all).
 
 LUA ?= lua5.4
 LUAS ?= lua5.4 luajit
@@ -52,7 +53,7 @@ SOURCES = $(wildcard src/*.c)
 HEADERS = $(wildcard src/*.h)
 MODULE = build/$(LUA)/extruct/core.so
 
-.PHONY: all build test test-one matrix print-matrix demo workflow lint deps clean bench bench-smoke valgrind asan \
+.PHONY: all build test test-one matrix print-matrix demo workflow lint deps deps-demo deps-test clean bench bench-smoke valgrind asan \
         gc-stress fuzz fuzz-smoke
 
 all: build
@@ -65,9 +66,15 @@ $(MODULE): $(SOURCES) $(HEADERS) Makefile
 	  -o $@ $(SOURCES) $(CURL_LIBS) $(CJSON_LIBS) $(HTTP_PARSER_LIBS) -lm $(LDFLAGS)
 
 deps:
-	@bash scripts/deps.sh
+	@bash scripts/deps.sh all
 
-test: deps
+deps-demo:
+	@LUA=$(LUA) bash scripts/deps.sh demo
+
+deps-test:
+	@bash scripts/deps.sh test
+
+test: deps-test
 	@status=0; for lua in $(LUAS); do \
 	  $(MAKE) --no-print-directory test-one LUA=$$lua || status=1; \
 	done; exit $$status
@@ -90,12 +97,14 @@ test-one: build
 	LUA=$(LUA) $(LUA) /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' \
 	  --cpath='build/$(LUA)/?.so' --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS) $(SPEC)
 
-demo: build
-	@bash scripts/deps.sh runtime
+# The packages first, then a new make builds: the flags above come from
+# pkg-config, which a fresh machine gets from deps.sh.
+demo: deps-demo
+	@$(MAKE) --no-print-directory build LUA=$(LUA)
 	LUA=$(LUA) $(LUA) examples/demo.lua $(TABLE)
 
-workflow: build
-	@bash scripts/deps.sh runtime
+workflow: deps-demo
+	@$(MAKE) --no-print-directory build LUA=$(LUA)
 	LUA=$(LUA) $(LUA) examples/workflow.lua
 
 lint:

@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
-# Installs the Debian packages extruct needs to build, run its demo and its
-# tests. As root it installs what is missing with apt-get; otherwise it names
-# the command to run and fails.
+# Installs the Debian packages extruct needs. As root it installs what is
+# missing with apt-get; otherwise it names the command to run and fails.
 #
-#   scripts/deps.sh          build + demo + tests
-#   scripts/deps.sh runtime  build + demo only
+#   scripts/deps.sh demo   build the module, run `make demo` and `make workflow`
+#                          (the C toolchain, libcurl, cJSON, http-parser, Lua 5.4,
+#                          luasocket for the mock server)
+#   scripts/deps.sh test   demo + what `make test` needs (busted, the other
+#                          interpreters, LuaRocks, CMake, Neovim, nginx, valgrind ...)
+#   scripts/deps.sh all    test + the fuzzing and benchmark targets (clang,
+#                          dkjson); the default
+#
+# `runtime` is another name for `demo`. The demo's interpreter is $LUA
+# (lua5.4 unless set: `make demo LUA=luajit` gets LuaJIT and its headers).
 set -euo pipefail
 
-runtime=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev libhttp-parser-dev ca-certificates
-         lua5.4 liblua5.4-dev lua-socket)
+# The packages of one interpreter: its command and its headers.
+interpreter_packages() {
+  case "$1" in
+    luajit) echo luajit2 libluajit2-5.1-dev ;;
+    lua5.1) echo lua5.1 liblua5.1-0-dev ;;
+    lua5.2 | lua5.3 | lua5.4) echo "$1" "lib$1-dev" ;;
+    *)
+      echo "extruct: LUA must be one of lua5.1, lua5.2, lua5.3, lua5.4, luajit; got '$1'" >&2
+      return 2
+      ;;
+  esac
+}
+build=(gcc make pkg-config libcurl4-openssl-dev libcjson-dev libhttp-parser-dev ca-certificates
+       lua-socket)
 # luajit2 is OpenResty's LuaJIT, the flavour that coexists with Debian's
 # neovim and libnginx-mod-http-lua (the plain luajit package conflicts).
 # neovim and nginx are the real hosts the specs load the module into.
@@ -18,16 +37,26 @@ testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev
 # openssl and gzip stage the TLS and transfer-encoding faults of the specs;
 # tmux and bsdutils (script) give the command-line specs a real terminal.
 testing+=(openssl gzip tmux bsdutils)
-# valgrind, clang and its sanitizer runtimes (libFuzzer) for the memory and
-# fuzzing targets.
-testing+=(valgrind clang libclang-rt-14-dev)
+# valgrind runs oom_spec's harness and `make valgrind`.
+testing+=(valgrind)
+# clang and its sanitizer runtimes (libFuzzer) for the fuzzing targets.
+extra=(clang libclang-rt-14-dev)
 # make bench and bench-smoke compare against these peers
-testing+=(lua-dkjson)
+extra+=(lua-dkjson)
 
-wanted=("${runtime[@]}")
-if [ "${1:-all}" != runtime ]; then
-  wanted+=("${testing[@]}")
-fi
+case "${1:-all}" in
+  demo | runtime)
+    interpreter=$(interpreter_packages "${LUA:-lua5.4}") || exit 2
+    read -r -a interpreter <<<"$interpreter"
+    wanted=("${build[@]}" "${interpreter[@]}")
+    ;;
+  test) wanted=("${build[@]}" lua5.4 liblua5.4-dev "${testing[@]}") ;;
+  all) wanted=("${build[@]}" lua5.4 liblua5.4-dev "${testing[@]}" "${extra[@]}") ;;
+  *)
+    echo "usage: scripts/deps.sh [demo|test|all]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -20,6 +20,14 @@ int luaopen_extruct_core(lua_State *L) {
   lua_setfield(L, -2, "_VERSION");
   lua_pushstring(L, curl_version());
   lua_setfield(L, -2, "curl_version");
+  {
+    /* The TLS library libcurl was built with ("OpenSSL/3.0.11"); nil without one. */
+    const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+    if (info->ssl_version != NULL) {
+      lua_pushstring(L, info->ssl_version);
+      lua_setfield(L, -2, "curl_ssl_version");
+    }
+  }
   /* JSON null: NULL as a light userdata, the same value as cjson.null. */
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");

@@ -1,10 +1,25 @@
--- The rockspec really installs: `luarocks make` into a throw-away tree, then
+-- The rockspecs really install: `luarocks make` into a throw-away tree, then
 -- a fresh interpreter loads the module from there alone. Run under each
 -- interpreter of the matrix, it builds for that interpreter's Lua version.
+-- extruct-scm-1.rockspec (the development version, at the top, where
+-- `luarocks make` and plugin managers look) and the release rockspecs in
+-- rockspecs/ both build.
 local helpers = require("spec.helpers")
 local q = helpers.shell_quote
 
 local lua_version = rawget(_G, "jit") and "5.1" or _VERSION:match("%d+%.%d+")
+
+local SCM = "extruct-scm-1.rockspec"
+
+-- The release rockspecs, by file name.
+local function releases()
+  local names = {}
+  for name in helpers.run("ls rockspecs"):gmatch("%S+") do
+    if name:match("^extruct%-.*%.rockspec$") then names[#names + 1] = "rockspecs/" .. name end
+  end
+  assert(#names > 0, "no release rockspec in rockspecs/")
+  return names
+end
 
 describe("luarocks make", function()
   local work
@@ -12,17 +27,28 @@ describe("luarocks make", function()
   lazy_setup(function()
     work = os.tmpname()
     os.remove(work)
-    assert(os.execute("mkdir -p " .. q(work) .. " && cp -r src lua bin *.rockspec " .. q(work)))
+    assert(os.execute("mkdir -p " .. q(work) .. " && cp -r src lua bin rockspecs " .. SCM .. " " .. q(work)))
   end)
   lazy_teardown(function()
     if work then os.execute("rm -rf " .. q(work)) end
   end)
 
-  it("installs a module that require('extruct') loads, the mock launcher and the extruct command", function()
+  -- The installed rocks of a tree, as "name version" lines.
+  local function installed(tree)
+    local out, status = helpers.run(("luarocks --lua-version %s --tree %s list --porcelain 2>&1"):format(lua_version, q(tree)))
+    assert.equal(0, status, out)
+    local rocks = {}
+    for name, version in out:gmatch("(%S+)\t(%S+)[^\n]*") do rocks[#rocks + 1] = name .. " " .. version end
+    return rocks
+  end
+
+  it("installs " .. SCM .. ": a module that require('extruct') loads, the mock launcher and the extruct command", function()
     local tree = work .. "/tree"
-    local out, status = helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none *.rockspec 2>&1")
+    -- no rockspec named: the one at the top is the one `luarocks make` takes
+    local out, status = helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none 2>&1")
       :format(q(work), lua_version, q(tree)))
     assert.equal(0, status, out)
+    assert.same({ "extruct scm-1" }, installed(tree))
 
     local lib = ("%s/lib/lua/%s/extruct/core.so"):format(tree, lua_version)
     assert.truthy(io.open(lib, "rb"), "missing " .. lib)
@@ -55,14 +81,35 @@ describe("luarocks make", function()
     assert.equal(0, status, out)
     assert.equal("extruct " .. require("extruct")._VERSION, out:match("^%S+ %S+"))
   end)
-  it("passes luarocks lint", function()
-    local out, status = helpers.run("luarocks lint extruct-0.1.0-1.rockspec 2>&1")
-    assert.equal(0, status, out)
+  it("installs each release rockspec of rockspecs/ under its own version", function()
+    for i, rockspec in ipairs(releases()) do
+      local tree = ("%s/tree-release-%d"):format(work, i)
+      local out, status = helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none %s 2>&1")
+        :format(q(work), lua_version, q(tree), q(rockspec)))
+      assert.equal(0, status, out)
+      local version = rockspec:match("^rockspecs/extruct%-(.+)%.rockspec$")
+      assert.same({ "extruct " .. version }, installed(tree))
+      local env = ("LUA_PATH=%s LUA_CPATH=%s"):format(
+        q(("%s/share/lua/%s/?.lua;%s/share/lua/%s/?/init.lua"):format(tree, lua_version, tree, lua_version)),
+        q(("%s/lib/lua/%s/?.so"):format(tree, lua_version)))
+      out, status = helpers.run(("cd / && %s %s/bin/extruct --help 2>&1"):format(env, q(tree)))
+      assert.equal(0, status, out)
+      assert.matches("^usage: extruct ", out)
+    end
+  end)
+
+  it("passes luarocks lint, every rockspec", function()
+    local rockspecs = releases()
+    table.insert(rockspecs, 1, SCM)
+    for _, rockspec in ipairs(rockspecs) do
+      local out, status = helpers.run("luarocks lint " .. q(rockspec) .. " 2>&1")
+      assert.equal(0, status, rockspec .. ": " .. out)
+    end
   end)
 
   local function luarocks_make(tree, variables)
-    return helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none *.rockspec %s 2>&1")
-      :format(q(work), lua_version, q(tree), variables))
+    return helpers.run(("cd %s && luarocks --lua-version %s make --tree %s --deps-mode none %s %s 2>&1")
+      :format(q(work), lua_version, q(tree), SCM, variables))
   end
 
   -- A prefix that holds only links to the system's curl and cJSON, laid out

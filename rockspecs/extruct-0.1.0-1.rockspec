@@ -11,7 +11,7 @@ description = {
 extruct fetches Extruct tables over a reused libcurl connection, decodes the
 JSON straight into Lua tables in C, returns structured errors, and waits for
 table runs to finish. Works on Lua 5.1 to 5.4 and LuaJIT. Ships a mock
-Extruct server (needs luasocket) for offline development.
+Extruct server (on luasocket) for offline development.
 ]],
    homepage = "https://github.com/extruct-lua/extruct",
    license = "MIT",
@@ -19,6 +19,8 @@ Extruct server (needs luasocket) for offline development.
 }
 dependencies = {
    "lua >= 5.1, < 5.5",
+   -- the mock server (bin/extruct-mock, extruct.mock) only: the client never loads it
+   "luasocket",
 }
 external_dependencies = {
    -- Debian keeps curl/curl.h under a multiarch include folder that the
@@ -53,6 +55,7 @@ build = {
       ["extruct.mock.json"] = "lua/extruct/mock/json.lua",
       ["extruct.csv"] = "lua/extruct/csv.lua",
       ["extruct.cli"] = "lua/extruct/cli.lua",
+      ["extruct.health"] = "lua/extruct/health.lua",
    },
    install = {
       bin = {

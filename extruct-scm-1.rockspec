@@ -1,0 +1,72 @@
+-- The development version, built from the repository's default branch:
+-- `luarocks make` in a checkout, and the rockspec that lazy.nvim and
+-- rocks.nvim look for. Releases are in rockspecs/.
+rockspec_format = "3.0"
+package = "extruct"
+version = "scm-1"
+source = {
+   url = "git+https://github.com/extruct-lua/extruct.git",
+}
+description = {
+   summary = "Lua client for the Extruct API (AI tables), with a C core on libcurl, cJSON and http-parser",
+   detailed = [[
+extruct fetches Extruct tables over a reused libcurl connection, decodes the
+JSON straight into Lua tables in C, returns structured errors, and waits for
+table runs to finish. Works on Lua 5.1 to 5.4 and LuaJIT. Ships a mock
+Extruct server (on luasocket) for offline development.
+]],
+   homepage = "https://github.com/extruct-lua/extruct",
+   license = "MIT",
+   labels = { "http", "json", "api", "extruct" },
+}
+dependencies = {
+   "lua >= 5.1, < 5.5",
+   -- the mock server (bin/extruct-mock, extruct.mock) only: the client never loads it
+   "luasocket",
+}
+external_dependencies = {
+   -- Debian keeps curl/curl.h under a multiarch include folder that the
+   -- compiler searches but LuaRocks does not; the library alone locates it.
+   CURL = { library = "curl" },
+   CJSON = { header = "cjson/cJSON.h", library = "cjson" },
+   HTTP_PARSER = { header = "http_parser.h", library = "http_parser" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["extruct.core"] = {
+         sources = { "src/core.c", "src/client.c", "src/json.c", "src/response.c", "src/clock.c",
+                     "src/encode.c", "src/term.c", "src/transfer.c", "src/engine.c", "src/http1.c" },
+         libraries = { "curl", "cjson", "http_parser" },
+         incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)", "$(HTTP_PARSER_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(HTTP_PARSER_LIBDIR)" },
+      },
+      extruct = "lua/extruct/init.lua",
+      ["extruct.client"] = "lua/extruct/client.lua",
+      ["extruct.errors"] = "lua/extruct/errors.lua",
+      ["extruct.url"] = "lua/extruct/url.lua",
+      ["extruct.clock"] = "lua/extruct/clock.lua",
+      ["extruct.loop"] = "lua/extruct/loop.lua",
+      ["extruct.cosocket"] = "lua/extruct/cosocket.lua",
+      ["extruct.redirect"] = "lua/extruct/redirect.lua",
+      ["extruct.gather"] = "lua/extruct/gather.lua",
+      ["extruct.retry"] = "lua/extruct/retry.lua",
+      ["extruct.tables"] = "lua/extruct/tables.lua",
+      ["extruct.mock"] = "lua/extruct/mock.lua",
+      ["extruct.mock.api"] = "lua/extruct/mock/api.lua",
+      ["extruct.mock.json"] = "lua/extruct/mock/json.lua",
+      ["extruct.csv"] = "lua/extruct/csv.lua",
+      ["extruct.cli"] = "lua/extruct/cli.lua",
+      ["extruct.health"] = "lua/extruct/health.lua",
+   },
+   install = {
+      bin = {
+         extruct = "bin/extruct",
+         ["extruct-mock"] = "bin/extruct-mock",
+      },
+   },
+}
+test = {
+   type = "command",
+   command = "make test",
+}
