@@ -5,6 +5,8 @@
 -- work. Messages are built only from the server's answer and the request's
 -- path, never from the client's configuration, so the token cannot leak.
 
+local core = require("extruct.core")
+
 local M = {}
 
 local Error = {}
@@ -14,11 +16,14 @@ Error.__tostring = function(err)
 end
 M.Error = Error
 
---- The kinds, with the HTTP statuses that map to them.
-M.KINDS = {
-  "auth", "payment", "not_found", "validation", "rate_limit", "server", "http",
-  "network", "tls", "timeout", "decode", "encode", "config", "cancelled",
-}
+--- The kinds of error, in the README's order. The C core holds the list
+--- (its own failures name their kinds from it); this is a copy.
+M.KINDS = {}
+local IS_KIND = {}
+for i, kind in ipairs(core.error_kinds) do
+  M.KINDS[i] = kind
+  IS_KIND[kind] = true
+end
 
 local KIND_BY_STATUS = {
   [401] = "auth", [403] = "auth", [402] = "payment", [404] = "not_found",
@@ -31,7 +36,12 @@ function M.kind_for_status(status)
   return "http"
 end
 
+--- A new error of `kind` (one of M.KINDS: any other is a bug of the
+--- caller, so it raises) saying `message`, with any other `fields`.
 function M.new(kind, message, fields)
+  if not IS_KIND[kind] then
+    error(("extruct.errors.new: '%s' is not an error kind (%s)"):format(tostring(kind), table.concat(M.KINDS, ", ")), 2)
+  end
   local err = { kind = kind, message = message }
   if fields then
     for k, v in pairs(fields) do err[k] = v end
@@ -173,7 +183,12 @@ function M.from_status(response, subject)
     message = message .. "; retry after " .. retry_after .. " s"
   end
   message = message .. " [HTTP " .. status .. "]"
-  return M.new(kind, message, { status = status, detail = detail, retry_after = retry_after, location = location })
+  -- the API's reason as a word a script can branch on: a 402 says
+  -- plan_required, payment_failed or insufficient_credits
+  local code = type(detail) == "table" and type(detail.error) == "string" and detail.error or nil
+  return M.new(kind, message, {
+    status = status, detail = detail, code = code, retry_after = retry_after, location = location,
+  })
 end
 
 --- The error for a 2xx response whose body is not the JSON promised.
