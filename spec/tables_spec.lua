@@ -269,10 +269,12 @@ describe("Tables API against the offline mock", function()
   it("pages through every table with iter_tables, driven by the pagination headers", function()
     local made = {}
     for i = 1, 7 do made[new_table("Batch " .. i, { tags = extruct.array{ "batch" } }).id] = true end
-    local page, info = assert(client:list_tables{ tags = "batch", limit = 3, sort = "name" })
+    local page = assert(client:list_tables{ tags = "batch", limit = 3, sort = "name" })
     assert.equal(3, #page)
     assert.equal("Batch 1", page[1].name)
-    assert.same({ total = 7, total_pages = 3, limit = 3, offset = 0, page = 1 }, info)
+    -- the paging facts come with the response, not as a second value
+    assert.same({ total = 7, total_pages = 3, limit = 3, offset = 0, page = 1 }, client.last_response.page)
+    assert.equal(200, client.last_response.status)
 
     local before = #mock:requests()
     local seen = {}
