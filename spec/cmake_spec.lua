@@ -37,7 +37,7 @@ describe("cmake", function()
     local deps = helpers.run("ldd " .. q(lib))
     assert.is_nil(deps:find("liblua", 1, true), deps)
     -- every Lua file of the layer, and nothing under another version's folder
-    local sources = helpers.run("cd lua/extruct && ls *.lua mock/*.lua")
+    local sources = helpers.run("cd lua/extruct && ls *.lua mock/*.lua api/*.lua")
     for name in sources:gmatch("%S+") do
       local path = ("%s/share/lua/%s/extruct/%s"):format(prefix, lua_version, name)
       assert.truthy(io.open(path, "rb"), "missing " .. path)
