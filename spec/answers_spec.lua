@@ -147,6 +147,19 @@ describe("the status and headers of a call", function()
     assert.is_nil(client.last_response)
   end)
 
+  it("are those of the last attempt: nil when the retry got no response", function()
+    local clock = helpers.fake_clock()
+    local client = helpers.client(session.mock, { retries = 1, sleep = clock.sleep, now = clock.now })
+    session.mock:fault{ path = "/v1/tables/tbl_idle", status = 503, count = 1 }
+    session.mock:fault{ path = "/v1/tables/tbl_idle", mode = "drop", count = 5 }
+    local t, err = client:get_table("tbl_idle")
+    client:close()
+    assert.is_nil(t)
+    assert.equal("network", err.kind)
+    assert.equal(2, err.attempts)
+    assert.is_nil(client.last_response)
+  end)
+
   it("carry list_tables' paging facts", function()
     local client = session.client
     local page = assert(client:list_tables{ limit = 1 })

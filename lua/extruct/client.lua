@@ -210,10 +210,12 @@ end
 Client.__close = Client.close
 
 -- One transfer: the response, or false and an error. Every response that
--- came is recorded as the client's last_response, whatever its status.
+-- came is recorded as the client's last_response, whatever its status; a
+-- transfer that got none leaves nil there.
 local function send(client, method, target, opts)
   -- (a sleep, trace or on_progress callback may have closed the client)
   if client._closed then misuse("extruct: the client is closed") end
+  client.last_response = nil
   local response, kind, message, trace = loop.perform(client, method, target, opts.body)
   if client._trace then
     -- The core redacted the credentials before the text reached Lua.
