@@ -211,9 +211,9 @@ end
 
 --- One call of an endpoint. how = { body (a Lua value, encoded here, so a
 --- value JSON cannot hold is an "encode" error before anything is sent),
---- query, subject, retry_if, deadline, answer ("object", "array" or
---- "object or array"), optional (true: no body, or JSON null, is an answer
---- too, and gives true) }. Returns the decoded answer (or true), or nil and
+--- query, subject, retry_if, deadline, answer (required: "object",
+--- "array" or "object or array"), optional (true: no body, or JSON null,
+--- is an answer too, and gives true) }. Returns the decoded answer (or true), or nil and
 --- an error.
 function M.call(client, method, path, opts, how)
   local text
