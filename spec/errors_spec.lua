@@ -27,6 +27,17 @@ describe("error objects", function()
     assert.matches("'outptu' is not an error kind", message, 1, true)
   end)
 
+  it("load without the C core, which is read only when the kinds are needed", function()
+    local helpers = require("spec.helpers")
+    local code = [[package.path = "lua/?.lua;" .. package.path; package.cpath = ""
+      local errors = require("extruct.errors")
+      print(errors.show("a\nb"), package.loaded["extruct.core"] == nil, pcall(errors.new, "auth", "x"))]]
+    local out, status = helpers.run(("env -u LUA_PATH -u LUA_CPATH %s -e %s 2>&1")
+      :format(helpers.shell_quote(helpers.LUA), helpers.shell_quote(code)))
+    assert.equal(0, status, out)
+    assert.matches("^a\\nb\ttrue\tfalse\t.*module 'extruct.core' not found", out)
+  end)
+
   it("carry the API's detail.error as code, for a script to branch on", function()
     for _, code in ipairs({ "plan_required", "payment_failed", "insufficient_credits" }) do
       local err = errors.from_status({ status = 402, headers = {}, body = { detail = { error = code } } })

@@ -5,8 +5,6 @@
 -- work. Messages are built only from the server's answer and the request's
 -- path, never from the client's configuration, so the token cannot leak.
 
-local core = require("extruct.core")
-
 local M = {}
 
 local Error = {}
@@ -16,14 +14,25 @@ Error.__tostring = function(err)
 end
 M.Error = Error
 
---- The kinds of error, in the README's order. The C core holds the list
---- (its own failures name their kinds from it); this is a copy.
-M.KINDS = {}
-local IS_KIND = {}
-for i, kind in ipairs(core.error_kinds) do
-  M.KINDS[i] = kind
-  IS_KIND[kind] = true
+-- The kinds of error, in the README's order: the C core holds the list
+-- (its own failures name their kinds from it), and M.KINDS is a copy. It is
+-- read when first needed, so that code wanting only this file's helpers
+-- (the command line's help pages and docs) loads it without the core.
+local kinds, is_kind
+local function known_kinds()
+  if kinds == nil then
+    local list, set = {}, {}
+    for i, kind in ipairs(require("extruct.core").error_kinds) do
+      list[i] = kind
+      set[kind] = true
+    end
+    kinds, is_kind = list, set
+  end
+  return kinds, is_kind
 end
+setmetatable(M, { __index = function(_, key)
+  if key == "KINDS" then return (known_kinds()) end
+end })
 
 local KIND_BY_STATUS = {
   [401] = "auth", [403] = "auth", [402] = "payment", [404] = "not_found",
@@ -39,8 +48,9 @@ end
 --- A new error of `kind` (one of M.KINDS: any other is a bug of the
 --- caller, so it raises) saying `message`, with any other `fields`.
 function M.new(kind, message, fields)
-  if not IS_KIND[kind] then
-    error(("extruct.errors.new: '%s' is not an error kind (%s)"):format(tostring(kind), table.concat(M.KINDS, ", ")), 2)
+  local list, set = known_kinds()
+  if not set[kind] then
+    error(("extruct.errors.new: '%s' is not an error kind (%s)"):format(tostring(kind), table.concat(list, ", ")), 2)
   end
   local err = { kind = kind, message = message }
   if fields then
