@@ -176,7 +176,14 @@ describe("client:get_table against the mock server", function()
       local _, err = client:get_table("tbl_demo")
       assert.equal("payment", err.kind)
       assert.same({ error = "insufficient_credits", required = 12 }, err.detail)
+      assert.equal("insufficient_credits", err.code)
       assert.matches("insufficient_credits", err.message)
+      for _, code in ipairs({ "plan_required", "payment_failed" }) do
+        mock:fault{ path = "/v1/tables", status = 402, body = '{"detail":{"error":"' .. code .. '"}}' }
+        local t, err2 = client:create_table{ name = "Gated" }
+        assert.is_nil(t)
+        assert.equal(code, err2.code)
+      end
 
       mock:fault{ status = 422, body = '{"detail":[{"loc":["path","table_id"],"msg":"bad id","type":"value_error"}]}' }
       _, err = client:get_table("tbl_demo")
@@ -400,6 +407,41 @@ describe("the module-level functions", function()
     ]])
     assert.equal(0, status, out)
     assert.equal("nil\tconfig\textruct.client(https://api.extruct.ai)\n", out)
+  end)
+end)
+
+describe("the module graph", function()
+  it("gives a client every endpoint method where the client is defined, extruct or not", function()
+    local out, status = helpers.run_lua("", [[
+      local c = require("extruct.client").new{ token = "t" }
+      local names = require("extruct.client").METHODS
+      for _, name in ipairs(names) do assert(type(c[name]) == "function", name) end
+      print(#names, package.loaded.extruct == nil, pcall(require, "extruct.tables"))
+    ]])
+    assert.equal(0, status, out)
+    assert.matches("^%d+\ttrue\tfalse\t", out)
+  end)
+
+  it("installs every group of lua/extruct/api/, and makes a shortcut of each method", function()
+    local Client = require("extruct.client").Client
+    local listed = {}
+    for _, name in ipairs(require("extruct.client").METHODS) do listed[name] = true end
+    local groups = helpers.run("ls lua/extruct/api/")
+    local count = 0
+    for file in groups:gmatch("(%S+)%.lua") do
+      for name, method in pairs(require("extruct.api." .. file)) do
+        assert.equal(method, Client[name], file .. ": " .. name)
+        assert.is_true(listed[name], name)
+        assert.is_function(extruct[name], name)
+        count = count + 1
+      end
+    end
+    assert.equal(#require("extruct.client").METHODS, count)
+    for _, name in ipairs({ "get_table", "list_tables", "wait_until_idle", "wait_all", "get_user", "healthcheck" }) do
+      assert.is_true(listed[name], name)
+    end
+    assert.is_nil(listed.request)
+    assert.is_nil(listed.close)
   end)
 end)
 

@@ -12,6 +12,42 @@ describe("error objects", function()
     assert.is_false(errors.is_error({ kind = "x" }))
   end)
 
+  it("have one list of kinds, the C core's, output included", function()
+    local core = require("extruct.core")
+    assert.same(core.error_kinds, errors.KINDS)
+    assert.are_not.equal(core.error_kinds, errors.KINDS) -- a copy: changing it changes nothing in the core
+    assert.same({
+      "auth", "payment", "not_found", "validation", "rate_limit", "server", "http",
+      "network", "tls", "timeout", "decode", "encode", "config", "cancelled", "output",
+    }, errors.KINDS)
+    assert.equal("output", errors.new("output", "cannot write to stdout").kind)
+    -- a kind outside the list is a bug where the error is made
+    local ok, message = pcall(errors.new, "outptu", "typo")
+    assert.is_false(ok)
+    assert.matches("'outptu' is not an error kind", message, 1, true)
+  end)
+
+  it("load without the C core, which is read only when the kinds are needed", function()
+    local helpers = require("spec.helpers")
+    local code = [[package.path = "lua/?.lua;" .. package.path; package.cpath = ""
+      local errors = require("extruct.errors")
+      print(errors.show("a\nb"), package.loaded["extruct.core"] == nil, pcall(errors.new, "auth", "x"))]]
+    local out, status = helpers.run(("env -u LUA_PATH -u LUA_CPATH %s -e %s 2>&1")
+      :format(helpers.shell_quote(helpers.LUA), helpers.shell_quote(code)))
+    assert.equal(0, status, out)
+    assert.matches("^a\\nb\ttrue\tfalse\t.*module 'extruct.core' not found", out)
+  end)
+
+  it("carry the API's detail.error as code, for a script to branch on", function()
+    for _, code in ipairs({ "plan_required", "payment_failed", "insufficient_credits" }) do
+      local err = errors.from_status({ status = 402, headers = {}, body = { detail = { error = code } } })
+      assert.equal("payment", err.kind)
+      assert.equal(code, err.code)
+    end
+    assert.is_nil(errors.from_status({ status = 404, headers = {}, body = { detail = "Table not found" } }).code)
+    assert.is_nil(errors.from_status({ status = 500, headers = {} }).code)
+  end)
+
   it("map statuses to kinds", function()
     local expected = {
       [401] = "auth", [403] = "auth", [402] = "payment", [404] = "not_found", [422] = "validation",

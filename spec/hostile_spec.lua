@@ -83,9 +83,10 @@ describe("a hostile server", function()
 
     it("joins 6000 repeats with ', ' in one pass: the memory allocated grows linearly", function()
       local n = 6000
-      local bytes, body, response = allocated_by(function()
+      local bytes, body = allocated_by(function()
         return client:request("GET", "/headers", { query = { n = n, value = "v" } })
       end)
+      local response = client.last_response
       assert.same({}, body)
       local expected = {}
       for i = 1, n do expected[i] = "v" end
@@ -95,7 +96,8 @@ describe("a hostile server", function()
     end)
 
     it("keeps names lower-cased and empty repeats joined", function()
-      local _, response = client:request("GET", "/headers", { query = { n = 3, value = "" } })
+      assert(client:request("GET", "/headers", { query = { n = 3, value = "" } }))
+      local response = client.last_response
       assert.equal(", , ", response.headers["x-repeated"])
       assert.is_nil(response.headers["X-Repeated"])
       assert.equal("application/json", response.headers["content-type"])

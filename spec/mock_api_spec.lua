@@ -15,16 +15,16 @@ local function encode(value)
   return assert(extruct.encode(value))
 end
 
---- One request: the decoded body and the response, or nil and the error.
+--- One request: the decoded body, or nil and the error.
 local function call(method, path, body, query)
   return client:request(method, path, { body = body ~= nil and encode(body) or nil, query = query })
 end
 
 --- A request that must succeed; returns the decoded body and the response.
 local function ok(method, path, body, query)
-  local value, response = call(method, path, body, query)
-  assert(value ~= nil, ("%s %s failed: %s"):format(method, path, tostring(response)))
-  return value, response
+  local value, err = call(method, path, body, query)
+  assert(value ~= nil, ("%s %s failed: %s"):format(method, path, tostring(err)))
+  return value, client.last_response
 end
 
 --- A request that must fail with `status`; returns the error's detail.

@@ -80,6 +80,25 @@ describe("retries", function()
     assert.same({}, fake.slept)
   end)
 
+  it("never retries a 402, whatever the call says: not when idempotent, not when its retry_if would", function()
+    local body = '{"detail":{"error":"insufficient_credits","required_credits":5,"available_credits":0}}'
+    mock:fault{ status = 402, body = body, count = 10 }
+    local _, err = client:request("POST", "/v1/tables", { body = "{}", idempotent = true, retries = 5 })
+    assert.equal("payment", err.kind)
+    assert.equal("insufficient_credits", err.code)
+    assert.equal(1, err.attempts)
+    local asked = 0
+    _, err = client:request("GET", "/v1/tables/tbl_demo", {
+      retry_if = function() asked = asked + 1; return true end, retries = 5,
+    })
+    assert.equal(1, err.attempts)
+    assert.equal(0, asked)
+    _, err = client:get_table("tbl_demo", { retries = 5 })
+    assert.equal(1, err.attempts)
+    assert.equal(3, count())
+    assert.same({}, fake.slept)
+  end)
+
   it("does not retry a 2xx body that is not JSON: it is what the server sent", function()
     for _, mode in ipairs({ "invalid_json", "html", "empty" }) do
       mock:reset()

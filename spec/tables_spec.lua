@@ -53,12 +53,14 @@ describe("Tables API requests", function()
 
   it("lists with every filter in the query, tags repeated, ids in the path encoded", function()
     client:list_tables{ kind = "company", scope = "personal", search = "a b&c", tags = { "x", "y z" },
-                        sort = "-name", offset = 10, limit = 20 }
+                        sort = "-name", view = "minimal", offset = 10, limit = 20 }
     local request = last_request(mock)
     assert.equal("GET", request.method)
     assert.equal("/v1/tables", request.path)
-    assert.equal("kind=company&limit=20&offset=10&scope=personal&search=a%20b%26c&sort=-name&tags=x&tags=y%20z",
-      request.query)
+    assert.equal("kind=company&limit=20&offset=10&scope=personal&search=a%20b%26c&sort=-name&tags=x&tags=y%20z"
+      .. "&view=minimal", request.query)
+    for _ in client:iter_tables{ view = "full", limit = 5 } do end
+    assert.matches("view=full", last_request(mock).query, 1, true)
     client:get_row("tbl/../x", "row 1")
     assert.equal("/v1/tables/tbl%2F..%2Fx/rows/row%201", last_request(mock).target)
   end)
@@ -137,6 +139,13 @@ describe("Tables API requests", function()
       { function() client:add_columns("t1", { column("x") }, { insert_after = 1 }) end,
         "option 'insert_after' must be true, false or a column id" },
       { function() extruct.cell(nil, "x") end, "extruct.cell: expected a row" },
+      { function() client:list_tables{ view = true } end, "option 'view' must be a string" },
+      { function() client:get_table_data("t1", { columns = "website" }) end,
+        "option 'columns' must be a non-empty list of column keys" },
+      { function() extruct.get_table_data("t1", { columns = {} }) end,
+        "option 'columns' must be a non-empty list of column keys" },
+      { function() client:iter_rows("t1", { columns = { "a", 3 } }) end,
+        "extruct.iter_rows: option 'columns' must be a non-empty list of column keys" },
     }
     for i, case in ipairs(cases) do
       local ok2, err2 = pcall(case[1])
@@ -188,6 +197,7 @@ describe("extruct.cell", function()
       "bare": {"status": "done", "value": "just text"},
       "listed": {"status": "done", "value": {"answer": [1, 2]}},
       "null_answer": {"status": "done", "value": {"answer": null}},
+      "sourced": {"status": "done", "value": {"answer": "Bolts", "source": ["https://bolts.example/"]}},
       "object_input": {"city": "Paris"}
     }}]])
     local answer, status, sources, explanation = extruct.cell(row, "summary")
@@ -204,6 +214,8 @@ describe("extruct.cell", function()
     assert.same({ "just text", "done" }, { extruct.cell(row, "bare") })
     assert.same({ 1, 2 }, (extruct.cell(row, "listed")))
     assert.same({ nil, "done" }, { extruct.cell(row, "null_answer") })
+    -- `source`, as Extruct's n8n node names it, reads like `sources`
+    assert.same({ "Bolts", "done", { "https://bolts.example/" } }, { extruct.cell(row, "sourced") })
     assert.same({ city = "Paris" }, (extruct.cell(row, "object_input")))
     -- a row's data map works as well as the row
     assert.equal("Anvils", (extruct.cell(row.data, "summary")))
@@ -269,10 +281,12 @@ describe("Tables API against the offline mock", function()
   it("pages through every table with iter_tables, driven by the pagination headers", function()
     local made = {}
     for i = 1, 7 do made[new_table("Batch " .. i, { tags = extruct.array{ "batch" } }).id] = true end
-    local page, info = assert(client:list_tables{ tags = "batch", limit = 3, sort = "name" })
+    local page = assert(client:list_tables{ tags = "batch", limit = 3, sort = "name" })
     assert.equal(3, #page)
     assert.equal("Batch 1", page[1].name)
-    assert.same({ total = 7, total_pages = 3, limit = 3, offset = 0, page = 1 }, info)
+    -- the paging facts come with the response, not as a second value
+    assert.same({ total = 7, total_pages = 3, limit = 3, offset = 0, page = 1 }, client.last_response.page)
+    assert.equal(200, client.last_response.status)
 
     local before = #mock:requests()
     local seen = {}
@@ -390,6 +404,50 @@ describe("Tables API against the offline mock", function()
     assert.equal(1, rerun.num_requested_cells)
     wait(t.id)
     assert.equal("done", select(2, extruct.cell(assert(client:get_row(t.id, added[2].id)), "summary")))
+  end)
+
+  it("keeps only the columns asked for, in get_table_data and iter_rows", function()
+    local t = new_table("Projected", { column_configs = extruct.array{
+      column("website"), column("city"), column("summary", "agent", { value = AGENT }) } })
+    assert(client:add_rows(t.id, { { website = "a.com", city = "Oslo" }, { website = "b.com", city = "Rome" } }))
+    local page = assert(client:get_table_data(t.id, { columns = { "city" } }))
+    assert.equal(2, #page.rows)
+    for _, row in ipairs(page.rows) do
+      assert.is_nil(row.data.website)
+      assert.is_nil(row.data.summary)
+      assert.is_string(row.data.city)
+      assert.is_string(row.id) -- the rest of the row as it came
+    end
+    assert.equal(3, #page.columns) -- and the header too
+    local seen = {}
+    for row, err in client:iter_rows(t.id, { columns = { "website", "city" }, limit = 1 }) do
+      assert(row, err and tostring(err))
+      local keys = {}
+      for key in pairs(row.data) do keys[#keys + 1] = key end
+      table.sort(keys)
+      assert.same({ "city", "website" }, keys)
+      seen[#seen + 1] = row.data.website
+    end
+    assert.same({ "a.com", "b.com" }, seen)
+  end)
+
+  it("refuses a column key the table does not have, listing those it has", function()
+    local t = new_table("Typo")
+    assert(client:add_rows(t.id, { { website = "a.com" } }))
+    local page, err = client:get_table_data(t.id, { columns = { "webiste", "website", "nope" } })
+    assert.is_nil(page)
+    assert.equal("validation", err.kind)
+    assert.is_nil(err.status)
+    assert.matches("has no columns 'webiste', 'nope'; its column keys are: website, summary", err.message, 1, true)
+    assert.same({ "website", "summary" }, err.valid_columns)
+    local failures = {}
+    for row, err2 in client:iter_rows(t.id, { columns = { "webiste" } }) do
+      assert.is_false(row)
+      failures[#failures + 1] = err2
+    end
+    assert.equal(1, #failures)
+    assert.equal("validation", failures[1].kind)
+    assert.matches("has no column 'webiste'", failures[1].message, 1, true)
   end)
 
   it("pages rows until a page is shorter than the limit", function()

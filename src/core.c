@@ -9,6 +9,24 @@
 
 int luaopen_extruct_core(lua_State *L);
 
+#define EX_KIND_TEXT(name, text) text,
+static const char *const core_error_kinds[] = {EX_ERROR_KINDS(EX_KIND_TEXT)};
+#undef EX_KIND_TEXT
+
+const char *ex_kind_name(ex_error_kind kind) {
+  return core_error_kinds[kind];
+}
+
+/* Pushes core.error_kinds: the list of error kinds, in their order. */
+static void core_push_error_kinds(lua_State *L) {
+  int i;
+  lua_createtable(L, EX_KIND_COUNT, 0);
+  for (i = 0; i < EX_KIND_COUNT; i++) {
+    lua_pushstring(L, core_error_kinds[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
 int luaopen_extruct_core(lua_State *L) {
   /* Once per process; libcurl counts the calls, so hosts that already
    * initialised it (or load the module twice) stay correct. */
@@ -31,6 +49,8 @@ int luaopen_extruct_core(lua_State *L) {
   /* JSON null: NULL as a light userdata, the same value as cjson.null. */
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "null");
+  core_push_error_kinds(L);
+  lua_setfield(L, -2, "error_kinds");
 
   ex_json_open(L);
   ex_encode_open(L);

@@ -16,6 +16,34 @@
 /* Registry key of the JSON decoder's per-state arena. */
 #define EX_ARENA_KEY "extruct.core.json_arena"
 
+/* The kinds of error a failed call reports, in the order the README lists
+ * them: the one list, exported as core.error_kinds, from which
+ * extruct.errors takes its own. Each C failure names its kind by these
+ * constants, so a kind missing here does not compile. */
+#define EX_ERROR_KINDS(X)                                                                                         \
+  X(AUTH, "auth")                                                                                                 \
+  X(PAYMENT, "payment")                                                                                           \
+  X(NOT_FOUND, "not_found")                                                                                       \
+  X(VALIDATION, "validation")                                                                                     \
+  X(RATE_LIMIT, "rate_limit")                                                                                     \
+  X(SERVER, "server")                                                                                             \
+  X(HTTP, "http")                                                                                                 \
+  X(NETWORK, "network")                                                                                           \
+  X(TLS, "tls")                                                                                                   \
+  X(TIMEOUT, "timeout")                                                                                           \
+  X(DECODE, "decode")                                                                                             \
+  X(ENCODE, "encode")                                                                                             \
+  X(CONFIG, "config")                                                                                             \
+  X(CANCELLED, "cancelled")                                                                                       \
+  X(OUTPUT, "output")
+
+#define EX_KIND_ENUM(name, text) EX_KIND_##name,
+typedef enum { EX_ERROR_KINDS(EX_KIND_ENUM) EX_KIND_COUNT } ex_error_kind;
+#undef EX_KIND_ENUM
+
+/* The name of an error kind, as the Lua layer spells it. */
+const char *ex_kind_name(ex_error_kind kind);
+
 /* Decodes len bytes of JSON at text. On success pushes the Lua value and
  * returns 1; on failure pushes an error message and returns 0. Raises only
  * on memory errors, and never leaks the parse tree when it does. With

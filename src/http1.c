@@ -254,11 +254,11 @@ static int http1_push_failure(lua_State *L, http1_parser *p) {
                                              : "header section";
   switch (p->stop) {
   case HTTP1_STOP_MEMORY:
-    lua_pushliteral(L, "network");
+    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
     lua_pushliteral(L, "out of memory while receiving the response");
     return 2;
   case HTTP1_STOP_BODY_TOO_LARGE:
-    lua_pushliteral(L, "decode");
+    lua_pushstring(L, ex_kind_name(EX_KIND_DECODE));
     lua_pushliteral(L, "response larger than max_response_size (");
     http1_push_size(L, p->max_body);
     lua_pushliteral(L, " bytes)");
@@ -268,26 +268,26 @@ static int http1_push_failure(lua_State *L, http1_parser *p) {
     err = HPE_HEADER_OVERFLOW;
     break;
   case HTTP1_STOP_BAD_STATUS_LINE:
-    lua_pushliteral(L, "network");
+    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
     lua_pushliteral(L, "malformed status line");
     return 2;
   case HTTP1_STOP_BAD_STATUS:
-    lua_pushliteral(L, "network");
+    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
     lua_pushfstring(L, "invalid status code %d", (int)p->status);
     return 2;
   case HTTP1_STOP_BAD_VERSION:
-    lua_pushliteral(L, "network");
+    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
     lua_pushfstring(L, "unsupported HTTP version %d.%d in the status line", (int)p->parser.http_major,
                     (int)p->parser.http_minor);
     return 2;
   case HTTP1_STOP_SWITCHING:
-    lua_pushliteral(L, "network");
+    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
     lua_pushliteral(L, "unexpected 101 Switching Protocols (no protocol upgrade was asked for)");
     return 2;
   case HTTP1_STOP_NONE:
     break;
   }
-  lua_pushliteral(L, "network");
+  lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
   switch (err) {
   case HPE_HEADER_OVERFLOW:
     lua_pushfstring(L, "the %s is larger than ", section);

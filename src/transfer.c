@@ -364,41 +364,41 @@ static int transfer_refused_redirect(const ex_transfer *t, CURLcode code) {
 }
 
 /* Maps a libcurl failure to an error kind of the Lua layer. */
-static const char *transfer_error_kind(const ex_transfer *t, CURLcode code) {
+static ex_error_kind transfer_error_kind(const ex_transfer *t, CURLcode code) {
   if (t->body_too_large)
-    return "decode";
+    return EX_KIND_DECODE;
   if (t->protocol_error != NULL)
-    return "network";
+    return EX_KIND_NETWORK;
   if (transfer_refused_redirect(t, code))
-    return "http";
+    return EX_KIND_HTTP;
   switch (code) {
   /* The URL was checked before it was sent: an unsupported protocol now is
    * the server's answer (HTTP/0.9, a status code out of range). */
   case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_WEIRD_SERVER_REPLY:
-    return "network";
+    return EX_KIND_NETWORK;
   /* A header section past libcurl's limit (it fails its buffer as out of
    * memory): like a body past max_response_size, not worth retrying. */
   case CURLE_OUT_OF_MEMORY:
-    return "decode";
+    return EX_KIND_DECODE;
   case CURLE_OPERATION_TIMEDOUT:
-    return "timeout";
+    return EX_KIND_TIMEOUT;
   case CURLE_URL_MALFORMAT:
-    return "config";
+    return EX_KIND_CONFIG;
   case CURLE_FILESIZE_EXCEEDED:
   case CURLE_BAD_CONTENT_ENCODING:
-    return "decode";
+    return EX_KIND_DECODE;
   case CURLE_TOO_MANY_REDIRECTS:
-    return "http";
+    return EX_KIND_HTTP;
   /* Not transient: retrying will not make a certificate trustworthy. */
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE:
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
   case CURLE_SSL_CERTPROBLEM:
   case CURLE_SSL_ISSUER_ERROR:
-    return "tls";
+    return EX_KIND_TLS;
   default:
-    return "network";
+    return EX_KIND_NETWORK;
   }
 }
 
@@ -420,7 +420,7 @@ static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURL
     lua_pushfstring(L, "the server broke HTTP: %s", t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
   else if (code == CURLE_OUT_OF_MEMORY)
     lua_pushliteral(L, "the response's header section is larger than libcurl takes (100 KB), or memory ran out");
-  else if (strcmp(transfer_error_kind(t, code), "tls") == 0)
+  else if (transfer_error_kind(t, code) == EX_KIND_TLS)
     lua_pushfstring(L, "TLS certificate verification failed: %s",
                     t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
   else if (t->error[0] != '\0')
@@ -466,12 +466,12 @@ static int transfer_result(lua_State *L) {
   lua_settop(L, 1);
   if (t->state == EX_CANCELLED) {
     lua_pushnil(L);
-    lua_pushliteral(L, "cancelled");
+    lua_pushstring(L, ex_kind_name(EX_KIND_CANCELLED));
     lua_pushliteral(L, "the client was closed while the request was in flight");
     results = 3;
   } else if (t->code != CURLE_OK || t->out_of_memory) {
     lua_pushnil(L);
-    lua_pushstring(L, transfer_error_kind(t, t->code));
+    lua_pushstring(L, ex_kind_name(transfer_error_kind(t, t->code)));
     transfer_push_error_message(L, t, t->code);
     results = 3;
     if (t->tracing) {

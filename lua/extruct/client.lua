@@ -1,10 +1,11 @@
--- The client: policy on top of extruct.core's transfer. Endpoints are a few
--- lines each on top of Client:request.
+-- The client: a connection to the API and the request loop (retries,
+-- errors) on top of extruct.core's transfer. The endpoints are methods of
+-- the client too: each group of them is a file of lua/extruct/api/ that
+-- returns its methods, installed below when the client is defined.
 
 local core = require("extruct.core")
-local clock = require("extruct.clock")
+local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
-local gather = require("extruct.gather")
 local loop = require("extruct.loop")
 local retry = require("extruct.retry")
 local url = require("extruct.url")
@@ -14,17 +15,10 @@ local M = {}
 local DEFAULT_BASE_URL = "https://api.extruct.ai"
 M.DEFAULT_BASE_URL = DEFAULT_BASE_URL
 
--- Option tables: each name maps to a check of its value and the words for
--- what it wants. An unknown name or a bad value is the caller's mistake, so
--- it raises, pointing at the caller's line.
-local function positive_number(v) return type(v) == "number" and v > 0 and v < math.huge end
-local function non_negative_number(v) return type(v) == "number" and v >= 0 and v < math.huge end
-local function is_string(v) return type(v) == "string" end
-local function is_function(v) return type(v) == "function" end
-local function is_boolean(v) return type(v) == "boolean" end
-local function is_finite_number(v) return type(v) == "number" and v > -math.huge and v < math.huge end
-local function retry_count(v) return type(v) == "number" and v >= 0 and v < math.huge and v == math.floor(v) end
-local function is_object_expectation(v) return v == "object" end
+local check_options, misuse = endpoint.check_options, endpoint.misuse
+local is_string, is_boolean, is_function = endpoint.is_string, endpoint.is_boolean, endpoint.is_function
+local positive_number = endpoint.positive_number
+
 -- The largest response the core may be asked to hold: a size_t and a
 -- double both count that far exactly.
 local MAX_RESPONSE_SIZE = 2 ^ 40
@@ -32,72 +26,7 @@ local function response_size(v)
   return type(v) == "number" and v >= 1 and v <= MAX_RESPONSE_SIZE and v == math.floor(v)
 end
 
--- The folder of this module's Lua files: frames running code from it are
--- the library's own, whatever path led the caller in (a method, a
--- module-level shortcut, an iterator).
-local OWN_FOLDER = debug.getinfo(1, "S").source:match("^@(.*[/\\])")
-
---- Raises message as the caller's mistake: the position shown is that of the
---- first frame outside this library (and outside C functions such as pcall).
-local function misuse(message)
-  local level = 2 -- the function that called misuse
-  while true do
-    local info = debug.getinfo(level, "S")
-    if info == nil then break end
-    local own = OWN_FOLDER ~= nil and info.source:sub(1, #OWN_FOLDER + 1) == "@" .. OWN_FOLDER
-    -- (Lua 5.1 leaves a "tail" frame where a tail call replaced one)
-    if not own and info.what ~= "C" and info.what ~= "tail" then break end
-    level = level + 1
-  end
-  error(message, level)
-end
-M.misuse = misuse
-
-local function check_options(opts, spec, where)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    misuse(("%s: options must be a table, got %s"):format(where, type(opts)))
-  end
-  for name, value in pairs(opts) do
-    local option = spec[name]
-    if option == nil then
-      misuse(("%s: unknown option '%s'"):format(where, errors.show(name)))
-    end
-    local ok, why = option.check(value)
-    if not ok then
-      misuse(why and ("%s: option '%s': %s"):format(where, name, why)
-        or ("%s: option '%s' must be %s"):format(where, name, option.want))
-    end
-  end
-  return opts
-end
-M.check_options = check_options
-
--- Options shared by everything that sends requests: clients, calls, waits.
-local RETRY_OPTIONS = {
-  retries = { check = retry_count, want = "a whole number >= 0 (retries after the first attempt)" },
-  backoff = { check = retry.valid_backoff, want = "a table { base = seconds, cap = seconds } of positive numbers" },
-  sleep = { check = is_function, want = "a function(seconds)" },
-  now = { check = is_function, want = "a function returning monotonic seconds" },
-}
-local function with_retry_options(spec)
-  for name, option in pairs(RETRY_OPTIONS) do spec[name] = option end
-  return spec
-end
-M.with_retry_options = with_retry_options
-
---- Adds the caller's retry options (retries, backoff, sleep, now) to the
---- options of a request it makes on the caller's behalf; returns them.
-local function pass_retry_options(opts, request)
-  for name in pairs(RETRY_OPTIONS) do request[name] = opts[name] end
-  return request
-end
-M.pass_retry_options = pass_retry_options
-
--- The checks other option tables reuse.
-M.is_string, M.is_boolean = is_string, is_boolean
-
-local CLIENT_OPTIONS = with_retry_options{
+local CLIENT_OPTIONS = endpoint.with_retry_options{
   token = { check = is_string, want = "a string" },
   base_url = { check = is_string, want = "a string" },
   timeout = { check = positive_number, want = "a positive number of seconds" },
@@ -114,17 +43,15 @@ local CLIENT_OPTIONS = with_retry_options{
                 want = '"auto", "curl" or "cosocket"' },
 }
 
-local REQUEST_OPTIONS = with_retry_options{
+local REQUEST_OPTIONS = endpoint.with_retry_options{
   query = { check = url.check_query, want = "a table" },
   body = { check = is_string, want = "a string of JSON text" },
   subject = { check = is_string, want = "a string" },
-  expect = { check = is_object_expectation, want = '"object"' },
+  expect = { check = endpoint.is_shape, want = '"object", "array" or "object or array"' },
   idempotent = { check = is_boolean, want = "a boolean" },
   retry_if = { check = is_function, want = "a function(err) returning whether to retry" },
-  deadline = { check = is_finite_number, want = "a number (a time on the clock of now)" },
+  deadline = { check = endpoint.is_finite_number, want = "a number (a time on the clock of now)" },
 }
-
-local GET_OPTIONS = with_retry_options{}
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
 
@@ -269,7 +196,7 @@ function M.new(opts)
   return self
 end
 
---- Releases the connection; safe to call more than once.
+--- Releases the connection; safe to call more than once. Returns true.
 function Client:close()
   self._closed = true
   if self._core then
@@ -278,30 +205,28 @@ function Client:close()
     -- requests of this client that were in flight end as cancelled
     loop.cancelled()
   end
+  return true
 end
 Client.__close = Client.close
 
--- The sleep and now a call uses: its own options', else the client's, else
--- extruct.clock's.
-local function sleep_and_now(client, opts)
-  return opts and opts.sleep or client._sleep or clock.sleep,
-         opts and opts.now or client._now or clock.now
-end
-
--- One transfer: true, body, response; or false, err.
+-- One transfer: the response, or false and an error. Every response that
+-- came is recorded as the client's last_response, whatever its status; a
+-- transfer that got none leaves nil there.
 local function send(client, method, target, opts)
   -- (a sleep, trace or on_progress callback may have closed the client)
   if client._closed then misuse("extruct: the client is closed") end
+  client.last_response = nil
   local response, kind, message, trace = loop.perform(client, method, target, opts.body)
   if client._trace then
     -- The core redacted the credentials before the text reached Lua.
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end
   end
-  if response then response.trace = nil end
   if not response then
     -- (the target is percent-encoded, so one line, but an id can make it long)
     return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(target, 200), message))
   end
+  response.trace = nil
+  client.last_response = { status = response.status, headers = response.headers }
   local status = response.status
   if status < 200 or status > 299 then
     return false, errors.from_status(response, opts.subject)
@@ -309,49 +234,38 @@ local function send(client, method, target, opts)
   if response.body_error then
     return false, errors.from_bad_body(response, response.body_error)
   end
-  if opts.expect == "object" and type(response.body) ~= "table" then
-    return false, errors.from_bad_body(response, "expected a JSON object, got " .. type(response.body))
+  if opts.expect then
+    local why = endpoint.shape_problem(response.body, opts.expect)
+    if why then return false, errors.from_bad_body(response, why) end
   end
-  return true, response.body, response
+  return response
 end
 
---- The generic request: method, path (already encoded), options
---- { query = {...}, body = "json text", subject = "table 'x'", expect = "object",
----   retries, backoff, idempotent, retry_if, deadline, sleep, now }.
---- Returns the decoded body and the response { status, headers }, or nil, err
---- (err.attempts: how many requests were sent). Transient failures of an
---- idempotent request are retried; see extruct.retry.
-function Client:request(method, path, opts)
-  if self._closed then
-    misuse("extruct: the client is closed")
-  end
-  -- Both go into the request line verbatim: anything else could start a header of its own.
-  if type(method) ~= "string" or not method:find("^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
-    error("extruct.request: the method must be an HTTP method name such as \"GET\", got "
-      .. (type(method) == "string" and ("%q"):format(method) or type(method)), 2)
-  end
-  if type(path) ~= "string" or not path:find("^/") or path:find("[%c ]") then
-    error("extruct.request: the path must be a string starting with '/', percent-encoded"
-      .. " (no spaces or control characters)", 2)
-  end
-  opts = check_options(opts, REQUEST_OPTIONS, "extruct.request")
+-- The request loop behind Client:request and every endpoint: the response
+-- { status, headers, body (nil when there was none), attempts }, or nil
+-- and an error (err.attempts: how many requests were sent). Transient
+-- failures of an idempotent request are retried; see extruct.retry.
+function Client:_request(method, path, opts)
+  if self._closed then misuse("extruct: the client is closed") end
+  self.last_response = nil
   if self._config_error then
     return nil, self._config_error
   end
   local target = path .. url.query(opts.query)
   -- retry_if: the call knows which failures left nothing done on the server
-  local retriable = opts.retry_if or retry.is_transient
   local may_repeat = opts.retry_if ~= nil or retry.may_repeat(method, opts.idempotent)
   local retries = may_repeat and (opts.retries or self.retries) or 0
   local backoff = retry.backoff(opts.backoff, self.backoff)
-  local sleep, now = sleep_and_now(self, opts)
+  local sleep, now = endpoint.sleep_and_now(self, opts)
   local attempts = 0
   while true do
     attempts = attempts + 1
-    local ok, body, response = send(self, method, target, opts)
-    if ok then return body, response end
-    local err = body
-    if attempts > retries or not retriable(err) then
+    local response, err = send(self, method, target, opts)
+    if response then
+      response.attempts = attempts
+      return response
+    end
+    if attempts > retries or not retry.retriable(err, opts.retry_if) then
       return nil, retry.tally(err, attempts)
     end
     local pause, why_not = retry.pause(attempts, err, backoff, now, opts.deadline)
@@ -362,253 +276,55 @@ function Client:request(method, path, opts)
   end
 end
 
---- Raises unless id is a non-empty string; `what` names the id in the message.
-local function check_id(id, where, what)
-  if type(id) ~= "string" or id == "" then
-    misuse(("extruct.%s: the %s must be a non-empty string, got %s"):format(
-      where, what or "table id", type(id) == "string" and "an empty string" or type(id)))
-  end
-end
-M.check_id = check_id
-
--- GET /v1/tables/{id}, with the caller's retry options and any deadline.
-local function fetch_table(client, id, opts, deadline)
-  return client:request("GET", "/v1/tables/" .. url.segment(id), pass_retry_options(opts, {
-    subject = ("table '%s'"):format(errors.show(id)),
-    expect = "object",
-    deadline = deadline,
-  }))
-end
-
---- GET /v1/tables/{id}: the table's header and run status.
---- opts: retries, backoff, sleep, now (default: the client's).
-function Client:get_table(id, opts)
-  check_id(id, "get_table")
-  opts = check_options(opts, GET_OPTIONS, "extruct.get_table")
-  return fetch_table(self, id, opts)
-end
-
---- True when the table's run is over: run_status "idle" and no cell in
---- progress (the schema's default for a missing count is 0).
-function M.is_idle(t)
-  if type(t) ~= "table" then
-    error("extruct.is_idle: expected a table as returned by get_table, got " .. type(t), 2)
-  end
-  local status = t.status
-  if type(status) ~= "table" then return false end
-  local in_progress = status.num_cells_in_progress
-  return status.run_status == "idle" and (in_progress == nil or in_progress == 0)
-end
-
---- How far the table's run has got: the fraction (0..1) of non-input cells
---- done, and the counts it came from { done, in_progress, total, failed }.
---- Missing or non-numeric counts read as 0; with no cells at all the
---- fraction is 1 when the table is idle and 0 while it is not.
-function M.progress(t)
-  if type(t) ~= "table" then
-    error("extruct.progress: expected a table as returned by get_table, got " .. type(t), 2)
-  end
-  local status = type(t.status) == "table" and t.status or {}
-  local function count(v)
-    return (type(v) == "number" and v >= 0 and v < math.huge) and v or 0
-  end
-  local done = count(status.num_cells_completed)
-  local in_progress = count(status.num_cells_in_progress)
-  local counts = {
-    done = done,
-    in_progress = in_progress,
-    total = done + in_progress,
-    failed = count(status.num_cells_failed),
-  }
-  if counts.total == 0 then
-    return M.is_idle(t) and 1 or 0, counts
-  end
-  return done / counts.total, counts
-end
-
-local WAIT_OPTIONS = with_retry_options{
-  interval = { check = positive_number, want = "a positive number of seconds" },
-  max_interval = { check = positive_number, want = "a positive number of seconds" },
-  timeout = { check = non_negative_number, want = "a number of seconds >= 0" },
-  on_progress = { check = is_function, want = "a function" },
-}
-local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
-
--- How much longer the pause gets after each poll that shows no progress.
-local INTERVAL_GROWTH = 1.5
-
--- What a poll can tell apart from the previous one: any change resets the
--- pause to `interval`.
-local function progress_mark(t)
-  local _, counts = M.progress(t)
-  local status = type(t.status) == "table" and t.status or {}
-  return ("%s %s %s %s"):format(tostring(status.run_status), counts.done, counts.in_progress, counts.failed)
-end
-
--- Built from whatever the server sent: a missing or non-numeric count must
--- not turn a timeout into a raised error. `cause` is the transient error of
--- the last poll, when it failed.
-local function timeout_error(id, timeout, t, cause, why)
-  local message
-  if t then
-    local status = type(t.status) == "table" and t.status or {}
-    local function count(v) return type(v) == "number" and v or 0 end
-    local in_progress = count(status.num_cells_in_progress)
-    message = ("table '%s' was still %s after %g s (%s of %s cells in progress)"):format(
-      errors.show(id), errors.show(status.run_status), timeout, in_progress, in_progress + count(status.num_cells_completed))
-  else
-    message = ("table '%s': no answer within %g s"):format(errors.show(id), timeout)
-  end
-  if why then message = message .. "; " .. why end
-  if cause then message = message .. "; the last poll failed: " .. cause.kind .. ": " .. cause.message end
-  return errors.new("timeout", message, { last = t, cause = cause })
-end
-
---- Polls the table until it is idle. opts: interval (s, default 5),
---- max_interval (s, default interval), timeout (s, default 900),
---- on_progress(t) after every poll (returning false cancels), retries,
---- backoff, sleep, now.
---- Returns the idle table, or nil and an error: "timeout" (err.last, the
---- last table seen; err.cause, the last poll's error if it failed),
---- "cancelled" (err.last), or the permanent error of a poll.
-function Client:wait_until_idle(id, opts)
-  check_id(id, "wait_until_idle")
-  opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
-  local interval = opts.interval or WAIT_DEFAULTS.interval
-  local max_interval = opts.max_interval or interval
-  if max_interval < interval then
-    error(("extruct.wait_until_idle: max_interval (%g) must be >= interval (%g)"):format(max_interval, interval), 2)
-  end
-  local timeout = opts.timeout or WAIT_DEFAULTS.timeout
-  local sleep, now = sleep_and_now(self, opts)
-  local deadline = now() + timeout
-  local pause = interval
-  local last, last_mark, cause
-  while true do
-    -- A poll retries transient failures as any GET does, but never past the
-    -- deadline; one that still fails is a missed poll, not the end.
-    local t, err = fetch_table(self, id, opts, deadline)
-    if t then
-      last, cause = t, nil
-      local verdict = opts.on_progress and opts.on_progress(t)
-      if M.is_idle(t) then return t end
-      if verdict == false then
-        return nil, errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(errors.show(id)),
-          { last = t })
-      end
-      local mark = progress_mark(t)
-      if mark ~= last_mark then
-        pause = interval
-      else
-        pause = math.min(pause * INTERVAL_GROWTH, max_interval)
-      end
-      last_mark = mark
-    elseif retry.is_transient(err) then
-      cause = err
-      pause = math.min(pause * INTERVAL_GROWTH, max_interval)
-    else
-      return nil, err
-    end
-    local remaining = deadline - now()
-    if remaining <= 0 then return nil, timeout_error(id, timeout, last, cause) end
-    local next_pause = pause
-    if cause and cause.retry_after then
-      if cause.retry_after > remaining then
-        return nil, timeout_error(id, timeout, last, cause,
-          ("the server asked to wait %g s, past the deadline"):format(cause.retry_after))
-      end
-      next_pause = math.max(pause, cause.retry_after)
-    end
-    sleep(math.min(next_pause, remaining))
-  end
-end
-
-local WAIT_ALL_OPTIONS = with_retry_options{
-  interval = WAIT_OPTIONS.interval,
-  max_interval = WAIT_OPTIONS.max_interval,
-  timeout = WAIT_OPTIONS.timeout,
-  on_progress = { check = is_function, want = "a function(id, t)" },
-  concurrency = { check = retry_count, want = "a whole number >= 1" },
-}
-
---- Waits until every table of the list `ids` is idle, polling several at
---- once (extruct.gather). opts: interval, max_interval, timeout (for the
---- whole wait), on_progress(id, t) after every poll (returning false
---- cancels), concurrency (tables polled at once, default 8), and the retry
---- options. Returns a map id -> idle table; or nil and the first failure,
---- whose err.tables (id -> the last table seen) and err.errors (id -> why
---- that table's wait did not end idle) hold what was learned of every table.
-function Client:wait_all(ids, opts)
-  if type(ids) ~= "table" then
-    misuse("extruct.wait_all: expected a list of table ids, got " .. type(ids))
-  end
-  local list, seen = {}, {}
-  for i = 1, #ids do
-    check_id(ids[i], "wait_all", ("table id at position %d"):format(i))
-    if not seen[ids[i]] then
-      seen[ids[i]] = true
-      list[#list + 1] = ids[i]
-    end
-  end
-  opts = check_options(opts, WAIT_ALL_OPTIONS, "extruct.wait_all")
-  if opts.concurrency == 0 then misuse("extruct.wait_all: option 'concurrency' must be a whole number >= 1") end
-  local interval = opts.interval or WAIT_DEFAULTS.interval
-  if (opts.max_interval or interval) < interval then
-    misuse(("extruct.wait_all: max_interval (%g) must be >= interval (%g)"):format(opts.max_interval, interval))
-  end
-  local _, now = sleep_and_now(self, opts)
-  local timeout = opts.timeout or WAIT_DEFAULTS.timeout
-  local deadline = now() + timeout
-
-  local tables, errs, first, first_id = {}, {}, nil, nil
-  local function wait_one(id)
-    if first then
-      return nil, errors.new("cancelled", ("not waited for: table '%s' failed first"):format(first_id))
-    end
-    local wait_opts = pass_retry_options(opts, {
-      interval = opts.interval,
-      max_interval = opts.max_interval,
-      timeout = math.max(0, deadline - now()),
-      on_progress = function(t)
-        tables[id] = t
-        if first then return false end
-        if opts.on_progress then return opts.on_progress(id, t) end
-      end,
-    })
-    local t, err = self:wait_until_idle(id, wait_opts)
-    if t then
-      tables[id] = t
-    elseif err.kind == "cancelled" and first then
-      err = errors.new("cancelled", ("stopped waiting for table '%s': table '%s' failed first"):format(id, first_id),
-        { last = err.last })
-    end
-    return t, err
-  end
-  local fns = {}
-  for i, id in ipairs(list) do
-    fns[i] = function()
-      local t, err = wait_one(id)
-      if err then
-        errs[id] = err
-        if first == nil then first, first_id = err, id end
-      end
-      return t, err
-    end
-  end
-  local _, raised = gather.run(fns, { concurrency = opts.concurrency or gather.DEFAULT_CONCURRENCY })
-  -- A callback that closed the client ends the wait as any use after close
-  -- does, at the caller's line (the tasks' own stacks lead nowhere), whether
-  -- the other polls then raised or came back cancelled.
+--- The generic request: method, path (already encoded), options
+--- { query = {...}, body = "json text", subject = "table 'x'", expect = "object",
+---   retries, backoff, idempotent, retry_if, deadline, sleep, now }.
+--- Returns the decoded body (true when the answer had none), or nil, err.
+--- The status and headers are in client.last_response.
+function Client:request(method, path, opts)
   if self._closed then misuse("extruct: the client is closed") end
-  if raised ~= nil then error(raised, 0) end
-  if first then
-    -- the first failure, as it came, with what was learned of every table
-    local fields = {}
-    for key, value in pairs(first) do fields[key] = value end
-    fields.id, fields.tables, fields.errors = first_id, tables, errs
-    return nil, errors.new(first.kind, first.message, fields)
+  -- Both go into the request line verbatim: anything else could start a header of its own.
+  if type(method) ~= "string" or not method:find("^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
+    misuse("extruct.request: the method must be an HTTP method name such as \"GET\", got "
+      .. (type(method) == "string" and ("%q"):format(method) or type(method)))
   end
-  return tables
+  if type(path) ~= "string" or not path:find("^/") or path:find("[%c ]") then
+    misuse("extruct.request: the path must be a string starting with '/', percent-encoded"
+      .. " (no spaces or control characters)")
+  end
+  opts = check_options(opts, REQUEST_OPTIONS, "extruct.request")
+  local response, err = self:_request(method, path, opts)
+  if response == nil then return nil, err end
+  if response.body == nil then return true end
+  return response.body
 end
+
+---------------------------------------------------------------------------
+-- The endpoints: one file of lua/extruct/api/ per group, each returning a
+-- table of methods built on extruct.endpoint and Client:_request. A new
+-- group is a new file and a line here; the module-level shortcuts
+-- (extruct.get_table, ...) are made from the same list.
+---------------------------------------------------------------------------
+
+local GROUPS = {
+  "tables",
+  "account",
+  "waiting",
+}
+
+--- The names of the endpoint methods, sorted: what extruct makes shortcuts of.
+M.METHODS = {}
+
+for _, group in ipairs(GROUPS) do
+  local module = "extruct.api." .. group
+  for name, method in pairs(require(module)) do
+    if Client[name] ~= nil then
+      error(("%s: the method '%s' is defined twice"):format(module, name))
+    end
+    Client[name] = method
+    M.METHODS[#M.METHODS + 1] = name
+  end
+end
+table.sort(M.METHODS)
 
 return M

@@ -14,11 +14,25 @@ Error.__tostring = function(err)
 end
 M.Error = Error
 
---- The kinds, with the HTTP statuses that map to them.
-M.KINDS = {
-  "auth", "payment", "not_found", "validation", "rate_limit", "server", "http",
-  "network", "tls", "timeout", "decode", "encode", "config", "cancelled",
-}
+-- The kinds of error, in the README's order: the C core holds the list
+-- (its own failures name their kinds from it), and M.KINDS is a copy. It is
+-- read when first needed, so that code wanting only this file's helpers
+-- (the command line's help pages and docs) loads it without the core.
+local kinds, is_kind
+local function known_kinds()
+  if kinds == nil then
+    local list, set = {}, {}
+    for i, kind in ipairs(require("extruct.core").error_kinds) do
+      list[i] = kind
+      set[kind] = true
+    end
+    kinds, is_kind = list, set
+  end
+  return kinds, is_kind
+end
+setmetatable(M, { __index = function(_, key)
+  if key == "KINDS" then return (known_kinds()) end
+end })
 
 local KIND_BY_STATUS = {
   [401] = "auth", [403] = "auth", [402] = "payment", [404] = "not_found",
@@ -31,7 +45,13 @@ function M.kind_for_status(status)
   return "http"
 end
 
+--- A new error of `kind` (one of M.KINDS: any other is a bug of the
+--- caller, so it raises) saying `message`, with any other `fields`.
 function M.new(kind, message, fields)
+  local list, set = known_kinds()
+  if not set[kind] then
+    error(("extruct.errors.new: '%s' is not an error kind (%s)"):format(tostring(kind), table.concat(list, ", ")), 2)
+  end
   local err = { kind = kind, message = message }
   if fields then
     for k, v in pairs(fields) do err[k] = v end
@@ -173,7 +193,12 @@ function M.from_status(response, subject)
     message = message .. "; retry after " .. retry_after .. " s"
   end
   message = message .. " [HTTP " .. status .. "]"
-  return M.new(kind, message, { status = status, detail = detail, retry_after = retry_after, location = location })
+  -- the API's reason as a word a script can branch on: a 402 says
+  -- plan_required, payment_failed or insufficient_credits
+  local code = type(detail) == "table" and type(detail.error) == "string" and detail.error or nil
+  return M.new(kind, message, {
+    status = status, detail = detail, code = code, retry_after = retry_after, location = location,
+  })
 end
 
 --- The error for a 2xx response whose body is not the JSON promised.

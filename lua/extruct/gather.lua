@@ -2,6 +2,7 @@
 -- overlapping on one engine (see extruct.loop for how each host waits).
 
 local cosocket = require("extruct.cosocket")
+local endpoint = require("extruct.endpoint")
 local loop = require("extruct.loop")
 
 local M = {}
@@ -11,10 +12,7 @@ M.DEFAULT_CONCURRENCY = 8
 
 local function pack(...) return { n = select("#", ...), ... } end
 
-local function misuse(message)
-  -- (required here: extruct.client requires this module)
-  require("extruct.client").misuse(message)
-end
+local misuse = endpoint.misuse
 
 local function check(fns, opts)
   if type(fns) ~= "table" then

@@ -6,12 +6,13 @@
 -- The C core (extruct.core) does the HTTP transfer and the JSON decoding;
 -- this layer adds the endpoints, the error objects and waiting.
 
-local core = require("extruct.core")
-local errors = require("extruct.errors")
+local cells = require("extruct.cells")
 local client = require("extruct.client")
 local clock = require("extruct.clock")
-local tables = require("extruct.tables")
+local core = require("extruct.core")
+local errors = require("extruct.errors")
 local gather = require("extruct.gather")
+local status = require("extruct.status")
 
 local extruct = {
   _VERSION = core._VERSION,
@@ -86,13 +87,13 @@ function extruct.decode(text, opts)
 end
 
 --- True when the table's run is over: run_status "idle" and no cell in progress.
-extruct.is_idle = client.is_idle
+extruct.is_idle = status.is_idle
 
 --- fraction (0..1) of non-input cells done, and { done, in_progress, total, failed }.
-extruct.progress = client.progress
+extruct.progress = status.progress
 
---- A row's cell: answer, status, sources, explanation (see extruct.tables).
-extruct.cell = tables.cell
+--- A row's cell: answer, status, sources, explanation (see extruct.cells).
+extruct.cell = cells.cell
 
 --- Sleeps without freezing the host: ngx.sleep under OpenResty, a yield to
 --- Neovim's main loop inside a coroutine there, nanosleep otherwise.
@@ -117,17 +118,22 @@ function extruct.default_client()
   return default_client
 end
 
--- Every endpoint on the default client: extruct.get_table(id),
--- extruct.create_table{...}, extruct.iter_rows(id), ... The methods check
--- their arguments and report a misuse at the caller's line.
-local SHORTCUTS = { "get_table", "wait_until_idle", "wait_all" }
-for _, name in ipairs(tables.METHODS) do SHORTCUTS[#SHORTCUTS + 1] = name end
-for _, name in ipairs(SHORTCUTS) do
+-- Every endpoint method of the client on the default client:
+-- extruct.get_table(id), extruct.create_table{...}, extruct.iter_rows(id),
+-- ... made from the client's own list, so a new endpoint group needs
+-- nothing here. The methods check their arguments and report a misuse at
+-- the caller's line.
+for _, name in ipairs(client.METHODS) do
+  if extruct[name] ~= nil then
+    error(("extruct: the endpoint method '%s' would hide extruct.%s"):format(name, name))
+  end
   extruct[name] = function(...)
     local c = extruct.default_client()
-    -- not a tail call: Lua 5.1 would leave no frame to blame for a misuse
-    local result, extra = c[name](c, ...)
-    return result, extra
+    -- not a tail call: Lua 5.1 would leave no frame to blame for a misuse;
+    -- and one value on success, whatever the method's arity
+    local result, err = c[name](c, ...)
+    if result == nil then return nil, err end
+    return result
   end
 end
 

@@ -20,6 +20,19 @@ function M.is_transient(err)
   return TRANSIENT[err.kind] == true
 end
 
+-- Failures no rule may retry, a call's retry_if included: Extruct's word is
+-- that a 402 (plan_required, payment_failed, insufficient_credits) is never
+-- retried; the same request would be refused the same way, and a paid
+-- operation must not run twice.
+local NEVER = { payment = true }
+
+--- Whether a failed attempt may be made again: never for NEVER's kinds;
+--- otherwise as the call's retry_if says, else when the failure is transient.
+function M.retriable(err, retry_if)
+  if NEVER[err.kind] then return false end
+  return (retry_if or M.is_transient)(err) and true or false
+end
+
 -- Methods that HTTP defines as safe to repeat and that the API uses to read.
 local IDEMPOTENT = { GET = true, HEAD = true, OPTIONS = true }
 

@@ -72,7 +72,7 @@ if not ok then finish(problem) end
 ]=]
 
 -- A plugin folder on 'runtimepath' is all Neovim needs: its loader finds
--- lua/extruct/*.lua and the C core as lua/extruct/core.so.
+-- lua/extruct/*.lua, lua/extruct/api/*.lua and the C core as lua/extruct/core.so.
 local PLUGIN_SCRIPT = [=[
 local result = {}
 local ok, problem = pcall(function()
@@ -233,8 +233,8 @@ describe("inside Neovim", function()
 
   it("loads from a plugin folder on 'runtimepath' with lua/extruct/core.so", function()
     local plugin = work .. "/extruct.nvim"
-    assert(os.execute(("mkdir -p %s/lua/extruct && cp lua/extruct/*.lua build/luajit/extruct/core.so %s/lua/extruct/")
-      :format(q(plugin), q(plugin))))
+    assert(os.execute(("mkdir -p %s/lua/extruct/api && cp lua/extruct/*.lua build/luajit/extruct/core.so %s/lua/extruct/"
+      .. " && cp lua/extruct/api/*.lua %s/lua/extruct/api/"):format(q(plugin), q(plugin), q(plugin))))
     local result, out, status = run_neovim(PLUGIN_SCRIPT, plugin)
     local report = out .. "\n" .. cjson.encode(result)
     assert.equal(0, status, report)

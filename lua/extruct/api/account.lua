@@ -1,0 +1,23 @@
+-- The account: who the token belongs to, and whether the API is up.
+-- extruct.client installs these methods on every client.
+
+local endpoint = require("extruct.endpoint")
+
+local NO_OPTIONS = endpoint.with_retry_options{}
+
+local methods = {}
+
+--- GET /v1/user: the user, their organization and available credits.
+function methods:get_user(opts)
+  opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.get_user")
+  return endpoint.call(self, "GET", "/v1/user", opts, { answer = "object" })
+end
+
+--- GET /v1/healthcheck: the API's own health report (true when it answers
+--- with no body: a 2xx is the news).
+function methods:healthcheck(opts)
+  opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.healthcheck")
+  return endpoint.call(self, "GET", "/v1/healthcheck", opts, { answer = "object", optional = true })
+end
+
+return methods

@@ -1,0 +1,364 @@
+-- The Tables API: one method per endpoint, each a few lines on
+-- extruct.endpoint, plus iterators over the endpoints that page.
+-- extruct.client installs these methods on every client.
+--
+-- Every method returns one value on success (the decoded answer, or true
+-- where the API may answer with no body) and nil, err on failure.
+
+local cells = require("extruct.cells")
+local endpoint = require("extruct.endpoint")
+local errors = require("extruct.errors")
+
+local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint.check_options
+local misuse, list, path = endpoint.misuse, endpoint.list, endpoint.path
+local subject_table = endpoint.subject_table
+local is_string, is_boolean, whole = endpoint.is_string, endpoint.is_boolean, endpoint.whole
+local options = endpoint.with_retry_options
+
+local methods = {}
+
+---------------------------------------------------------------------------
+-- Option checks
+---------------------------------------------------------------------------
+
+-- The API's largest page of tables; a bigger limit is answered with 400.
+local MAX_LIST_LIMIT = 100
+local DEFAULT_PAGE_SIZE = 50
+
+local function column_position(v)
+  return type(v) == "boolean" or (type(v) == "string" and v ~= "")
+end
+local function any_table(v) return type(v) == "table" end
+
+local NO_OPTIONS = options{}
+local LIST_OPTIONS = options{
+  kind = { check = is_string, want = 'a string ("generic", "company" or "people")' },
+  scope = { check = is_string, want = 'a string ("personal" or "organization")' },
+  search = { check = is_string, want = "a string" },
+  tags = { check = endpoint.string_list, want = "a string or a list of strings" },
+  sort = { check = is_string, want = 'a string such as "-created_at" or "name"' },
+  view = { check = is_string, want = 'a string ("full" or "minimal")' },
+  offset = { check = whole(0, math.huge), want = "a whole number >= 0" },
+  limit = { check = whole(1, MAX_LIST_LIMIT), want = "a whole number from 1 to " .. MAX_LIST_LIMIT },
+}
+local ITER_TABLES_OPTIONS = options{}
+for name, option in pairs(LIST_OPTIONS) do
+  if name ~= "offset" then ITER_TABLES_OPTIONS[name] = option end
+end
+local CLONE_OPTIONS = options{ schema_only = { check = is_boolean, want = "a boolean" } }
+local DATA_OPTIONS = options{
+  offset = { check = whole(0, math.huge), want = "a whole number >= 0" },
+  limit = { check = whole(1, math.huge), want = "a whole number >= 1" },
+  -- (what is in the list is checked by cells.check_keys, with its own words)
+  columns = { check = any_table, want = "a non-empty list of column keys (strings)" },
+}
+local ROWS_OPTIONS = options{ run = { check = is_boolean, want = "a boolean" } }
+local COLUMNS_OPTIONS = options{
+  insert_after = { check = column_position, want = "true, false or a column id" },
+}
+local RUN_OPTIONS = options{
+  mode = { check = is_string, want = 'a string ("new", "all", "failed" or "stuck_failed_new")' },
+  rows = { check = endpoint.list_of_strings, want = "a list of row ids" },
+  columns = { check = endpoint.list_of_strings, want = "a list of column ids" },
+}
+
+local function table_path(id, ...)
+  return path("/v1/tables", id, ...)
+end
+
+-- Extruct documents that a 503 from create means nothing was created, so
+-- that one failure, unlike others of a POST, is safe to send again.
+local function nothing_created(err)
+  return err.status == 503
+end
+
+---------------------------------------------------------------------------
+-- Tables
+---------------------------------------------------------------------------
+
+--- GET /v1/tables/{id}: the table's header and run status.
+--- opts: retries, backoff, sleep, now (default: the client's).
+function methods:get_table(id, opts)
+  check_id(id, "get_table")
+  opts = check_options(opts, NO_OPTIONS, "extruct.get_table")
+  return endpoint.fetch_table(self, id, opts)
+end
+
+local PAGE_HEADERS = { "total", "total_pages", "limit", "offset", "page" }
+
+-- The x-extruct-pagination-* headers as numbers (nil when absent or not a number).
+local function page_info(response)
+  local page, headers = {}, response and response.headers or {}
+  for _, name in ipairs(PAGE_HEADERS) do
+    local value = headers["x-extruct-pagination-" .. name:gsub("_", "-")]
+    page[name] = tonumber(type(value) == "string" and value:match("^%s*(%d+)%s*$") or nil)
+  end
+  return page
+end
+
+-- One page of tables and its paging facts, or nil and an error.
+local function list_page(self, opts)
+  local page, err = call(self, "GET", "/v1/tables", opts, {
+    query = {
+      kind = opts.kind, scope = opts.scope, search = opts.search, sort = opts.sort, view = opts.view,
+      tags = opts.tags, offset = opts.offset, limit = opts.limit,
+    },
+    answer = "array",
+  })
+  if page == nil then return nil, err end
+  local info = page_info(self.last_response)
+  self.last_response.page = info
+  return page, info
+end
+
+--- GET /v1/tables: one page of root tables (an array). Its paging facts
+--- { total, total_pages, limit, offset, page }, from the response headers,
+--- are in client.last_response.page. opts: kind, scope, search, tags (a
+--- list: a table carrying any of them matches), sort, view ("full" or
+--- "minimal"), offset, limit (1..100, the API's default 50).
+function methods:list_tables(opts)
+  opts = check_options(opts, LIST_OPTIONS, "extruct.list_tables")
+  local page, err = list_page(self, opts)
+  if page == nil then return nil, err end
+  return page
+end
+
+--- Every table of every page: `for t, err in client:iter_tables{...} do`.
+--- opts as list_tables, without offset; limit is the page size (default 50).
+function methods:iter_tables(opts)
+  opts = check_options(opts, ITER_TABLES_OPTIONS, "extruct.iter_tables")
+  local limit = opts.limit or DEFAULT_PAGE_SIZE
+  return endpoint.pages(function(offset)
+    local query = {}
+    for name, value in pairs(opts) do query[name] = value end
+    query.offset, query.limit = offset, limit
+    local page, info = list_page(self, query)
+    if page == nil then return nil, info end
+    local last = #page < limit or #page == 0
+      or (info.total ~= nil and offset + #page >= info.total)
+    return page, last
+  end, 0)
+end
+
+--- POST /v1/tables: creates a table from spec { name, description, tags,
+--- kind, notify, settings, column_configs }; returns its header.
+function methods:create_table(spec, opts)
+  endpoint.check_table_arg(spec, "create_table", "the table's spec")
+  opts = check_options(opts, NO_OPTIONS, "extruct.create_table")
+  return call(self, "POST", "/v1/tables", opts, { body = spec, answer = "object", retry_if = nothing_created })
+end
+
+--- PATCH /v1/tables/{id}: changes { name, description, tags, columns_order };
+--- returns the updated header (true when the API answers with no body).
+function methods:update_table(id, changes, opts)
+  check_id(id, "update_table")
+  endpoint.check_table_arg(changes, "update_table", "the changes")
+  opts = check_options(opts, NO_OPTIONS, "extruct.update_table")
+  return call(self, "PATCH", table_path(id), opts, {
+    body = changes, answer = "object", optional = true, subject = subject_table(id),
+  })
+end
+
+--- DELETE /v1/tables/{id}: returns the deleted table's header (true when
+--- the API answers with no body).
+function methods:delete_table(id, opts)
+  check_id(id, "delete_table")
+  opts = check_options(opts, NO_OPTIONS, "extruct.delete_table")
+  return call(self, "DELETE", table_path(id), opts, { answer = "object", optional = true, subject = subject_table(id) })
+end
+
+--- POST /v1/tables/{id}/clone: a copy of the table; with schema_only = true,
+--- of its columns only. Returns the new table's header.
+function methods:clone_table(id, opts)
+  check_id(id, "clone_table")
+  opts = check_options(opts, CLONE_OPTIONS, "extruct.clone_table")
+  return call(self, "POST", table_path(id, "clone"), opts, {
+    query = { schema_only = opts.schema_only and "true" or nil },
+    answer = "object", subject = subject_table(id),
+  })
+end
+
+-- One page of /data, its rows kept to `columns` when given.
+local function data_page(self, id, opts, offset, limit)
+  local page, err = call(self, "GET", table_path(id, "data"), opts, {
+    query = { offset = offset, limit = limit }, answer = "object", subject = subject_table(id),
+  })
+  if page == nil or opts.columns == nil then return page, err end
+  return cells.project(page, opts.columns, id)
+end
+
+--- GET /v1/tables/{id}/data: the header and one page of `rows`.
+--- opts: offset, limit, columns (a list of column keys: each row's data
+--- keeps only those; a key the table does not have is a validation error
+--- listing the keys it has).
+function methods:get_table_data(id, opts)
+  check_id(id, "get_table_data")
+  opts = check_options(opts, DATA_OPTIONS, "extruct.get_table_data")
+  if opts.columns ~= nil then cells.check_keys(opts.columns, "get_table_data") end
+  local page, err = data_page(self, id, opts, opts.offset, opts.limit)
+  if page == nil then return nil, err end
+  return page
+end
+
+--- Every row of the table, page by page: `for row, err in client:iter_rows(id) do`.
+--- opts: limit (rows a page, default 50), offset (where to start), columns
+--- (as get_table_data's), and the retry options.
+function methods:iter_rows(id, opts)
+  check_id(id, "iter_rows")
+  opts = check_options(opts, DATA_OPTIONS, "extruct.iter_rows")
+  if opts.columns ~= nil then cells.check_keys(opts.columns, "iter_rows") end
+  local limit = opts.limit or DEFAULT_PAGE_SIZE
+  return endpoint.pages(function(offset)
+    local page, err = data_page(self, id, opts, offset, limit)
+    if page == nil then return nil, err end
+    local rows = page.rows
+    if type(rows) ~= "table" then
+      return nil, errors.new("decode", ("table '%s': the data page at offset %d has no rows list")
+        :format(errors.show(id), offset))
+    end
+    -- "Continue paging until returned rows are fewer than limit."
+    return rows, #rows < limit
+  end, opts.offset or 0)
+end
+
+---------------------------------------------------------------------------
+-- Rows
+---------------------------------------------------------------------------
+
+-- Rows for the API: a row object { data = {...}, metadata = {...}, id = ... }
+-- goes as it is; any other table is a plain map of column key -> value.
+local function row_list(rows, where)
+  if type(rows) ~= "table" then
+    misuse(("extruct.%s: rows must be a list of rows, got %s"):format(where, type(rows)))
+  end
+  local out = list()
+  for i, row in ipairs(rows) do
+    if type(row) ~= "table" then
+      misuse(("extruct.%s: rows[%d] must be a table (a row or a map of column key -> value), got %s")
+        :format(where, i, type(row)))
+    end
+    out[i] = type(row.data) == "table" and row or { data = row }
+  end
+  if next(rows) ~= nil and #out == 0 then
+    misuse(("extruct.%s: rows must be a list (rows[1], rows[2], ...), not a map"):format(where))
+  end
+  return out
+end
+
+local function id_list(ids, where, what)
+  if not endpoint.list_of_strings(ids) then
+    misuse(("extruct.%s: %s must be a list of id strings"):format(where, what))
+  end
+  local out = list()
+  for i, id in ipairs(ids) do out[i] = id end
+  return out
+end
+
+local function send_rows(self, method, id, rows, opts, where)
+  check_id(id, where)
+  rows = row_list(rows, where)
+  opts = check_options(opts, ROWS_OPTIONS, "extruct." .. where)
+  if #rows == 0 then return list() end -- nothing to send
+  return call(self, method, table_path(id, "rows"), opts, {
+    body = { rows = rows, run = opts.run or false }, answer = "array", optional = true, subject = subject_table(id),
+  })
+end
+
+--- POST /v1/tables/{id}/rows: adds rows; returns the created rows (true
+--- when the API answers with no body). opts.run = true starts their cells.
+function methods:add_rows(id, rows, opts)
+  return send_rows(self, "POST", id, rows, opts, "add_rows")
+end
+
+--- PATCH /v1/tables/{id}/rows: rows with an `id` are updated, the others
+--- created; opts.run as for add_rows.
+function methods:update_rows(id, rows, opts)
+  return send_rows(self, "PATCH", id, rows, opts, "update_rows")
+end
+
+--- DELETE /v1/tables/{id}/rows, the ids in a JSON body; returns what the API
+--- says was deleted (true when it answers with no body).
+function methods:delete_rows(id, row_ids, opts)
+  check_id(id, "delete_rows")
+  row_ids = id_list(row_ids, "delete_rows", "row_ids")
+  opts = check_options(opts, NO_OPTIONS, "extruct.delete_rows")
+  if #row_ids == 0 then return list() end
+  return call(self, "DELETE", table_path(id, "rows"), opts, {
+    body = { rows = row_ids }, answer = "object or array", optional = true, subject = subject_table(id),
+  })
+end
+
+--- GET /v1/tables/{id}/rows/{row_id}: one row, with its run status.
+function methods:get_row(id, row_id, opts)
+  check_id(id, "get_row")
+  check_id(row_id, "get_row", "row id")
+  opts = check_options(opts, NO_OPTIONS, "extruct.get_row")
+  return call(self, "GET", table_path(id, "rows", row_id), opts, {
+    answer = "object", subject = ("row '%s' of table '%s'"):format(errors.show(row_id), errors.show(id)),
+  })
+end
+
+---------------------------------------------------------------------------
+-- Columns and runs
+---------------------------------------------------------------------------
+
+local function subject_column(id, column_id)
+  return ("column '%s' of table '%s'"):format(errors.show(column_id), errors.show(id))
+end
+
+--- POST /v1/tables/{id}/columns: adds columns (a list of configs, or one
+--- config); opts.insert_after: true, false or a column id. Returns the new
+--- columns (true when the API answers with no body).
+function methods:add_columns(id, column_configs, opts)
+  check_id(id, "add_columns")
+  endpoint.check_table_arg(column_configs, "add_columns", "column_configs")
+  opts = check_options(opts, COLUMNS_OPTIONS, "extruct.add_columns")
+  if column_configs[1] == nil and next(column_configs) ~= nil then
+    column_configs = { column_configs } -- one config
+  end
+  return call(self, "POST", table_path(id, "columns"), opts, {
+    body = { column_configs = list(column_configs), insert_after = opts.insert_after },
+    answer = "array", optional = true, subject = subject_table(id),
+  })
+end
+
+--- PATCH /v1/tables/{id}/columns/{column_id}: replaces the column's config;
+--- returns the column (true when the API answers with no body).
+function methods:update_column(id, column_id, config, opts)
+  check_id(id, "update_column")
+  check_id(column_id, "update_column", "column id")
+  endpoint.check_table_arg(config, "update_column", "the column's config")
+  opts = check_options(opts, NO_OPTIONS, "extruct.update_column")
+  return call(self, "PATCH", table_path(id, "columns", column_id), opts, {
+    body = config, answer = "object", optional = true, subject = subject_column(id, column_id),
+  })
+end
+
+--- DELETE /v1/tables/{id}/columns/{column_id}: the API's answer (true when
+--- it has none).
+function methods:delete_column(id, column_id, opts)
+  check_id(id, "delete_column")
+  check_id(column_id, "delete_column", "column id")
+  opts = check_options(opts, NO_OPTIONS, "extruct.delete_column")
+  return call(self, "DELETE", table_path(id, "columns", column_id), opts, {
+    answer = "object or array", optional = true, subject = subject_column(id, column_id),
+  })
+end
+
+--- POST /v1/tables/{id}/run: starts a run. opts: mode ("new" by default,
+--- "all", "failed", "stuck_failed_new"), rows and columns (lists of ids).
+--- Returns the run { id, status, num_requested_cells, ... }.
+function methods:run_table(id, opts)
+  check_id(id, "run_table")
+  opts = check_options(opts, RUN_OPTIONS, "extruct.run_table")
+  return call(self, "POST", table_path(id, "run"), opts, {
+    body = {
+      mode = opts.mode or "new",
+      rows = opts.rows and id_list(opts.rows, "run_table", "rows"),
+      columns = opts.columns and id_list(opts.columns, "run_table", "columns"),
+    },
+    answer = "object", subject = subject_table(id),
+  })
+end
+
+return methods

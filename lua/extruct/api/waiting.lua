@@ -1,0 +1,203 @@
+-- Waiting for runs to end: polling a table's header until its run is idle,
+-- one table (wait_until_idle) or many side by side (wait_all).
+-- extruct.client installs these methods on every client.
+
+local endpoint = require("extruct.endpoint")
+local errors = require("extruct.errors")
+local gather = require("extruct.gather")
+local retry = require("extruct.retry")
+local table_status = require("extruct.status")
+
+local check_id, check_options, misuse = endpoint.check_id, endpoint.check_options, endpoint.misuse
+local positive_number, non_negative_number = endpoint.positive_number, endpoint.non_negative_number
+local is_function, with_retry_options = endpoint.is_function, endpoint.with_retry_options
+local pass_retry_options, sleep_and_now = endpoint.pass_retry_options, endpoint.sleep_and_now
+
+local methods = {}
+
+local WAIT_OPTIONS = with_retry_options{
+  interval = { check = positive_number, want = "a positive number of seconds" },
+  max_interval = { check = positive_number, want = "a positive number of seconds" },
+  timeout = { check = non_negative_number, want = "a number of seconds >= 0" },
+  on_progress = { check = is_function, want = "a function" },
+}
+local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
+
+-- How much longer the pause gets after each poll that shows no progress.
+local INTERVAL_GROWTH = 1.5
+
+-- What a poll can tell apart from the previous one: any change resets the
+-- pause to `interval`.
+local function progress_mark(t)
+  local _, counts = table_status.progress(t)
+  local status = type(t.status) == "table" and t.status or {}
+  return ("%s %s %s %s"):format(tostring(status.run_status), counts.done, counts.in_progress, counts.failed)
+end
+
+-- Built from whatever the server sent: a missing or non-numeric count must
+-- not turn a timeout into a raised error. `cause` is the transient error of
+-- the last poll, when it failed.
+local function timeout_error(id, timeout, t, cause, why)
+  local message
+  if t then
+    local status = type(t.status) == "table" and t.status or {}
+    local function count(v) return type(v) == "number" and v or 0 end
+    local in_progress = count(status.num_cells_in_progress)
+    message = ("table '%s' was still %s after %g s (%s of %s cells in progress)"):format(
+      errors.show(id), errors.show(status.run_status), timeout, in_progress, in_progress + count(status.num_cells_completed))
+  else
+    message = ("table '%s': no answer within %g s"):format(errors.show(id), timeout)
+  end
+  if why then message = message .. "; " .. why end
+  if cause then message = message .. "; the last poll failed: " .. cause.kind .. ": " .. cause.message end
+  return errors.new("timeout", message, { last = t, cause = cause })
+end
+
+--- Polls the table until it is idle. opts: interval (s, default 5),
+--- max_interval (s, default interval), timeout (s, default 900),
+--- on_progress(t) after every poll (returning false cancels), retries,
+--- backoff, sleep, now.
+--- Returns the idle table, or nil and an error: "timeout" (err.last, the
+--- last table seen; err.cause, the last poll's error if it failed),
+--- "cancelled" (err.last), or the permanent error of a poll.
+function methods:wait_until_idle(id, opts)
+  check_id(id, "wait_until_idle")
+  opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
+  local interval = opts.interval or WAIT_DEFAULTS.interval
+  local max_interval = opts.max_interval or interval
+  if max_interval < interval then
+    misuse(("extruct.wait_until_idle: max_interval (%g) must be >= interval (%g)"):format(max_interval, interval))
+  end
+  local timeout = opts.timeout or WAIT_DEFAULTS.timeout
+  local sleep, now = sleep_and_now(self, opts)
+  local deadline = now() + timeout
+  local pause = interval
+  local last, last_mark, cause
+  while true do
+    -- A poll retries transient failures as any GET does, but never past the
+    -- deadline; one that still fails is a missed poll, not the end.
+    local t, err = endpoint.fetch_table(self, id, opts, deadline)
+    if t then
+      last, cause = t, nil
+      local verdict = opts.on_progress and opts.on_progress(t)
+      if table_status.is_idle(t) then return t end
+      if verdict == false then
+        return nil, errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(errors.show(id)),
+          { last = t })
+      end
+      local mark = progress_mark(t)
+      if mark ~= last_mark then
+        pause = interval
+      else
+        pause = math.min(pause * INTERVAL_GROWTH, max_interval)
+      end
+      last_mark = mark
+    elseif retry.is_transient(err) then
+      cause = err
+      pause = math.min(pause * INTERVAL_GROWTH, max_interval)
+    else
+      return nil, err
+    end
+    local remaining = deadline - now()
+    if remaining <= 0 then return nil, timeout_error(id, timeout, last, cause) end
+    local next_pause = pause
+    if cause and cause.retry_after then
+      if cause.retry_after > remaining then
+        return nil, timeout_error(id, timeout, last, cause,
+          ("the server asked to wait %g s, past the deadline"):format(cause.retry_after))
+      end
+      next_pause = math.max(pause, cause.retry_after)
+    end
+    sleep(math.min(next_pause, remaining))
+  end
+end
+
+local WAIT_ALL_OPTIONS = with_retry_options{
+  interval = WAIT_OPTIONS.interval,
+  max_interval = WAIT_OPTIONS.max_interval,
+  timeout = WAIT_OPTIONS.timeout,
+  on_progress = { check = is_function, want = "a function(id, t)" },
+  concurrency = { check = endpoint.retry_count, want = "a whole number >= 1" },
+}
+
+--- Waits until every table of the list `ids` is idle, polling several at
+--- once (extruct.gather). opts: interval, max_interval, timeout (for the
+--- whole wait), on_progress(id, t) after every poll (returning false
+--- cancels), concurrency (tables polled at once, default 8), and the retry
+--- options. Returns a map id -> idle table; or nil and the first failure,
+--- whose err.tables (id -> the last table seen) and err.errors (id -> why
+--- that table's wait did not end idle) hold what was learned of every table.
+function methods:wait_all(ids, opts)
+  if type(ids) ~= "table" then
+    misuse("extruct.wait_all: expected a list of table ids, got " .. type(ids))
+  end
+  local list, seen = {}, {}
+  for i = 1, #ids do
+    check_id(ids[i], "wait_all", ("table id at position %d"):format(i))
+    if not seen[ids[i]] then
+      seen[ids[i]] = true
+      list[#list + 1] = ids[i]
+    end
+  end
+  opts = check_options(opts, WAIT_ALL_OPTIONS, "extruct.wait_all")
+  if opts.concurrency == 0 then misuse("extruct.wait_all: option 'concurrency' must be a whole number >= 1") end
+  local interval = opts.interval or WAIT_DEFAULTS.interval
+  if (opts.max_interval or interval) < interval then
+    misuse(("extruct.wait_all: max_interval (%g) must be >= interval (%g)"):format(opts.max_interval, interval))
+  end
+  local _, now = sleep_and_now(self, opts)
+  local timeout = opts.timeout or WAIT_DEFAULTS.timeout
+  local deadline = now() + timeout
+
+  local tables, errs, first, first_id = {}, {}, nil, nil
+  local function wait_one(id)
+    if first then
+      return nil, errors.new("cancelled", ("not waited for: table '%s' failed first"):format(first_id))
+    end
+    local wait_opts = pass_retry_options(opts, {
+      interval = opts.interval,
+      max_interval = opts.max_interval,
+      timeout = math.max(0, deadline - now()),
+      on_progress = function(t)
+        tables[id] = t
+        if first then return false end
+        if opts.on_progress then return opts.on_progress(id, t) end
+      end,
+    })
+    local t, err = self:wait_until_idle(id, wait_opts)
+    if t then
+      tables[id] = t
+    elseif err.kind == "cancelled" and first then
+      err = errors.new("cancelled", ("stopped waiting for table '%s': table '%s' failed first"):format(id, first_id),
+        { last = err.last })
+    end
+    return t, err
+  end
+  local fns = {}
+  for i, id in ipairs(list) do
+    fns[i] = function()
+      local t, err = wait_one(id)
+      if err then
+        errs[id] = err
+        if first == nil then first, first_id = err, id end
+      end
+      return t, err
+    end
+  end
+  local _, raised = gather.run(fns, { concurrency = opts.concurrency or gather.DEFAULT_CONCURRENCY })
+  -- A callback that closed the client ends the wait as any use after close
+  -- does, at the caller's line (the tasks' own stacks lead nowhere), whether
+  -- the other polls then raised or came back cancelled.
+  if self._closed then misuse("extruct: the client is closed") end
+  if raised ~= nil then error(raised, 0) end
+  if first then
+    -- the first failure, as it came, with what was learned of every table
+    local fields = {}
+    for key, value in pairs(first) do fields[key] = value end
+    fields.id, fields.tables, fields.errors = first_id, tables, errs
+    return nil, errors.new(first.kind, first.message, fields)
+  end
+  return tables
+end
+
+return methods
