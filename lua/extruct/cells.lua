@@ -26,6 +26,12 @@ end
 --- { status, value = { answer, sources (or source), explanation } } gives
 --- its parts; a plain value (an input cell) is its own answer, with no
 --- status; a missing cell or a JSON null gives nil.
+---@param row table A row (from get_table_data, iter_rows or get_row) or its `data` map
+---@param key string The column's key
+---@return any answer The answer (nil for a missing cell, or one not answered yet)
+---@return string? status "done", "failed", "requested"...; nil for an input cell
+---@return table? sources The answer's sources, when the cell has them
+---@return string? explanation The answer's explanation, when the cell has one
 function M.cell(row, key)
   if type(row) ~= "table" then
     endpoint.misuse("extruct.cell: expected a row (a table), got " .. type(row))

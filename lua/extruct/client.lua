@@ -26,6 +26,22 @@ local function response_size(v)
   return type(v) == "number" and v >= 1 and v <= MAX_RESPONSE_SIZE and v == math.floor(v)
 end
 
+--- The options of extruct.new; every one may be left out (docs/api.md#extructnew).
+---@class extruct.ClientOptions: extruct.Options
+---@field token? string The API token (default: EXTRUCT_API_TOKEN)
+---@field base_url? string Default: EXTRUCT_API_URL, else https://api.extruct.ai
+---@field timeout? number Seconds for a whole request (default 30)
+---@field connect_timeout? number Seconds to connect (default 10)
+---@field max_response_size? integer The largest answer accepted, in bytes (default 64 MiB; up to 2^40)
+---@field user_agent? string Default: extruct-lua/<version> (<Lua>; libcurl/<version>)
+---@field insecure? boolean true turns TLS certificate verification off: for tests only
+---@field allow_http? boolean true allows plaintext http:// to a host that is not loopback
+---@field ca_file? string A PEM file of CA certificates to trust instead of the system's
+---@field trace? fun(line: string) Called with each line of every exchange, credentials redacted
+---@field proxy? string A proxy URL; "" for none (default: the environment's)
+---@field noproxy? string Hosts that bypass the proxy: "localhost,127.0.0.1", ".example.com", "*"
+---@field transport? "auto"|"curl"|"cosocket" "curl" forces libcurl, "cosocket" nginx's cosockets
+
 local CLIENT_OPTIONS = endpoint.with_retry_options{
   token = { check = is_string, want = "a string" },
   base_url = { check = is_string, want = "a string" },
@@ -42,6 +58,16 @@ local CLIENT_OPTIONS = endpoint.with_retry_options{
   transport = { check = function(v) return v == "auto" or v == "curl" or v == "cosocket" end,
                 want = '"auto", "curl" or "cosocket"' },
 }
+
+--- The options of client:request.
+---@class extruct.RequestOptions: extruct.Options
+---@field query? table<string|number, string|number|boolean|(string|number|boolean)[]> The query string's parameters
+---@field body? string The request body: JSON text
+---@field subject? string What a 404 is about, e.g. "table 'x'"
+---@field expect? extruct.Shape Any other answer (no body included) is a "decode" error
+---@field idempotent? boolean Whether the request may be sent again after a failure
+---@field retry_if? fun(err: extruct.Error): boolean Which failures to retry, instead of the usual rule
+---@field deadline? number A time on `now`'s clock after which no retry pause may end
 
 local REQUEST_OPTIONS = endpoint.with_retry_options{
   query = { check = url.check_query, want = "a table" },
@@ -67,6 +93,31 @@ local function user_agent()
   return ("extruct-lua/%s (%s; %s)"):format(core._VERSION, lua, core.curl_version:match("^%S+"))
 end
 
+--- client.last_response: the final response of the client's last call.
+---@class extruct.LastResponse
+---@field status integer The HTTP status
+---@field headers table<string, string> The response headers, names lower-cased
+---@field page? extruct.Page After list_tables and each page of iter_tables
+
+--- Paging facts from the x-extruct-pagination-* headers; a field is nil when
+--- its header is missing.
+---@class extruct.Page
+---@field total? integer
+---@field total_pages? integer
+---@field limit? integer
+---@field offset? integer
+---@field page? integer
+
+--- A client of the Extruct API: what extruct.new returns. Its methods are the
+--- endpoints (lua/extruct/api/*.lua), the generic request, and close.
+---@class extruct.Client
+---@field base_url string The base URL, without trailing slashes or credentials
+---@field timeout number Seconds for a whole request
+---@field connect_timeout number Seconds to connect
+---@field max_response_size integer The largest answer accepted, in bytes
+---@field retries integer Retries of a failed idempotent request
+---@field backoff extruct.Backoff The pauses between retries
+---@field last_response? extruct.LastResponse The final response of the last call (docs/answers.md)
 local Client = {}
 Client.__index = Client
 M.Client = Client
@@ -84,6 +135,10 @@ end
 --- would pick (url.effective_proxy: the proxy and noproxy options, else
 --- http_proxy, ALL_PROXY and NO_PROXY); allow_http = true lets it through.
 --- The cosocket transport uses no proxy from the environment.
+---@param base_url string
+---@param opts { proxy?: string, noproxy?: string, allow_http?: boolean, transport?: string }
+---@param getenv? fun(name: string): string? Reads the environment (default: os.getenv)
+---@return string? why Why the token would cross the network unencrypted; nil when it would not
 local function plaintext_proxy(base_url, opts, getenv)
   if opts.allow_http or url.scheme(base_url) ~= "http" then return nil end
   getenv = getenv or os.getenv
@@ -148,6 +203,8 @@ end
 ---              insecure, allow_http, ca_file, trace, proxy, noproxy, transport,
 ---              retries, backoff, sleep, now }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
+---@param opts? extruct.ClientOptions
+---@return extruct.Client client
 function M.new(opts)
   opts = check_options(opts, CLIENT_OPTIONS, "extruct.new")
   local token = opts.token or os.getenv("EXTRUCT_API_TOKEN")
@@ -197,6 +254,7 @@ function M.new(opts)
 end
 
 --- Releases the connection; safe to call more than once. Returns true.
+---@return true
 function Client:close()
   self._closed = true
   if self._core then
@@ -281,6 +339,11 @@ end
 ---   retries, backoff, idempotent, retry_if, deadline, sleep, now }.
 --- Returns the decoded body (true when the answer had none), or nil, err.
 --- The status and headers are in client.last_response.
+---@param method string An HTTP method name such as "GET"
+---@param path string Starting with "/", percent-encoded (extruct.url.segment)
+---@param opts? extruct.RequestOptions
+---@return any value The decoded body, or true when the response had none; nil on failure
+---@return extruct.Error? err
 function Client:request(method, path, opts)
   if self._closed then misuse("extruct: the client is closed") end
   -- Both go into the request line verbatim: anything else could start a header of its own.

@@ -40,6 +40,7 @@ end
 --- How M.sleep would sleep here and now: "ngx" (ngx.sleep), "task" (a task
 --- of extruct.gather yields to the others), "nvim" (yield to Neovim's main
 --- loop) or "blocking" (nanosleep in C).
+---@return "ngx"|"task"|"nvim"|"blocking" strategy
 function M.strategy()
   if openresty() then return "ngx" end
   if loop.in_task() then return "task" end
@@ -69,6 +70,8 @@ end
 --- Sleeps `seconds` without freezing the host: ngx.sleep under OpenResty,
 --- a yield to Neovim's main loop inside a Neovim coroutine, nanosleep
 --- otherwise (Neovim's main thread included: it cannot yield, so it blocks).
+---@param seconds number How long; 0 or less returns at once
+---@return nil
 function M.sleep(seconds)
   if type(seconds) ~= "number" or seconds ~= seconds then
     error("extruct.sleep: seconds must be a number, got " .. type(seconds), 2)
@@ -92,6 +95,9 @@ end
 
 --- Runs fn() in a new coroutine whose requests and waits yield to the host
 --- (see extruct.loop); on_done(true, ...) or on_done(false, err) when it ends.
+---@param fn fun(): any The function to run; its results go to on_done
+---@param on_done? fun(ok: boolean, ...: any) Called with true and fn's results, or false and the error
+---@return thread co The coroutine running fn
 function M.async(fn, on_done)
   if type(fn) ~= "function" then
     error("extruct.async: expected a function, got " .. type(fn), 2)

@@ -100,6 +100,28 @@ function M.check_options(opts, spec, where)
   return opts
 end
 
+--- The options every call takes (and a client, as its defaults): how
+--- failures are retried and how time passes. See docs/errors.md#retries.
+---@class extruct.Options
+---@field retries? integer Retries after the first attempt of an idempotent request (client default 3)
+---@field backoff? extruct.Backoff The pauses between retries
+---@field sleep? fun(seconds: number) How to pause (default: extruct.sleep)
+---@field now? fun(): number Monotonic seconds (default: extruct.now)
+
+--- Exponential backoff with full jitter: before retry n, a random pause of
+--- up to min(cap, base * 2^(n-1)) seconds. A call may give only one of them.
+---@class extruct.Backoff
+---@field base? number Seconds: the first step (default 0.5)
+---@field cap? number Seconds: the longest pause (default 30)
+
+--- The shape an answer must have: a JSON object, a JSON array, or either.
+---@alias extruct.Shape "object"|"array"|"object or array"
+
+--- What iter_tables and iter_rows return, for a generic `for`: each step
+--- gives one item; a page that failed gives false and the error, once, and
+--- then the loop ends.
+---@alias extruct.Iterator fun(): (table|false)?, extruct.Error?
+
 -- Options shared by everything that sends requests: clients, calls, waits.
 local RETRY_OPTIONS = {
   retries = { check = M.retry_count, want = "a whole number >= 0 (retries after the first attempt)" },

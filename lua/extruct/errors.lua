@@ -7,6 +7,43 @@
 
 local M = {}
 
+--- What went wrong, in one word: `err.kind`. The C core holds the list
+--- (core.error_kinds); docs/errors.md says when each one happens.
+---@alias extruct.ErrorKind
+---| "auth" # 401 or 403: the token is missing, wrong or not allowed to do this
+---| "payment" # 402: the plan or the credits do not cover the request
+---| "not_found" # 404: unknown, or not in this workspace
+---| "validation" # 422: the API rejected the request's parameters
+---| "rate_limit" # 429
+---| "server" # 5xx
+---| "http" # any other non-2xx status, or a redirect not followed
+---| "network" # DNS, refused or reset connection, failed TLS handshake, a body cut short
+---| "tls" # the server's certificate failed verification
+---| "timeout" # connect_timeout or timeout ran out, or a wait's deadline passed
+---| "decode" # a 2xx body that is not the JSON promised, or too big
+---| "encode" # a value JSON cannot hold
+---| "config" # a configuration that cannot work (no token, a bad base URL...)
+---| "cancelled" # on_progress returned false, or the client was closed during the request
+---| "output" # the command line could not write its output
+
+--- An error object: the second value of every call that failed (`nil, err`).
+--- `tostring(err)` reads "extruct: <kind>: <message>"; which fields are set
+--- depends on the kind and the call (docs/errors.md).
+---@class extruct.Error
+---@field kind extruct.ErrorKind What went wrong
+---@field message string What happened and what to do, in words
+---@field status? integer The HTTP status; nil when no response came
+---@field detail? any The decoded `detail` of a FastAPI error body: a string, an object (402) or a list (422)
+---@field code? string The API's reason as a word a script can branch on (402: plan_required, insufficient_credits...)
+---@field retry_after? number Seconds to wait, when the server sent Retry-After
+---@field attempts? integer How many requests were sent (0 for "config")
+---@field location? string Where a redirect that was not followed pointed
+---@field last? table wait_until_idle's "timeout" and "cancelled": the last table seen
+---@field cause? extruct.Error wait_until_idle's "timeout": the error of the last poll, when it failed
+---@field id? string wait_all: the id of the first table that failed
+---@field tables? table<string, table> wait_all: the last table seen of each table polled
+---@field errors? table<string, extruct.Error> wait_all: why each table that did not end idle did not
+---@field valid_columns? string[] The `columns` option named unknown keys: the table's column keys
 local Error = {}
 Error.__index = Error
 Error.__tostring = function(err)
@@ -47,6 +84,10 @@ end
 
 --- A new error of `kind` (one of M.KINDS: any other is a bug of the
 --- caller, so it raises) saying `message`, with any other `fields`.
+---@param kind extruct.ErrorKind
+---@param message string
+---@param fields? table Any other fields of the error (status, detail, attempts...)
+---@return extruct.Error err
 function M.new(kind, message, fields)
   local list, set = known_kinds()
   if not set[kind] then
@@ -59,6 +100,9 @@ function M.new(kind, message, fields)
   return setmetatable(err, Error)
 end
 
+--- Whether value is an error object of this module.
+---@param value any
+---@return boolean
 function M.is_error(value)
   return getmetatable(value) == Error
 end

@@ -10,6 +10,16 @@ local M = {}
 --- Functions running at once when the caller does not say.
 M.DEFAULT_CONCURRENCY = 8
 
+--- Options of extruct.gather.
+---@class extruct.GatherOptions
+---@field concurrency? integer How many functions run at once (default 8)
+
+--- What one function of extruct.gather returned: `{ n = 1, t }` or
+--- `{ n = 2, nil, err }`; `table.unpack(r, 1, r.n)` gives the values back.
+---@class extruct.Packed
+---@field n integer How many values
+---@field [integer] any The values
+
 local function pack(...) return { n = select("#", ...), ... } end
 
 local misuse = endpoint.misuse
@@ -156,6 +166,14 @@ function M.run(fns, opts)
   return results, failure
 end
 
+--- Runs the functions of fns side by side, their requests and sleeps
+--- overlapping, at most opts.concurrency (default 8) at a time; returns what
+--- each returned, packed: results[i] is { n = 1, t } or { n = 2, nil, err }.
+--- A function that raises stops new ones from starting; once the running
+--- ones end, gather raises that error.
+---@param fns (fun(): any)[] The functions, a list
+---@param opts? extruct.GatherOptions
+---@return extruct.Packed[] results results[i] holds what fns[i] returned
 function M.gather(fns, opts)
   local results, failure = M.run(fns, opts)
   if failure ~= nil then error(failure, 0) end

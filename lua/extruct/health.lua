@@ -59,6 +59,8 @@ local function lua_version()
 end
 
 --- Reports to :checkhealth. `vim` defaults to Neovim's global.
+---@param vim? table Neovim's `vim` (a stand-in in tests)
+---@return nil
 function M.check(vim)
   vim = vim or rawget(_G, "vim")
   local report = reporter(vim)

@@ -14,6 +14,17 @@ local errors = require("extruct.errors")
 local gather = require("extruct.gather")
 local status = require("extruct.status")
 
+--- The options of extruct.encode.
+---@class extruct.EncodeOptions
+---@field pretty? boolean true for indented output
+
+--- The options of extruct.decode.
+---@class extruct.DecodeOptions
+---@field strict? boolean false keeps raw control characters inside strings (default true: RFC 8259)
+
+--- The module: require("extruct"). Each endpoint method of a client is also
+--- a function here, on the default client (lua/extruct/api/*.lua declare them).
+---@class extruct
 local extruct = {
   _VERSION = core._VERSION,
   --- What JSON null decodes to: a NULL light userdata (equal to cjson.null).
@@ -24,6 +35,10 @@ local extruct = {
 
 --- Encodes a Lua value as JSON text: text, or nil and an encode error.
 --- opts: { pretty = true } for indented output.
+---@param value any A Lua value: tables with extruct.array_mt (or sequences) become arrays
+---@param opts? extruct.EncodeOptions
+---@return string? text JSON text
+---@return extruct.Error? err An "encode" error naming the value JSON cannot hold
 function extruct.encode(value, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("extruct.encode: options must be a table, got " .. type(opts), 2)
@@ -45,6 +60,10 @@ end
 extruct.array_mt = core.array_mt
 
 --- Marks t (or a new table) as a JSON array and returns it.
+---@generic T: table
+---@param t T The table to mark
+---@return T t The same table
+---@overload fun(): table
 function extruct.array(t)
   if t == nil then t = {} end
   if type(t) ~= "table" then
@@ -61,6 +80,10 @@ extruct.new = client.new
 --- response bodies are decoded. Strict by default: a general-purpose decoder
 --- takes exactly RFC 8259 JSON (JSONTestSuite checks it); leniency is for
 --- the API's raw newlines, which the client accepts on its own.
+---@param text string JSON text
+---@param opts? extruct.DecodeOptions
+---@return any value The value the text holds (JSON null is extruct.null); nil on failure
+---@return extruct.Error? err A "decode" error with the byte position
 function extruct.decode(text, opts)
   if type(text) ~= "string" then
     error("extruct.decode: expected a string, got " .. type(text), 2)
@@ -113,6 +136,8 @@ extruct.gather = gather.gather
 -- The module-level functions share one client built from the environment
 -- (EXTRUCT_API_TOKEN, EXTRUCT_API_URL) on first use.
 local default_client
+--- The client of the module-level functions.
+---@return extruct.Client client
 function extruct.default_client()
   if default_client == nil then default_client = client.new() end
   return default_client

@@ -299,6 +299,7 @@ end
 
 --- How a request made here and now would wait: "cosocket", "task", "nvim"
 --- or "blocking" (for a client whose transport is "auto").
+---@return "cosocket"|"task"|"nvim"|"blocking" strategy
 function M.strategy()
   if cosocket.available() then return "cosocket" end
   if M.in_task() then return "task" end

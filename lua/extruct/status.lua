@@ -6,6 +6,8 @@ local M = {}
 
 --- True when the table's run is over: run_status "idle" and no cell in
 --- progress (the schema's default for a missing count is 0).
+---@param t table A table as get_table returns it
+---@return boolean idle
 function M.is_idle(t)
   if type(t) ~= "table" then
     error("extruct.is_idle: expected a table as returned by get_table, got " .. type(t), 2)
@@ -16,10 +18,20 @@ function M.is_idle(t)
   return status.run_status == "idle" and (in_progress == nil or in_progress == 0)
 end
 
+--- The counts extruct.progress reads from a table's status.
+---@class extruct.Progress
+---@field done number Cells done
+---@field in_progress number Cells in progress
+---@field total number done + in_progress
+---@field failed number Cells that failed
+
 --- How far the table's run has got: the fraction (0..1) of non-input cells
 --- done, and the counts it came from { done, in_progress, total, failed }.
 --- Missing or non-numeric counts read as 0; with no cells at all the
 --- fraction is 1 when the table is idle and 0 while it is not.
+---@param t table A table as get_table returns it
+---@return number fraction From 0 to 1
+---@return extruct.Progress counts
 function M.progress(t)
   if type(t) ~= "table" then
     error("extruct.progress: expected a table as returned by get_table, got " .. type(t), 2)

@@ -12,6 +12,8 @@ end
 --- One path segment: everything but RFC 3986 unreserved characters is
 --- encoded, so "/", "?", "#" and spaces stay inside the segment. A segment of
 --- only dots is encoded too: "." and ".." would otherwise mean "here" and "up".
+---@param value string The segment's text, as it is
+---@return string segment
 function M.segment(value)
   if value:match("^%.+$") then
     return (value:gsub(".", encode_byte))

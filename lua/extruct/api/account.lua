@@ -5,9 +5,18 @@ local endpoint = require("extruct.endpoint")
 
 local NO_OPTIONS = endpoint.with_retry_options{}
 
+-- The module-level shortcuts of these methods, on the default client.
+---@class extruct
+---@field get_user fun(opts?: extruct.Options): table?, extruct.Error?
+---@field healthcheck fun(opts?: extruct.Options): (table|true)?, extruct.Error?
+
+---@class extruct.Client
 local methods = {}
 
 --- GET /v1/user: the user, their organization and available credits.
+---@param opts? extruct.Options
+---@return table? user The user, their organization and available_credits
+---@return extruct.Error? err
 function methods:get_user(opts)
   opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.get_user")
   return endpoint.call(self, "GET", "/v1/user", opts, { answer = "object" })
@@ -15,6 +24,9 @@ end
 
 --- GET /v1/healthcheck: the API's own health report (true when it answers
 --- with no body: a 2xx is the news).
+---@param opts? extruct.Options
+---@return (table|true)? report The API's health report
+---@return extruct.Error? err
 function methods:healthcheck(opts)
   opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.healthcheck")
   return endpoint.call(self, "GET", "/v1/healthcheck", opts, { answer = "object", optional = true })

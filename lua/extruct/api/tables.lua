@@ -15,6 +15,28 @@ local subject_table = endpoint.subject_table
 local is_string, is_boolean, whole = endpoint.is_string, endpoint.is_boolean, endpoint.whole
 local options = endpoint.with_retry_options
 
+-- The module-level shortcuts of these methods, on the default client:
+-- extruct.get_table(id) is extruct.default_client():get_table(id).
+---@class extruct
+---@field get_table fun(id: string, opts?: extruct.Options): table?, extruct.Error?
+---@field list_tables fun(opts?: extruct.ListTablesOptions): table?, extruct.Error?
+---@field iter_tables fun(opts?: extruct.IterTablesOptions): extruct.Iterator
+---@field create_table fun(spec: extruct.TableSpec, opts?: extruct.Options): table?, extruct.Error?
+---@field update_table fun(id: string, changes: extruct.TableChanges, opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field delete_table fun(id: string, opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field clone_table fun(id: string, opts?: extruct.CloneOptions): table?, extruct.Error?
+---@field get_table_data fun(id: string, opts?: extruct.DataOptions): table?, extruct.Error?
+---@field iter_rows fun(id: string, opts?: extruct.DataOptions): extruct.Iterator
+---@field add_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): (table|true)?, extruct.Error?
+---@field update_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): (table|true)?, extruct.Error?
+---@field delete_rows fun(id: string, row_ids: string[], opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field get_row fun(id: string, row_id: string, opts?: extruct.Options): table?, extruct.Error?
+---@field add_columns fun(id: string, column_configs: table|table[], opts?: extruct.ColumnsOptions): (table|true)?, extruct.Error?
+---@field update_column fun(id: string, column_id: string, config: table, opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field delete_column fun(id: string, column_id: string, opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field run_table fun(id: string, opts?: extruct.RunOptions): table?, extruct.Error?
+
+---@class extruct.Client
 local methods = {}
 
 ---------------------------------------------------------------------------
@@ -29,6 +51,61 @@ local function column_position(v)
   return type(v) == "boolean" or (type(v) == "string" and v ~= "")
 end
 local function any_table(v) return type(v) == "table" end
+
+--- The options of list_tables: filters, order and one page.
+---@class extruct.ListTablesOptions: extruct.IterTablesOptions
+---@field offset? integer Where the page starts (>= 0)
+
+--- The options of iter_tables (list_tables' without offset; limit is the page size, default 50).
+---@class extruct.IterTablesOptions: extruct.Options
+---@field kind? string "generic", "company" or "people"
+---@field scope? string "personal" or "organization"
+---@field search? string Text to look for
+---@field tags? string|string[] A table carrying any of them matches
+---@field sort? string "-created_at", "created_at", "name", "-name", "num_rows" or "-num_rows"
+---@field view? string "full" or "minimal"
+---@field limit? integer Tables a page, 1 to 100 (the API's default 50)
+
+--- The options of clone_table.
+---@class extruct.CloneOptions: extruct.Options
+---@field schema_only? boolean true copies the columns without the rows
+
+--- The options of get_table_data and iter_rows.
+---@class extruct.DataOptions: extruct.Options
+---@field offset? integer The first row (>= 0)
+---@field limit? integer Rows a page (>= 1; iter_rows' default 50)
+---@field columns? string[] Column keys: each row's data keeps only those
+
+--- The options of add_rows and update_rows.
+---@class extruct.RowsOptions: extruct.Options
+---@field run? boolean true starts the rows' cells at once
+
+--- The options of add_columns.
+---@class extruct.ColumnsOptions: extruct.Options
+---@field insert_after? boolean|string true, false or the id of the column to insert after
+
+--- The options of run_table.
+---@class extruct.RunOptions: extruct.Options
+---@field mode? "new"|"all"|"failed"|"stuck_failed_new" Which cells run (default "new": those never run)
+---@field rows? string[] Only these rows
+---@field columns? string[] Only these columns
+
+--- What create_table sends: a new table's spec.
+---@class extruct.TableSpec
+---@field name string
+---@field description? string
+---@field tags? string[]
+---@field kind? "generic"|"company"|"people"
+---@field notify? boolean
+---@field settings? table
+---@field column_configs? table[] Column configs, as in get_table's columns[i].config
+
+--- What update_table sends: the fields to change.
+---@class extruct.TableChanges
+---@field name? string
+---@field description? string
+---@field tags? string[]
+---@field columns_order? string[] Every column id of the table, in the new order
 
 local NO_OPTIONS = options{}
 local LIST_OPTIONS = options{
@@ -78,6 +155,10 @@ end
 
 --- GET /v1/tables/{id}: the table's header and run status.
 --- opts: retries, backoff, sleep, now (default: the client's).
+---@param id string The table's id
+---@param opts? extruct.Options
+---@return table? t The table's header and run status
+---@return extruct.Error? err
 function methods:get_table(id, opts)
   check_id(id, "get_table")
   opts = check_options(opts, NO_OPTIONS, "extruct.get_table")
@@ -116,6 +197,9 @@ end
 --- are in client.last_response.page. opts: kind, scope, search, tags (a
 --- list: a table carrying any of them matches), sort, view ("full" or
 --- "minimal"), offset, limit (1..100, the API's default 50).
+---@param opts? extruct.ListTablesOptions
+---@return table? tables One page of table headers, an array
+---@return extruct.Error? err
 function methods:list_tables(opts)
   opts = check_options(opts, LIST_OPTIONS, "extruct.list_tables")
   local page, err = list_page(self, opts)
@@ -125,6 +209,8 @@ end
 
 --- Every table of every page: `for t, err in client:iter_tables{...} do`.
 --- opts as list_tables, without offset; limit is the page size (default 50).
+---@param opts? extruct.IterTablesOptions
+---@return extruct.Iterator tables
 function methods:iter_tables(opts)
   opts = check_options(opts, ITER_TABLES_OPTIONS, "extruct.iter_tables")
   local limit = opts.limit or DEFAULT_PAGE_SIZE
@@ -142,6 +228,10 @@ end
 
 --- POST /v1/tables: creates a table from spec { name, description, tags,
 --- kind, notify, settings, column_configs }; returns its header.
+---@param spec extruct.TableSpec
+---@param opts? extruct.Options
+---@return table? t The new table's header
+---@return extruct.Error? err
 function methods:create_table(spec, opts)
   endpoint.check_table_arg(spec, "create_table", "the table's spec")
   opts = check_options(opts, NO_OPTIONS, "extruct.create_table")
@@ -150,6 +240,11 @@ end
 
 --- PATCH /v1/tables/{id}: changes { name, description, tags, columns_order };
 --- returns the updated header (true when the API answers with no body).
+---@param id string The table's id
+---@param changes extruct.TableChanges
+---@param opts? extruct.Options
+---@return (table|true)? t The updated header
+---@return extruct.Error? err
 function methods:update_table(id, changes, opts)
   check_id(id, "update_table")
   endpoint.check_table_arg(changes, "update_table", "the changes")
@@ -161,6 +256,10 @@ end
 
 --- DELETE /v1/tables/{id}: returns the deleted table's header (true when
 --- the API answers with no body).
+---@param id string The table's id
+---@param opts? extruct.Options
+---@return (table|true)? t The deleted table's header
+---@return extruct.Error? err
 function methods:delete_table(id, opts)
   check_id(id, "delete_table")
   opts = check_options(opts, NO_OPTIONS, "extruct.delete_table")
@@ -169,6 +268,10 @@ end
 
 --- POST /v1/tables/{id}/clone: a copy of the table; with schema_only = true,
 --- of its columns only. Returns the new table's header.
+---@param id string The table's id
+---@param opts? extruct.CloneOptions
+---@return table? t The copy's header
+---@return extruct.Error? err
 function methods:clone_table(id, opts)
   check_id(id, "clone_table")
   opts = check_options(opts, CLONE_OPTIONS, "extruct.clone_table")
@@ -191,6 +294,10 @@ end
 --- opts: offset, limit, columns (a list of column keys: each row's data
 --- keeps only those; a key the table does not have is a validation error
 --- listing the keys it has).
+---@param id string The table's id
+---@param opts? extruct.DataOptions
+---@return table? page The header with one page of `rows`
+---@return extruct.Error? err
 function methods:get_table_data(id, opts)
   check_id(id, "get_table_data")
   opts = check_options(opts, DATA_OPTIONS, "extruct.get_table_data")
@@ -203,6 +310,9 @@ end
 --- Every row of the table, page by page: `for row, err in client:iter_rows(id) do`.
 --- opts: limit (rows a page, default 50), offset (where to start), columns
 --- (as get_table_data's), and the retry options.
+---@param id string The table's id
+---@param opts? extruct.DataOptions
+---@return extruct.Iterator rows
 function methods:iter_rows(id, opts)
   check_id(id, "iter_rows")
   opts = check_options(opts, DATA_OPTIONS, "extruct.iter_rows")
@@ -266,18 +376,33 @@ end
 
 --- POST /v1/tables/{id}/rows: adds rows; returns the created rows (true
 --- when the API answers with no body). opts.run = true starts their cells.
+---@param id string The table's id
+---@param rows table[] Rows { data = {...}, metadata = {...} }, or maps of column key -> value
+---@param opts? extruct.RowsOptions
+---@return (table|true)? rows The created rows
+---@return extruct.Error? err
 function methods:add_rows(id, rows, opts)
   return send_rows(self, "POST", id, rows, opts, "add_rows")
 end
 
 --- PATCH /v1/tables/{id}/rows: rows with an `id` are updated, the others
 --- created; opts.run as for add_rows.
+---@param id string The table's id
+---@param rows table[] Rows; those with an `id` are updated, the others created
+---@param opts? extruct.RowsOptions
+---@return (table|true)? rows
+---@return extruct.Error? err
 function methods:update_rows(id, rows, opts)
   return send_rows(self, "PATCH", id, rows, opts, "update_rows")
 end
 
 --- DELETE /v1/tables/{id}/rows, the ids in a JSON body; returns what the API
 --- says was deleted (true when it answers with no body).
+---@param id string The table's id
+---@param row_ids string[]
+---@param opts? extruct.Options
+---@return (table|true)? deleted What the API reports deleted
+---@return extruct.Error? err
 function methods:delete_rows(id, row_ids, opts)
   check_id(id, "delete_rows")
   row_ids = id_list(row_ids, "delete_rows", "row_ids")
@@ -289,6 +414,11 @@ function methods:delete_rows(id, row_ids, opts)
 end
 
 --- GET /v1/tables/{id}/rows/{row_id}: one row, with its run status.
+---@param id string The table's id
+---@param row_id string
+---@param opts? extruct.Options
+---@return table? row The row, with its own status
+---@return extruct.Error? err
 function methods:get_row(id, row_id, opts)
   check_id(id, "get_row")
   check_id(row_id, "get_row", "row id")
@@ -309,6 +439,11 @@ end
 --- POST /v1/tables/{id}/columns: adds columns (a list of configs, or one
 --- config); opts.insert_after: true, false or a column id. Returns the new
 --- columns (true when the API answers with no body).
+---@param id string The table's id
+---@param column_configs table|table[] A list of column configs, or one config
+---@param opts? extruct.ColumnsOptions
+---@return (table|true)? columns The new columns
+---@return extruct.Error? err
 function methods:add_columns(id, column_configs, opts)
   check_id(id, "add_columns")
   endpoint.check_table_arg(column_configs, "add_columns", "column_configs")
@@ -324,6 +459,12 @@ end
 
 --- PATCH /v1/tables/{id}/columns/{column_id}: replaces the column's config;
 --- returns the column (true when the API answers with no body).
+---@param id string The table's id
+---@param column_id string
+---@param config table The column's whole new config
+---@param opts? extruct.Options
+---@return (table|true)? column
+---@return extruct.Error? err
 function methods:update_column(id, column_id, config, opts)
   check_id(id, "update_column")
   check_id(column_id, "update_column", "column id")
@@ -336,6 +477,11 @@ end
 
 --- DELETE /v1/tables/{id}/columns/{column_id}: the API's answer (true when
 --- it has none).
+---@param id string The table's id
+---@param column_id string
+---@param opts? extruct.Options
+---@return (table|true)? answer The API's answer
+---@return extruct.Error? err
 function methods:delete_column(id, column_id, opts)
   check_id(id, "delete_column")
   check_id(column_id, "delete_column", "column id")
@@ -348,6 +494,10 @@ end
 --- POST /v1/tables/{id}/run: starts a run. opts: mode ("new" by default,
 --- "all", "failed", "stuck_failed_new"), rows and columns (lists of ids).
 --- Returns the run { id, status, num_requested_cells, ... }.
+---@param id string The table's id
+---@param opts? extruct.RunOptions
+---@return table? run The run { id, status, num_requested_cells, ... }
+---@return extruct.Error? err
 function methods:run_table(id, opts)
   check_id(id, "run_table")
   opts = check_options(opts, RUN_OPTIONS, "extruct.run_table")

@@ -13,6 +13,27 @@ local positive_number, non_negative_number = endpoint.positive_number, endpoint.
 local is_function, with_retry_options = endpoint.is_function, endpoint.with_retry_options
 local pass_retry_options, sleep_and_now = endpoint.pass_retry_options, endpoint.sleep_and_now
 
+-- The module-level shortcuts of these methods, on the default client.
+---@class extruct
+---@field wait_until_idle fun(id: string, opts?: extruct.WaitOptions): table?, extruct.Error?
+---@field wait_all fun(ids: string[], opts?: extruct.WaitAllOptions): table<string, table>?, extruct.Error?
+
+--- The options of wait_until_idle (docs/api.md#clientwait_until_idle).
+---@class extruct.WaitOptions: extruct.Options
+---@field interval? number Seconds between polls (default 5); the pause after a poll that shows progress
+---@field max_interval? number The longest pause (default interval); pauses grow up to it while nothing moves
+---@field timeout? number Seconds before giving up (default 900)
+---@field on_progress? fun(t: table): boolean? Called after every poll with the table seen; false cancels
+
+--- The options of wait_all: those of wait_until_idle, timeout for the whole wait.
+---@class extruct.WaitAllOptions: extruct.Options
+---@field interval? number Seconds between polls of a table (default 5)
+---@field max_interval? number The longest pause (default interval)
+---@field timeout? number Seconds before giving up, for the whole wait (default 900)
+---@field on_progress? fun(id: string, t: table): boolean? Called after every poll; false cancels
+---@field concurrency? integer Tables polled at once (default 8)
+
+---@class extruct.Client
 local methods = {}
 
 local WAIT_OPTIONS = with_retry_options{
@@ -60,6 +81,10 @@ end
 --- Returns the idle table, or nil and an error: "timeout" (err.last, the
 --- last table seen; err.cause, the last poll's error if it failed),
 --- "cancelled" (err.last), or the permanent error of a poll.
+---@param id string The table's id
+---@param opts? extruct.WaitOptions
+---@return table? t The idle table
+---@return extruct.Error? err "timeout", "cancelled", or the permanent error of a poll
 function methods:wait_until_idle(id, opts)
   check_id(id, "wait_until_idle")
   opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
@@ -127,6 +152,10 @@ local WAIT_ALL_OPTIONS = with_retry_options{
 --- options. Returns a map id -> idle table; or nil and the first failure,
 --- whose err.tables (id -> the last table seen) and err.errors (id -> why
 --- that table's wait did not end idle) hold what was learned of every table.
+---@param ids string[] The tables' ids
+---@param opts? extruct.WaitAllOptions
+---@return table<string, table>? tables id -> the idle table
+---@return extruct.Error? err The first failure, with err.id, err.tables and err.errors
 function methods:wait_all(ids, opts)
   if type(ids) ~= "table" then
     misuse("extruct.wait_all: expected a list of table ids, got " .. type(ids))
