@@ -1,0 +1,230 @@
+---@meta
+-- luacheck: ignore
+-- extruct.core, the C module (src/*.c), as lua-language-server sees it: a
+-- definition file, never loaded at run time (nothing under lua/ requires it
+-- from here, and neither the rockspecs nor CMake install it). Point
+-- lua-language-server's workspace.library at the folder types/ (docs/types.md).
+-- spec/annotations_spec.lua checks that every function, field and userdata
+-- method the built module exports is declared here.
+
+--- The C half of the extruct module: HTTP transfers on libcurl, JSON to Lua
+--- and back through cJSON, a monotonic clock, HTTP/1.1 bytes for transports
+--- that own their socket. Policy (endpoints, errors, retries) is in the Lua
+--- layer, require("extruct"); a program needs this module only for its facts.
+---@class extruct.core
+---@field _VERSION string The version ("0.1.0"), the same as extruct._VERSION
+---@field curl_version string libcurl's version string: "libcurl/7.88.1 OpenSSL/3.0.11 zlib/1.2.13 ..."
+---@field curl_ssl_version? string The TLS library libcurl was built with ("OpenSSL/3.0.11"); nil without one
+---@field null lightuserdata JSON null: a NULL light userdata, equal to cjson.null
+---@field array_mt table The metatable of JSON arrays: decoded arrays carry it; the encoder writes a table with it as []
+---@field error_kinds extruct.ErrorKind[] The kinds of error, in their order
+local core = {}
+
+--- The options of core.new_client. The Lua layer (extruct.new) checks them
+--- first; the core only type-checks them and refuses CR, LF and NUL.
+---@class extruct.core.ClientOptions
+---@field base_url string Required; trailing slashes are dropped
+---@field token string Required; kept in C memory only, zeroed when the client closes
+---@field timeout? number Seconds for a whole request (default 30)
+---@field connect_timeout? number Seconds to connect (default 10)
+---@field max_response_size? number The largest body accepted, in bytes (default 64 MiB)
+---@field user_agent? string Default: extruct-lua/<version>
+---@field insecure? boolean true turns TLS verification off
+---@field ca_file? string A PEM file of CA certificates to trust
+---@field trace? boolean true records each exchange (credentials redacted) for result()
+---@field proxy? string A proxy URL; "" for none
+---@field noproxy? string Hosts that bypass the proxy
+
+--- The options of core.http_response_parser.
+---@class extruct.core.ParserOptions
+---@field max_body? number The largest body accepted, in bytes
+---@field max_head? number The largest header section accepted, in bytes
+---@field head? boolean true: the answer to a HEAD request (no body follows)
+
+--- A response as the core hands it over, from a transfer or a parser.
+---@class extruct.core.Response
+---@field status integer The HTTP status
+---@field headers table<string, string> Names lower-cased; repeated headers joined
+---@field body? any The decoded JSON body (nil when there was none)
+---@field body_error? string Why the body is not JSON
+---@field body_text? string The body's first bytes, when it is not JSON
+---@field trace? string With the trace option: the exchange's lines, credentials redacted
+
+--- Decodes JSON text: objects become tables, arrays tables with array_mt,
+--- null core.null.
+---@param text string JSON text
+---@param strict? boolean false keeps raw control characters inside strings (default true)
+---@return any value The value; nil on failure
+---@return string? message Why the text is not JSON, with the byte position
+function core.decode(text, strict) end
+
+--- Encodes a Lua value as JSON text.
+---@param value any
+---@param pretty? boolean true for indented output
+---@return string? text JSON text; nil on failure
+---@return string? message Why the value cannot be encoded, with its path ($.a[2])
+function core.encode(value, pretty) end
+
+--- A client: one connection's settings and credentials, and the transfers it lends.
+---@param opts extruct.core.ClientOptions
+---@return extruct.core.client client
+function core.new_client(opts) end
+
+--- An engine: a libcurl multi handle running transfers side by side.
+---@param events? boolean true for an engine driven by a host loop's events (Neovim's libuv)
+---@return extruct.core.engine engine
+function core.new_engine(events) end
+
+--- Seconds on a clock that never jumps back.
+---@return number seconds
+function core.monotime() end
+
+--- Sleeps the whole span (nanosleep, resumed after signals); blocks the thread.
+---@param seconds number From 0 to 1e9
+---@return nil
+function core.sleep(seconds) end
+
+--- Whether a standard stream is a terminal.
+---@param fd 0|1|2 stdin, stdout or stderr
+---@return boolean
+function core.isatty(fd) end
+
+--- The width of the terminal a standard stream is.
+---@param fd 0|1|2 stdin, stdout or stderr
+---@return integer? columns nil when fd is not a terminal, or it does not say
+function core.terminal_width(fd) end
+
+--- The bytes of an HTTP/1.1 request, for a transport that writes them itself.
+---@param method string A token ("GET")
+---@param target string Starting with "/", no space or control character
+---@param host string The Host header's value
+---@param headers? string[] "Name: value" lines
+---@param body? string
+---@return string request
+function core.http_request(method, target, host, headers, body) end
+
+--- A parser of one HTTP/1.1 response, fed the bytes a transport reads.
+---@param opts? extruct.core.ParserOptions
+---@return extruct.core.http1_parser parser
+function core.http_response_parser(opts) end
+
+--- What core.new_client makes (src/client.c). Closed by close(), its __gc
+--- or __close; the token is never readable back.
+---@class extruct.core.client
+local client = {}
+
+--- Puts a request on the engine; it runs as the engine is driven.
+---@param engine extruct.core.engine
+---@param method string
+---@param target string The path and query (appended to the base URL), or an absolute http(s) URL
+---@param body? string
+---@param queued? boolean true: engine:next_done() reports its end
+---@param credentials? boolean false leaves the Authorization header out
+---@return extruct.core.transfer transfer
+function client:start(engine, method, target, body, queued, credentials) end
+
+--- The bytes of a request with the client's headers (core.http_request).
+---@param method string
+---@param target string
+---@param host string
+---@param body? string
+---@param credentials? boolean false leaves the Authorization header out
+---@return string request
+---@return string? trace With the trace option: the request head, credentials redacted
+function client:http_request(method, target, host, body, credentials) end
+
+--- Closes the client; safe to call twice. Its running requests end as cancelled.
+---@return nil
+function client:close() end
+
+---@return boolean closed
+function client:is_closed() end
+
+--- What core.new_engine makes (src/engine.c).
+---@class extruct.core.engine
+local engine = {}
+
+--- Runs the engine, blocking, until that transfer has ended.
+---@param transfer extruct.core.transfer
+---@return nil
+function engine:wait(transfer) end
+
+--- Runs the engine once and waits at most `seconds` for a socket or timer.
+---@param seconds? number Default 0
+---@return integer running Transfers still running
+function engine:step(seconds) end
+
+---@return integer? id The id of a transfer that has ended (transfer:id()); nil when none
+function engine:next_done() end
+
+--- A socket of the host loop is ready.
+---@param fd integer
+---@param events? integer 1 readable, 2 writable, 4 error (CURL_CSELECT_*)
+---@return integer running Transfers still running
+function engine:socket_action(fd, events) end
+
+--- The engine's timer fired.
+---@return integer running Transfers still running
+function engine:timeout_action() end
+
+--- The next socket to watch, in the order libcurl asked.
+---@return integer? fd nil when there is none
+---@return "in"|"out"|"inout"|"remove"|"none"|nil what
+function engine:next_change() end
+
+---@return integer? ms Milliseconds until timeout_action is due (-1: no timer); nil when unchanged since the last call
+function engine:next_timer() end
+
+---@return boolean forked true in a child process of the one that made the engine
+function engine:forked() end
+
+--- Closes the engine (cancels what still runs); safe to call twice.
+---@return nil
+function engine:close() end
+
+--- One request, from client:start (src/transfer.c).
+---@class extruct.core.transfer
+local transfer = {}
+
+---@return boolean done Whether the request has ended
+function transfer:done() end
+
+---@return integer id The number engine:next_done() reports it by
+function transfer:id() end
+
+--- The outcome, once: reading it hands the handle back to the client.
+---@return extruct.core.Response? response nil on failure
+---@return extruct.ErrorKind? kind
+---@return string? message
+---@return string? trace With the trace option
+function transfer:result() end
+
+--- Stops the request if it still runs and hands the handle back; safe to call twice.
+---@return nil
+function transfer:cancel() end
+
+--- What core.http_response_parser makes (src/http1.c).
+---@class extruct.core.http1_parser
+local http1_parser = {}
+
+--- Takes the bytes read.
+---@param bytes string
+---@return ("more"|"done")? state nil on failure
+---@return extruct.ErrorKind? kind
+---@return string? message
+function http1_parser:feed(bytes) end
+
+--- The connection closed: the response ends here, or is incomplete.
+---@return "done"? state nil on failure
+---@return extruct.ErrorKind? kind
+---@return string? message
+function http1_parser:finish() end
+
+---@return boolean keep_alive Whether the connection can carry another request
+function http1_parser:keep_alive() end
+
+--- The response, once, after "done".
+---@return extruct.core.Response response
+function http1_parser:response() end
+
+return core
