@@ -120,7 +120,7 @@ end
 --- What iter_tables and iter_rows return, for a generic `for`: each step
 --- gives one item; a page that failed gives false and the error, once, and
 --- then the loop ends.
----@alias extruct.Iterator fun(): (table|false)?, extruct.Error?
+---@alias extruct.Iterator fun(): table|false|nil, extruct.Error?
 
 -- Options shared by everything that sends requests: clients, calls, waits.
 local RETRY_OPTIONS = {

@@ -8,7 +8,7 @@ local NO_OPTIONS = endpoint.with_retry_options{}
 -- The module-level shortcuts of these methods, on the default client.
 ---@class extruct
 ---@field get_user fun(opts?: extruct.Options): table?, extruct.Error?
----@field healthcheck fun(opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field healthcheck fun(opts?: extruct.Options): table|true|nil, extruct.Error?
 
 ---@class extruct.Client
 local methods = {}
@@ -25,7 +25,7 @@ end
 --- GET /v1/healthcheck: the API's own health report (true when it answers
 --- with no body: a 2xx is the news).
 ---@param opts? extruct.Options
----@return (table|true)? report The API's health report
+---@return table|true|nil report The API's health report
 ---@return extruct.Error? err
 function methods:healthcheck(opts)
   opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.healthcheck")

@@ -22,18 +22,18 @@ local options = endpoint.with_retry_options
 ---@field list_tables fun(opts?: extruct.ListTablesOptions): table?, extruct.Error?
 ---@field iter_tables fun(opts?: extruct.IterTablesOptions): extruct.Iterator
 ---@field create_table fun(spec: extruct.TableSpec, opts?: extruct.Options): table?, extruct.Error?
----@field update_table fun(id: string, changes: extruct.TableChanges, opts?: extruct.Options): (table|true)?, extruct.Error?
----@field delete_table fun(id: string, opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field update_table fun(id: string, changes: extruct.TableChanges, opts?: extruct.Options): table|true|nil, extruct.Error?
+---@field delete_table fun(id: string, opts?: extruct.Options): table|true|nil, extruct.Error?
 ---@field clone_table fun(id: string, opts?: extruct.CloneOptions): table?, extruct.Error?
 ---@field get_table_data fun(id: string, opts?: extruct.DataOptions): table?, extruct.Error?
 ---@field iter_rows fun(id: string, opts?: extruct.DataOptions): extruct.Iterator
----@field add_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): (table|true)?, extruct.Error?
----@field update_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): (table|true)?, extruct.Error?
----@field delete_rows fun(id: string, row_ids: string[], opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field add_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): table|true|nil, extruct.Error?
+---@field update_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): table|true|nil, extruct.Error?
+---@field delete_rows fun(id: string, row_ids: string[], opts?: extruct.Options): table|true|nil, extruct.Error?
 ---@field get_row fun(id: string, row_id: string, opts?: extruct.Options): table?, extruct.Error?
----@field add_columns fun(id: string, column_configs: table|table[], opts?: extruct.ColumnsOptions): (table|true)?, extruct.Error?
----@field update_column fun(id: string, column_id: string, config: table, opts?: extruct.Options): (table|true)?, extruct.Error?
----@field delete_column fun(id: string, column_id: string, opts?: extruct.Options): (table|true)?, extruct.Error?
+---@field add_columns fun(id: string, column_configs: table|table[], opts?: extruct.ColumnOptions): table|true|nil, extruct.Error?
+---@field update_column fun(id: string, column_id: string, config: table, opts?: extruct.Options): table|true|nil, extruct.Error?
+---@field delete_column fun(id: string, column_id: string, opts?: extruct.Options): table|true|nil, extruct.Error?
 ---@field run_table fun(id: string, opts?: extruct.RunOptions): table?, extruct.Error?
 
 ---@class extruct.Client
@@ -81,7 +81,7 @@ local function any_table(v) return type(v) == "table" end
 ---@field run? boolean true starts the rows' cells at once
 
 --- The options of add_columns.
----@class extruct.ColumnsOptions: extruct.Options
+---@class extruct.ColumnOptions: extruct.Options
 ---@field insert_after? boolean|string true, false or the id of the column to insert after
 
 --- The options of run_table.
@@ -243,7 +243,7 @@ end
 ---@param id string The table's id
 ---@param changes extruct.TableChanges
 ---@param opts? extruct.Options
----@return (table|true)? t The updated header
+---@return table|true|nil t The updated header
 ---@return extruct.Error? err
 function methods:update_table(id, changes, opts)
   check_id(id, "update_table")
@@ -258,7 +258,7 @@ end
 --- the API answers with no body).
 ---@param id string The table's id
 ---@param opts? extruct.Options
----@return (table|true)? t The deleted table's header
+---@return table|true|nil t The deleted table's header
 ---@return extruct.Error? err
 function methods:delete_table(id, opts)
   check_id(id, "delete_table")
@@ -379,7 +379,7 @@ end
 ---@param id string The table's id
 ---@param rows table[] Rows { data = {...}, metadata = {...} }, or maps of column key -> value
 ---@param opts? extruct.RowsOptions
----@return (table|true)? rows The created rows
+---@return table|true|nil rows The created rows
 ---@return extruct.Error? err
 function methods:add_rows(id, rows, opts)
   return send_rows(self, "POST", id, rows, opts, "add_rows")
@@ -390,7 +390,7 @@ end
 ---@param id string The table's id
 ---@param rows table[] Rows; those with an `id` are updated, the others created
 ---@param opts? extruct.RowsOptions
----@return (table|true)? rows
+---@return table|true|nil rows
 ---@return extruct.Error? err
 function methods:update_rows(id, rows, opts)
   return send_rows(self, "PATCH", id, rows, opts, "update_rows")
@@ -401,7 +401,7 @@ end
 ---@param id string The table's id
 ---@param row_ids string[]
 ---@param opts? extruct.Options
----@return (table|true)? deleted What the API reports deleted
+---@return table|true|nil deleted What the API reports deleted
 ---@return extruct.Error? err
 function methods:delete_rows(id, row_ids, opts)
   check_id(id, "delete_rows")
@@ -441,8 +441,8 @@ end
 --- columns (true when the API answers with no body).
 ---@param id string The table's id
 ---@param column_configs table|table[] A list of column configs, or one config
----@param opts? extruct.ColumnsOptions
----@return (table|true)? columns The new columns
+---@param opts? extruct.ColumnOptions
+---@return table|true|nil columns The new columns
 ---@return extruct.Error? err
 function methods:add_columns(id, column_configs, opts)
   check_id(id, "add_columns")
@@ -463,7 +463,7 @@ end
 ---@param column_id string
 ---@param config table The column's whole new config
 ---@param opts? extruct.Options
----@return (table|true)? column
+---@return table|true|nil column
 ---@return extruct.Error? err
 function methods:update_column(id, column_id, config, opts)
   check_id(id, "update_column")
@@ -480,7 +480,7 @@ end
 ---@param id string The table's id
 ---@param column_id string
 ---@param opts? extruct.Options
----@return (table|true)? answer The API's answer
+---@return table|true|nil answer The API's answer
 ---@return extruct.Error? err
 function methods:delete_column(id, column_id, opts)
   check_id(id, "delete_column")
