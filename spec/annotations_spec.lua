@@ -477,12 +477,18 @@ local function annotation(line)
   local tag, rest = text:match("^(%w+)%s*(.*)$")
   if not tag then return { error = "no tag after ---@" } end
   if not TAGS[tag] then return { tag = tag, error = "---@" .. tag .. " is not a LuaCATS annotation" } end
-  local ok, result = pcall(TAGS[tag], reader(rest))
+  local p = reader(rest)
+  local ok, result = pcall(TAGS[tag], p)
   if not ok then
     if type(result) == "table" and result.luacats then return { tag = tag, error = result.luacats } end
     error(result, 0)
   end
   result.tag = tag
+  local after = peek(p)
+  if (tag == "param" or tag == "return" or tag == "field") and after and after.kind == "string" then
+    -- lua-language-server reads such a description as a Lua string: all the rest is lost
+    result.warning = "a description that starts with a quote shows as that quoted text alone"
+  end
   return result
 end
 
@@ -606,6 +612,8 @@ local function annotation_problems(path, known)
         problems[#problems + 1] = ("%s: %s (in '%s')"):format(where, ann.error, item.text)
       elseif member and member.error then
         problems[#problems + 1] = ("%s: %s (in '%s')"):format(where, member.error, item.text)
+      elseif ann and ann.warning then
+        problems[#problems + 1] = ("%s: %s (in '%s')"):format(where, ann.warning, item.text)
       end
       local types = ann and not ann.error and ann.types or member and member.type and { member.type } or {}
       for _, node in pairs(types) do
@@ -1160,6 +1168,7 @@ local function f(...) end]])
     assert.equal("text", returns[1].name)
     assert.matches("opens a list of returns", annotation("---@field f fun(): (table|true)?, extruct.Error?").error)
     assert.matches("is not a LuaCATS annotation", annotation("---@retrun nil").error)
+    assert.matches("starts with a quote", annotation('---@param mode string "a" or "b"').warning)
     assert.matches("expected", annotation("---@param x fun(a: string").error)
   end)
 

@@ -29,7 +29,7 @@ end
 ---@param row table A row (from get_table_data, iter_rows or get_row) or its `data` map
 ---@param key string The column's key
 ---@return any answer The answer (nil for a missing cell, or one not answered yet)
----@return string? status "done", "failed", "requested"...; nil for an input cell
+---@return string? status One of "done", "failed", "requested"...; nil for an input cell
 ---@return table? sources The answer's sources, when the cell has them
 ---@return string? explanation The answer's explanation, when the cell has one
 function M.cell(row, key)

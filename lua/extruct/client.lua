@@ -40,7 +40,7 @@ end
 ---@field trace? fun(line: string) Called with each line of every exchange, credentials redacted
 ---@field proxy? string A proxy URL; "" for none (default: the environment's)
 ---@field noproxy? string Hosts that bypass the proxy: "localhost,127.0.0.1", ".example.com", "*"
----@field transport? "auto"|"curl"|"cosocket" "curl" forces libcurl, "cosocket" nginx's cosockets
+---@field transport? "auto"|"curl"|"cosocket" How requests go: by libcurl, by nginx's cosockets, or either
 
 local CLIENT_OPTIONS = endpoint.with_retry_options{
   token = { check = is_string, want = "a string" },

@@ -98,7 +98,7 @@ function core.terminal_width(fd) end
 ---@param method string A token ("GET")
 ---@param target string Starting with "/", no space or control character
 ---@param host string The Host header's value
----@param headers? string[] "Name: value" lines
+---@param headers? string[] Lines "Name: value"
 ---@param body? string
 ---@return string request
 function core.http_request(method, target, host, headers, body) end

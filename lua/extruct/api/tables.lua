@@ -58,12 +58,12 @@ local function any_table(v) return type(v) == "table" end
 
 --- The options of iter_tables (list_tables' without offset; limit is the page size, default 50).
 ---@class extruct.IterTablesOptions: extruct.Options
----@field kind? string "generic", "company" or "people"
----@field scope? string "personal" or "organization"
+---@field kind? "generic"|"company"|"people"
+---@field scope? "personal"|"organization"
 ---@field search? string Text to look for
 ---@field tags? string|string[] A table carrying any of them matches
----@field sort? string "-created_at", "created_at", "name", "-name", "num_rows" or "-num_rows"
----@field view? string "full" or "minimal"
+---@field sort? "-created_at"|"created_at"|"name"|"-name"|"num_rows"|"-num_rows"
+---@field view? "full"|"minimal"
 ---@field limit? integer Tables a page, 1 to 100 (the API's default 50)
 
 --- The options of clone_table.

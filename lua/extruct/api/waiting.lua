@@ -84,7 +84,7 @@ end
 ---@param id string The table's id
 ---@param opts? extruct.WaitOptions
 ---@return table? t The idle table
----@return extruct.Error? err "timeout", "cancelled", or the permanent error of a poll
+---@return extruct.Error? err Of kind "timeout" or "cancelled", or the permanent error of a poll
 function methods:wait_until_idle(id, opts)
   check_id(id, "wait_until_idle")
   opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
