@@ -32,7 +32,7 @@ end
 ---@field base_url? string Default: EXTRUCT_API_URL, else https://api.extruct.ai
 ---@field timeout? number Seconds for a whole request (default 30)
 ---@field connect_timeout? number Seconds to connect (default 10)
----@field max_response_size? integer The largest answer accepted, in bytes (default 64 MiB; up to 2^40)
+---@field max_response_size? number The largest answer accepted, in whole bytes (default 64 MiB; up to 2^40)
 ---@field user_agent? string Default: extruct-lua/<version> (<Lua>; libcurl/<version>)
 ---@field insecure? boolean true turns TLS certificate verification off: for tests only
 ---@field allow_http? boolean true allows plaintext http:// to a host that is not loopback
@@ -114,7 +114,7 @@ end
 ---@field base_url string The base URL, without trailing slashes or credentials
 ---@field timeout number Seconds for a whole request
 ---@field connect_timeout number Seconds to connect
----@field max_response_size integer The largest answer accepted, in bytes
+---@field max_response_size number The largest answer accepted, in bytes
 ---@field retries integer Retries of a failed idempotent request
 ---@field backoff extruct.Backoff The pauses between retries
 ---@field last_response? extruct.LastResponse The final response of the last call (docs/answers.md)
