@@ -540,12 +540,11 @@ local function read_blocks(lines)
       local ann = item.ann
       if ann and not ann.error then
         if ann.tag == "class" then
-          class = { line = n, name = ann.name, fields = {}, order = {} }
+          class = { line = n, name = ann.name, fields = {} }
           block.classes[ann.name] = class
           for _, sign in ipairs(ann.signs) do block.generics[sign] = true end
         elseif ann.tag == "field" and class and ann.name then
           class.fields[ann.name] = { line = n, ann = ann }
-          class.order[#class.order + 1] = ann.name
         elseif ann.tag == "alias" then
           alias = { line = n, members = {}, type = ann.type }
           block.aliases[ann.name] = alias
