@@ -68,6 +68,7 @@ build = {
       ["extruct.mock"] = "lua/extruct/mock.lua",
       ["extruct.mock.api"] = "lua/extruct/mock/api.lua",
       ["extruct.mock.json"] = "lua/extruct/mock/json.lua",
+      ["extruct.poller"] = "lua/extruct/poller.lua",
       ["extruct.redirect"] = "lua/extruct/redirect.lua",
       ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.status"] = "lua/extruct/status.lua",
