@@ -22,6 +22,12 @@ M.OPTIONS = endpoint.with_retry_options{
 --- How much longer the pause gets after each poll that shows no progress.
 M.INTERVAL_GROWTH = 1.5
 
+---@class extruct.WaitOptions: extruct.CallOptions
+---@field interval? number seconds between polls while the work moves
+---@field max_interval? number the longest pause while nothing moves
+---@field timeout? number seconds before giving up
+---@field on_progress? fun(value: table, progress: table?): boolean? after every poll; false cancels
+
 ---@class extruct.WaitSettings
 ---@field interval number seconds between polls while something moves
 ---@field max_interval number the longest pause
