@@ -41,6 +41,15 @@ function M.is_object(v)
   return type(v) == "table" and v ~= M.null and getmetatable(v) ~= array_mt
 end
 
+--- A deep copy of a decoded value: arrays stay arrays, null stays null.
+local function copy(v)
+  if type(v) ~= "table" or v == M.null then return v end
+  local result = setmetatable({}, getmetatable(v))
+  for k, x in pairs(v) do result[k] = copy(x) end
+  return result
+end
+M.copy = copy
+
 ---------------------------------------------------------------------------
 -- Encoder
 ---------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+--- extruct.mock.fake: the offline Extruct that the mock server serves: the
+--- API's routes over an in-memory state, with answers made up the same way
+--- every time. The HTTP is the server's (extruct.mock.server); this module
+--- takes a parsed request and returns { status, body, headers }.
+--
+--   extruct.mock.fake.state       tables, columns, rows, cells, run queues
+--   extruct.mock.fake.tables      the Tables API
+--   extruct.mock.fake.validation  FastAPI-style request checks (422)
+--   extruct.mock.fake.answers     the made-up answers
+--   extruct.mock.fake.fixtures    the tables it starts with
+--
+-- Ids come from counters and times from a fake clock, so the same requests
+-- give the same JSON. Pure Lua (no C module), Lua 5.1 to 5.4 and LuaJIT.
+
+local json = require("extruct.mock.json")
+local http = require("extruct.mock.http")
+local state = require("extruct.mock.fake.state")
+local fixtures = require("extruct.mock.fake.fixtures")
+local tables = require("extruct.mock.fake.tables")
+
+local M = {}
+
+local array = json.array
+local concat = table.concat
+local respond, detail = http.respond, http.detail
+
+M.DEFAULT_CELLS_PER_POLL = 10
+
+local USER = {
+  user_id = state.OWNER.id, email = state.OWNER.email, name = "Mock User",
+  available_credits = 1000, organization_id = "org_mock_0001", organization_name = "Mock organization",
+}
+
+-- Every route: { path pattern (":name" segments are parameters), { METHOD = handler } },
+-- public = true for the one route that needs no token. A handler is
+-- handler(extruct, request, params, captured).
+local ROUTES = {
+  { { "v1", "healthcheck" }, { GET = function() return respond(200, { status = "ok" }) end }, public = true },
+  { { "v1", "user" }, { GET = function() return respond(200, USER) end } },
+}
+for _, route in ipairs(tables.ROUTES) do ROUTES[#ROUTES + 1] = route end
+
+local Extruct = setmetatable({}, { __index = state.State })
+Extruct.__index = Extruct
+
+--- opts: token (required), polls (tbl_demo's, default 3), cells_per_poll (10).
+function M.new(opts)
+  local self = setmetatable({
+    token = assert(opts.token, "token"),
+    default_polls = opts.polls or fixtures.DEFAULT_POLLS,
+    cells_per_poll = opts.cells_per_poll or M.DEFAULT_CELLS_PER_POLL,
+  }, Extruct)
+  self:reset()
+  return self
+end
+
+--- Restores the fixture tables and clears every counter.
+function Extruct:reset()
+  self.tables = {}
+  self.counters = {}
+  self.ticks = 0
+  fixtures.seed(self, self.default_polls)
+end
+
+--- Table `id`'s header with its status, or nil when there is no such table.
+function Extruct:table_header(id)
+  local t = self.tables[id]
+  return t and state.render_table(t)
+end
+
+--- Adds (or replaces) a table of the fixtures' columns whose run ends after
+--- `fields.polls` polls (see extruct.mock.fake.fixtures); its header.
+function Extruct:add_polled_table(fields)
+  return state.render_table(fixtures.add_polled_table(self, fields))
+end
+
+--- Advances table `id` by `polls` polls; its header, or nil when unknown.
+function Extruct:advance(id, polls)
+  local t = self.tables[id]
+  if not t then return nil end
+  state.advance(t, polls)
+  return state.render_table(t)
+end
+
+local function match(pattern, segments)
+  if #pattern ~= #segments then return nil end
+  local captured = {}
+  for i, part in ipairs(pattern) do
+    if part:sub(1, 1) == ":" then
+      if segments[i] == "" then return nil end
+      captured[part:sub(2)] = segments[i]
+    elseif part ~= segments[i] then
+      return nil
+    end
+  end
+  return captured
+end
+
+local function allowed_methods(methods)
+  local list = {}
+  for method in pairs(methods) do list[#list + 1] = method end
+  table.sort(list)
+  return concat(list, ", ")
+end
+
+function Extruct:authorized(request)
+  -- Like FastAPI's HTTPBearer: scheme case-insensitive, then one space.
+  local scheme, credentials = (request.headers.authorization or ""):match("^(%S+) (.*)$")
+  return scheme ~= nil and scheme:lower() == "bearer" and credentials == self.token
+end
+
+--- The answer to an API request { method, segments, query, headers, body,
+--- count_poll } (count_poll false: a GET does not move the clock).
+function Extruct:handle(request)
+  for _, route in ipairs(ROUTES) do
+    local captured = match(route[1], request.segments)
+    if captured then
+      local handler = route[2][request.method]
+      if not handler then
+        return detail(405, "Method Not Allowed", { Allow = allowed_methods(route[2]) })
+      end
+      if not route.public and not self:authorized(request) then
+        return detail(401, "Could not validate credentials", { ["WWW-Authenticate"] = "Bearer" })
+      end
+      local params, problem, param = http.parse_query(request.query or "", { tags = true })
+      if not params then
+        return respond(422, { detail = array{ { loc = array{ "query", param }, type = "value_error",
+          msg = "Value error, " .. problem .. " (only 'tags' may repeat)" } } })
+      end
+      return handler(self, request, params, captured)
+    end
+  end
+  return detail(404, "Not Found")
+end
+
+return M
