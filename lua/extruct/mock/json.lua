@@ -1,6 +1,12 @@
 --- extruct.mock.json: the mock server's own JSON, in pure Lua (the mock
 --- needs no C module but luasocket). Runs on Lua 5.1 to 5.4 and LuaJIT.
 --
+-- Its null and its array marker are the client's (extruct.null, the NULL
+-- light userdata that is also cjson.null, and extruct.array_mt) whenever
+-- the C core extruct.core loads, so values pass between the mock and the
+-- client as they are. Where the core cannot load (not built, or built for
+-- another interpreter), the mock still runs, with sentinels of its own.
+--
 -- Encoding: arrays are tables marked with M.array_mt (see M.array), every
 -- other table is an object whose keys come out sorted, M.null is null.
 -- Decoding is strict RFC 8259 (what a FastAPI server accepts): objects,
@@ -15,15 +21,23 @@ local format, concat, char, byte = string.format, table.concat, string.char, str
 
 M.MAX_DEPTH = 200
 
+local loaded, core = pcall(require, "extruct.core")
+if not (loaded and type(core) == "table" and core.null ~= nil and type(core.array_mt) == "table") then
+  core = nil
+end
+
+--- Whether null and array_mt are the C core's (the client's) sentinels.
+M.shares_core_sentinels = core ~= nil
+
 --- The JSON null: a unique sentinel.
-M.null = setmetatable({}, {
+M.null = core and core.null or setmetatable({}, {
   __tostring = function() return "extruct.mock.null" end,
   __newindex = function() error("extruct.mock.null is read-only", 2) end,
 })
 
 --- Tables with this metatable encode as JSON arrays; all others as objects,
 --- so an empty array ([]) and an empty object ({}) stay distinct.
-local array_mt = { __name = "extruct.mock.array" }
+local array_mt = core and core.array_mt or { __name = "extruct.mock.array" }
 M.array_mt = array_mt
 
 --- Marks t (default: a new table) as a JSON array and returns it.
