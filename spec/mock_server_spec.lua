@@ -156,6 +156,20 @@ describe("extruct-mock (subprocess)", function()
       end
     end)
 
+    it("docs/mock.md quotes the usage text as it is", function()
+      local usage = require("extruct.mock").USAGE
+      local docs = helpers.read_file("docs/mock.md")
+      local begin_mark = "<!%-%- extruct%-mock %-%-help: begin %-%->\n```\n"
+      local end_mark = "```\n<!%-%- extruct%-mock %-%-help: end %-%->"
+      local before, quoted, after = docs:match("^(.-" .. begin_mark .. ")(.-)(" .. end_mark .. ".*)$")
+      assert.is_string(quoted, "docs/mock.md has no usage block")
+      if quoted ~= usage and os.getenv("EXTRUCT_UPDATE_DOCS") == "1" then
+        helpers.write_file("docs/mock.md", before .. usage .. after)
+        quoted = usage
+      end
+      assert.equal(usage, quoted, "docs/mock.md quotes an old usage text: run this spec with EXTRUCT_UPDATE_DOCS=1")
+    end)
+
     it("a bad option prints the usage on stderr and exits 2", function()
       for _, args in ipairs({ "--bogus", "--port", "--port abc", "--port 70000", "--polls -1", "--token ''",
                               "--cells-per-poll=0", "--cells-per-poll=-1", "--cells-per-poll many",
