@@ -101,12 +101,34 @@ describe("the offline Extruct's Tables API", function()
   end)
 
   describe("creating, reading, updating and deleting tables", function()
-    it("creates a table with its columns, defaults filled in, and no default columns", function()
-      for _, kind in ipairs({ "generic", "company", "people" }) do
-        local bare = create{ name = "Bare " .. kind, kind = kind }
-        assert.equal(kind, bare.kind)
-        assert.same({}, bare.columns)
+    it("creates a table with its columns, defaults filled in; company and people tables get built-in ones", function()
+      local function kinds_and_keys(t)
+        local out = {}
+        for i, col in ipairs(t.columns) do out[i] = col.config.kind .. ":" .. col.config.key end
+        return out
       end
+      assert.same({}, create{ name = "Bare generic" }.columns)
+      local company = create{ name = "Bare company", kind = "company" }
+      assert.same({ "input:input", "company_profile:company_profile", "company_name:company_name",
+                    "company_website:company_website" }, kinds_and_keys(company))
+      local people = create{ name = "Bare people", kind = "people" }
+      assert.same({ "input:input", "input:full_name", "input:role", "input:profile_url" }, kinds_and_keys(people))
+      -- rows with the built-in input go in, and a run fills the company columns
+      local rows = ok("POST", "/v1/tables/" .. company.id .. "/rows", { rows = { { data = { input = "acme.com" } } },
+                                                                         run = true })
+      assert.equal("acme.com", rows[1].data.input)
+      ok("POST", "/v1/tables/" .. people.id .. "/rows", { rows = { { data = { input = "acme.com",
+        full_name = "Ada Lovelace", role = "CEO", profile_url = "https://www.linkedin.com/in/ada" } } } })
+      local filled = data_of(company.id).rows[1].data
+      assert.equal("Acme", filled.company_name.value.answer)
+      assert.equal("https://acme.com", filled.company_website.value.answer)
+      assert.equal("Acme", filled.company_profile.value.answer.name)
+      -- columns asked for come after the built-in ones; one with a built-in key replaces it
+      local mixed = create{ name = "Mixed", kind = "company", column_configs = { WEBSITE,
+        { kind = "input", name = "Domain", key = "input" } } }
+      assert.same({ "company_profile:company_profile", "company_name:company_name", "company_website:company_website",
+                    "input:website", "input:input" }, kinds_and_keys(mixed))
+      assert.equal("Domain", mixed.columns[5].config.name)
       local t = create{ name = "Leads", description = "Q3 leads", tags = { "q3", "sales" }, notify = true,
                         settings = { exclude_from_search = false },
                         column_configs = { WEBSITE, SUMMARY,
@@ -242,15 +264,16 @@ describe("the offline Extruct's Tables API", function()
       assert.same({}, ok("GET", "/v1/tables", nil, { offset = 100 }))
     end)
 
-    it("filters by kind, search and every tag; sorts", function()
+    it("filters by kind, search and any of the tags; sorts", function()
       create{ name = "Alpha people", kind = "people", tags = { "eu", "hot" } }
       create{ name = "beta", description = "ALPHA in the description", tags = { "eu" } }
       create{ name = "Gamma", kind = "company", tags = { "us", "hot" } }
       assert.same({ "Alpha people" }, names(ok("GET", "/v1/tables", nil, { kind = "people" })))
       assert.same({ "beta", "Alpha people" }, names(ok("GET", "/v1/tables", nil, { search = "alpha" })))
       assert.same({ "beta", "Alpha people" }, names(ok("GET", "/v1/tables", nil, { tags = { "eu" } })))
-      assert.same({ "Alpha people" }, names(ok("GET", "/v1/tables", nil, { tags = { "eu", "hot" } })))
-      assert.same({}, names(ok("GET", "/v1/tables", nil, { tags = { "eu", "us" } })))
+      assert.same({ "Gamma", "beta", "Alpha people" }, names(ok("GET", "/v1/tables", nil, { tags = { "eu", "hot" } })))
+      assert.same({ "Gamma" }, names(ok("GET", "/v1/tables", nil, { tags = { "us", "nope" } })))
+      assert.same({}, names(ok("GET", "/v1/tables", nil, { tags = { "nope" } })))
       assert.equal(5, #ok("GET", "/v1/tables", nil, { scope = "organization" }))
       assert.same({ "Alpha people", "Démo — B2B companies", "Gamma", "Idle table", "beta" },
                   names(ok("GET", "/v1/tables", nil, { sort = "name" })))
@@ -260,6 +283,21 @@ describe("the offline Extruct's Tables API", function()
       assert.same({ "tbl_demo", "tbl_idle" }, { by_rows[1].id, by_rows[2].id })
       local oldest = ok("GET", "/v1/tables", nil, { sort = "created_at" })
       assert.same({ "tbl_demo", "tbl_idle", "Alpha people" }, { oldest[1].id, oldest[2].id, oldest[3].name })
+    end)
+
+    it("view=minimal answers who the tables are, not what is in them", function()
+      local full = ok("GET", "/v1/tables", nil, { view = "full" })
+      local minimal = ok("GET", "/v1/tables", nil, { view = "minimal" })
+      assert.equal(#full, #minimal)
+      assert.same(ok("GET", "/v1/tables"), full)
+      for i, t in ipairs(minimal) do
+        assert.same({ id = full[i].id, created_at = full[i].created_at, name = full[i].name,
+                      description = full[i].description, tags = full[i].tags, kind = full[i].kind,
+                      owner = full[i].owner }, t)
+      end
+      local bad = fails(422, "GET", "/v1/tables", nil, { view = "compact" })[1]
+      assert.same({ "query", "view" }, bad.loc)
+      assert.equal("Input should be 'full' or 'minimal'", bad.msg)
     end)
 
     it("400 above limit 100; 422 for a limit below 1, a negative offset or a bad value", function()

@@ -28,6 +28,23 @@ local TABLE_KINDS = { "generic", "company", "people" }
 local SORTS = { "-created_at", "created_at", "name", "-name", "num_rows", "-num_rows" }
 local SCOPES = { "personal", "organization" }
 local RUN_MODES = { "new", "all", "failed", "stuck_failed_new" }
+local VIEWS = { "full", "minimal" }
+
+-- The columns a company or people table is created with, before those asked for.
+local BUILT_IN_COLUMNS = {
+  company = {
+    { kind = "input", name = "Input", key = "input" },
+    { kind = "company_profile", name = "Company profile", key = "company_profile" },
+    { kind = "company_name", name = "Company name", key = "company_name" },
+    { kind = "company_website", name = "Company website", key = "company_website" },
+  },
+  people = {
+    { kind = "input", name = "Input", key = "input" },
+    { kind = "input", name = "Full name", key = "full_name" },
+    { kind = "input", name = "Role", key = "role" },
+    { kind = "input", name = "Profile URL", key = "profile_url" },
+  },
+}
 
 --- Checks column configs for a table (keys unique, email columns known);
 --- `existing` are the columns kept. Returns the configs or nil and a 422.
@@ -106,10 +123,17 @@ end
 
 local routes = {}
 
+-- A table in a `view=minimal` listing: who it is, not what is in it.
+local function minimal_header(t)
+  return { id = t.id, created_at = t.created_at, name = t.name, description = t.description, tags = t.tags,
+           kind = t.kind, owner = state.OWNER }
+end
+
 function routes.list_tables(self, _, _, params)
   local errs = {}
   local kind = query_enum(params, "kind", TABLE_KINDS, errs)
   query_enum(params, "scope", SCOPES, errs)
+  local view = query_enum(params, "view", VIEWS, errs) or "full"
   local sort = query_enum(params, "sort", SORTS, errs) or "-created_at"
   local offset = query_integer(params, "offset", 0, 0, errs)
   local limit = query_integer(params, "limit", DEFAULT_LIMIT, 1, errs)
@@ -127,10 +151,12 @@ function routes.list_tables(self, _, _, params)
       local text = (t.name .. "\n" .. (t.description ~= null and t.description or "")):lower()
       ok = text:find(search, 1, true) ~= nil
     end
-    if ok then
+    if ok and #wanted_tags > 0 then
+      -- repeated tags match a table that carries any of them
       local have = set_of(t.tags ~= null and t.tags or {})
+      ok = false
       for _, tag in ipairs(wanted_tags) do
-        if not have[tag] then ok = false end
+        if have[tag] then ok = true end
       end
     end
     if ok then found[#found + 1] = t end
@@ -149,7 +175,7 @@ function routes.list_tables(self, _, _, params)
     return a.id < b.id
   end)
   local headers = {}
-  for i, t in ipairs(found) do headers[i] = render_table(t) end
+  for i, t in ipairs(found) do headers[i] = view == "minimal" and minimal_header(t) or render_table(t) end
   local total = #found
   return respond(200, page_of(headers, offset, limit), {
     ["x-extruct-pagination-total"] = tostring(total),
@@ -188,7 +214,13 @@ function routes.create_table(self, request)
     id = id, name = body.name, description = body.description, tags = body.tags,
     kind = body.kind, notify = body.notify, settings = body.settings,
   }
-  for i, item in ipairs(configs) do t.columns[i] = self:new_column(item.config) end
+  -- A built-in column is left out when a column asked for has its key.
+  local asked = {}
+  for _, item in ipairs(configs) do asked[item.config.key] = true end
+  for _, config in ipairs(BUILT_IN_COLUMNS[t.kind] or {}) do
+    if not asked[config.key] then t.columns[#t.columns + 1] = self:new_column(json.copy(config)) end
+  end
+  for _, item in ipairs(configs) do t.columns[#t.columns + 1] = self:new_column(item.config) end
   return respond(200, render_table(t))
 end
 
