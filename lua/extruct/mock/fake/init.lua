@@ -5,6 +5,7 @@
 --
 --   extruct.mock.fake.state       tables, columns, rows, cells, run queues
 --   extruct.mock.fake.tables      the Tables API
+--   extruct.mock.fake.companies   company search, lookalikes and lookup
 --   extruct.mock.fake.validation  FastAPI-style request checks (422)
 --   extruct.mock.fake.answers     the made-up answers
 --   extruct.mock.fake.fixtures    the tables it starts with
@@ -17,6 +18,7 @@ local http = require("extruct.mock.http")
 local state = require("extruct.mock.fake.state")
 local fixtures = require("extruct.mock.fake.fixtures")
 local tables = require("extruct.mock.fake.tables")
+local companies = require("extruct.mock.fake.companies")
 
 local M = {}
 
@@ -38,7 +40,9 @@ local ROUTES = {
   { { "v1", "healthcheck" }, { GET = function() return respond(200, { status = "ok" }) end }, public = true },
   { { "v1", "user" }, { GET = function() return respond(200, USER) end } },
 }
-for _, route in ipairs(tables.ROUTES) do ROUTES[#ROUTES + 1] = route end
+for _, module in ipairs({ tables, companies }) do
+  for _, route in ipairs(module.ROUTES) do ROUTES[#ROUTES + 1] = route end
+end
 
 local Extruct = setmetatable({}, { __index = state.State })
 Extruct.__index = Extruct

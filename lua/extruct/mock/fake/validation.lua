@@ -97,22 +97,31 @@ function check.enum(values)
   end
 end
 
-function check.integer(min)
+function check.integer(min, max)
   return function(v, loc, errs)
     if not is_integer(v) then return add(errs, loc, "Input should be a valid integer", "int_type") end
     if min and v < min then
       add(errs, loc, "Input should be greater than or equal to " .. min, "greater_than_equal")
+    elseif max and v > max then
+      add(errs, loc, "Input should be less than or equal to " .. max, "less_than_equal")
     end
   end
 end
 
+--- The number of characters of UTF-8 text (pydantic counts characters, not bytes).
+local function characters(s)
+  return #s - select(2, s:gsub("[\128-\191]", ""))
+end
+M.characters = characters
+
 function check.text(min, max, pattern)
   return function(v, loc, errs)
     if type(v) ~= "string" then return add(errs, loc, "Input should be a valid string", "string_type") end
-    if #v < min then
+    local length = characters(v)
+    if length < min then
       add(errs, loc, format("String should have at least %d character%s", min, min == 1 and "" or "s"),
         "string_too_short")
-    elseif max and #v > max then
+    elseif max and length > max then
       add(errs, loc, format("String should have at most %d characters", max), "string_too_long")
     elseif pattern and not v:find(pattern) then
       add(errs, loc, "String should match pattern '^[a-zA-Z][a-zA-Z0-9_]*$'", "string_pattern_mismatch")
@@ -269,7 +278,7 @@ local function read_body(request, empty)
 end
 
 -- Query parameters: integers and booleans as FastAPI parses them.
-local function query_integer(params, name, default, min, errs)
+local function query_integer(params, name, default, min, errs, max)
   local text = params[name]
   if text == nil then return default end
   if not text:find("^%s*[-+]?%d+%s*$") then
@@ -280,6 +289,10 @@ local function query_integer(params, name, default, min, errs)
   local n = tonumber((text:gsub("^%s*%+?", "")))
   if n < min then
     add(errs, array{ "query", name }, "Input should be greater than or equal to " .. min, "greater_than_equal")
+    return nil
+  end
+  if max and n > max then
+    add(errs, array{ "query", name }, "Input should be less than or equal to " .. max, "less_than_equal")
     return nil
   end
   return n
