@@ -68,6 +68,11 @@ function M.main(argv)
     elseif name == "--host" then
       opts.host = value()
       if not opts.host or opts.host == "" then return usage_error("--host needs an address") end
+    elseif name == "--plan" then
+      opts.plan = value()
+      if opts.plan ~= "pro" and opts.plan ~= "starter" and opts.plan ~= "free" then
+        return usage_error("--plan needs pro, starter or free")
+      end
     elseif name == "--token" then
       opts.token = value()
       if not opts.token or opts.token == "" or opts.token:find("%c") then

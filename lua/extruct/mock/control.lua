@@ -2,9 +2,10 @@
 --- a test double. No auth; parameters in the query string; answers JSON, 400
 --- with a string detail for a bad parameter.
 --
---   POST /_mock/reset      fixtures back; tables, counters, clock, faults, log cleared
+--   POST /_mock/reset      fixtures back; tables, account, counters, clock, faults, log cleared
 --   POST /_mock/tables     add or replace a table whose run ends after N polls
 --   POST /_mock/advance    move a table's clock on without GETs
+--   POST /_mock/account    set the plan, the credits, a failed payment
 --   POST /_mock/faults     queue a fault for the next API requests
 --   GET  /_mock/requests   the API requests since the reset
 --   GET  /_mock/stats      connection and request counters
@@ -14,6 +15,7 @@ local http = require("extruct.mock.http")
 local json = require("extruct.mock.json")
 local faults = require("extruct.mock.faults")
 local fixtures = require("extruct.mock.fake.fixtures")
+local account = require("extruct.mock.fake.account")
 
 local M = {}
 
@@ -47,6 +49,25 @@ local FAULT_PARAMS = {
 local TABLE_PARAMS = { id = true, polls = true, kind = true, rows = true }
 local ADVANCE_PARAMS = { id = true, polls = true }
 local TABLE_KINDS = { generic = true, company = true, people = true }
+local ACCOUNT_PARAMS = { plan = true, credits = true, payment_failed = true }
+
+local function boolean_param(params, name)
+  local value = params[name]
+  if value == nil then return nil end
+  if value == "true" then return true end
+  if value == "false" then return false end
+  return nil, format("parameter '%s' must be true or false", name)
+end
+
+-- A parameter that must be one of `values` (a list); default when absent.
+local function choice_param(params, name, values, default)
+  local value = params[name]
+  if value == nil then return default end
+  for _, allowed in ipairs(values) do
+    if value == allowed then return value end
+  end
+  return nil, format("parameter '%s' must be one of %s", name, concat(values, ", "))
+end
 
 --- A fault from the control call's parameters, or nil and a message.
 local function parse_fault(params)
@@ -103,6 +124,25 @@ local function add_table(server, params)
                                        rows = rows, polls = polls }
 end
 
+--- Sets the account: plan, credits, payment_failed. What GET /v1/billing
+--- answers now, or nil and a message.
+local function set_account(server, params)
+  local problem = check_params(params, ACCOUNT_PARAMS)
+  if problem then return nil, problem end
+  local plan, credits, failed, err
+  plan, err = choice_param(params, "plan", account.PLANS)
+  if err then return nil, err end
+  credits, err = integer_param(params, "credits", nil, 0, 1000000000)
+  if err then return nil, err end
+  failed, err = boolean_param(params, "payment_failed")
+  if err then return nil, err end
+  local settings = server.fake.account
+  if plan ~= nil then settings.plan = plan end
+  if credits ~= nil then settings.credits = credits end
+  if failed ~= nil then settings.payment_failed = failed end
+  return server.fake:billing()
+end
+
 --- Moves a table's clock on by `polls` polls (default 1) as that many GETs
 --- would; its header, or nil and a message.
 local function advance(server, params)
@@ -126,6 +166,7 @@ local ROUTES = {
   end },
   ["/_mock/tables"] = { "POST", add_table },
   ["/_mock/advance"] = { "POST", advance },
+  ["/_mock/account"] = { "POST", set_account },
   ["/_mock/faults"] = { "POST", function(server, params)
     local fault, err = parse_fault(params)
     if not fault then return nil, err end

@@ -48,15 +48,17 @@ local floor, format = math.floor, string.format
 
 local OPTION_TYPES = {
   host = "string", port = "number", token = "string", polls = "number", quiet = "boolean",
-  log = "file", idle_timeout = "number", cells_per_poll = "number",
+  log = "file", idle_timeout = "number", cells_per_poll = "number", plan = "string",
 }
+local PLANS = { pro = true, starter = true, free = true }
 
 local DEFAULT_CELLS_PER_POLL = 10
 
 --- A bound server. opts: host ("127.0.0.1"), port (8080; 0 for a free one),
---- token ("mock-token"), polls (3), cells_per_poll (10), quiet (false), log
---- (a file for the request log, io.stderr), idle_timeout (30 s). Raises on a bad option;
---- returns nil and a message when the address cannot be bound.
+--- token ("mock-token"), polls (3), cells_per_poll (10), plan ("pro", "starter"
+--- or "free"; default "pro"), quiet (false), log (a file for the request
+--- log, io.stderr), idle_timeout (30 s). Raises on a bad option; returns nil
+--- and a message when the address cannot be bound.
 function M.new(opts)
   opts = opts or {}
   for name, value in pairs(opts) do
@@ -80,10 +82,11 @@ function M.new(opts)
   if cells_per_poll ~= floor(cells_per_poll) or cells_per_poll < 1 or cells_per_poll > 1e9 then
     error("extruct.mock.new: bad cells_per_poll (a whole number >= 1)", 2)
   end
+  if opts.plan ~= nil and not PLANS[opts.plan] then error("extruct.mock.new: bad plan (pro, starter or free)", 2) end
   return require("extruct.mock.server").new{
     host = opts.host or "127.0.0.1", port = port, token = token, polls = polls,
     cells_per_poll = cells_per_poll, quiet = opts.quiet or false, log = opts.log or io.stderr,
-    idle_timeout = opts.idle_timeout,
+    idle_timeout = opts.idle_timeout, plan = opts.plan,
   }
 end
 

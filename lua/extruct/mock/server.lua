@@ -261,7 +261,7 @@ end
 
 --- A bound server, from complete settings (extruct.mock.new checks the
 --- options and fills in the defaults): host, port, token, polls,
---- cells_per_poll, quiet, log, idle_timeout. Returns nil and a message when
+--- cells_per_poll, plan, quiet, log, idle_timeout. Returns nil and a message when
 --- the address cannot be bound.
 function M.new(settings)
   local listener, err = socket.bind(settings.host, settings.port, 64)
@@ -275,7 +275,8 @@ function M.new(settings)
     host = settings.host,
     bound_port = tonumber(bound_port),
     default_polls = settings.polls,
-    fake = fake.new{ token = settings.token, polls = settings.polls, cells_per_poll = settings.cells_per_poll },
+    fake = fake.new{ token = settings.token, polls = settings.polls, cells_per_poll = settings.cells_per_poll,
+                     plan = settings.plan },
     quiet = settings.quiet,
     log_file = settings.log,
     idle_timeout = settings.idle_timeout or IDLE_TIMEOUT,

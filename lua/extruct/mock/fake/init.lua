@@ -3,12 +3,13 @@
 --- every time. The HTTP is the server's (extruct.mock.server); this module
 --- takes a parsed request and returns { status, body, headers }.
 --
---   extruct.mock.fake.state       tables, columns, rows, cells, run queues
---   extruct.mock.fake.tables      the Tables API
---   extruct.mock.fake.companies   company search, lookalikes and lookup
---   extruct.mock.fake.validation  FastAPI-style request checks (422)
---   extruct.mock.fake.answers     the made-up answers
---   extruct.mock.fake.fixtures    the tables it starts with
+--   extruct.mock.fake.state          tables, columns, rows, cells, run queues
+--   extruct.mock.fake.tables         the Tables API
+--   extruct.mock.fake.account        user, billing, plan and credits (402s)
+--   extruct.mock.fake.companies      company search, lookalikes and lookup
+--   extruct.mock.fake.validation     FastAPI-style request checks (422)
+--   extruct.mock.fake.answers        the made-up cell answers
+--   extruct.mock.fake.fixtures       the tables it starts with
 --
 -- Ids come from counters and times from a fake clock, so the same requests
 -- give the same JSON. Pure Lua (no C module), Lua 5.1 to 5.4 and LuaJIT.
@@ -18,6 +19,7 @@ local http = require("extruct.mock.http")
 local state = require("extruct.mock.fake.state")
 local fixtures = require("extruct.mock.fake.fixtures")
 local tables = require("extruct.mock.fake.tables")
+local account = require("extruct.mock.fake.account")
 local companies = require("extruct.mock.fake.companies")
 
 local M = {}
@@ -28,41 +30,37 @@ local respond, detail = http.respond, http.detail
 
 M.DEFAULT_CELLS_PER_POLL = 10
 
-local USER = {
-  user_id = state.OWNER.id, email = state.OWNER.email, name = "Mock User",
-  available_credits = 1000, organization_id = "org_mock_0001", organization_name = "Mock organization",
-}
-
 -- Every route: { path pattern (":name" segments are parameters), { METHOD = handler } },
--- public = true for the one route that needs no token. A handler is
+-- public = true for the one route that needs no token, pro = true where the
+-- methods other than GET need the Pro plan. A handler is
 -- handler(extruct, request, params, captured).
-local ROUTES = {
-  { { "v1", "healthcheck" }, { GET = function() return respond(200, { status = "ok" }) end }, public = true },
-  { { "v1", "user" }, { GET = function() return respond(200, USER) end } },
-}
-for _, module in ipairs({ tables, companies }) do
+local ROUTES = {}
+for _, module in ipairs({ account, tables, companies }) do
   for _, route in ipairs(module.ROUTES) do ROUTES[#ROUTES + 1] = route end
 end
 
 local Extruct = setmetatable({}, { __index = state.State })
 Extruct.__index = Extruct
 
---- opts: token (required), polls (tbl_demo's, default 3), cells_per_poll (10).
+--- opts: token (required), polls (tbl_demo's, default 3),
+--- cells_per_poll (10), plan (the account's at start, default "pro").
 function M.new(opts)
   local self = setmetatable({
     token = assert(opts.token, "token"),
     default_polls = opts.polls or fixtures.DEFAULT_POLLS,
     cells_per_poll = opts.cells_per_poll or M.DEFAULT_CELLS_PER_POLL,
+    default_plan = opts.plan or account.DEFAULT_PLAN,
   }, Extruct)
   self:reset()
   return self
 end
 
---- Restores the fixture tables and clears every counter.
+--- Restores the fixture tables and the account; clears every counter.
 function Extruct:reset()
   self.tables = {}
   self.counters = {}
   self.ticks = 0
+  self.account = account.new(self.default_plan)
   fixtures.seed(self, self.default_polls)
 end
 
@@ -84,6 +82,11 @@ function Extruct:advance(id, polls)
   if not t then return nil end
   state.advance(t, polls)
   return state.render_table(t)
+end
+
+--- What GET /v1/billing answers.
+function Extruct:billing()
+  return account.billing(self.account)
 end
 
 local function match(pattern, segments)
@@ -126,6 +129,8 @@ function Extruct:handle(request)
       if not route.public and not self:authorized(request) then
         return detail(401, "Could not validate credentials", { ["WWW-Authenticate"] = "Bearer" })
       end
+      local refused = route.pro and request.method ~= "GET" and account.gate(self.account)
+      if refused then return refused end
       local params, problem, param = http.parse_query(request.query or "", { tags = true })
       if not params then
         return respond(422, { detail = array{ { loc = array{ "query", param }, type = "value_error",

@@ -5,6 +5,7 @@ local json = require("extruct.mock.json")
 local http = require("extruct.mock.http")
 local validation = require("extruct.mock.fake.validation")
 local state = require("extruct.mock.fake.state")
+local account = require("extruct.mock.fake.account")
 
 local M = {}
 
@@ -328,7 +329,7 @@ local function run_rows(self, t, rows)
 end
 
 --- The checked body of an add or update of rows, or nil and the 422.
-local function read_rows_body(request, t, fields)
+local function read_rows_body(self, request, t, fields)
   local body, failure = read_body(request)
   if not body then return nil, failure end
   local errs = {}
@@ -339,11 +340,14 @@ local function read_rows_body(request, t, fields)
     end
   end
   if #errs > 0 then return nil, invalid(errs) end
+  -- rows that are to run need credits
+  local broke = body.run and account.need_credits(self.account, 1)
+  if broke then return nil, broke end
   return body
 end
 
 function routes.add_rows(self, request, t)
-  local body, failure = read_rows_body(request, t, ROW_FIELDS)
+  local body, failure = read_rows_body(self, request, t, ROW_FIELDS)
   if not body then return failure end
   local created = {}
   for i, item in ipairs(body.rows) do
@@ -356,7 +360,7 @@ function routes.add_rows(self, request, t)
 end
 
 function routes.update_rows(self, request, t)
-  local body, failure = read_rows_body(request, t, ROW_UPDATE_FIELDS)
+  local body, failure = read_rows_body(self, request, t, ROW_UPDATE_FIELDS)
   if not body then return failure end
   for _, item in ipairs(body.rows) do
     if item.id ~= nil and not find_by_id(t.rows, item.id) then return detail(404, "Row not found") end
@@ -527,6 +531,8 @@ function routes.run_table(self, request, t)
       end
     end
   end
+  local broke = account.need_credits(self.account, 1)
+  if broke then return broke end
   local run = self:start_run(t, body.mode or "new", rows, columns, nil,
     is_array(body.rows) and body.rows or nil, is_array(body.columns) and body.columns or nil)
   return respond(200, run)
@@ -544,21 +550,22 @@ local function on_table(name)
   end
 end
 
--- path pattern (":table" and ":id" are parameters) -> method -> handler
+-- path pattern (":table" and ":id" are parameters) -> method -> handler;
+-- pro: every method but GET needs the Pro plan (extruct.mock.fake.account)
 M.ROUTES = {
   { { "v1", "tables" }, { GET = function(self, request, params) return routes.list_tables(self, request, nil, params) end,
-                          POST = function(self, request) return routes.create_table(self, request) end } },
+                          POST = function(self, request) return routes.create_table(self, request) end }, pro = true },
   { { "v1", "tables", ":table" }, { GET = on_table("get_table"), PATCH = on_table("update_table"),
-                                    DELETE = on_table("delete_table") } },
+                                    DELETE = on_table("delete_table") }, pro = true },
   { { "v1", "tables", ":table", "data" }, { GET = on_table("get_data") } },
-  { { "v1", "tables", ":table", "clone" }, { POST = on_table("clone_table") } },
-  { { "v1", "tables", ":table", "run" }, { POST = on_table("run_table") } },
+  { { "v1", "tables", ":table", "clone" }, { POST = on_table("clone_table") }, pro = true },
+  { { "v1", "tables", ":table", "run" }, { POST = on_table("run_table") }, pro = true },
   { { "v1", "tables", ":table", "rows" }, { POST = on_table("add_rows"), PATCH = on_table("update_rows"),
-                                            DELETE = on_table("delete_rows") } },
+                                            DELETE = on_table("delete_rows") }, pro = true },
   { { "v1", "tables", ":table", "rows", ":id" }, { GET = on_table("get_row") } },
-  { { "v1", "tables", ":table", "columns" }, { POST = on_table("add_columns") } },
+  { { "v1", "tables", ":table", "columns" }, { POST = on_table("add_columns") }, pro = true },
   { { "v1", "tables", ":table", "columns", ":id" }, { PATCH = on_table("update_column"),
-                                                      DELETE = on_table("delete_column") } },
+                                                      DELETE = on_table("delete_column") }, pro = true },
 }
 
 return M
