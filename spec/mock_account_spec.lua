@@ -21,9 +21,10 @@ local MUTATIONS = {
   { "POST", "/v1/tables/tbl_idle/run", {} },
   { "POST", "/v1/tables/tbl_idle/rows", { rows = {} } },
   { "POST", "/v1/tables/tbl_idle/clone" },
+  { "POST", "/v1/discovery_tasks", { query = "logistics software" } },
 }
-local READS = { "/v1/tables", "/v1/tables/tbl_idle", "/v1/tables/tbl_idle/data", "/v1/companies/search?q=ai",
-                "/v1/user", "/v1/billing" }
+local READS = { "/v1/tables", "/v1/tables/tbl_idle", "/v1/tables/tbl_idle/data", "/v1/discovery_tasks",
+                "/v1/companies/search?q=ai", "/v1/user", "/v1/billing" }
 
 describe("the offline Extruct's account", function()
   it("GET /v1/user: the user and the credits", function()
@@ -104,6 +105,7 @@ describe("the offline Extruct's account", function()
     for _, spend in ipairs({
       { "POST", "/v1/tables/" .. t.id .. "/run", {}, 1 },
       { "POST", "/v1/tables/" .. t.id .. "/rows", { rows = { { data = { website = "b.example" } } }, run = true }, 1 },
+      { "POST", "/v1/discovery_tasks", { query = "logistics software" }, 1 },
     }) do
       local detail = fails(402, spend[1], spend[2], spend[3])
       assert.same({ "insufficient_credits", spend[4], 0 },
@@ -111,7 +113,7 @@ describe("the offline Extruct's account", function()
     end
     assert.equal(1, ok("GET", "/v1/tables/" .. t.id).status.num_rows) -- the refused rows were not added
     set_account{ credits = 30 }
-    ok("POST", "/v1/tables/" .. t.id .. "/run", {})
+    ok("POST", "/v1/discovery_tasks", { query = "logistics software" })
     assert.equal(30, ok("GET", "/v1/user").available_credits) -- the mock never spends them
   end)
 

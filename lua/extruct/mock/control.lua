@@ -2,20 +2,23 @@
 --- a test double. No auth; parameters in the query string; answers JSON, 400
 --- with a string detail for a bad parameter.
 --
---   POST /_mock/reset      fixtures back; tables, account, counters, clock, faults, log cleared
---   POST /_mock/tables     add or replace a table whose run ends after N polls
---   POST /_mock/advance    move a table's clock on without GETs
---   POST /_mock/account    set the plan, the credits, a failed payment
---   POST /_mock/faults     queue a fault for the next API requests
---   GET  /_mock/requests   the API requests since the reset
---   GET  /_mock/stats      connection and request counters
---   POST /_mock/shutdown   answer, then stop the server
+--   POST /_mock/reset                fixtures back; tables, tasks, account, counters,
+--                                    clock, faults, log cleared
+--   POST /_mock/tables               add or replace a table whose run ends after N polls
+--   POST /_mock/discovery_tasks      add or replace a Deep Search task, its outcome chosen
+--   POST /_mock/advance              move a table's or a task's clock on without GETs
+--   POST /_mock/account              set the plan, the credits, a failed payment
+--   POST /_mock/faults               queue a fault for the next API requests
+--   GET  /_mock/requests             the API requests since the reset
+--   GET  /_mock/stats                connection and request counters
+--   POST /_mock/shutdown             answer, then stop the server
 
 local http = require("extruct.mock.http")
 local json = require("extruct.mock.json")
 local faults = require("extruct.mock.faults")
 local fixtures = require("extruct.mock.fake.fixtures")
 local account = require("extruct.mock.fake.account")
+local deep_search = require("extruct.mock.fake.deep_search")
 
 local M = {}
 
@@ -49,6 +52,7 @@ local FAULT_PARAMS = {
 local TABLE_PARAMS = { id = true, polls = true, kind = true, rows = true }
 local ADVANCE_PARAMS = { id = true, polls = true }
 local TABLE_KINDS = { generic = true, company = true, people = true }
+local DISCOVERY_PARAMS = { id = true, outcome = true, polls = true, desired = true, query = true }
 local ACCOUNT_PARAMS = { plan = true, credits = true, payment_failed = true }
 
 local function boolean_param(params, name)
@@ -67,6 +71,12 @@ local function choice_param(params, name, values, default)
     if value == allowed then return value end
   end
   return nil, format("parameter '%s' must be one of %s", name, concat(values, ", "))
+end
+
+-- The id of a task the control API adds: given, and not empty.
+local function task_id(params)
+  if params.id == "" then return nil, "parameter 'id' must not be empty" end
+  return params.id
 end
 
 --- A fault from the control call's parameters, or nil and a message.
@@ -124,6 +134,25 @@ local function add_table(server, params)
                                        rows = rows, polls = polls }
 end
 
+--- Adds a Deep Search task from the control call's parameters: id (default
+--- the next ds_ id), outcome (done, failed or exhausted; default from the
+--- query), polls, desired, query. The task, or nil and a message.
+local function add_discovery_task(server, params)
+  local problem = check_params(params, DISCOVERY_PARAMS)
+  if problem then return nil, problem end
+  local fields, err = {}
+  fields.id, err = task_id(params)
+  if err then return nil, err end
+  fields.outcome, err = choice_param(params, "outcome", deep_search.OUTCOMES)
+  if err then return nil, err end
+  fields.polls, err = integer_param(params, "polls", server.default_polls, 0, 1000000)
+  if not fields.polls then return nil, err end
+  fields.desired, err = integer_param(params, "desired", 10, 1, deep_search.DESIRED_MAX)
+  if not fields.desired then return nil, err end
+  fields.query = params.query or "B2B software companies"
+  return server.fake:add_discovery_task(fields)
+end
+
 --- Sets the account: plan, credits, payment_failed. What GET /v1/billing
 --- answers now, or nil and a message.
 local function set_account(server, params)
@@ -143,17 +172,17 @@ local function set_account(server, params)
   return server.fake:billing()
 end
 
---- Moves a table's clock on by `polls` polls (default 1) as that many GETs
---- would; its header, or nil and a message.
+--- Moves a table's or a task's clock on by `polls` polls (default 1) as
+--- that many GETs would; its header or the task, or nil and a message.
 local function advance(server, params)
   local problem = check_params(params, ADVANCE_PARAMS)
   if problem then return nil, problem end
   if not params.id or params.id == "" then return nil, "parameter 'id' is required" end
   local polls, err = integer_param(params, "polls", 1, 0, 1000000000)
   if not polls then return nil, err end
-  local header = server.fake:advance(params.id, polls)
-  if not header then return nil, "no table '" .. params.id .. "'" end
-  return header
+  local answer = server.fake:advance(params.id, polls)
+  if not answer then return nil, "no table or task '" .. params.id .. "'" end
+  return answer
 end
 
 local OK = { ok = true }
@@ -166,6 +195,7 @@ local ROUTES = {
   end },
   ["/_mock/tables"] = { "POST", add_table },
   ["/_mock/advance"] = { "POST", advance },
+  ["/_mock/discovery_tasks"] = { "POST", add_discovery_task },
   ["/_mock/account"] = { "POST", set_account },
   ["/_mock/faults"] = { "POST", function(server, params)
     local fault, err = parse_fault(params)

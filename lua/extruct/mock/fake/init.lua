@@ -7,6 +7,7 @@
 --   extruct.mock.fake.tables         the Tables API
 --   extruct.mock.fake.account        user, billing, plan and credits (402s)
 --   extruct.mock.fake.companies      company search, lookalikes and lookup
+--   extruct.mock.fake.deep_search    Deep Search (discovery tasks)
 --   extruct.mock.fake.validation     FastAPI-style request checks (422)
 --   extruct.mock.fake.answers        the made-up cell answers
 --   extruct.mock.fake.fixtures       the tables it starts with
@@ -21,6 +22,7 @@ local fixtures = require("extruct.mock.fake.fixtures")
 local tables = require("extruct.mock.fake.tables")
 local account = require("extruct.mock.fake.account")
 local companies = require("extruct.mock.fake.companies")
+local deep_search = require("extruct.mock.fake.deep_search")
 
 local M = {}
 
@@ -35,14 +37,14 @@ M.DEFAULT_CELLS_PER_POLL = 10
 -- methods other than GET need the Pro plan. A handler is
 -- handler(extruct, request, params, captured).
 local ROUTES = {}
-for _, module in ipairs({ account, tables, companies }) do
+for _, module in ipairs({ account, tables, companies, deep_search }) do
   for _, route in ipairs(module.ROUTES) do ROUTES[#ROUTES + 1] = route end
 end
 
 local Extruct = setmetatable({}, { __index = state.State })
 Extruct.__index = Extruct
 
---- opts: token (required), polls (tbl_demo's, default 3),
+--- opts: token (required), polls (tbl_demo's and the tasks', default 3),
 --- cells_per_poll (10), plan (the account's at start, default "pro").
 function M.new(opts)
   local self = setmetatable({
@@ -55,12 +57,14 @@ function M.new(opts)
   return self
 end
 
---- Restores the fixture tables and the account; clears every counter.
+--- Restores the fixture tables and the account; forgets the tasks and
+--- clears every counter.
 function Extruct:reset()
   self.tables = {}
   self.counters = {}
   self.ticks = 0
   self.account = account.new(self.default_plan)
+  self.discovery_tasks, self.discovery_order = {}, {}
   fixtures.seed(self, self.default_polls)
 end
 
@@ -76,12 +80,25 @@ function Extruct:add_polled_table(fields)
   return state.render_table(fixtures.add_polled_table(self, fields))
 end
 
---- Advances table `id` by `polls` polls; its header, or nil when unknown.
+--- Advances table or Deep Search task `id` (looked up in that order) by `polls` polls
+--- as that many GETs would; its header or the task, or nil when unknown.
 function Extruct:advance(id, polls)
   local t = self.tables[id]
-  if not t then return nil end
-  state.advance(t, polls)
-  return state.render_table(t)
+  if t then
+    state.advance(t, polls)
+    return state.render_table(t)
+  end
+  local search_task = self.discovery_tasks[id]
+  if search_task then
+    deep_search.advance(search_task, polls)
+    return deep_search.render(search_task)
+  end
+end
+
+--- Adds (or replaces) a Deep Search task (see extruct.mock.fake.deep_search's
+--- create); the task as the API answers it.
+function Extruct:add_discovery_task(fields)
+  return deep_search.render(deep_search.create(self, fields))
 end
 
 --- What GET /v1/billing answers.
