@@ -22,9 +22,10 @@ local MUTATIONS = {
   { "POST", "/v1/tables/tbl_idle/rows", { rows = {} } },
   { "POST", "/v1/tables/tbl_idle/clone" },
   { "POST", "/v1/discovery_tasks", { query = "logistics software" } },
+  { "POST", "/v1/deep_research_tasks", { brief = "Research Acme (acme.example)." } },
 }
 local READS = { "/v1/tables", "/v1/tables/tbl_idle", "/v1/tables/tbl_idle/data", "/v1/discovery_tasks",
-                "/v1/companies/search?q=ai", "/v1/user", "/v1/billing" }
+                "/v1/deep_research_tasks", "/v1/companies/search?q=ai", "/v1/user", "/v1/billing" }
 
 describe("the offline Extruct's account", function()
   it("GET /v1/user: the user and the credits", function()
@@ -106,6 +107,8 @@ describe("the offline Extruct's account", function()
       { "POST", "/v1/tables/" .. t.id .. "/run", {}, 1 },
       { "POST", "/v1/tables/" .. t.id .. "/rows", { rows = { { data = { website = "b.example" } } }, run = true }, 1 },
       { "POST", "/v1/discovery_tasks", { query = "logistics software" }, 1 },
+      { "POST", "/v1/deep_research_tasks", { brief = "Research Acme." }, 25 },
+      { "POST", "/v1/deep_research_tasks", { brief = "Research Acme.", depth = "xhigh" }, 75 },
     }) do
       local detail = fails(402, spend[1], spend[2], spend[3])
       assert.same({ "insufficient_credits", spend[4], 0 },
@@ -113,7 +116,9 @@ describe("the offline Extruct's account", function()
     end
     assert.equal(1, ok("GET", "/v1/tables/" .. t.id).status.num_rows) -- the refused rows were not added
     set_account{ credits = 30 }
-    ok("POST", "/v1/discovery_tasks", { query = "logistics software" })
+    ok("POST", "/v1/deep_research_tasks", { brief = "Research Acme." })
+    assert.equal(75, fails(402, "POST", "/v1/deep_research_tasks", { brief = "Research Acme.", depth = "xhigh" })
+      .required_credits)
     assert.equal(30, ok("GET", "/v1/user").available_credits) -- the mock never spends them
   end)
 

@@ -76,6 +76,15 @@ describe("extruct.mock's JSON", function()
     end)
   end)
 
+  describe("raw_newlines", function()
+    it("writes a string's newlines as raw bytes, and escapes everything else as usual", function()
+      local text = json.encode({ brief = json.raw_newlines('a\nb\t"c"\\n\r') })
+      assert.equal('{"brief":"a\nb\\t\\"c\\"\\\\n\\r"}', text)
+      assert.is_nil(json.decode(text)) -- not JSON: a strict reader refuses it
+      assert.equal('a\nb\t"c"\\n\r', cjson.decode(text).brief) -- a lenient one reads it back
+    end)
+  end)
+
   describe("decode_json", function()
     -- lua-cjson's value and ours: equal numbers, strings and booleans, null
     -- for null, the same array items and object members.

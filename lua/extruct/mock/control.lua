@@ -6,8 +6,10 @@
 --                                    clock, faults, log cleared
 --   POST /_mock/tables               add or replace a table whose run ends after N polls
 --   POST /_mock/discovery_tasks      add or replace a Deep Search task, its outcome chosen
+--   POST /_mock/deep_research_tasks  add or replace a Deep Research task, its outcome chosen
 --   POST /_mock/advance              move a table's or a task's clock on without GETs
 --   POST /_mock/account              set the plan, the credits, a failed payment
+--   POST /_mock/quirks               switch the real server's quirks the mock copies
 --   POST /_mock/faults               queue a fault for the next API requests
 --   GET  /_mock/requests             the API requests since the reset
 --   GET  /_mock/stats                connection and request counters
@@ -19,6 +21,7 @@ local faults = require("extruct.mock.faults")
 local fixtures = require("extruct.mock.fake.fixtures")
 local account = require("extruct.mock.fake.account")
 local deep_search = require("extruct.mock.fake.deep_search")
+local deep_research = require("extruct.mock.fake.deep_research")
 
 local M = {}
 
@@ -53,7 +56,9 @@ local TABLE_PARAMS = { id = true, polls = true, kind = true, rows = true }
 local ADVANCE_PARAMS = { id = true, polls = true }
 local TABLE_KINDS = { generic = true, company = true, people = true }
 local DISCOVERY_PARAMS = { id = true, outcome = true, polls = true, desired = true, query = true }
+local RESEARCH_PARAMS = { id = true, outcome = true, polls = true, depth = true, brief = true }
 local ACCOUNT_PARAMS = { plan = true, credits = true, payment_failed = true }
+local QUIRK_PARAMS = { raw_newlines = true }
 
 local function boolean_param(params, name)
   local value = params[name]
@@ -153,6 +158,26 @@ local function add_discovery_task(server, params)
   return server.fake:add_discovery_task(fields)
 end
 
+--- Adds a Deep Research task from the control call's parameters: id
+--- (default the next dr_ id), outcome (done, failed or degraded; default
+--- from the brief), polls, depth, brief. The task, or nil and a message.
+local function add_research_task(server, params)
+  local problem = check_params(params, RESEARCH_PARAMS)
+  if problem then return nil, problem end
+  local fields, err = {}
+  fields.id, err = task_id(params)
+  if err then return nil, err end
+  fields.outcome, err = choice_param(params, "outcome", deep_research.OUTCOMES)
+  if err then return nil, err end
+  fields.depth, err = choice_param(params, "depth", deep_research.DEPTHS, deep_research.DEFAULT_DEPTH)
+  if err then return nil, err end
+  fields.polls, err = integer_param(params, "polls", server.default_polls, 0, 1000000)
+  if not fields.polls then return nil, err end
+  fields.brief = params.brief or "Research Acme (acme.example) for an account plan."
+  if fields.brief == "" then return nil, "parameter 'brief' must not be empty" end
+  return server.fake:add_research_task(fields)
+end
+
 --- Sets the account: plan, credits, payment_failed. What GET /v1/billing
 --- answers now, or nil and a message.
 local function set_account(server, params)
@@ -170,6 +195,17 @@ local function set_account(server, params)
   if credits ~= nil then settings.credits = credits end
   if failed ~= nil then settings.payment_failed = failed end
   return server.fake:billing()
+end
+
+--- Switches the quirks of the real server the mock copies: raw_newlines
+--- (Deep Research briefs echoed with raw newlines). The quirks now.
+local function set_quirks(server, params)
+  local problem = check_params(params, QUIRK_PARAMS)
+  if problem then return nil, problem end
+  local raw, err = boolean_param(params, "raw_newlines")
+  if err then return nil, err end
+  if raw ~= nil then server.fake.quirks.raw_newlines = raw end
+  return server.fake.quirks
 end
 
 --- Moves a table's or a task's clock on by `polls` polls (default 1) as
@@ -196,7 +232,9 @@ local ROUTES = {
   ["/_mock/tables"] = { "POST", add_table },
   ["/_mock/advance"] = { "POST", advance },
   ["/_mock/discovery_tasks"] = { "POST", add_discovery_task },
+  ["/_mock/deep_research_tasks"] = { "POST", add_research_task },
   ["/_mock/account"] = { "POST", set_account },
+  ["/_mock/quirks"] = { "POST", set_quirks },
   ["/_mock/faults"] = { "POST", function(server, params)
     local fault, err = parse_fault(params)
     if not fault then return nil, err end

@@ -83,6 +83,21 @@ local function encode_string(s)
   return '"' .. s:gsub('[%c"\\]', escape_char) .. '"'
 end
 
+-- A string whose newlines stay raw bytes inside the JSON string: not JSON
+-- (RFC 8259 wants them escaped), but what the real Extruct sends when it
+-- echoes a Deep Research brief, and so what a client has to read.
+local raw_newlines_mt = { __name = "extruct.mock.raw_newlines" }
+
+--- Wraps a string so that M.encode writes its newlines unescaped.
+function M.raw_newlines(s)
+  return setmetatable({ text = s }, raw_newlines_mt)
+end
+
+local function escape_all_but_newline(c)
+  if c == "\n" then return c end
+  return escape_char(c)
+end
+
 local MAX_EXACT_INTEGER = 2 ^ 53
 
 local function encode_number(n)
@@ -148,6 +163,8 @@ function encode_value(v, out, depth)
     out[#out + 1] = encode_number(v)
   elseif kind == "string" then
     out[#out + 1] = encode_string(v)
+  elseif kind == "table" and getmetatable(v) == raw_newlines_mt then
+    out[#out + 1] = '"' .. v.text:gsub('[%c"\\]', escape_all_but_newline) .. '"'
   elseif kind == "table" then
     encode_table(v, out, depth)
   else

@@ -8,6 +8,7 @@
 --   extruct.mock.fake.account        user, billing, plan and credits (402s)
 --   extruct.mock.fake.companies      company search, lookalikes and lookup
 --   extruct.mock.fake.deep_search    Deep Search (discovery tasks)
+--   extruct.mock.fake.deep_research  Deep Research tasks
 --   extruct.mock.fake.validation     FastAPI-style request checks (422)
 --   extruct.mock.fake.answers        the made-up cell answers
 --   extruct.mock.fake.fixtures       the tables it starts with
@@ -23,6 +24,7 @@ local tables = require("extruct.mock.fake.tables")
 local account = require("extruct.mock.fake.account")
 local companies = require("extruct.mock.fake.companies")
 local deep_search = require("extruct.mock.fake.deep_search")
+local deep_research = require("extruct.mock.fake.deep_research")
 
 local M = {}
 
@@ -37,7 +39,7 @@ M.DEFAULT_CELLS_PER_POLL = 10
 -- methods other than GET need the Pro plan. A handler is
 -- handler(extruct, request, params, captured).
 local ROUTES = {}
-for _, module in ipairs({ account, tables, companies, deep_search }) do
+for _, module in ipairs({ account, tables, companies, deep_search, deep_research }) do
   for _, route in ipairs(module.ROUTES) do ROUTES[#ROUTES + 1] = route end
 end
 
@@ -57,14 +59,16 @@ function M.new(opts)
   return self
 end
 
---- Restores the fixture tables and the account; forgets the tasks and
---- clears every counter.
+--- Restores the fixture tables, the account and the quirks; forgets the
+--- tasks and clears every counter.
 function Extruct:reset()
   self.tables = {}
   self.counters = {}
   self.ticks = 0
   self.account = account.new(self.default_plan)
+  self.quirks = { raw_newlines = true }
   self.discovery_tasks, self.discovery_order = {}, {}
+  self.research_tasks, self.research_order = {}, {}
   fixtures.seed(self, self.default_polls)
 end
 
@@ -80,7 +84,7 @@ function Extruct:add_polled_table(fields)
   return state.render_table(fixtures.add_polled_table(self, fields))
 end
 
---- Advances table or Deep Search task `id` (looked up in that order) by `polls` polls
+--- Advances table or task `id` (looked up in that order) by `polls` polls
 --- as that many GETs would; its header or the task, or nil when unknown.
 function Extruct:advance(id, polls)
   local t = self.tables[id]
@@ -93,12 +97,23 @@ function Extruct:advance(id, polls)
     deep_search.advance(search_task, polls)
     return deep_search.render(search_task)
   end
+  local research_task = self.research_tasks[id]
+  if research_task then
+    deep_research.advance(self, research_task, polls)
+    return deep_research.render(self, research_task)
+  end
 end
 
 --- Adds (or replaces) a Deep Search task (see extruct.mock.fake.deep_search's
 --- create); the task as the API answers it.
 function Extruct:add_discovery_task(fields)
   return deep_search.render(deep_search.create(self, fields))
+end
+
+--- Adds (or replaces) a Deep Research task (see extruct.mock.fake.deep_research's
+--- create); the task as the API answers it.
+function Extruct:add_research_task(fields)
+  return deep_research.render(self, deep_research.create(self, fields))
 end
 
 --- What GET /v1/billing answers.
