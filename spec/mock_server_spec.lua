@@ -149,9 +149,12 @@ describe("extruct-mock (subprocess)", function()
       local out, status = run(("%s bin/extruct-mock --help 2>/dev/null"):format(LUA))
       assert.equal(0, status)
       assert.equal(require("extruct.mock").USAGE, out)
-      for _, text in ipairs({ "--host", "--port", "--token", "--polls", "--cells-per-poll", "--quiet", "--help",
-                              "/_mock/advance", "POST /v1/tables/{id}/run", "GET /v1/user", '"fail"',
-                              "stuck_failed_new" }) do
+      for _, text in ipairs({ "--host", "--port", "--token", "--polls", "--cells-per-poll", "--plan", "--quiet",
+                              "--help", "/_mock/advance", "POST /v1/tables/{id}/run", "GET /v1/user", '"fail"',
+                              "stuck_failed_new", "GET /v1/billing", "/v1/companies/search", "/v1/discovery_tasks",
+                              "/v1/deep_research_tasks", '"exhaust"', "raw newlines", "/_mock/account",
+                              "/_mock/quirks", "/_mock/discovery_tasks", "/_mock/deep_research_tasks",
+                              "docs/mock.md" }) do
         assert.matches(text, out, 1, true)
       end
     end)

@@ -4,43 +4,61 @@
 local M = {}
 
 M.USAGE = [[
-usage: extruct-mock [--host H] [--port N] [--token T] [--polls N] [--cells-per-poll N] [--quiet] [--help]
+usage: extruct-mock [--host H] [--port N] [--token T] [--polls N] [--cells-per-poll N] [--plan P]
+                    [--quiet] [--help]
 
-An offline Extruct API: tables, columns, rows and runs in memory, no credits.
+An offline Extruct API: tables, companies, Deep Search and Deep Research in memory, no credits.
 
   --host H              address to bind (default 127.0.0.1)
   --port N              port to bind, 0 for a free one (default 8080)
   --token T             the bearer token clients must send (default mock-token)
-  --polls N             GETs of tbl_demo until its run is idle (default 3)
+  --polls N             GETs of tbl_demo until its run is idle, and of a Deep Search or
+                        Deep Research task until it ends (default 3)
   --cells-per-poll N    cells a run completes per poll of its table (default 10)
+  --plan P              the account's plan: pro (default), starter or free; on another plan
+                        than pro, table, Deep Search and Deep Research mutations answer 402
   --quiet               do not log requests to stderr
   --help                show this help
 
 Prints "extruct-mock listening on http://HOST:PORT" once bound.
 
 API (Authorization: Bearer T on all but the healthcheck):
-  GET /v1/healthcheck, GET /v1/user
-  GET /v1/tables (kind, scope, search, tags repeated, sort, offset, limit <= 100), POST /v1/tables
+  GET /v1/healthcheck, GET /v1/user, GET /v1/billing
+  GET /v1/tables (kind, scope, search, tags repeated: any of them, view, sort, offset,
+  limit <= 100), POST /v1/tables
   GET|PATCH|DELETE /v1/tables/{id}, POST /v1/tables/{id}/clone[?schema_only=true]
   GET /v1/tables/{id}/data (offset, limit), GET /v1/tables/{id}/rows/{row_id}
   POST|PATCH|DELETE /v1/tables/{id}/rows, POST /v1/tables/{id}/columns,
   PATCH|DELETE /v1/tables/{id}/columns/{column_id}, POST /v1/tables/{id}/run (mode new, all, failed,
   stuck_failed_new; rows, columns)
+  GET /v1/companies/search (q, filters, offset, limit), GET /v1/companies/{identifier}/similar,
+  GET /v1/companies/{identifier} (a domain, URL or id of the mock's 24 companies)
+  GET|POST /v1/discovery_tasks, GET /v1/discovery_tasks/{id}, GET /v1/discovery_tasks/{id}/results,
+  POST /v1/discovery_tasks/{id}/resume
+  GET|POST /v1/deep_research_tasks, GET /v1/deep_research_tasks/{id}
 Runs: a table's clock is its polls. Each GET of the table, of its /data or of one of its rows
 completes the next --cells-per-poll queued cells. Answers are made up from the row's inputs, the
 same every time. A row whose input values contain "fail" gets its output cells failed on their
 first run; a run in mode failed completes them.
+Tasks: a task's clock is its polls too (GETs of it, or of its results). A Deep Search whose query
+says "fail" fails; one that says "exhaust" is exhausted while still in progress. A Deep Research
+whose brief says "fail" fails; one that says "degrade" ends with degradation reasons. Briefs are
+echoed with raw newlines inside the JSON string, as the real server does.
 Fixtures: tbl_demo (25 rows, run in progress), tbl_idle (3 rows, done), tbl_people (10 rows).
 
 Control API (no auth): POST /_mock/reset, POST /_mock/tables?id=X&polls=N[&kind=K&rows=R],
-POST /_mock/advance?id=X[&polls=N] (N polls without GETs, default 1),
+POST /_mock/discovery_tasks?[id=X&outcome=done|failed|exhausted&polls=N&desired=N&query=Q],
+POST /_mock/deep_research_tasks?[id=X&outcome=done|failed|degraded&polls=N&depth=D&brief=B],
+POST /_mock/advance?id=X[&polls=N] (N polls of a table or task without GETs, default 1),
+POST /_mock/account?[plan=P&credits=N&payment_failed=true|false],
+POST /_mock/quirks?raw_newlines=true|false,
 POST /_mock/faults?[count=N&path=P&status=S&detail=D&retry_after=R&delay=SEC&body=B&content_type=T&mode=M
                    &content_encoding=E&location=URL],
 GET /_mock/requests, GET /_mock/stats (connections, requests, accepted, in_flight, max_in_flight:
 the most API requests answered at once), POST /_mock/shutdown.
 Fault modes: truncate, invalid_json, html, drop, empty, stall, reset, trickle, chunked.
+More: docs/mock.md.
 ]]
-
 
 local function usage_error(message)
   io.stderr:write("extruct-mock: ", message, "\n", M.USAGE)
