@@ -228,7 +228,7 @@ describe("Tables API against the offline mock", function()
 
   local function new_table(name, extra)
     local spec = {
-      name = name, kind = "company",
+      name = name, kind = "generic",
       column_configs = extruct.array{ column("website"), column("summary", "agent", { value = AGENT }) },
     }
     for k, v in pairs(extra or {}) do spec[k] = v end
@@ -253,7 +253,7 @@ describe("Tables API against the offline mock", function()
     local t = new_table("Leads", { tags = extruct.array{ "q3" }, description = "from the fair" })
     assert.is_string(t.id)
     assert.equal("Leads", t.name)
-    assert.equal("company", t.kind)
+    assert.equal("generic", t.kind)
     assert.equal("website", t.columns[1].config.key)
     assert.equal("summary", t.columns[2].config.key)
     assert.same(t.id, assert(client:get_table(t.id)).id)
@@ -298,7 +298,9 @@ describe("Tables API against the offline mock", function()
     assert.same(made, seen)
     assert.equal(3, #mock:requests() - before) -- 3 + 3 + 1: the headers say when to stop
     -- filters the API knows, and a page size it refuses
-    assert.equal(0, count(client:iter_tables{ tags = { "batch", "nope" } }))
+    -- repeated tags match tables carrying any of them
+    assert.equal(7, count(client:iter_tables{ tags = { "batch", "nope" } }))
+    assert.equal(0, count(client:iter_tables{ tags = { "nope", "none" } }))
     local refused, err = client:request("GET", "/v1/tables", { query = { limit = 101 } })
     assert.is_nil(refused)
     assert.equal(400, err.status)
