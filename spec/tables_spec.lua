@@ -31,18 +31,8 @@ end
 -- A mock for the describe block, reset before each test, with a fresh
 -- client sending each request once: set(mock, client) receives them.
 local function with_mock(set)
-  local mock, client
-  lazy_setup(function() mock = helpers.start_mock() end)
-  lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    client = helpers.single_attempt_client(mock)
-    set(mock, client)
-  end)
+  local fixture = helpers.mock_and_client{ single_attempt = true }
+  before_each(function() set(fixture.mock, fixture.client) end)
 end
 
 local AGENT = { agent_type = "research_pro", prompt = "What does {website} sell?", output_format = "text" }
