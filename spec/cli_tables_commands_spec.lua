@@ -170,7 +170,7 @@ describe("extruct tables commands", function()
   end)
 
   describe("tables create", function()
-    local spec = { name = "Created from a file", kind = "company", tags = { "cli" }, column_configs = COLUMNS }
+    local spec = { name = "Created from a file", kind = "generic", tags = { "cli" }, column_configs = COLUMNS }
 
     it("creates the table from a JSON file and prints its id", function()
       write_file(work .. ".json", "\239\187\191" .. cjson.encode(spec))
@@ -180,7 +180,7 @@ describe("extruct tables commands", function()
       assert.truthy(id, out)
       local t = assert(client:get_table(id))
       assert.equal("Created from a file", t.name)
-      assert.equal("company", t.kind)
+      assert.equal("generic", t.kind)
       assert.equal(#COLUMNS, #t.columns)
       local posted = api_requests(mock, "POST", "/v1/tables")[1]
       assert.same(spec, cjson.decode(posted.body))

@@ -9,7 +9,7 @@ local helpers = require("spec.helpers")
 
 local SPEC = {
   name = "Workflow",
-  kind = "company",
+  kind = "generic",
   tags = { "e2e" },
   column_configs = {
     { kind = "input", name = "Website", key = "website" },
