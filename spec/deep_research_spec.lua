@@ -146,6 +146,11 @@ describe("Deep Research", function()
       assert.is_true(#task.report.sources > 0)
       assert.equal(4, polls())
       assert.same({ 10, 10, 10 }, session.clock.slept)
+      for _, request in ipairs(request_log.requests(session.mock)) do
+        assert.equal("GET", request.method)
+        assert.equal("/v1/deep_research_tasks/dr_wait", request.target)
+        assert.is_nil(request.body)
+      end
     end)
 
     it("polls a task whose brief the server echoes with raw newlines to done", function()
