@@ -215,7 +215,7 @@ function M.json_objects(ctx, path, what)
     input_error(ctx, path, nil, ("expected %s (a JSON object) or an array of them, not %s"):format(what,
       json_type(extruct, value)))
   end
-  if #value == 0 then input_error(ctx, path, nil, ("the array holds no %s"):format(what)) end
+  if #value == 0 then input_error(ctx, path, nil, ("the array is empty: it must hold at least one (%s)"):format(what)) end
   for i, item in ipairs(value) do
     if not is_object(extruct, item) then
       input_error(ctx, path, nil, ("item %d of the array: %s must be a JSON object, not %s"):format(i, what,
