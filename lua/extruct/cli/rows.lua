@@ -50,13 +50,14 @@ local function plural(n, word)
 end
 
 -- Sends rows to table `id` with client[method], --batch rows a request,
--- printing the answers with --json. Returns how many rows the API says it
--- took (a batch answered without a body counts whole), or nil and an
--- error saying how many rows went in before the failure.
+-- printing the answers with --json (rows of a batch the API answered
+-- without a body cannot be, and stderr says so). Returns how many rows the
+-- API says it took (a batch answered without a body counts whole), or nil
+-- and an error saying how many rows went in before the failure.
 local function send_in_batches(ctx, method, id, rows, opts)
   local extruct, client = ctx.extruct, ctx:client()
   local batch_size = opts.batch or ROWS_BATCH
-  local sent, taken = 0, 0
+  local sent, taken, unprinted = 0, 0, 0
   for first = 1, #rows, batch_size do
     local batch = {}
     for i = first, math.min(first + batch_size - 1, #rows) do batch[#batch + 1] = rows[i] end
@@ -76,8 +77,12 @@ local function send_in_batches(ctx, method, id, rows, opts)
         if not ok then return nil, why end
       end
     end
+    if answer == true then unprinted = unprinted + #batch end
     sent = sent + #batch
     taken = taken + (list and #list or #batch)
+  end
+  if opts.json and unprinted > 0 then
+    ctx:note(("extruct: %d of %d rows are not printed: the API answered without a body"):format(unprinted, #rows))
   end
   return taken
 end
