@@ -41,7 +41,8 @@ M.EXIT_CODES = {
   { code = M.EXIT_API, meaning = "API or network error, or stdout cannot be written; stderr has one line"
     .. " naming the kind: \"extruct: KIND: message\"" },
   { code = M.EXIT_USAGE, meaning = "usage or configuration error: unknown or misplaced option, bad value,"
-    .. " missing ID or FILE, unknown command, no token, unreadable or empty token file, malformed base URL,"
+    .. " a missing argument (ID, FILE...), unknown command, no token, unreadable or empty token file,"
+    .. " malformed base URL,"
     .. " an input FILE that cannot be read or is malformed (the message names the line), a destructive"
     .. " command without --yes; nothing is sent. Also a column key the table does not have (`tables data"
     .. " --columns`, after reading the table's header)" },

@@ -174,7 +174,8 @@ is added as a new row. Prints what was done:
 The row's id is the `id` of a row object {"id": ..., "data": {...}}, the
 field `id` of a plain map, or the CSV column `id` (`tables data --format
 csv --id` writes one); an id that is not a non-empty string exits 2 naming
-the line. As with `rows add`, the input is checked before anything is sent,
+the line, and one the table does not have makes the API refuse its batch
+(exit status 1). As with `rows add`, the input is checked before anything is sent,
 and a failed batch says how many rows were sent before it. Changed inputs
 make the row's answers stale: run the table again (or pass --run) to fill
 them.
