@@ -141,13 +141,6 @@ order on the server; a table carrying any of the --tag tags is listed.
     local count = 0
     local query = { kind = opts.kind, scope = opts.scope, search = opts.search, tags = opts.tags, sort = opts.sort,
                     view = opts.view, limit = page_size }
-    if opts.view then
-      -- a library from before the view option refuses it
-      local supported = pcall(client.iter_tables, client, { view = opts.view })
-      if not supported then
-        return nil, errors.new("config", "--view needs a newer extruct library: its list_tables has no view option")
-      end
-    end
     for t, err in client:iter_tables(query) do
       if not t then return nil, err end
       if opts.json then
