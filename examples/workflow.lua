@@ -25,7 +25,7 @@ say("Extruct API at %s%s", client.base_url, offline and " (the mock server)" or 
 
 local t = check(client:create_table{
   name = "Workflow example",
-  kind = "company",
+  kind = "generic",
   column_configs = {
     { kind = "input", name = "Website", key = "website" },
     { kind = "agent", name = "What they sell", key = "offering", value = {

@@ -2,7 +2,8 @@
 -- words and options, usage errors and exit statuses, the token's sources,
 -- help at every level, destructive commands, and the registry the commands,
 -- the help pages and docs/cli.md come from. The commands' own output is in
--- cli_tables_commands_spec, cli_rows_commands_spec and cli_wait_spec.
+-- cli_tables_commands_spec, cli_rows_commands_spec, cli_columns_commands_spec,
+-- cli_account_spec and cli_wait_spec.
 local helpers = require("spec.helpers")
 local support = require("spec.support.cli")
 local extruct = require("extruct")
@@ -109,7 +110,38 @@ describe("extruct command line", function()
       { args = { "tables", "get" }, says = "missing table ID", hint = "tables get" },
       { args = { "tables", "delete" }, says = "missing table ID", hint = "tables delete" },
       { args = { "tables", "fetch", "tbl_idle" }, says = "unknown subcommand 'fetch' of tables", hint = "tables" },
-      { args = { "rows", "get", "x" }, says = "unknown command 'rows'", hint = "" },
+      { args = { "records", "get", "x" }, says = "unknown command 'records'", hint = "" },
+      { args = { "rows", "get", "x" }, says = "missing ROW_ID", hint = "rows get" },
+      { args = { "rows", "delete", "x" }, says = "missing ROW_ID", hint = "rows delete" },
+      { args = { "rows", "delete", "x", "r1", "r2" }, says = "'rows delete' cannot be undone: pass --yes",
+        hint = "rows delete" },
+      { args = { "rows" }, says = "missing subcommand of rows: add, get, update or delete", hint = "rows" },
+      { args = { "columns", "update", "x", "c" }, says = "missing FILE", hint = "columns update" },
+      { args = { "columns", "delete", "x", "c" }, says = "'columns delete' cannot be undone: pass --yes",
+        hint = "columns delete" },
+      { args = { "columns", "add", "x", "f.json", "--first", "--after", "c" },
+        says = "--after and --first exclude each other", hint = "columns add" },
+      { args = { "columns", "list", "x", "--pretty" }, says = "option --pretty needs --json", hint = "columns list" },
+      { args = { "user", "extra" }, says = "unexpected argument 'extra'", hint = "user" },
+      { args = { "health", "--json" }, says = "option --json does not apply to 'health'", hint = "health" },
+      { args = { "tables", "update", "x" }, says = "nothing to change: pass --name, --description or --tag",
+        hint = "tables update" },
+      { args = { "tables", "update", "x", "--name", "n", "--compact" }, says = "option --compact needs --json",
+        hint = "tables update" },
+      { args = { "tables", "clone", "x", "--schema-only=yes" }, says = "option --schema-only takes no value",
+        hint = "tables clone" },
+      { args = { "tables", "list", "--view", "tiny" }, says = "option --view wants full or minimal",
+        hint = "tables list" },
+      { args = { "tables", "list", "--pretty" }, says = "option --pretty needs --json", hint = "tables list" },
+      { args = { "tables", "data", "x", "--format", "csv", "--pretty" },
+        says = "option --pretty shapes JSON: it does not go with --format csv", hint = "tables data" },
+      { args = { "tables", "data", "x", "--columns", "a,,b" }, says = "option --columns wants column keys separated",
+        hint = "tables data" },
+      { args = { "tables", "data", "x", "--columns", "a,b,a" }, says = "--columns names 'a' twice",
+        hint = "tables data" },
+      { args = { "rows", "add", "x", "f.csv", "--pretty" }, says = "option --pretty needs --json", hint = "rows add" },
+      { args = { "tables", "get", "x", "--request-timeout", "0" },
+        says = "option --request-timeout wants a number of seconds > 0", hint = "tables get" },
       { args = {}, says = "missing command: tables", hint = "" },
       { args = { "tables" }, says = "missing subcommand of tables: list, get, status, wait", hint = "tables" },
       { args = { "tables", "rows" }, says = "missing subcommand of tables rows: add", hint = "tables rows" },
@@ -152,7 +184,7 @@ describe("extruct command line", function()
       { args = { "tables", "run", "x", "--quiet" }, says = "option --quiet needs --wait", hint = "tables run" },
       { args = { "tables", "delete", "tbl_idle" }, says = "'tables delete' cannot be undone: pass --yes to confirm",
         hint = "tables delete" },
-      { args = { "help", "rows" }, says = "no help for 'rows'", hint = "" },
+      { args = { "help", "records" }, says = "no help for 'records'", hint = "" },
     }
     for _, case in ipairs(cases) do
       it(table.concat(case.args, " "), function()
@@ -236,7 +268,12 @@ describe("extruct command line", function()
       assert.matches("^usage: extruct ", out)
       for _, text in ipairs{ "  tables list ", "  tables get ID ", "  tables status ID ", "  tables wait ID [ID ...] ",
                              "  tables create FILE ", "  tables delete ID ", "  tables run ID ", "  tables data ID ",
-                             "  tables rows add ID FILE ", "  help [COMMAND] ", "--token-file PATH", "--base-url URL",
+                             "  tables update ID ", "  tables clone ID ", "  tables rows add ID FILE ",
+                             "  rows add ID FILE ", "  rows get ID ROW_ID ", "  rows update ID FILE ",
+                             "  rows delete ID ROW_ID [ROW_ID ...] ", "  columns list ID ", "  columns add ID FILE ",
+                             "  columns update ID COLUMN_ID FILE ", "  columns delete ID COLUMN_ID ", "  user ",
+                             "  health ", "--request-timeout S",
+                             "  help [COMMAND] ", "--token-file PATH", "--base-url URL",
                              "EXTRUCT_API_TOKEN", "EXTRUCT_API_URL", "Exit status", "  3  `tables wait` timed out" } do
         assert.truthy(out:find(text, 1, true), text)
       end
@@ -271,7 +308,7 @@ describe("extruct command line", function()
         end
         assert.equal(page, help_of(with({ "help" }, unpack(words_of(entry.path)))))
       end
-      for _, path in ipairs{ "tables", "tables rows" } do
+      for _, path in ipairs{ "tables", "tables rows", "rows", "columns" } do
         assert.equal(help_of(with(words_of(path), "--help")), help_of(with({ "help" }, unpack(words_of(path)))))
       end
     end)

@@ -1,5 +1,5 @@
 -- The `extruct tables` commands that do not wait (list, get, status,
--- create, delete, run, data), run as a real bin/extruct subprocess against
+-- create, update, clone, delete, run, data), run as a real bin/extruct subprocess against
 -- the mock server: their output, the requests they send, their errors and
 -- exit statuses; and the pieces that format their output.
 local helpers = require("spec.helpers")
@@ -165,12 +165,29 @@ describe("extruct tables commands", function()
         local t = assert(extruct.decode(line))
         assert.equal("company", t.kind)
       end
+      assert.is_nil(query_value(request.query, "view"))
     end)
 
+    it("--view passes view to the API", function()
+      local out, err, status = run_extruct(mock, { "tables", "list", "--view", "minimal", "--json" })
+      assert.equal(0, status, err)
+      assert.equal("minimal", query_value(api_requests(mock, "GET", "/v1/tables")[1].query, "view"))
+      assert.is_true(#lines_of(out) > 0)
+    end)
+
+    it("--json --pretty prints each table indented, one document after another", function()
+      local out, err, status = run_extruct(mock, { "tables", "list", "--json", "--pretty", "--limit", "2" })
+      assert.equal(0, status, err)
+      local documents = {}
+      for document in out:gmatch("(\n?{\n.-\n})") do documents[#documents + 1] = assert(extruct.decode(document)) end
+      assert.equal(2, #documents)
+      local compact = lines_of((run_extruct(mock, { "tables", "list", "--json", "--limit", "2" })))
+      assert.same(assert(extruct.decode(compact[2])), documents[2])
+    end)
   end)
 
   describe("tables create", function()
-    local spec = { name = "Created from a file", kind = "company", tags = { "cli" }, column_configs = COLUMNS }
+    local spec = { name = "Created from a file", kind = "generic", tags = { "cli" }, column_configs = COLUMNS }
 
     it("creates the table from a JSON file and prints its id", function()
       write_file(work .. ".json", "\239\187\191" .. cjson.encode(spec))
@@ -180,7 +197,7 @@ describe("extruct tables commands", function()
       assert.truthy(id, out)
       local t = assert(client:get_table(id))
       assert.equal("Created from a file", t.name)
-      assert.equal("company", t.kind)
+      assert.equal("generic", t.kind)
       assert.equal(#COLUMNS, #t.columns)
       local posted = api_requests(mock, "POST", "/v1/tables")[1]
       assert.same(spec, cjson.decode(posted.body))
@@ -221,6 +238,72 @@ describe("extruct tables commands", function()
       assert.equal(1, status, err)
       assert.equal("", out)
       assert.matches("^extruct: validation: [^\n]*name", err)
+    end)
+  end)
+
+  describe("tables update", function()
+    it("sends only the fields given and prints one line", function()
+      local t = support.new_table(client, "Before")
+      local out, err, status = run_extruct(mock, { "tables", "update", t.id, "--name", "After" })
+      assert.equal(0, status, err)
+      assert.equal(("updated After (%s)\n"):format(t.id), out)
+      local patches = api_requests(mock, "PATCH", "/v1/tables/" .. t.id)
+      assert.equal(1, #patches)
+      assert.same({ name = "After" }, cjson.decode(patches[1].body))
+      assert.equal("After", assert(client:get_table(t.id)).name)
+    end)
+
+    it("replaces the tags with the --tag values and the description; --json prints the header", function()
+      local t = assert(client:create_table{ name = "Tagged", kind = "generic", tags = { "old" } })
+      local out, err, status = run_extruct(mock, { "tables", "update", t.id, "--tag", "demo", "--tag", "q3",
+        "--description", "Leads for Q3", "--json" })
+      assert.equal(0, status, err)
+      local printed = assert(extruct.decode(out))
+      assert.same({ "demo", "q3" }, printed.tags)
+      assert.equal("Leads for Q3", printed.description)
+      assert.same({ tags = { "demo", "q3" }, description = "Leads for Q3" },
+        cjson.decode(api_requests(mock, "PATCH", "/v1/tables/" .. t.id)[1].body))
+      assert.same({ "demo", "q3" }, assert(client:get_table(t.id)).tags)
+    end)
+
+    it("exits 1 on an unknown table", function()
+      local out, err, status = run_extruct(mock, { "tables", "update", "tbl_nope", "--name", "x" })
+      assert.equal(1, status)
+      assert.equal("", out)
+      assert.matches("^extruct: not_found: table 'tbl_nope' ", err)
+    end)
+  end)
+
+  describe("tables clone", function()
+    it("copies the table with its rows and prints the copy's id", function()
+      local t = support.new_table(client, "Original", { { company = "acme.com" }, { company = "globex.com" } })
+      local out, err, status = run_extruct(mock, { "tables", "clone", t.id })
+      assert.equal(0, status, err)
+      local id = out:match("^(%S+)\n$")
+      assert.truthy(id, out)
+      assert.not_equal(t.id, id)
+      local posts = api_requests(mock, "POST", "/v1/tables/" .. t.id .. "/clone")
+      assert.equal(1, #posts)
+      assert.is_nil(query_value(posts[1].query, "schema_only"))
+      assert.equal(2, #assert(client:get_table_data(id)).rows)
+    end)
+
+    it("--schema-only copies the columns only; --json prints the copy's header", function()
+      local t = support.new_table(client, "Original", { { company = "acme.com" } })
+      local out, err, status = run_extruct(mock, { "tables", "clone", t.id, "--schema-only", "--json" })
+      assert.equal(0, status, err)
+      local copy = assert(extruct.decode(out))
+      assert.equal(3, #copy.columns)
+      assert.equal("true", query_value(api_requests(mock, "POST", "/v1/tables/" .. t.id .. "/clone")[1].query,
+        "schema_only"))
+      assert.equal(0, #assert(client:get_table_data(copy.id)).rows)
+    end)
+
+    it("exits 1 on an unknown table", function()
+      local out, err, status = run_extruct(mock, { "tables", "clone", "tbl_nope" })
+      assert.equal(1, status)
+      assert.equal("", out)
+      assert.matches("^extruct: not_found: table 'tbl_nope' ", err)
     end)
   end)
 
@@ -387,6 +470,52 @@ describe("extruct tables commands", function()
       assert.same({ "id", "company", "employees", "summary" }, records[1])
       assert.equal(row.id, records[2][1])
       assert.equal("acme.com", records[2][2])
+    end)
+
+    it("--columns keeps only those cells of each row's data, in JSON lines and in CSV", function()
+      local t = idle_table("Projected", { { company = "acme.com", employees = 12 }, { company = "globex.com" } })
+      local expected = {}
+      for row in client:iter_rows(t.id) do expected[#expected + 1] = assert(row) end
+      local out, err, status = run_extruct(mock, { "tables", "data", t.id, "--columns", "summary,company" })
+      assert.equal(0, status, err)
+      local lines = lines_of(out)
+      assert.equal(2, #lines)
+      for i, line in ipairs(lines) do
+        local row = assert(extruct.decode(line))
+        assert.equal(expected[i].id, row.id)
+        assert.same({ company = expected[i].data.company, summary = expected[i].data.summary }, row.data)
+      end
+
+      out, err, status = run_extruct(mock, { "tables", "data", t.id, "--columns", "summary, company", "--format",
+        "csv" })
+      assert.equal(0, status, err)
+      local records = assert(csv.parse(out))
+      assert.same({ "summary", "company" }, records[1])
+      assert.equal("acme.com", records[2][2])
+      assert.equal(tables_commands.cell_text(extruct, expected[1], "summary"), records[2][1])
+    end)
+
+    it("--columns with a key the table lacks exits 2, naming the keys it has, and reads no rows", function()
+      local t = support.new_table(client, "Projected", { { company = "acme.com" } })
+      local before = #mock:requests()
+      local out, err, status = run_extruct(mock, { "tables", "data", t.id, "--columns", "company,revenue,ceo" })
+      support.assert_usage_error(out, err, status, "tables data")
+      assert.truthy(err:find(("extruct: table '%s' has no columns 'revenue', 'ceo'; its column keys are: company,"
+        .. " employees, summary\n"):format(t.id), 1, true), err)
+      local requests = mock:requests()
+      assert.equal(before + 1, #requests)
+      assert.equal("/v1/tables/" .. t.id, requests[#requests].path)
+      assert.equal(0, #api_requests(mock, "GET", "/v1/tables/" .. t.id .. "/data"))
+    end)
+
+    it("--pretty indents each row", function()
+      local t = support.new_table(client, "Pretty", { { company = "acme.com" }, { company = "globex.com" } })
+      local out, err, status = run_extruct(mock, { "tables", "data", t.id, "--pretty" })
+      assert.equal(0, status, err)
+      local documents = {}
+      for document in out:gmatch("(\n?{\n.-\n})") do documents[#documents + 1] = assert(extruct.decode(document)) end
+      assert.equal(2, #documents)
+      assert.equal("globex.com", documents[2].data.company)
     end)
 
     it("exits 1 on an unknown table and on a wrong token, with nothing on stdout", function()

@@ -21,20 +21,9 @@ end
 
 describe("client:get_table against the mock server", function()
   local mock, client
-
-  lazy_setup(function()
-    mock = helpers.start_mock()
-  end)
-  lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    -- one request per call, so each answer is seen as it is; retry_spec covers retries
-    client = helpers.client(mock, { retries = 0 })
-  end)
+  -- one request per call, so each answer is seen as it is; retry_spec covers retries
+  local fixture = helpers.mock_and_client{ single_attempt = true }
+  before_each(function() mock, client = fixture.mock, fixture.client end)
 
   it("returns every field of the table, each column kind and unknown fields included", function()
     local t = assert(client:get_table("tbl_demo"))

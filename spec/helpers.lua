@@ -153,8 +153,10 @@ end
 ---   opts.mock: options for start_mock;
 ---   opts.client: client options, or false for no client (helpers.shared_mock);
 ---   opts.single_attempt: retries = 0 unless opts.client says otherwise;
----   opts.reset: false keeps the mock's tables, faults and log from test to test.
---- Returns a table whose `mock` and `client` fields are current inside each
+---   opts.reset: false keeps the mock's tables, faults and log from test to test;
+---   opts.fake_clock: a start time: every test gets a new helpers.fake_clock
+---   as `clock`, and the client sleeps and reads the time on it.
+--- Returns a table whose `mock`, `client` (and `clock`) fields are current inside each
 --- test, and whose new_client(extra), called in a test, closes its client
 --- and makes another with the block's options and `extra` (closed like the
 --- first, and returned).
@@ -170,6 +172,7 @@ function helpers.mock_and_client(opts)
   function fixture.new_client(_, extra)
     close_client()
     local options = {}
+    if fixture.clock then options.sleep, options.now = fixture.clock.sleep, fixture.clock.now end
     for k, v in pairs(opts.client or {}) do options[k] = v end
     for k, v in pairs(extra or {}) do options[k] = v end
     fixture.client = make_client(fixture.mock, options)
@@ -185,6 +188,7 @@ function helpers.mock_and_client(opts)
   busted.before_each(function()
     if opts.reset ~= false then fixture.mock:reset() end
     close_client()
+    if opts.fake_clock then fixture.clock = helpers.fake_clock(opts.fake_clock) end
     if opts.client ~= false then fixture:new_client() end
   end)
   return fixture

@@ -5,18 +5,8 @@ local helpers = require("spec.helpers")
 
 describe("retries", function()
   local mock, fake, client
-
-  lazy_setup(function() mock = helpers.start_mock() end)
-  lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    fake = helpers.fake_clock()
-    client = helpers.client(mock, { sleep = fake.sleep, now = fake.now })
-  end)
+  local fixture = helpers.mock_and_client{ fake_clock = 0 }
+  before_each(function() mock, client, fake = fixture.mock, fixture.client, fixture.clock end)
 
   local function count() return #mock:requests() end
 

@@ -31,18 +31,8 @@ end
 -- A mock for the describe block, reset before each test, with a fresh
 -- client sending each request once: set(mock, client) receives them.
 local function with_mock(set)
-  local mock, client
-  lazy_setup(function() mock = helpers.start_mock() end)
-  lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    client = helpers.single_attempt_client(mock)
-    set(mock, client)
-  end)
+  local fixture = helpers.mock_and_client{ single_attempt = true }
+  before_each(function() set(fixture.mock, fixture.client) end)
 end
 
 local AGENT = { agent_type = "research_pro", prompt = "What does {website} sell?", output_format = "text" }
@@ -228,7 +218,7 @@ describe("Tables API against the offline mock", function()
 
   local function new_table(name, extra)
     local spec = {
-      name = name, kind = "company",
+      name = name, kind = "generic",
       column_configs = extruct.array{ column("website"), column("summary", "agent", { value = AGENT }) },
     }
     for k, v in pairs(extra or {}) do spec[k] = v end
@@ -253,7 +243,7 @@ describe("Tables API against the offline mock", function()
     local t = new_table("Leads", { tags = extruct.array{ "q3" }, description = "from the fair" })
     assert.is_string(t.id)
     assert.equal("Leads", t.name)
-    assert.equal("company", t.kind)
+    assert.equal("generic", t.kind)
     assert.equal("website", t.columns[1].config.key)
     assert.equal("summary", t.columns[2].config.key)
     assert.same(t.id, assert(client:get_table(t.id)).id)
@@ -298,7 +288,9 @@ describe("Tables API against the offline mock", function()
     assert.same(made, seen)
     assert.equal(3, #mock:requests() - before) -- 3 + 3 + 1: the headers say when to stop
     -- filters the API knows, and a page size it refuses
-    assert.equal(0, count(client:iter_tables{ tags = { "batch", "nope" } }))
+    -- repeated tags match tables carrying any of them
+    assert.equal(7, count(client:iter_tables{ tags = { "batch", "nope" } }))
+    assert.equal(0, count(client:iter_tables{ tags = { "nope", "none" } }))
     local refused, err = client:request("GET", "/v1/tables", { query = { limit = 101 } })
     assert.is_nil(refused)
     assert.equal(400, err.status)

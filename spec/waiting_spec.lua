@@ -17,18 +17,8 @@ end
 
 describe("wait_until_idle on long runs", function()
   local mock, fake, client
-
-  lazy_setup(function() mock = helpers.start_mock() end)
-  lazy_teardown(function()
-    if client then client:close() end
-    mock:stop()
-  end)
-  before_each(function()
-    mock:reset()
-    if client then client:close() end
-    fake = helpers.fake_clock(1000)
-    client = helpers.client(mock, { sleep = fake.sleep, now = fake.now, backoff = { base = 0.5, cap = 10 } })
-  end)
+  local fixture = helpers.mock_and_client{ fake_clock = 1000, client = { backoff = { base = 0.5, cap = 10 } } }
+  before_each(function() mock, client, fake = fixture.mock, fixture.client, fixture.clock end)
 
   local function count() return #mock:requests() end
 

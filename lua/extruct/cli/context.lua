@@ -6,8 +6,10 @@
 ---   ctx.opts       the options given, by key
 ---   ctx.command    the command's registry entry (ctx.command.path: "tables get")
 ---   ctx:client()   the API client, made on first use from --token-file or
----                  EXTRUCT_API_TOKEN and --base-url or EXTRUCT_API_URL
+---                  EXTRUCT_API_TOKEN, --base-url or EXTRUCT_API_URL, and
+---                  --request-timeout
 ---   ctx:print(...), ctx:print_json(value), ctx:json_line(value),
+---   ctx:print_change(answer, line),
 ---   ctx:write(...), ctx:flush()      stdout; failures are `output` errors
 ---   ctx:note(...)                    a line on stderr
 ---   ctx:usage_error(message)         raises: exit status 2, and a pointer
@@ -61,7 +63,8 @@ function Context:client()
       args.usage_error("no API token: set EXTRUCT_API_TOKEN or pass --token-file PATH")
     end
   end
-  self.made_client = self.extruct.new{ token = token, base_url = self.opts.base_url }
+  self.made_client = self.extruct.new{ token = token, base_url = self.opts.base_url,
+                                       timeout = self.opts.request_timeout }
   return self.made_client
 end
 
@@ -94,11 +97,24 @@ function Context:print_json(value, pretty)
 end
 
 --- value as one line of compact JSON on stdout, not flushed (for streams
---- of many).
+--- of many); indented with --pretty, a stream of documents that JSON
+--- readers such as jq still take one by one.
 function Context:json_line(value)
-  local text, err = self.extruct.encode(value)
+  local text, err = self.extruct.encode(value, { pretty = self.opts.pretty or false })
   if not text then return nil, err end
   return self:write(text, "\n")
+end
+
+--- What a command that changes something prints: with --json the API's
+--- answer as JSON, else `line`. An answer of `true` (the API sent no body)
+--- has nothing to print as JSON: stdout stays empty and stderr says so.
+function Context:print_change(answer, line)
+  if not self.opts.json then return self:print(line) end
+  if answer == true then
+    self:note("extruct: ", line, " (the API answered without a body, so there is no JSON to print)")
+    return true
+  end
+  return self:print_json(answer)
 end
 
 --- A line on stderr, for reports beside the output.

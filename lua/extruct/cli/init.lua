@@ -7,9 +7,9 @@
 --- in-process.
 ---
 --- The commands live in a registry (extruct.cli.registry), one entry each,
---- in the command modules (extruct.cli.tables, extruct.cli.rows); the help
---- pages (extruct.cli.help) and docs/cli.md (extruct.cli.docs) are made
---- from it.
+--- in the command modules (extruct.cli.tables, extruct.cli.rows,
+--- extruct.cli.columns, extruct.cli.account); the help pages
+--- (extruct.cli.help) and docs/cli.md (extruct.cli.docs) are made from it.
 
 local args = require("extruct.cli.args")
 local context = require("extruct.cli.context")

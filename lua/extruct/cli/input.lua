@@ -85,8 +85,29 @@ local function row_problem(extruct, value)
   return nil
 end
 
+-- A row of an update, { id, data, metadata }: a row object keeps its
+-- fields; in a plain map, `id` is the row's id and the rest its data. An
+-- absent or null id leaves the row without one (the API creates it).
+-- Returns the row, or nil and what is wrong with it.
+local function row_with_id(extruct, value)
+  local row = value
+  if not (value.data ~= nil and is_object(extruct, value.data)) then
+    local data = {}
+    for key, item in pairs(value) do
+      if key ~= "id" then data[key] = item end
+    end
+    row = { id = value.id, data = data }
+  end
+  if row.id == extruct.null then row.id = nil end
+  if row.id ~= nil and not (type(row.id) == "string" and row.id ~= "") then
+    return nil, ("the row's id must be a non-empty string, not %s"):format(
+      row.id == "" and "an empty one" or json_type(extruct, row.id))
+  end
+  return row
+end
+
 -- Rows from JSON lines, or from one JSON array when the input starts with `[`.
-local function json_rows(ctx, text, path)
+local function json_rows(ctx, text, path, with_ids)
   local extruct = ctx.extruct
   text = strip_bom(text)
   local rows = {}
@@ -100,6 +121,7 @@ local function json_rows(ctx, text, path)
     end
     for i, row in ipairs(value) do
       local problem = row_problem(extruct, row)
+      if not problem and with_ids then row, problem = row_with_id(extruct, row) end
       if problem then input_error(ctx, path, nil, ("item %d of the array: %s"):format(i, problem)) end
       rows[i] = row
     end
@@ -114,6 +136,7 @@ local function json_rows(ctx, text, path)
         input_error(ctx, path, line, "not valid JSON: " .. err.message)
       end
       local problem = row_problem(extruct, value)
+      if not problem and with_ids then value, problem = row_with_id(extruct, value) end
       if problem then input_error(ctx, path, line, problem) end
       rows[#rows + 1] = value
     end
@@ -122,8 +145,8 @@ local function json_rows(ctx, text, path)
 end
 
 -- Rows from CSV: the header names the column keys; an empty field leaves
--- the cell out.
-local function csv_rows(ctx, text, path)
+-- the cell out. with_ids: a header field `id` holds the row's id instead.
+local function csv_rows(ctx, text, path, with_ids)
   local records, lines_or_err = csv.parse(text)
   if not records then
     input_error(ctx, path, lines_or_err.line, (lines_or_err.message:gsub("^line %d+: ", "")))
@@ -145,6 +168,11 @@ local function csv_rows(ctx, text, path)
     for i, value in ipairs(records[r]) do
       if value ~= "" then row[header[i]] = value end
     end
+    if with_ids then
+      local id = row.id
+      row.id = nil
+      row = { id = id, data = row }
+    end
     rows[#rows + 1] = row
   end
   return rows
@@ -164,11 +192,37 @@ function M.rows_format(ctx, format, path)
   return format
 end
 
---- The rows of FILE, in `format` ("jsonl" or "csv"), checked.
-function M.rows(ctx, path, format)
+--- The rows of FILE, in `format` ("jsonl" or "csv"), checked. with_ids:
+--- rows for an update, each { id = row id or nil, data, metadata }, the id
+--- from a row object's `id`, a plain map's `id` or a CSV column `id`.
+function M.rows(ctx, path, format, with_ids)
   local text = M.read(ctx, path)
-  if format == "csv" then return csv_rows(ctx, text, path) end
-  return json_rows(ctx, text, path)
+  if format == "csv" then return csv_rows(ctx, text, path, with_ids) end
+  return json_rows(ctx, text, path, with_ids)
+end
+
+--- FILE as a JSON object, or a JSON array of objects (a list of them);
+--- `what` names one in messages ("a column's config").
+function M.json_objects(ctx, path, what)
+  local extruct = ctx.extruct
+  local text = strip_bom(M.read(ctx, path))
+  local value, err = extruct.decode(text)
+  if value == nil then
+    input_error(ctx, path, line_of_error(text, err), "not valid JSON: " .. err.message)
+  end
+  if is_object(extruct, value) then return { value } end
+  if getmetatable(value) ~= extruct.array_mt then
+    input_error(ctx, path, nil, ("expected %s (a JSON object) or an array of them, not %s"):format(what,
+      json_type(extruct, value)))
+  end
+  if #value == 0 then input_error(ctx, path, nil, ("the array is empty: it must hold at least one (%s)"):format(what)) end
+  for i, item in ipairs(value) do
+    if not is_object(extruct, item) then
+      input_error(ctx, path, nil, ("item %d of the array: %s must be a JSON object, not %s"):format(i, what,
+        json_type(extruct, item)))
+    end
+  end
+  return value
 end
 
 return M

@@ -17,6 +17,24 @@ M.PRETTY = args.option{
 }
 M.COMPACT = args.option{ name = "--compact", help = "JSON on one line (the default otherwise)" }
 
+--- For commands that print JSON lines: --pretty indents each item.
+M.PRETTY_LINES = args.option{
+  name = "--pretty", help = "indent each JSON object (they follow one another; without it, one a line)",
+  check = M.PRETTY.check,
+}
+M.COMPACT_LINES = args.option{ name = "--compact", help = "one JSON object a line (the default)" }
+
+--- A check for commands whose JSON output is optional: --pretty and
+--- --compact are refused unless `prints_json(opts)`; `needs` names what
+--- makes it print JSON ("--json").
+function M.json_style_needs(needs, prints_json)
+  return function(opts, fail, spelled)
+    if (opts.pretty or opts.compact) and not prints_json(opts) then
+      fail(("option %s needs %s"):format(spelled.pretty or spelled.compact, needs))
+    end
+  end
+end
+
 --- The text with its control characters (line breaks too) made spaces.
 function M.one_line(text)
   return (tostring(text):gsub("%c+", " "))

@@ -28,7 +28,7 @@ local M = {}
 
 --- The modules whose entries make the standard command line, in the order
 --- of the help pages.
-M.COMMAND_MODULES = { "extruct.cli.tables", "extruct.cli.rows" }
+M.COMMAND_MODULES = { "extruct.cli.tables", "extruct.cli.rows", "extruct.cli.columns", "extruct.cli.account" }
 
 M.EXIT_OK = 0
 M.EXIT_API = 1      -- the API answered with an error, or the network failed
@@ -41,9 +41,11 @@ M.EXIT_CODES = {
   { code = M.EXIT_API, meaning = "API or network error, or stdout cannot be written; stderr has one line"
     .. " naming the kind: \"extruct: KIND: message\"" },
   { code = M.EXIT_USAGE, meaning = "usage or configuration error: unknown or misplaced option, bad value,"
-    .. " missing ID or FILE, unknown command, no token, unreadable or empty token file, malformed base URL,"
+    .. " a missing argument (ID, FILE...), unknown command, no token, unreadable or empty token file,"
+    .. " malformed base URL,"
     .. " an input FILE that cannot be read or is malformed (the message names the line), a destructive"
-    .. " command without --yes; nothing is sent" },
+    .. " command without --yes; nothing is sent. Also a column key the table does not have (`tables data"
+    .. " --columns`, after reading the table's header)" },
 }
 
 M.PROGRAM = {
@@ -64,6 +66,10 @@ M.GLOBAL_OPTIONS = {
                  .. " EXTRUCT_API_TOKEN variable" },
   args.option{ name = "--base-url", value = "URL",
                help = "the API's address; default: EXTRUCT_API_URL, else https://api.extruct.ai" },
+  args.option{ name = "--request-timeout", value = "S", type = args.SECONDS,
+               help = "give each HTTP request at most S seconds, connecting included (default 30); past that"
+                 .. " it fails as a timeout, retried where that is safe (a wait counts it as a missed poll)."
+                 .. " Not the --timeout of the wait commands, which bounds the whole wait" },
   args.option{ name = "--help", short = "-h", help = "show help" },
   args.option{ name = "--version", help = "show the version" },
 }

@@ -7,6 +7,7 @@ local errors = require("extruct.errors")
 local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
 local progress = require("extruct.cli.progress")
+local rows_commands = require("extruct.cli.rows")
 local waiting = require("extruct.cli.waiting")
 
 local field_text, one_line = output.field_text, output.one_line
@@ -25,11 +26,7 @@ local SPEC_FILE = { name = "FILE", key = "file", missing = "missing FILE (a path
 local PRETTY, COMPACT = output.PRETTY, output.COMPACT
 
 -- --pretty and --compact shape --json's output only.
-local function json_style_needs_json(opts, fail, spelled)
-  if (opts.pretty or opts.compact) and not opts.json then
-    fail(("option %s needs --json"):format(spelled.pretty or spelled.compact))
-  end
-end
+local json_style_needs_json = output.json_style_needs("--json", function(opts) return opts.json end)
 
 --- "run_0001: 50 cells requested (mode new)"
 function M.run_line(run)
@@ -64,6 +61,31 @@ local function column_keys(t)
   return keys
 end
 
+-- Refuses (exit status 2) keys that are not column keys of table `id`,
+-- naming the ones it has.
+local function check_column_keys(ctx, id, wanted, keys)
+  local known, unknown = {}, {}
+  for _, key in ipairs(keys) do known[key] = true end
+  for _, key in ipairs(wanted) do
+    if not known[key] then unknown[#unknown + 1] = ("'%s'"):format(one_line(key)) end
+  end
+  if #unknown == 0 then return end
+  local valid = {}
+  for i, key in ipairs(keys) do valid[i] = one_line(key) end
+  ctx:usage_error(("table '%s' has no column%s %s; its column keys are: %s"):format(one_line(id),
+    #unknown == 1 and "" or "s", table.concat(unknown, ", "), #valid > 0 and table.concat(valid, ", ") or "(none)"))
+end
+
+-- The row with only `keys` of its data.
+local function project(row, keys)
+  if type(row) == "table" and type(row.data) == "table" then
+    local kept = {}
+    for _, key in ipairs(keys) do kept[key] = row.data[key] end
+    row.data = kept
+  end
+  return row
+end
+
 M.commands = {}
 local function command(entry) M.commands[#M.commands + 1] = entry end
 
@@ -94,14 +116,19 @@ command{
                      fail(("--page-size is at most %d for tables list"):format(LIST_PAGE_SIZE))
                    end
                  end },
+    args.option{ name = "--view", value = "V", type = args.choice("full", "minimal"),
+                 help = "full or minimal: how much of each table the API sends (its default: full)" },
     args.option{ name = "--json", help = "one JSON object per line instead of the text table" },
+    output.PRETTY_LINES, output.COMPACT_LINES,
   },
+  check = json_style_needs_json,
   help = [[
 Lists every table (GET /v1/tables, page after page) on stdout: an aligned
 text table with a header line (ID, NAME, KIND, CREATED, the time in UTC to
 the minute), or with --json one table header per line as compact JSON, in
 the API's order. --kind, --scope, --search, --tag and --sort filter and
-order on the server.
+order on the server; a table carrying any of the --tag tags is listed.
+--view minimal asks for less of each table (with --json, fewer fields).
 ]],
   examples = {
     "extruct tables list --kind company",
@@ -112,8 +139,9 @@ order on the server.
     local page_size = opts.page_size or math.min(opts.limit or LIST_PAGE_SIZE, LIST_PAGE_SIZE)
     local lines = { { "ID", "NAME", "KIND", "CREATED" } }
     local count = 0
-    for t, err in client:iter_tables{ kind = opts.kind, scope = opts.scope, search = opts.search,
-                                      tags = opts.tags, sort = opts.sort, limit = page_size } do
+    local query = { kind = opts.kind, scope = opts.scope, search = opts.search, tags = opts.tags, sort = opts.sort,
+                    view = opts.view, limit = page_size }
+    for t, err in client:iter_tables(query) do
       if not t then return nil, err end
       if opts.json then
         local ok, why = ctx:json_line(t)
@@ -238,6 +266,72 @@ sent as they are) and prints the new table's id on stdout.
 }
 
 command{
+  words = { "tables", "update" },
+  args = { TABLE_ID },
+  summary = "rename the table, or change its description or tags",
+  options = {
+    args.option{ name = "--name", value = "NAME", help = "the table's new name" },
+    args.option{ name = "--description", value = "TEXT", help = "the table's new description" },
+    args.option{ name = "--tag", key = "tags", value = "T", repeated = true,
+                 help = "a tag of the table; repeat it for several: they replace all its tags" },
+    args.option{ name = "--json", help = "print the updated table's header as JSON instead" },
+    PRETTY, COMPACT,
+  },
+  check = function(opts, fail, spelled)
+    if not (opts.name or opts.description or opts.tags) then
+      fail("nothing to change: pass --name, --description or --tag")
+    end
+    json_style_needs_json(opts, fail, spelled)
+  end,
+  help = [[
+Changes the table ID (PATCH /v1/tables/ID): only what the options name is
+sent, the rest stays as it is. Prints one line on stdout:
+  updated Acme leads (tbl_demo)
+]],
+  examples = {
+    "extruct tables update tbl_demo --name 'Acme leads (2024)'",
+    "extruct tables update tbl_demo --tag demo --tag q3 --json | jq .tags",
+  },
+  run = function(ctx, a, opts)
+    local answer, err = ctx:client():update_table(a.id, { name = opts.name, description = opts.description,
+                                                          tags = opts.tags })
+    if not answer then return nil, err end
+    local name = type(answer) == "table" and answer.name or opts.name
+    return ctx:print_change(answer, "updated " .. output.label(name, a.id))
+  end,
+}
+
+command{
+  words = { "tables", "clone" },
+  args = { TABLE_ID },
+  summary = "copy the table (--schema-only: its columns only), print the copy's id",
+  options = {
+    args.option{ name = "--schema-only", help = "copy the columns only, no rows" },
+    args.option{ name = "--json", help = "print the copy's header as JSON instead of its id" },
+    PRETTY, COMPACT,
+  },
+  check = json_style_needs_json,
+  help = [[
+Copies the table ID (POST /v1/tables/ID/clone): its columns and its rows,
+or with --schema-only its columns only, and prints the new table's id on
+stdout.
+]],
+  examples = {
+    "copy=$(extruct tables clone tbl_demo --schema-only)",
+    "extruct tables clone tbl_demo --json | jq -r .name",
+  },
+  run = function(ctx, a, opts)
+    local t, err = ctx:client():clone_table(a.id, { schema_only = opts.schema_only or nil })
+    if not t then return nil, err end
+    if opts.json and t ~= true then return ctx:print_json(t) end
+    if type(t) ~= "table" or type(t.id) ~= "string" then
+      return nil, errors.new("decode", "the API cloned the table but sent no id for the copy")
+    end
+    return ctx:print(one_line(t.id))
+  end,
+}
+
+command{
   words = { "tables", "delete" },
   args = { TABLE_ID },
   summary = "delete the table (needs --yes)",
@@ -253,12 +347,11 @@ Deletes the table ID (DELETE /v1/tables/ID) and prints one line on stdout:
 There is no undo, so it refuses to run without --yes.
 ]],
   examples = { "extruct tables delete tbl_0001 --yes" },
-  run = function(ctx, a, opts)
+  run = function(ctx, a)
     local t, err = ctx:client():delete_table(a.id)
     if not t then return nil, err end
-    if opts.json then return ctx:print_json(t) end
     local name = type(t) == "table" and t.name or nil
-    return ctx:print("deleted ", output.label(name, a.id))
+    return ctx:print_change(t, "deleted " .. output.label(name, a.id))
   end,
 }
 
@@ -324,15 +417,29 @@ command{
   summary = "print every row, as JSON lines or CSV",
   options = {
     args.option{ name = "--format", value = "FORMAT", type = args.choice("jsonl", "csv"), help = "jsonl or csv" },
+    args.option{ name = "--columns", value = "KEYS", type = args.ID_LIST, want = "column keys separated by commas",
+                 help = "only these columns: their keys separated by commas, in this order for csv; a key the"
+                   .. " table does not have exits 2, naming the keys it has",
+                 check = function(opts, fail)
+                   local seen = {}
+                   for _, key in ipairs(opts.columns) do
+                     if seen[key] then fail(("--columns names '%s' twice"):format(key)) end
+                     seen[key] = true
+                   end
+                 end },
     args.option{ name = "--id", help = "csv: a first column `id` with the row id (without it, the header is the"
-                   .. " column keys, as `tables rows add` reads them)" },
+                   .. " column keys, as `rows add` reads them; with it, as `rows update` does)" },
     args.option{ name = "--limit", value = "N", type = args.COUNT, help = "at most N rows" },
     args.option{ name = "--page-size", value = "N", type = args.COUNT,
                  help = "rows a request (default 50, or N of --limit when that is smaller)" },
+    output.PRETTY_LINES, output.COMPACT_LINES,
   },
-  check = function(opts, fail)
+  check = function(opts, fail, spelled)
     if opts.id and opts.format ~= "csv" then
       fail("option --id needs --format csv (JSON lines carry the row id)")
+    end
+    if (opts.pretty or opts.compact) and opts.format == "csv" then
+      fail(("option %s shapes JSON: it does not go with --format csv"):format(spelled.pretty or spelled.compact))
     end
   end,
   help = [[
@@ -344,25 +451,33 @@ written as the pages arrive:
          cell, a string as it is, a number or boolean as text, an object or
          array as compact JSON; a null, missing or failed cell is an empty
          field. Data under keys that are not columns is left out.
+--columns keeps only the cells of the columns named (in a row's `data` for
+jsonl); it reads the table's header first to check the keys.
 ]],
   examples = {
     "extruct tables data tbl_demo --format csv > demo.csv",
     "extruct tables data tbl_demo --limit 10 | jq .data",
+    "extruct tables data tbl_demo --columns company,summary --format csv",
   },
   run = function(ctx, a, opts)
     local extruct, client = ctx.extruct, ctx:client()
     local page_size = opts.page_size or math.min(opts.limit or DATA_PAGE_SIZE, DATA_PAGE_SIZE)
-    local write_row
-    if opts.format == "csv" then
-      -- the column order comes with the table's header
+    local write_row, keys
+    if opts.format == "csv" or opts.columns then
+      -- the column keys and their order come with the table's header
       local t, err = client:get_table(a.id)
       if not t then return nil, err end
-      local keys = column_keys(t)
+      keys = column_keys(t)
+      if opts.columns then
+        check_column_keys(ctx, a.id, opts.columns, keys)
+        keys = opts.columns
+      end
+    end
+    if opts.format == "csv" then
       local header = {}
       if opts.id then header[1] = "id" end
       for _, key in ipairs(keys) do header[#header + 1] = key end
-      local ok
-      ok, err = ctx:write(csv.format_record(header, #header))
+      local ok, err = ctx:write(csv.format_record(header, #header))
       if not ok then return nil, err end
       write_row = function(row)
         local fields = {}
@@ -370,6 +485,8 @@ written as the pages arrive:
         for _, key in ipairs(keys) do fields[#fields + 1] = M.cell_text(extruct, row, key) end
         return ctx:write(csv.format_record(fields, #header))
       end
+    elseif opts.columns then
+      write_row = function(row) return ctx:json_line(project(row, keys)) end
     else
       write_row = function(row) return ctx:json_line(row) end
     end
@@ -391,5 +508,8 @@ written as the pages arrive:
     return ctx:flush()
   end,
 }
+
+-- `rows add` under its earlier name.
+command(rows_commands.alias{ "tables", "rows", "add" })
 
 return M

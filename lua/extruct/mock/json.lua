@@ -1,6 +1,12 @@
 --- extruct.mock.json: the mock server's own JSON, in pure Lua (the mock
 --- needs no C module but luasocket). Runs on Lua 5.1 to 5.4 and LuaJIT.
 --
+-- Its null and its array marker are the client's (extruct.null, the NULL
+-- light userdata that is also cjson.null, and extruct.array_mt) whenever
+-- the C core extruct.core loads, so values pass between the mock and the
+-- client as they are. Where the core cannot load (not built, or built for
+-- another interpreter), the mock still runs, with sentinels of its own.
+--
 -- Encoding: arrays are tables marked with M.array_mt (see M.array), every
 -- other table is an object whose keys come out sorted, M.null is null.
 -- Decoding is strict RFC 8259 (what a FastAPI server accepts): objects,
@@ -15,15 +21,23 @@ local format, concat, char, byte = string.format, table.concat, string.char, str
 
 M.MAX_DEPTH = 200
 
+local loaded, core = pcall(require, "extruct.core")
+if not (loaded and type(core) == "table" and core.null ~= nil and type(core.array_mt) == "table") then
+  core = nil
+end
+
+--- Whether null and array_mt are the C core's (the client's) sentinels.
+M.shares_core_sentinels = core ~= nil
+
 --- The JSON null: a unique sentinel.
-M.null = setmetatable({}, {
+M.null = core and core.null or setmetatable({}, {
   __tostring = function() return "extruct.mock.null" end,
   __newindex = function() error("extruct.mock.null is read-only", 2) end,
 })
 
 --- Tables with this metatable encode as JSON arrays; all others as objects,
 --- so an empty array ([]) and an empty object ({}) stay distinct.
-local array_mt = { __name = "extruct.mock.array" }
+local array_mt = core and core.array_mt or { __name = "extruct.mock.array" }
 M.array_mt = array_mt
 
 --- Marks t (default: a new table) as a JSON array and returns it.
@@ -40,6 +54,15 @@ end
 function M.is_object(v)
   return type(v) == "table" and v ~= M.null and getmetatable(v) ~= array_mt
 end
+
+--- A deep copy of a decoded value: arrays stay arrays, null stays null.
+local function copy(v)
+  if type(v) ~= "table" or v == M.null then return v end
+  local result = setmetatable({}, getmetatable(v))
+  for k, x in pairs(v) do result[k] = copy(x) end
+  return result
+end
+M.copy = copy
 
 ---------------------------------------------------------------------------
 -- Encoder
@@ -58,6 +81,21 @@ end
 -- other bytes (UTF-8 included) pass through unchanged.
 local function encode_string(s)
   return '"' .. s:gsub('[%c"\\]', escape_char) .. '"'
+end
+
+-- A string whose newlines stay raw bytes inside the JSON string: not JSON
+-- (RFC 8259 wants them escaped), but what the real Extruct sends when it
+-- echoes a Deep Research brief, and so what a client has to read.
+local raw_newlines_mt = { __name = "extruct.mock.raw_newlines" }
+
+--- Wraps a string so that M.encode writes its newlines unescaped.
+function M.raw_newlines(s)
+  return setmetatable({ text = s }, raw_newlines_mt)
+end
+
+local function escape_all_but_newline(c)
+  if c == "\n" then return c end
+  return escape_char(c)
 end
 
 local MAX_EXACT_INTEGER = 2 ^ 53
@@ -125,6 +163,8 @@ function encode_value(v, out, depth)
     out[#out + 1] = encode_number(v)
   elseif kind == "string" then
     out[#out + 1] = encode_string(v)
+  elseif kind == "table" and getmetatable(v) == raw_newlines_mt then
+    out[#out + 1] = '"' .. v.text:gsub('[%c"\\]', escape_all_but_newline) .. '"'
   elseif kind == "table" then
     encode_table(v, out, depth)
   else

@@ -1,4 +1,8 @@
--- Specs for the mock Extruct server (lua/extruct/mock.lua, bin/extruct-mock).
+-- Specs for the mock server itself: the command (bin/extruct-mock,
+-- extruct.mock.command), HTTP on the wire (extruct.mock.server and .http),
+-- faults (extruct.mock.faults), the control API (extruct.mock.control) and
+-- the server embedded in a Lua program (extruct.mock.new). The offline
+-- Extruct it serves has specs of its own (mock_tables_spec and the others).
 -- The server runs as a subprocess, started the way the client's specs start
 -- it; the specs talk to it with luasocket (socket.http and raw sockets, so
 -- the exact bytes on the wire can be checked) and decode with lua-cjson.
@@ -141,21 +145,46 @@ describe("extruct-mock (subprocess)", function()
       assert.is_true(server.port > 0)
     end)
 
-    it("--help prints the usage and exits 0", function()
+    it("--help prints the usage (extruct.mock.USAGE) and exits 0", function()
       local out, status = run(("%s bin/extruct-mock --help 2>/dev/null"):format(LUA))
       assert.equal(0, status)
-      for _, option in ipairs({ "--host", "--port", "--token", "--polls", "--quiet", "--help" }) do
-        assert.matches(option, out, 1, true)
+      assert.equal(require("extruct.mock").USAGE, out)
+      for _, text in ipairs({ "--host", "--port", "--token", "--polls", "--cells-per-poll", "--plan", "--quiet",
+                              "--help", "/_mock/advance", "POST /v1/tables/{id}/run", "GET /v1/user", '"fail"',
+                              "stuck_failed_new", "GET /v1/billing", "/v1/companies/search", "/v1/discovery_tasks",
+                              "/v1/deep_research_tasks", '"exhaust"', "raw newlines", "/_mock/account",
+                              "/_mock/quirks", "/_mock/discovery_tasks", "/_mock/deep_research_tasks",
+                              "docs/mock.md" }) do
+        assert.matches(text, out, 1, true)
       end
     end)
 
+    it("docs/mock.md quotes the usage text as it is", function()
+      local usage = require("extruct.mock").USAGE
+      local docs = helpers.read_file("docs/mock.md")
+      local begin_mark = "<!%-%- extruct%-mock %-%-help: begin %-%->\n```\n"
+      local end_mark = "```\n<!%-%- extruct%-mock %-%-help: end %-%->"
+      local before, quoted, after = docs:match("^(.-" .. begin_mark .. ")(.-)(" .. end_mark .. ".*)$")
+      assert.is_string(quoted, "docs/mock.md has no usage block")
+      if quoted ~= usage and os.getenv("EXTRUCT_UPDATE_DOCS") == "1" then
+        helpers.write_file("docs/mock.md", before .. usage .. after)
+        quoted = usage
+      end
+      assert.equal(usage, quoted, "docs/mock.md quotes an old usage text: run this spec with EXTRUCT_UPDATE_DOCS=1")
+    end)
+
     it("a bad option prints the usage on stderr and exits 2", function()
-      for _, args in ipairs({ "--bogus", "--port", "--port abc", "--port 70000", "--polls -1", "--token ''" }) do
+      for _, args in ipairs({ "--bogus", "--port", "--port abc", "--port 70000", "--polls -1", "--token ''",
+                              "--cells-per-poll=0", "--cells-per-poll=-1", "--cells-per-poll many",
+                              "--cells-per-poll=" }) do
         local out, status = run(("%s bin/extruct-mock %s 2>/dev/null"):format(LUA, args))
         assert.equal(2, status, args)
         assert.equal("", out, args)
         local err = run(("%s bin/extruct-mock %s 2>&1 >/dev/null"):format(LUA, args))
         assert.matches("usage: extruct-mock", err, 1, true)
+        if args:find("cells-per-poll", 1, true) then
+          assert.matches("--cells-per-poll needs a positive integer", err, 1, true)
+        end
       end
     end)
 
@@ -734,46 +763,10 @@ end)
 describe("extruct.mock (in process)", function()
   local mock = require("extruct.mock")
 
-  describe("encode_json", function()
-    local encode = mock.encode_json
-
-    it("encodes scalars, integers without a decimal point, floats exactly", function()
-      assert.equal("null", encode(mock.null))
-      assert.equal("true", encode(true))
-      assert.equal("false", encode(false))
-      assert.equal("0", encode(0))
-      assert.equal("-12", encode(-12))
-      assert.equal("25", encode(25.0))
-      assert.equal("9007199254740991", encode(2 ^ 53 - 1))
-      assert.equal("2.5", encode(2.5))
-      assert.equal("0.1", encode(0.1))
-      assert.equal(1 / 3, tonumber(encode(1 / 3)))
-      assert.equal(1e300, tonumber(encode(1e300)))
-      assert.has_error(function() encode(0 / 0) end)
-      assert.has_error(function() encode(math.huge) end)
-    end)
-
-    it("keeps empty arrays and empty objects apart; sorts keys", function()
-      assert.equal("[]", encode(mock.array()))
-      assert.equal("{}", encode({}))
-      assert.equal('[1,"a",null,[],{}]', encode(mock.array{ 1, "a", mock.null, mock.array(), {} }))
-      assert.equal('{"a":1,"b":{"c":[true]},"z":null}', encode({ z = mock.null, b = { c = mock.array{ true } }, a = 1 }))
-      assert.has_error(function() encode({ 1, 2 }) end)
-      assert.has_error(function() encode({ [true] = 1 }) end)
-      assert.has_error(function() encode(print) end)
-    end)
-
-    it("escapes quotes, backslashes and control characters; passes UTF-8 through", function()
-      assert.equal([["a\"b\\c\n\r\t\b\f\u0001\u001f\u007f"]], encode('a"b\\c\n\r\t\b\f\1\31\127'))
-      assert.equal('"é — ü"', encode("é — ü"))
-      local text = encode({ s = "x\0y" })
-      assert.equal('{"s":"x\\u0000y"}', text)
-      assert.equal("x\0y", cjson.decode(text).s)
-    end)
-  end)
-
   describe("the embedded server", function()
     it("validates its options", function()
+      assert.has_error(function() mock.new{ cells_per_poll = 0 } end)
+      assert.has_error(function() mock.new{ cells_per_poll = 1.5 } end)
       assert.has_error(function() mock.new{ prot = 1 } end)
       assert.has_error(function() mock.new{ port = "80" } end)
       assert.has_error(function() mock.new{ port = 70000 } end)

@@ -1,6 +1,6 @@
--- Specs for the offline Extruct of the mock server (lua/extruct/mock/api.lua):
--- every endpoint of the Tables API over real HTTP, through the client's
--- generic request path, and the mock's own JSON decoder in process.
+-- Specs for the Tables API of the mock's offline Extruct
+-- (lua/extruct/mock/fake/tables.lua and the state behind it): every
+-- endpoint over real HTTP, through the client's generic request path.
 
 local extruct = require("extruct")
 local cjson = require("cjson")
@@ -9,41 +9,15 @@ local helpers = require("spec.helpers")
 local null = extruct.null
 local CELLS_PER_POLL = 4
 
+local session = helpers.mock_and_client{ mock = { cells_per_poll = CELLS_PER_POLL }, single_attempt = true }
+local api = require("spec.support.fake_requests")(session)
+local call, ok, fails, find_problem = api.call, api.ok, api.fails, api.find_problem
+
 local mock, client
+before_each(function() mock, client = session.mock, session.client end)
 
 local function encode(value)
   return assert(extruct.encode(value))
-end
-
---- One request: the decoded body, or nil and the error.
-local function call(method, path, body, query)
-  return client:request(method, path, { body = body ~= nil and encode(body) or nil, query = query })
-end
-
---- A request that must succeed; returns the decoded body and the response.
-local function ok(method, path, body, query)
-  local value, err = call(method, path, body, query)
-  assert(value ~= nil, ("%s %s failed: %s"):format(method, path, tostring(err)))
-  return value, client.last_response
-end
-
---- A request that must fail with `status`; returns the error's detail.
-local function fails(status, method, path, body, query)
-  local value, err = call(method, path, body, query)
-  assert(value == nil, ("%s %s answered %s, expected HTTP %d"):format(method, path, cjson.encode(value), status))
-  assert.equal(status, err.status, tostring(err))
-  return err.detail, err
-end
-
---- The single 422 item of a detail list whose loc ends as given.
-local function find_problem(detail, ...)
-  local want = table.concat({ ... }, ".")
-  for _, item in ipairs(detail) do
-    local loc = {}
-    for i, part in ipairs(item.loc) do loc[i] = tostring(part) end
-    if table.concat(loc, "."):sub(-#want) == want then return item end
-  end
-  error("no problem at " .. want .. " in " .. cjson.encode(detail))
 end
 
 local function create(spec)
@@ -72,16 +46,7 @@ local function data_of(id, query)
   return ok("GET", "/v1/tables/" .. id .. "/data", nil, query)
 end
 
-describe("the offline Extruct (mock API)", function()
-  lazy_setup(function()
-    mock = helpers.start_mock{ cells_per_poll = CELLS_PER_POLL }
-    client = helpers.single_attempt_client(mock)
-  end)
-  lazy_teardown(function()
-    client:close()
-    mock:stop()
-  end)
-  before_each(function() mock:reset() end)
+describe("the offline Extruct's Tables API", function()
 
   describe("auth and routing", function()
     local ROUTES = {
@@ -136,12 +101,34 @@ describe("the offline Extruct (mock API)", function()
   end)
 
   describe("creating, reading, updating and deleting tables", function()
-    it("creates a table with its columns, defaults filled in, and no default columns", function()
-      for _, kind in ipairs({ "generic", "company", "people" }) do
-        local bare = create{ name = "Bare " .. kind, kind = kind }
-        assert.equal(kind, bare.kind)
-        assert.same({}, bare.columns)
+    it("creates a table with its columns, defaults filled in; company and people tables get built-in ones", function()
+      local function kinds_and_keys(t)
+        local out = {}
+        for i, col in ipairs(t.columns) do out[i] = col.config.kind .. ":" .. col.config.key end
+        return out
       end
+      assert.same({}, create{ name = "Bare generic" }.columns)
+      local company = create{ name = "Bare company", kind = "company" }
+      assert.same({ "input:input", "company_profile:company_profile", "company_name:company_name",
+                    "company_website:company_website" }, kinds_and_keys(company))
+      local people = create{ name = "Bare people", kind = "people" }
+      assert.same({ "input:input", "input:full_name", "input:role", "input:profile_url" }, kinds_and_keys(people))
+      -- rows with the built-in input go in, and a run fills the company columns
+      local rows = ok("POST", "/v1/tables/" .. company.id .. "/rows", { rows = { { data = { input = "acme.com" } } },
+                                                                         run = true })
+      assert.equal("acme.com", rows[1].data.input)
+      ok("POST", "/v1/tables/" .. people.id .. "/rows", { rows = { { data = { input = "acme.com",
+        full_name = "Ada Lovelace", role = "CEO", profile_url = "https://www.linkedin.com/in/ada" } } } })
+      local filled = data_of(company.id).rows[1].data
+      assert.equal("Acme", filled.company_name.value.answer)
+      assert.equal("https://acme.com", filled.company_website.value.answer)
+      assert.equal("Acme", filled.company_profile.value.answer.name)
+      -- columns asked for come after the built-in ones; one with a built-in key replaces it
+      local mixed = create{ name = "Mixed", kind = "company", column_configs = { WEBSITE,
+        { kind = "input", name = "Domain", key = "input" } } }
+      assert.same({ "company_profile:company_profile", "company_name:company_name", "company_website:company_website",
+                    "input:website", "input:input" }, kinds_and_keys(mixed))
+      assert.equal("Domain", mixed.columns[5].config.name)
       local t = create{ name = "Leads", description = "Q3 leads", tags = { "q3", "sales" }, notify = true,
                         settings = { exclude_from_search = false },
                         column_configs = { WEBSITE, SUMMARY,
@@ -277,15 +264,16 @@ describe("the offline Extruct (mock API)", function()
       assert.same({}, ok("GET", "/v1/tables", nil, { offset = 100 }))
     end)
 
-    it("filters by kind, search and every tag; sorts", function()
+    it("filters by kind, search and any of the tags; sorts", function()
       create{ name = "Alpha people", kind = "people", tags = { "eu", "hot" } }
       create{ name = "beta", description = "ALPHA in the description", tags = { "eu" } }
       create{ name = "Gamma", kind = "company", tags = { "us", "hot" } }
       assert.same({ "Alpha people" }, names(ok("GET", "/v1/tables", nil, { kind = "people" })))
       assert.same({ "beta", "Alpha people" }, names(ok("GET", "/v1/tables", nil, { search = "alpha" })))
       assert.same({ "beta", "Alpha people" }, names(ok("GET", "/v1/tables", nil, { tags = { "eu" } })))
-      assert.same({ "Alpha people" }, names(ok("GET", "/v1/tables", nil, { tags = { "eu", "hot" } })))
-      assert.same({}, names(ok("GET", "/v1/tables", nil, { tags = { "eu", "us" } })))
+      assert.same({ "Gamma", "beta", "Alpha people" }, names(ok("GET", "/v1/tables", nil, { tags = { "eu", "hot" } })))
+      assert.same({ "Gamma" }, names(ok("GET", "/v1/tables", nil, { tags = { "us", "nope" } })))
+      assert.same({}, names(ok("GET", "/v1/tables", nil, { tags = { "nope" } })))
       assert.equal(5, #ok("GET", "/v1/tables", nil, { scope = "organization" }))
       assert.same({ "Alpha people", "Démo — B2B companies", "Gamma", "Idle table", "beta" },
                   names(ok("GET", "/v1/tables", nil, { sort = "name" })))
@@ -295,6 +283,21 @@ describe("the offline Extruct (mock API)", function()
       assert.same({ "tbl_demo", "tbl_idle" }, { by_rows[1].id, by_rows[2].id })
       local oldest = ok("GET", "/v1/tables", nil, { sort = "created_at" })
       assert.same({ "tbl_demo", "tbl_idle", "Alpha people" }, { oldest[1].id, oldest[2].id, oldest[3].name })
+    end)
+
+    it("view=minimal answers who the tables are, not what is in them", function()
+      local full = ok("GET", "/v1/tables", nil, { view = "full" })
+      local minimal = ok("GET", "/v1/tables", nil, { view = "minimal" })
+      assert.equal(#full, #minimal)
+      assert.same(ok("GET", "/v1/tables"), full)
+      for i, t in ipairs(minimal) do
+        assert.same({ id = full[i].id, created_at = full[i].created_at, name = full[i].name,
+                      description = full[i].description, tags = full[i].tags, kind = full[i].kind,
+                      owner = full[i].owner }, t)
+      end
+      local bad = fails(422, "GET", "/v1/tables", nil, { view = "compact" })[1]
+      assert.same({ "query", "view" }, bad.loc)
+      assert.equal("Input should be 'full' or 'minimal'", bad.msg)
     end)
 
     it("400 above limit 100; 422 for a limit below 1, a negative offset or a bad value", function()
@@ -653,7 +656,7 @@ describe("the offline Extruct (mock API)", function()
   end)
 
   it("gives the same answers on two fresh servers (ids, times, cells)", function()
-    local function session(server)
+    local function play(server)
       local c = helpers.single_attempt_client(server)
       local function post(path, body) return assert(c:request("POST", path, { body = encode(body) })) end
       local t = post("/v1/tables", { name = "Same", column_configs = { WEBSITE, SUMMARY, GRADE,
@@ -672,7 +675,7 @@ describe("the offline Extruct (mock API)", function()
       return table.concat(texts, "\n")
     end
     local other = helpers.start_mock{ cells_per_poll = CELLS_PER_POLL }
-    local ok_run, first, second = pcall(function() return session(other), session(mock) end)
+    local ok_run, first, second = pcall(function() return play(other), play(mock) end)
     other:stop()
     assert(ok_run, first)
     assert.equal(first, second)
@@ -683,103 +686,4 @@ describe("the offline Extruct (mock API)", function()
   end)
 end)
 
-describe("extruct-mock options for the offline Extruct", function()
-  it("--help describes the API, --cells-per-poll, /_mock/advance and the failure trigger", function()
-    local out, status = helpers.run(("%s bin/extruct-mock --help 2>/dev/null"):format(helpers.LUA))
-    assert.equal(0, status)
-    for _, text in ipairs({ "--cells-per-poll", "/_mock/advance", "POST /v1/tables/{id}/run", "GET /v1/user",
-                            '"fail"', "stuck_failed_new" }) do
-      assert.matches(text, out, 1, true)
-    end
-  end)
 
-  it("refuses a --cells-per-poll that is not a positive integer", function()
-    for _, value in ipairs({ "0", "-1", "many", "" }) do
-      local out, status = helpers.run(("%s bin/extruct-mock --cells-per-poll=%s 2>&1"):format(helpers.LUA, value))
-      assert.equal(2, status, value)
-      assert.matches("--cells-per-poll needs a positive integer", out, 1, true)
-    end
-    local server_module = require("extruct.mock")
-    assert.has_error(function() server_module.new{ cells_per_poll = 0 } end)
-    assert.has_error(function() server_module.new{ cells_per_poll = 1.5 } end)
-  end)
-end)
-
-describe("extruct.mock.json", function()
-  local json = require("extruct.mock.json")
-
-  -- lua-cjson's value and ours: equal numbers, strings and booleans, null
-  -- for null, the same array items and object members.
-  local function same_value(peer, ours)
-    if peer == cjson.null then return ours == json.null end
-    if type(peer) ~= "table" then return peer == ours end
-    if type(ours) ~= "table" or ours == json.null then return false end
-    local count = 0
-    for key, item in pairs(ours) do
-      count = count + 1
-      if not same_value(peer[key], item) then return false end
-    end
-    for _ in pairs(peer) do count = count - 1 end
-    return count == 0
-  end
-
-  it("decodes objects, arrays (marked), null, numbers and escaped strings", function()
-    local v = assert(json.decode(' {"a": [1, -2.5e2, true, false, null, {}], "s": "\\u00e9\\ud83d\\ude00\\n\\/"} '))
-    assert.is_true(json.is_array(v.a))
-    assert.equal(1, v.a[1])
-    assert.equal(-250, v.a[2])
-    assert.is_true(v.a[3])
-    assert.is_false(v.a[4])
-    assert.equal(json.null, v.a[5])
-    assert.is_true(json.is_object(v.a[6]))
-    assert.equal("é😀\n/", v.s)
-    assert.equal(json.encode(v), json.encode(assert(json.decode(json.encode(v)))))
-    if math.type then assert.equal("integer", math.type(v.a[1])) end
-  end)
-
-  it("refuses what is not JSON, with a byte position", function()
-    local cases = {
-      { '{"a": 1,}', 9 }, { "[1 2]", 4 }, { '"\\ud800"', 2 }, { '"\\udc00x"', 2 }, { "01", 1 },
-      { "1.", 1 }, { "nul", 1 }, { '"a\tb"', 3 }, { '"\255"', 2 }, { "[1] x", 5 }, { "", 1 }, { "'a'", 1 },
-      { '{"a" 1}', 6 }, { "-", 1 }, { "1e", 1 },
-    }
-    for _, case in ipairs(cases) do
-      local value, message, pos = json.decode(case[1])
-      assert.is_nil(value, case[1])
-      assert.is_string(message)
-      assert.equal(case[2], pos, case[1] .. ": " .. message)
-    end
-  end)
-
-  it("limits the depth", function()
-    assert.is_table(json.decode(("["):rep(json.MAX_DEPTH) .. ("]"):rep(json.MAX_DEPTH)))
-    local value, message = json.decode(("["):rep(json.MAX_DEPTH + 1) .. ("]"):rep(json.MAX_DEPTH + 1))
-    assert.is_nil(value)
-    assert.matches("deeper", message)
-    assert.is_nil(json.decode(("["):rep(100000)))
-  end)
-
-  it("agrees with JSONTestSuite: y_ files parse, n_ files are refused, like lua-cjson where it is strict", function()
-    local dir, why = helpers.json_test_suite()
-    if not dir then
-      print("NOTICE: skipping the JSONTestSuite comparison: " .. why)
-      return
-    end
-    local checked = 0
-    for name in helpers.run("ls " .. helpers.shell_quote(dir)):gmatch("%S+") do
-      local verdict = name:sub(1, 2)
-      if verdict == "y_" or verdict == "n_" then
-        local text = helpers.read_file(dir .. "/" .. name)
-        local value = json.decode(text)
-        if verdict == "y_" then
-          assert.is_not_nil(value, name)
-          assert.is_true(same_value(cjson.decode(text), value), name) -- what lua-cjson reads
-        else
-          assert.is_nil(value, name)
-        end
-        checked = checked + 1
-      end
-    end
-    assert.is_true(checked > 250, "only " .. checked .. " files")
-  end)
-end)

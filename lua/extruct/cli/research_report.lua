@@ -1,0 +1,85 @@
+--- extruct.cli.research_report: a Deep Research task's report as Markdown
+--- (for `--markdown` output): the report's own Markdown, then its sources,
+--- numbered, one paragraph each so they stay apart when rendered:
+---
+---   ...the report...
+---
+---   ## Sources
+---
+---   [1] https://example.com/a
+---
+---   [2] https://example.com/b
+---
+--- A pure function of the task table { status, report = { markdown,
+--- sources = { { id, url }, ... } } }; it reads nothing else and prints
+--- nothing.
+
+local M = {}
+
+-- Text for one line: control characters (line breaks too) made spaces,
+-- surrounding space trimmed.
+local function one_line(text)
+  return (text:gsub("%c+", " "):match("^%s*(.-)%s*$"))
+end
+
+local function whole_number(value)
+  if type(value) == "string" and value:find("^%d+$") then value = tonumber(value) end
+  if type(value) == "number" and value >= 1 and value == math.floor(value) and value < 2 ^ 53 then
+    return value
+  end
+  return nil
+end
+
+-- The sources that have a URL, each { number, url }. The numbers are the
+-- sources' own ids when every one is a different whole number >= 1 (the
+-- report's citations use them), else their places in the list.
+local function numbered_sources(sources)
+  local list = {}
+  if type(sources) ~= "table" then return list end
+  local by_id, seen = true, {}
+  for i, source in ipairs(sources) do
+    local url = type(source) == "table" and source.url
+    if type(url) == "string" and one_line(url) ~= "" then
+      local id = whole_number(source.id)
+      if id == nil or seen[id] then by_id = false end
+      if id then seen[id] = true end
+      list[#list + 1] = { id = id, place = i, url = one_line(url) }
+    end
+  end
+  for _, source in ipairs(list) do
+    source.number = by_id and source.id or source.place
+  end
+  return list
+end
+
+--- The task's report as Markdown, ending in one newline; or nil and why
+--- there is none: the task failed, it has not written a report yet, or it
+--- finished without one. A task still running that already holds a report
+--- has it rendered as it stands.
+function M.markdown(task)
+  if type(task) ~= "table" then return nil, "not a Deep Research task" end
+  local status = type(task.status) == "string" and task.status or nil
+  local report = type(task.report) == "table" and task.report or nil
+  local text = report and type(report.markdown) == "string" and report.markdown or nil
+  if status == "failed" then
+    local reason = type(task.failure_reason) == "string" and one_line(task.failure_reason) or ""
+    return nil, "the task failed" .. (reason ~= "" and ": " .. reason or "")
+  end
+  if text == nil or not text:find("%S") then
+    if status and status ~= "done" then
+      return nil, ("the task is %s: its report is not written yet"):format(one_line(status))
+    end
+    return nil, "the task holds no report"
+  end
+  local parts = { (text:gsub("^%s*\n", ""):gsub("%s+$", "")) }
+  local sources = numbered_sources(report.sources)
+  if #sources > 0 then
+    parts[#parts + 1] = "## Sources"
+    for _, source in ipairs(sources) do
+      parts[#parts + 1] = ("[%d] %s"):format(source.number, source.url)
+    end
+  end
+  return table.concat(parts, "\n\n") .. "\n"
+end
+
+return M

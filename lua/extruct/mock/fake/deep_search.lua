@@ -1,0 +1,391 @@
+--- extruct.mock.fake.deep_search: Deep Search (discovery tasks) of the
+--- offline Extruct.
+--
+--   POST /v1/discovery_tasks               create {query, desired_num_results, criteria, ...}
+--   GET  /v1/discovery_tasks               list, newest first (offset, limit)
+--   GET  /v1/discovery_tasks/{id}          the task: status and the four counters
+--   GET  /v1/discovery_tasks/{id}/results  the task with a page of its results
+--   POST /v1/discovery_tasks/{id}/resume   {desired_new_results}
+--
+-- A task's clock is its polls, as a table's: every authorized GET of the
+-- task or of its results is one. Its candidates (made up from the query)
+-- are discovered, enriched, then evaluated over the polls; those evaluated
+-- as high fit (at least 75% of the criteria graded 4 or 5) are its results.
+-- A task ends in one of three ways, chosen by its query (or by the control
+-- API): normally, "done" with desired_num_results results after `polls`
+-- polls; when the query says "fail", "failed" half way; when it says
+-- "exhaust", its sources run dry at the first poll (is_exhausted true) and
+-- it stays "in_progress" two polls longer while the candidates are scored,
+-- then ends "done" with fewer results than desired.
+
+local json = require("extruct.mock.json")
+local http = require("extruct.mock.http")
+local validation = require("extruct.mock.fake.validation")
+local answers = require("extruct.mock.fake.answers")
+local account = require("extruct.mock.fake.account")
+local companies = require("extruct.mock.fake.companies")
+
+local M = {}
+
+local null, array, is_array = json.null, json.array, json.is_array
+local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
+local format = string.format
+local respond, detail = http.respond, http.detail
+local check, check_fields, add, invalid = validation.check, validation.check_fields, validation.add, validation.invalid
+local hash, slug = answers.hash, answers.slug
+
+M.OUTCOMES = { "done", "failed", "exhausted" }
+M.DEFAULT_DESIRED = 100
+M.DESIRED_MAX = 250
+local RESULTS_LIMIT, RESULTS_LIMIT_MAX = 50, 250
+local LIST_LIMIT, LIST_LIMIT_MAX = 50, 100
+local EXHAUSTED_SHARE = 0.6   -- of the desired results, what an exhausted task finds
+local EXHAUSTED_EXTRA_POLLS = 2
+
+local DATA_SOURCES = { "web_search", "extruct_db", "linkedin", "maps" }
+
+--- The outcome a query asks for: "failed", "exhausted" or "done".
+function M.outcome_of(query)
+  local text = query:lower()
+  if text:find("fail", 1, true) then return "failed" end
+  if text:find("exhaust", 1, true) then return "exhausted" end
+  return "done"
+end
+
+---------------------------------------------------------------------------
+-- Candidates
+---------------------------------------------------------------------------
+
+local NAME_STARTS = { "Nord", "Blue", "Vertex", "Quanta", "Lumen", "Cargo", "Atlas", "Pixel", "Terra", "Helio",
+                      "Nimbus", "Orbit", "Kestrel", "Juniper", "Cobalt", "Meridian" }
+local NAME_ENDS = { "ly", "works", "labs", "flow", "stack", "ware", "hub", "logic", "nest", "scale", "grid", "path" }
+local COUNTRIES = { { "United States", "California", "San Francisco" }, { "Germany", "Berlin", "Berlin" },
+                    { "United Kingdom", "England", "London" }, { "France", "Île-de-France", "Paris" },
+                    { "Netherlands", "North Holland", "Amsterdam" }, { "Canada", "Ontario", "Toronto" } }
+
+local function default_criteria(query)
+  return array{
+    { key = "matches_query", name = "Matches the query",
+      criterion = "The company matches this description: " .. query:sub(1, 400) },
+    { key = "is_operating", name = "Operating company",
+      criterion = "The company is operating and sells its products today." },
+  }
+end
+
+-- The next candidate of a task: first the companies of the mock's index
+-- that match the query (all high fit), then made-up ones (three in four
+-- high fit).
+local function next_candidate(extruct, task, created_at)
+  local i = #task.candidates + 1
+  local h = hash(task.query .. "\0" .. i)
+  local candidate = { id = extruct:next_id("dsr"), created_at = created_at, h = h }
+  local profile = task.matches[i]
+  if profile then
+    candidate.name, candidate.domain, candidate.fit, candidate.profile = profile.name, profile.domain, true, profile
+  else
+    local name = NAME_STARTS[h % #NAME_STARTS + 1] .. NAME_ENDS[floor(h / 16) % #NAME_ENDS + 1]
+    if task.names[name] then name = name .. " " .. i end
+    candidate.name, candidate.domain, candidate.fit = name, slug(name) .. ".example", h % 4 ~= 0
+  end
+  task.names[candidate.name] = true
+  return candidate
+end
+
+-- Adds candidates to the task until `wanted` more of them are high fit,
+-- scheduled over `polls` polls from now.
+local function add_candidates(extruct, task, wanted, polls)
+  local found, added = 0, {}
+  local created_at = extruct:now()
+  while found < wanted do
+    local candidate = next_candidate(extruct, task, created_at)
+    task.candidates[#task.candidates + 1] = candidate
+    if candidate.fit then found = found + 1 end
+    added[#added + 1] = candidate
+  end
+  -- candidate k of n: discovered, enriched and evaluated a poll apart,
+  -- the last evaluated at the last poll
+  local n = #added
+  for k, candidate in ipairs(added) do
+    local evaluated = ceil(k * polls / n)
+    candidate.evaluated_at = task.clock + max(1, evaluated)
+    candidate.enriched_at = task.clock + max(1, evaluated - 1)
+    candidate.discovered_at = task.outcome == "exhausted" and task.clock + 1 or task.clock + max(1, evaluated - 2)
+  end
+end
+
+local function grades_of(task, candidate)
+  local scores = {}
+  for i, criterion in ipairs(task.criteria) do
+    local g = hash(candidate.name .. "\0" .. i) % 2
+    local grade = candidate.fit and 4 + g or 1 + hash(criterion.key .. candidate.name) % 3
+    scores[criterion.key] = {
+      grade = grade,
+      explanation = format("Graded %d of 5 against '%s' from %s's website (mock).", grade, criterion.name,
+        candidate.name),
+      sources = array{ "https://" .. candidate.domain .. "/" },
+    }
+  end
+  return scores
+end
+
+local function render_result(task, candidate)
+  local h, profile = candidate.h, candidate.profile
+  local result = {
+    id = candidate.id, task_id = task.id, created_at = candidate.created_at,
+    company_name = candidate.name, company_website = "https://" .. candidate.domain,
+    relevance = candidate.fit and 70 + h % 31 or 10 + h % 56,
+    scores = grades_of(task, candidate),
+  }
+  if profile then
+    result.company_description, result.company_full_description = profile.short_description, profile.full_description
+    result.company_profile_id, result.source = profile.id, "extruct_db"
+    result.founding_year, result.employee_count = profile.founding_year, profile.employee_count
+    result.hq_country, result.hq_state_province, result.hq_city = profile.hq_country, profile.hq_state_province,
+      profile.hq_city
+  else
+    local place = COUNTRIES[floor(h / 4096) % #COUNTRIES + 1]
+    result.company_description = format("%s works on %s.", candidate.name, task.query)
+    result.company_full_description = result.company_description .. " (A made-up company of the mock Extruct server.)"
+    result.company_profile_id, result.source = null, "web_search"
+    result.founding_year = 1990 + h % 35
+    result.employee_count = companies.SIZES[floor(h / 64) % #companies.SIZES + 1]
+    result.hq_country, result.hq_state_province, result.hq_city = place[1], place[2], place[3]
+  end
+  return result
+end
+
+---------------------------------------------------------------------------
+-- The task
+---------------------------------------------------------------------------
+
+local function counters(task)
+  local c = task.clock
+  local discovered, enriched, evaluated, results = 0, 0, 0, 0
+  for _, candidate in ipairs(task.candidates) do
+    if candidate.discovered_at <= c then discovered = discovered + 1 end
+    if candidate.enriched_at <= c then enriched = enriched + 1 end
+    if candidate.evaluated_at <= c then
+      evaluated = evaluated + 1
+      if candidate.fit then results = results + 1 end
+    end
+  end
+  return discovered, enriched, evaluated, results
+end
+
+--- The poll at which the task ends (done or failed).
+local function last_poll(task)
+  if task.outcome == "failed" then return task.failed_at end
+  local last = 0
+  for _, candidate in ipairs(task.candidates) do last = max(last, candidate.evaluated_at) end
+  return last
+end
+
+local function status_of(task)
+  if task.clock == 0 then return "created" end
+  if task.clock < last_poll(task) then return "in_progress" end
+  return task.outcome == "failed" and "failed" or "done"
+end
+
+local function is_exhausted(task)
+  return task.outcome == "exhausted" and task.clock >= 1
+end
+
+local function render(task)
+  local discovered, enriched, evaluated, results = counters(task)
+  return {
+    id = task.id, created_at = task.created_at, status = status_of(task), query = task.query,
+    desired_num_results = task.desired, is_exhausted = is_exhausted(task),
+    num_results_discovered = discovered, num_results_enriched = enriched,
+    num_results_evaluated = evaluated, num_results = results,
+    table_id = task.table_id, auto_data_sources = task.auto_data_sources, data_sources = task.data_sources,
+    criteria = task.criteria, exclude_domains = task.exclude_domains,
+  }
+end
+M.render = render
+
+--- Moves a task's clock on by `polls` polls; it stops where the task ends.
+function M.advance(task, polls)
+  task.clock = min(task.clock + polls, max(task.clock, last_poll(task)))
+end
+
+--- Creates a task. fields: id (default: the next ds_ id), query, desired,
+--- criteria, outcome (default: from the query), polls, and the echoed
+--- table_id, auto_data_sources, data_sources, exclude_domains. Returns it.
+function M.create(extruct, fields)
+  local task = {
+    id = fields.id or extruct:next_id("ds"), created_at = extruct:now(), query = fields.query,
+    desired = fields.desired or M.DEFAULT_DESIRED,
+    criteria = fields.criteria or default_criteria(fields.query),
+    outcome = fields.outcome or M.outcome_of(fields.query),
+    polls = max(1, fields.polls or extruct.default_polls),
+    table_id = fields.table_id or null,
+    auto_data_sources = fields.auto_data_sources ~= false,
+    data_sources = fields.data_sources or array(),
+    exclude_domains = fields.exclude_domains or array(),
+    clock = 0, candidates = {}, names = {}, matches = companies.matching(fields.query),
+  }
+  task.failed_at = max(1, ceil(task.polls / 2))
+  if task.outcome == "exhausted" then
+    add_candidates(extruct, task, ceil(task.desired * EXHAUSTED_SHARE), task.polls + EXHAUSTED_EXTRA_POLLS)
+  else
+    add_candidates(extruct, task, task.desired, task.polls)
+  end
+  if extruct.discovery_tasks[task.id] == nil then
+    extruct.discovery_order[#extruct.discovery_order + 1] = task.id
+  end
+  extruct.discovery_tasks[task.id] = task
+  return task
+end
+
+---------------------------------------------------------------------------
+-- Routes
+---------------------------------------------------------------------------
+
+local CRITERION_FIELDS = {
+  { "key", check.text(1, nil, "^[a-zA-Z][a-zA-Z0-9_]*$"), true },
+  { "name", check.text(1, 100), true },
+  { "criterion", check.text(10, 500), true },
+}
+
+local function criteria_checker(v, loc, errs)
+  if not is_array(v) then return add(errs, loc, "Input should be a valid list", "list_type") end
+  local seen = {}
+  for i, item in ipairs(v) do
+    local item_loc = validation.loc_of(loc, i - 1)
+    check_fields(item, item_loc, CRITERION_FIELDS, errs)
+    if type(item) == "table" and type(item.key) == "string" then
+      if seen[item.key] then
+        add(errs, validation.loc_of(item_loc, "key"), format("Value error, criterion key '%s' is used twice",
+          item.key), "value_error")
+      end
+      seen[item.key] = true
+    end
+  end
+end
+
+local function data_sources_checker(v, loc, errs)
+  if not is_array(v) then return add(errs, loc, "Input should be a valid list", "list_type") end
+  for i, item in ipairs(v) do check.enum(DATA_SOURCES)(item, validation.loc_of(loc, i - 1), errs) end
+end
+
+local CREATE_FIELDS = {
+  { "query", check.text(1), true },
+  { "desired_num_results", check.integer(1, M.DESIRED_MAX) },
+  { "criteria", check.nullable(criteria_checker) },
+  { "auto_data_sources", check.boolean },
+  { "data_sources", check.nullable(data_sources_checker) },
+  { "notify", check.boolean },
+  { "table", check.nullable(function(v, loc, errs)
+    check_fields(v, loc, { { "id", check.string, true }, { "run", check.boolean },
+                           { "columns", check.nullable(check.string_list) }, { "auto_import", check.boolean } }, errs)
+  end) },
+  { "exclude_domains", check.nullable(check.string_list) },
+  { "exclude_task_ids", check.nullable(check.string_list) },
+}
+
+local function create(self, request)
+  local body, failure = validation.read_body(request)
+  if not body then return failure end
+  local errs = {}
+  if check_fields(body, array{ "body" }, CREATE_FIELDS, errs) then
+    if type(body.query) == "string" and body.query:find("^%s+$") then
+      add(errs, array{ "body", "query" }, "Value error, query must not be blank", "value_error")
+    end
+    if body.auto_data_sources == false and not (is_array(body.data_sources) and #body.data_sources > 0) then
+      add(errs, array{ "body", "data_sources" },
+        "Value error, data_sources is required when auto_data_sources is false", "value_error")
+    end
+  end
+  if #errs > 0 then return invalid(errs) end
+  local broke = account.need_credits(self.account, 1)
+  if broke then return broke end
+  local task = M.create(self, {
+    query = body.query, desired = body.desired_num_results,
+    criteria = is_array(body.criteria) and #body.criteria > 0 and body.criteria or nil,
+    table_id = type(body.table) == "table" and body.table.id or nil,
+    auto_data_sources = body.auto_data_sources,
+    data_sources = is_array(body.data_sources) and body.data_sources or nil,
+    exclude_domains = is_array(body.exclude_domains) and body.exclude_domains or nil,
+  })
+  return respond(200, render(task))
+end
+
+local function list(self, _, params)
+  local errs = {}
+  local offset = validation.query_integer(params, "offset", 0, 0, errs)
+  local limit = validation.query_integer(params, "limit", LIST_LIMIT, 1, errs, LIST_LIMIT_MAX)
+  if #errs > 0 then return invalid(errs) end
+  local answer, order = array(), self.discovery_order
+  for i = #order - offset, max(1, #order - offset - limit + 1), -1 do
+    answer[#answer + 1] = render(self.discovery_tasks[order[i]])
+  end
+  return respond(200, answer)
+end
+
+-- A route on one task: the task named in the path, or 404.
+local function on_task(fn)
+  return function(self, request, params, captured)
+    local task = self.discovery_tasks[captured.task]
+    if not task then return detail(404, "Task not found") end
+    return fn(self, request, params, task)
+  end
+end
+
+local function get(_, request, _, task)
+  if request.count_poll ~= false then M.advance(task, 1) end
+  return respond(200, render(task))
+end
+
+local function results(_, request, params, task)
+  local errs = {}
+  local offset = validation.query_integer(params, "offset", 0, 0, errs)
+  local limit = validation.query_integer(params, "limit", RESULTS_LIMIT, 1, errs, RESULTS_LIMIT_MAX)
+  if #errs > 0 then return invalid(errs) end
+  if request.count_poll ~= false then M.advance(task, 1) end
+  local visible = {}
+  for _, candidate in ipairs(task.candidates) do
+    if candidate.fit and candidate.evaluated_at <= task.clock then visible[#visible + 1] = candidate end
+  end
+  local rendered = {}
+  for i, candidate in ipairs(visible) do rendered[i] = render_result(task, candidate) end
+  table.sort(rendered, function(a, b)
+    if a.relevance ~= b.relevance then return a.relevance > b.relevance end
+    return a.id < b.id
+  end)
+  local answer = render(task)
+  answer.results = array()
+  for i = offset + 1, min(#rendered, offset + limit) do answer.results[#answer.results + 1] = rendered[i] end
+  return respond(200, answer)
+end
+
+local function resume(self, request, _, task)
+  local body, failure = validation.read_body(request, {})
+  if not body then return failure end
+  local errs = {}
+  check_fields(body, array{ "body" }, { { "desired_new_results", check.integer(0, M.DESIRED_MAX) } }, errs)
+  if #errs > 0 then return invalid(errs) end
+  if task.outcome == "failed" and task.clock >= task.failed_at then
+    return detail(400, "The task failed: a failed task cannot be resumed")
+  end
+  if is_exhausted(task) then
+    return detail(400, "The task is exhausted: its sources have no more candidates")
+  end
+  local wanted = body.desired_new_results or M.DEFAULT_DESIRED
+  if wanted > 0 then
+    local broke = account.need_credits(self.account, 1)
+    if broke then return broke end
+    task.desired = task.desired + wanted
+    add_candidates(self, task, wanted, task.polls)
+  end
+  return respond(200, render(task))
+end
+
+-- pro: every method but GET needs the Pro plan (extruct.mock.fake.account)
+M.ROUTES = {
+  { { "v1", "discovery_tasks" }, { GET = list, POST = create }, pro = true },
+  { { "v1", "discovery_tasks", ":task" }, { GET = on_task(get) } },
+  { { "v1", "discovery_tasks", ":task", "results" }, { GET = on_task(results) } },
+  { { "v1", "discovery_tasks", ":task", "resume" }, { POST = on_task(resume) }, pro = true },
+}
+
+return M
