@@ -318,6 +318,27 @@ local function render(node)
   error("unknown node " .. tostring(kind))
 end
 
+-- A type as what it means, for comparing two spellings: `X|nil`, `X?` and
+-- `(X)?` are the same type, and so are `A|B|nil` and `(A|B)?`.
+local function meaning(node)
+  if node.kind ~= "union" then return render(node) end
+  local units, optional = {}, node.optional
+  for _, unit in ipairs(node.units) do
+    if unit.kind == "name" and unit.name == "nil" then
+      optional = true
+    elseif unit.kind == "paren" and #node.units == 1 then
+      local inner = unit.inner
+      for _, inner_unit in ipairs(inner.units) do units[#units + 1] = inner_unit end
+      optional = optional or inner.optional
+    else
+      units[#units + 1] = unit
+    end
+  end
+  local parts = {}
+  for i, unit in ipairs(units) do parts[i] = unit.kind == "fun" and "(" .. render(unit) .. ")" or render(unit) end
+  return table.concat(parts, "|") .. (optional and "?" or "")
+end
+
 -- The type names a type refers to, added to `found`.
 local function type_names(node, found)
   local kind = node.kind
@@ -924,6 +945,30 @@ local function core_problems(module, path, registry)
   return problems
 end
 
+-- Whether a declared type is the function a method's annotations describe,
+-- without its self: the same parameters (names, optional, types) and the
+-- same returns, each type compared by meaning.
+local function same_function_type(declared_type, method)
+  local fun = #declared_type.units == 1 and not declared_type.optional and declared_type.units[1]
+  if not fun or fun.kind ~= "fun" then return false end
+  local params = {}
+  for i, param in ipairs(method.params) do
+    if not (i == 1 and param.name == "self") then params[#params + 1] = param end
+  end
+  if #fun.args ~= #params or #fun.returns ~= #method.returns then return false end
+  for i, param in ipairs(params) do
+    local arg = fun.args[i]
+    if arg.name ~= param.name or not arg.optional ~= not param.optional or not arg.type
+      or meaning(arg.type) ~= meaning(param.type) then
+      return false
+    end
+  end
+  for i, r in ipairs(method.returns) do
+    if meaning(fun.returns[i].type) ~= meaning(r.type) then return false end
+  end
+  return true
+end
+
 -- Fails with every problem on a line of its own.
 local function expect_none(problems, what)
   if #problems > 0 then
@@ -1032,7 +1077,7 @@ describe("annotations", function()
         local wanted = ("fun(%s): %s"):format(table.concat(args, ", "), table.concat(returns, ", "))
         local field = fields[name]
         local have = field and render(field.ann.type)
-        if have ~= wanted then
+        if not (field and same_function_type(field.ann.type, result)) then
           problems[#problems + 1] = ("extruct.%s: %s; the endpoint group's file (%s) wants, in a"
             .. " '---@class extruct' block:\n    ---@field %s %s"):format(name,
               field and ("%s:%d declares %s"):format(field.path, field.line, have) or "not declared",
@@ -1162,6 +1207,10 @@ local function f(...) end]])
     assert.equal("table<string, extruct.Error>", type_of("table<string, extruct.Error> what's this"))
     assert.equal('"a"|"b"', type_of("'a'|\"b\""))
     assert.equal("{ n: integer, [integer]: any }", type_of("{ n: integer, [integer]: any }"))
+    local function meaning_of(text) return meaning(annotation("---@param x " .. text).type) end
+    assert.equal(meaning_of("table?"), meaning_of("table|nil"))
+    assert.equal(meaning_of("(table|true)?"), meaning_of("table|true|nil"))
+    assert.are_not.equal(meaning_of("table"), meaning_of("table?"))
     local returns = annotation("---@return string? text JSON text, or nil").returns
     assert.equal(1, #returns)
     assert.equal("text", returns[1].name)
