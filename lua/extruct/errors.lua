@@ -24,6 +24,7 @@ local M = {}
 ---| "encode" # a value JSON cannot hold
 ---| "config" # a configuration that cannot work (no token, a bad base URL...)
 ---| "cancelled" # on_progress returned false, or the client was closed during the request
+---| "failed" # a Deep Search or Deep Research task waited for ended with status "failed"
 ---| "output" # the command line could not write its output
 
 --- An error object: the second value of every call that failed (`nil, err`).
@@ -38,8 +39,10 @@ local M = {}
 ---@field retry_after? number Seconds to wait, when the server sent Retry-After
 ---@field attempts? integer How many requests were sent (0 for "config")
 ---@field location? string Where a redirect that was not followed pointed
----@field last? table wait_until_idle's "timeout" and "cancelled": the last table seen
----@field cause? extruct.Error wait_until_idle's "timeout": the error of the last poll, when it failed
+---@field last? table A wait's "timeout", "cancelled" and "failed": the last table or task seen
+---@field cause? extruct.Error A wait's "timeout": the error of the last poll, when it failed
+---@field task? table The waits of Deep Search and Deep Research: the last task seen (as `last`)
+---@field failure_reason? string wait_deep_research's "failed": the task's failure_reason
 ---@field id? string wait_all: the id of the first table that failed
 ---@field tables? table<string, table> wait_all: the last table seen of each table polled
 ---@field errors? table<string, extruct.Error> wait_all: why each table that did not end idle did not
