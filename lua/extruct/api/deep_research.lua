@@ -42,7 +42,7 @@ local WAIT_DEFAULTS = { interval = 15, max_interval = 60, timeout = 3600 }
 
 ---@class extruct.DeepResearchSpec
 ---@field brief string what to research, 1 to 20,000 characters (required)
----@field depth? string "medium", "high" or "xhigh", sent as given (the API picks when absent)
+---@field depth? string One of "medium", "high" or "xhigh", sent as given (the API picks when absent)
 ---@field output_schema? table a JSON Schema object: the report's fields then fit it
 ---@field [string] any any other field of the API's create request, sent as given
 
