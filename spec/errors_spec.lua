@@ -18,7 +18,7 @@ describe("error objects", function()
     assert.are_not.equal(core.error_kinds, errors.KINDS) -- a copy: changing it changes nothing in the core
     assert.same({
       "auth", "payment", "not_found", "validation", "rate_limit", "server", "http",
-      "network", "tls", "timeout", "decode", "encode", "config", "cancelled", "output",
+      "network", "tls", "timeout", "decode", "encode", "config", "cancelled", "failed", "output",
     }, errors.KINDS)
     assert.equal("output", errors.new("output", "cannot write to stdout").kind)
     -- a kind outside the list is a bug where the error is made

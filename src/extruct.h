@@ -35,6 +35,7 @@
   X(ENCODE, "encode")                                                                                             \
   X(CONFIG, "config")                                                                                             \
   X(CANCELLED, "cancelled")                                                                                       \
+  X(FAILED, "failed")                                                                                             \
   X(OUTPUT, "output")
 
 #define EX_KIND_ENUM(name, text) EX_KIND_##name,

@@ -310,6 +310,9 @@ local GROUPS = {
   "tables",
   "account",
   "waiting",
+  "companies",
+  "deep_search",
+  "deep_research",
 }
 
 --- The names of the endpoint methods, sorted: what extruct makes shortcuts of.

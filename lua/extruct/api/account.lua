@@ -1,4 +1,4 @@
--- The account: who the token belongs to, and whether the API is up.
+-- The account: who the token belongs to, its plan, and whether the API is up.
 -- extruct.client installs these methods on every client.
 
 local endpoint = require("extruct.endpoint")
@@ -18,6 +18,20 @@ end
 function methods:healthcheck(opts)
   opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.healthcheck")
   return endpoint.call(self, "GET", "/v1/healthcheck", opts, { answer = "object", optional = true })
+end
+
+---@class extruct.Billing
+---@field user table user_id, email, available_credits, organization_id, organization_is_active, ...
+---@field subscription table plan_tier, requires_subscription, ...
+
+--- GET /v1/billing: the user and the subscription (its plan_tier, and
+--- whether one is required), as Extruct's own command line reads them.
+---@param opts? extruct.CallOptions
+---@return extruct.Billing|nil billing
+---@return table? err
+function methods:get_billing(opts)
+  opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.get_billing")
+  return endpoint.call(self, "GET", "/v1/billing", opts, { answer = "object" })
 end
 
 return methods

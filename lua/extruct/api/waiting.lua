@@ -5,26 +5,17 @@
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
 local gather = require("extruct.gather")
-local retry = require("extruct.retry")
+local poller = require("extruct.poller")
 local table_status = require("extruct.status")
 
 local check_id, check_options, misuse = endpoint.check_id, endpoint.check_options, endpoint.misuse
-local positive_number, non_negative_number = endpoint.positive_number, endpoint.non_negative_number
 local is_function, with_retry_options = endpoint.is_function, endpoint.with_retry_options
 local pass_retry_options, sleep_and_now = endpoint.pass_retry_options, endpoint.sleep_and_now
 
 local methods = {}
 
-local WAIT_OPTIONS = with_retry_options{
-  interval = { check = positive_number, want = "a positive number of seconds" },
-  max_interval = { check = positive_number, want = "a positive number of seconds" },
-  timeout = { check = non_negative_number, want = "a number of seconds >= 0" },
-  on_progress = { check = is_function, want = "a function" },
-}
+local WAIT_OPTIONS = poller.OPTIONS
 local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
-
--- How much longer the pause gets after each poll that shows no progress.
-local INTERVAL_GROWTH = 1.5
 
 -- What a poll can tell apart from the previous one: any change resets the
 -- pause to `interval`.
@@ -41,16 +32,14 @@ local function timeout_error(id, timeout, t, cause, why)
   local message
   if t then
     local status = type(t.status) == "table" and t.status or {}
-    local function count(v) return type(v) == "number" and v or 0 end
+    local count = poller.count
     local in_progress = count(status.num_cells_in_progress)
     message = ("table '%s' was still %s after %g s (%s of %s cells in progress)"):format(
       errors.show(id), errors.show(status.run_status), timeout, in_progress, in_progress + count(status.num_cells_completed))
   else
     message = ("table '%s': no answer within %g s"):format(errors.show(id), timeout)
   end
-  if why then message = message .. "; " .. why end
-  if cause then message = message .. "; the last poll failed: " .. cause.kind .. ": " .. cause.message end
-  return errors.new("timeout", message, { last = t, cause = cause })
+  return errors.new("timeout", poller.explain(message, cause, why), { last = t, cause = cause })
 end
 
 --- Polls the table until it is idle. opts: interval (s, default 5),
@@ -63,53 +52,17 @@ end
 function methods:wait_until_idle(id, opts)
   check_id(id, "wait_until_idle")
   opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
-  local interval = opts.interval or WAIT_DEFAULTS.interval
-  local max_interval = opts.max_interval or interval
-  if max_interval < interval then
-    misuse(("extruct.wait_until_idle: max_interval (%g) must be >= interval (%g)"):format(max_interval, interval))
-  end
-  local timeout = opts.timeout or WAIT_DEFAULTS.timeout
-  local sleep, now = sleep_and_now(self, opts)
-  local deadline = now() + timeout
-  local pause = interval
-  local last, last_mark, cause
-  while true do
-    -- A poll retries transient failures as any GET does, but never past the
-    -- deadline; one that still fails is a missed poll, not the end.
-    local t, err = endpoint.fetch_table(self, id, opts, deadline)
-    if t then
-      last, cause = t, nil
-      local verdict = opts.on_progress and opts.on_progress(t)
-      if table_status.is_idle(t) then return t end
-      if verdict == false then
-        return nil, errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(errors.show(id)),
-          { last = t })
-      end
-      local mark = progress_mark(t)
-      if mark ~= last_mark then
-        pause = interval
-      else
-        pause = math.min(pause * INTERVAL_GROWTH, max_interval)
-      end
-      last_mark = mark
-    elseif retry.is_transient(err) then
-      cause = err
-      pause = math.min(pause * INTERVAL_GROWTH, max_interval)
-    else
-      return nil, err
-    end
-    local remaining = deadline - now()
-    if remaining <= 0 then return nil, timeout_error(id, timeout, last, cause) end
-    local next_pause = pause
-    if cause and cause.retry_after then
-      if cause.retry_after > remaining then
-        return nil, timeout_error(id, timeout, last, cause,
-          ("the server asked to wait %g s, past the deadline"):format(cause.retry_after))
-      end
-      next_pause = math.max(pause, cause.retry_after)
-    end
-    sleep(math.min(next_pause, remaining))
-  end
+  local settings = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_until_idle")
+  return poller.poll(self, opts, settings, {
+    fetch = function(deadline) return endpoint.fetch_table(self, id, opts, deadline) end,
+    is_done = table_status.is_idle,
+    mark = progress_mark,
+    timeout_error = function(t, cause, why) return timeout_error(id, settings.timeout, t, cause, why) end,
+    cancelled_error = function(t)
+      return errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(errors.show(id)),
+        { last = t })
+    end,
+  })
 end
 
 local WAIT_ALL_OPTIONS = with_retry_options{

@@ -1,0 +1,194 @@
+-- Deep Research: a task in which research agents work through a brief for
+-- 10 to 20 minutes or more and write a report (Markdown with sources, or
+-- fields that fit an output schema). extruct.client installs these methods
+-- on every client.
+--
+-- Every method returns one value on success and nil, err on failure; a
+-- malformed argument or option raises.
+
+local endpoint = require("extruct.endpoint")
+local errors = require("extruct.errors")
+local poller = require("extruct.poller")
+
+local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint.check_options
+local misuse, path, whole = endpoint.misuse, endpoint.path, endpoint.whole
+local options = endpoint.with_retry_options
+
+local methods = {}
+
+-- The API's bounds on a brief, in characters.
+local MAX_BRIEF = 20000
+
+local NO_OPTIONS = options{}
+local LIST_OPTIONS = options{
+  offset = { check = whole(0, math.huge), want = "a whole number >= 0" },
+  limit = { check = whole(1, math.huge), want = "a whole number >= 1" },
+}
+
+--- How long wait_deep_research waits by default: a run takes 10 to 20
+--- minutes (more at "xhigh"), so a poll every 15 s at first, up to one a
+--- minute while nothing moves, for at most an hour.
+local WAIT_DEFAULTS = { interval = 15, max_interval = 60, timeout = 3600 }
+
+---@class extruct.DeepResearchSpec
+---@field brief string what to research, 1 to 20,000 characters (required)
+---@field depth? string "medium", "high" or "xhigh", sent as given (the API picks when absent)
+---@field output_schema? table a JSON Schema object: the report's fields then fit it
+---@field [string] any any other field of the API's create request, sent as given
+
+---@class extruct.DeepResearchTask
+---@field id string
+---@field status "created"|"in_progress"|"done"|"failed"
+---@field brief string
+---@field depth string
+---@field iterations integer
+---@field agents integer
+---@field sources integer
+---@field report? table once done: { markdown, sources = { { id, url } }, degradation_reasons, fields }
+---@field failure_reason? string once failed: why
+
+---@class extruct.DeepResearchProgress
+---@field iterations integer
+---@field agents integer
+---@field sources integer
+
+local function task_path(id)
+  return path("/v1/deep_research_tasks", id)
+end
+
+local function subject_task(id)
+  return poller.subject("Deep Research", id)
+end
+
+-- Extruct documents that a 503 from create means nothing was created, so
+-- that one failure, unlike others of a POST, is safe to send again.
+local function nothing_created(err)
+  return err.status == 503
+end
+
+-- Characters of UTF-8 text: the bytes that do not continue a character.
+local function characters(text)
+  local _, continuations = text:gsub("[\128-\191]", "")
+  return #text - continuations
+end
+
+--- POST /v1/deep_research_tasks: starts a Deep Research task; returns it.
+--- spec: brief (required, 1 to 20,000 characters), depth ("medium",
+--- "high", "xhigh": passed through), output_schema (a JSON Schema object);
+--- any other field is sent as given.
+---@param spec extruct.DeepResearchSpec
+---@param opts? extruct.CallOptions
+---@return extruct.DeepResearchTask|nil task
+---@return table? err
+function methods:create_deep_research(spec, opts)
+  endpoint.check_table_arg(spec, "create_deep_research", "the task's spec")
+  local brief = spec.brief
+  if type(brief) ~= "string" or brief == "" then
+    misuse(("extruct.create_deep_research: spec.brief must be a non-empty string, got %s"):format(
+      type(brief) == "string" and "an empty string" or type(brief)))
+  end
+  local length = characters(brief)
+  if length > MAX_BRIEF then
+    misuse(("extruct.create_deep_research: spec.brief has %d characters; the API takes at most %d"):format(
+      length, MAX_BRIEF))
+  end
+  if spec.depth ~= nil and type(spec.depth) ~= "string" then
+    misuse('extruct.create_deep_research: spec.depth must be a string ("medium", "high" or "xhigh"), got '
+      .. type(spec.depth))
+  end
+  if spec.output_schema ~= nil and type(spec.output_schema) ~= "table" then
+    misuse("extruct.create_deep_research: spec.output_schema must be a table (a JSON Schema object), got "
+      .. type(spec.output_schema))
+  end
+  opts = check_options(opts, NO_OPTIONS, "extruct.create_deep_research")
+  return call(self, "POST", "/v1/deep_research_tasks", opts, {
+    body = spec, answer = "object", retry_if = nothing_created,
+  })
+end
+
+-- GET /v1/deep_research_tasks/{id}, for get_deep_research and the wait
+-- (which passes a deadline for its retries).
+local function fetch_task(self, id, opts, deadline)
+  return call(self, "GET", task_path(id), opts, { answer = "object", subject = subject_task(id), deadline = deadline })
+end
+
+--- GET /v1/deep_research_tasks/{id}: the task, its progress, and once
+--- done its report.
+---@param id string the task's id
+---@param opts? extruct.CallOptions
+---@return extruct.DeepResearchTask|nil task
+---@return table? err
+function methods:get_deep_research(id, opts)
+  check_id(id, "get_deep_research", "task id")
+  opts = check_options(opts, NO_OPTIONS, "extruct.get_deep_research")
+  return fetch_task(self, id, opts)
+end
+
+--- GET /v1/deep_research_tasks: one page of Deep Research tasks (an array).
+---@param opts? extruct.PageOptions
+---@return extruct.DeepResearchTask[]|nil tasks
+---@return table? err
+function methods:list_deep_research(opts)
+  opts = check_options(opts, LIST_OPTIONS, "extruct.list_deep_research")
+  return call(self, "GET", "/v1/deep_research_tasks", opts, {
+    query = { offset = opts.offset, limit = opts.limit }, answer = "array",
+  })
+end
+
+local function progress(task)
+  local count = poller.count
+  return { iterations = count(task.iterations), agents = count(task.agents), sources = count(task.sources) }
+end
+
+--- Polls the task until its status is "done". opts: interval (s, default
+--- 15), max_interval (s, default 60), timeout (s, default 3600),
+--- on_progress(task, progress) after every poll (returning false
+--- cancels), retries, backoff, sleep, now.
+--- Returns the done task (its report in task.report), or nil and an
+--- error: "failed" (err.task; err.failure_reason, the API's words),
+--- "timeout" (err.task, the last task seen; err.cause, the last poll's
+--- error if it failed), "cancelled" (err.task), or the permanent error of
+--- a poll.
+---@param id string the task's id
+---@param opts? extruct.WaitOptions
+---@return extruct.DeepResearchTask|nil task the done task
+---@return table? err
+function methods:wait_deep_research(id, opts)
+  check_id(id, "wait_deep_research", "task id")
+  opts = check_options(opts, poller.OPTIONS, "extruct.wait_deep_research")
+  local settings = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_deep_research")
+  local subject = subject_task(id)
+  return poller.poll(self, opts, settings, {
+    fetch = function(deadline) return fetch_task(self, id, opts, deadline) end,
+    is_done = function(task) return task.status == "done" end,
+    failure = function(task)
+      if task.status ~= "failed" then return nil end
+      local reason = type(task.failure_reason) == "string" and task.failure_reason or nil
+      return errors.new("failed", ("%s failed%s"):format(subject,
+        reason and (": " .. errors.show(reason, 500)) or " (the API gave no reason)"),
+        { task = task, last = task, failure_reason = reason })
+    end,
+    mark = function(task)
+      local p = progress(task)
+      return ("%s %g %g %g"):format(tostring(task.status), p.iterations, p.agents, p.sources)
+    end,
+    progress = progress,
+    timeout_error = function(task, cause, why)
+      local message
+      if task then
+        local p = progress(task)
+        message = ("%s was still %s after %g s (%g iterations, %g agents, %g sources)"):format(
+          subject, errors.show(task.status), settings.timeout, p.iterations, p.agents, p.sources)
+      else
+        message = ("%s: no answer within %g s"):format(subject, settings.timeout)
+      end
+      return errors.new("timeout", poller.explain(message, cause, why), { task = task, last = task, cause = cause })
+    end,
+    cancelled_error = function(task)
+      return errors.new("cancelled", ("waiting for %s was cancelled by on_progress"):format(subject),
+        { task = task, last = task })
+    end,
+  })
+end
+
+return methods

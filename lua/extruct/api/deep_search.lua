@@ -1,0 +1,303 @@
+-- Deep Search (the API's discovery tasks): a task that finds companies
+-- matching a query and grades each against criteria, read while it runs,
+-- resumed for more, and waited for. extruct.client installs these methods
+-- on every client.
+--
+-- Every method returns one value on success and nil, err on failure; a
+-- malformed argument or option raises.
+
+local endpoint = require("extruct.endpoint")
+local errors = require("extruct.errors")
+local poller = require("extruct.poller")
+
+local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint.check_options
+local misuse, list, path, whole = endpoint.misuse, endpoint.list, endpoint.path, endpoint.whole
+local options = endpoint.with_retry_options
+
+local methods = {}
+
+-- The API's bounds on a task's results.
+local MAX_RESULTS = 250
+local DEFAULT_PAGE_SIZE = 50
+
+local PAGE_OPTIONS = options{
+  offset = { check = whole(0, math.huge), want = "a whole number >= 0" },
+  limit = { check = whole(1, math.huge), want = "a whole number >= 1" },
+}
+local NO_OPTIONS = options{}
+local RESUME_OPTIONS = options{
+  desired_new_results = { check = whole(0, MAX_RESULTS), want = "a whole number from 0 to " .. MAX_RESULTS },
+}
+
+--- How long wait_deep_search waits by default: a task takes minutes, and
+--- its counters move at every poll while it works.
+local WAIT_DEFAULTS = { interval = 5, max_interval = 30, timeout = 1800 }
+
+---@class extruct.DeepSearchCriterion
+---@field key string the criterion's key in each result's scores
+---@field name string its name
+---@field criterion string what a company is graded on, 1 to 5
+
+---@class extruct.DeepSearchSpec
+---@field query string the companies to find, in words (required)
+---@field desired_num_results? integer how many results, 1 to 250 (the API's default 100)
+---@field criteria? extruct.DeepSearchCriterion[] how to grade them (the API infers criteria when absent)
+---@field [string] any any other field of the API's create request, sent as given (data_sources, table, ...)
+
+---@class extruct.DeepSearchTask
+---@field id string
+---@field status "created"|"in_progress"|"done"|"failed"
+---@field query string
+---@field desired_num_results integer
+---@field is_exhausted boolean true when no more candidates come; the task may still be in progress
+---@field num_results_discovered integer
+---@field num_results_enriched integer
+---@field num_results_evaluated integer
+---@field num_results integer
+---@field results? table[] with get_deep_search_results: a page of results, best first
+
+---@class extruct.DeepSearchProgress
+---@field fraction number 0..1: num_results of desired_num_results (1 once done)
+---@field discovered integer
+---@field enriched integer
+---@field evaluated integer
+---@field results integer
+---@field desired integer
+---@field is_exhausted boolean
+
+---@class extruct.ResumeOptions: extruct.CallOptions
+---@field desired_new_results? integer how many more results, 0 to 250 (the API's default when absent)
+
+local function task_path(id, ...)
+  return path("/v1/discovery_tasks", id, ...)
+end
+
+local function subject_task(id)
+  return poller.subject("Deep Search", id)
+end
+
+-- Extruct documents that a 503 from create means nothing was created, so
+-- that one failure, unlike others of a POST, is safe to send again.
+local function nothing_created(err)
+  return err.status == 503
+end
+
+-- The criteria as the API takes them, or a raised error naming the bad one.
+local function check_criteria(criteria)
+  if type(criteria) ~= "table" then
+    misuse("extruct.create_deep_search: criteria must be a list of { key, name, criterion }, got " .. type(criteria))
+  end
+  local n = 0
+  for _ in pairs(criteria) do n = n + 1 end
+  local out = list()
+  for i = 1, n do
+    local item = criteria[i]
+    if type(item) ~= "table" then
+      misuse(("extruct.create_deep_search: criteria[%d] must be a table { key, name, criterion }, got %s")
+        :format(i, type(item)))
+    end
+    for _, field in ipairs({ "key", "name", "criterion" }) do
+      if type(item[field]) ~= "string" or item[field] == "" then
+        misuse(("extruct.create_deep_search: criteria[%d].%s must be a non-empty string, got %s"):format(i, field,
+          type(item[field]) == "string" and "an empty string" or type(item[field])))
+      end
+    end
+    out[i] = item
+  end
+  return out
+end
+
+--- POST /v1/discovery_tasks: starts a Deep Search; returns the new task.
+--- spec: query (required), desired_num_results (1..250), criteria (a list
+--- of { key, name, criterion }); any other field is sent as given.
+---@param spec extruct.DeepSearchSpec
+---@param opts? extruct.CallOptions
+---@return extruct.DeepSearchTask|nil task
+---@return table? err
+function methods:create_deep_search(spec, opts)
+  endpoint.check_table_arg(spec, "create_deep_search", "the task's spec")
+  if type(spec.query) ~= "string" or not spec.query:find("%S") then
+    misuse(("extruct.create_deep_search: spec.query must be a non-blank string, got %s"):format(
+      type(spec.query) == "string" and "a blank string" or type(spec.query)))
+  end
+  local desired = spec.desired_num_results
+  if desired ~= nil and not whole(1, MAX_RESULTS)(desired) then
+    misuse(("extruct.create_deep_search: spec.desired_num_results must be a whole number from 1 to %d, got %s")
+      :format(MAX_RESULTS, errors.show(desired)))
+  end
+  opts = check_options(opts, NO_OPTIONS, "extruct.create_deep_search")
+  local body = {}
+  for key, value in pairs(spec) do body[key] = value end
+  if spec.criteria ~= nil then body.criteria = check_criteria(spec.criteria) end
+  return call(self, "POST", "/v1/discovery_tasks", opts, { body = body, answer = "object", retry_if = nothing_created })
+end
+
+-- GET /v1/discovery_tasks/{id}, for get_deep_search and the wait (which
+-- passes a deadline for its retries).
+local function fetch_task(self, id, opts, deadline)
+  return call(self, "GET", task_path(id), opts, { answer = "object", subject = subject_task(id), deadline = deadline })
+end
+
+--- GET /v1/discovery_tasks/{id}: the task, its status and its counters.
+---@param id string the task's id
+---@param opts? extruct.CallOptions
+---@return extruct.DeepSearchTask|nil task
+---@return table? err
+function methods:get_deep_search(id, opts)
+  check_id(id, "get_deep_search", "task id")
+  opts = check_options(opts, NO_OPTIONS, "extruct.get_deep_search")
+  return fetch_task(self, id, opts)
+end
+
+--- GET /v1/discovery_tasks: one page of Deep Search tasks (an array).
+---@param opts? extruct.PageOptions
+---@return extruct.DeepSearchTask[]|nil tasks
+---@return table? err
+function methods:list_deep_searches(opts)
+  opts = check_options(opts, PAGE_OPTIONS, "extruct.list_deep_searches")
+  return call(self, "GET", "/v1/discovery_tasks", opts, {
+    query = { offset = opts.offset, limit = opts.limit }, answer = "array",
+  })
+end
+
+local function results_page(self, id, opts, offset, limit)
+  return call(self, "GET", task_path(id, "results"), opts, {
+    query = { offset = offset, limit = limit }, answer = "object", subject = subject_task(id),
+  })
+end
+
+--- GET /v1/discovery_tasks/{id}/results: the task with one page of its
+--- `results`, best first; readable while the task runs.
+---@param id string
+---@param opts? extruct.PageOptions
+---@return extruct.DeepSearchTask|nil task the task, with `results`
+---@return table? err
+function methods:get_deep_search_results(id, opts)
+  check_id(id, "get_deep_search_results", "task id")
+  opts = check_options(opts, PAGE_OPTIONS, "extruct.get_deep_search_results")
+  return results_page(self, id, opts, opts.offset, opts.limit)
+end
+
+--- Every result of the task, page by page:
+--- `for result, err in client:iter_deep_search_results(id) do`. opts:
+--- limit (results a page, default 50), offset (where to start).
+---@param id string
+---@param opts? extruct.PageOptions
+---@return function iterator for a generic for: each step a result, or false and an error
+function methods:iter_deep_search_results(id, opts)
+  check_id(id, "iter_deep_search_results", "task id")
+  opts = check_options(opts, PAGE_OPTIONS, "extruct.iter_deep_search_results")
+  local limit = opts.limit or DEFAULT_PAGE_SIZE
+  return endpoint.pages(function(offset)
+    local page, err = results_page(self, id, opts, offset, limit)
+    if page == nil then return nil, err end
+    local results = page.results
+    if type(results) ~= "table" then
+      return nil, errors.new("decode", ("%s: the results page at offset %d has no results list")
+        :format(subject_task(id), offset))
+    end
+    -- "Continue paging until returned rows are fewer than limit."
+    return results, #results < limit
+  end, opts.offset or 0)
+end
+
+--- POST /v1/discovery_tasks/{id}/resume: asks for more results; returns
+--- the task. opts.desired_new_results: 0 to 250 (the API's default when
+--- absent). A task that is exhausted cannot be resumed (the API answers 400).
+---@param id string
+---@param opts? extruct.ResumeOptions
+---@return extruct.DeepSearchTask|nil task
+---@return table? err
+function methods:resume_deep_search(id, opts)
+  check_id(id, "resume_deep_search", "task id")
+  opts = check_options(opts, RESUME_OPTIONS, "extruct.resume_deep_search")
+  return call(self, "POST", task_path(id, "resume"), opts, {
+    body = { desired_new_results = opts.desired_new_results }, answer = "object", subject = subject_task(id),
+  })
+end
+
+---------------------------------------------------------------------------
+-- Waiting
+---------------------------------------------------------------------------
+
+local function counts(task)
+  local count = poller.count
+  return {
+    discovered = count(task.num_results_discovered),
+    enriched = count(task.num_results_enriched),
+    evaluated = count(task.num_results_evaluated),
+    results = count(task.num_results),
+    desired = count(task.desired_num_results),
+    is_exhausted = task.is_exhausted == true,
+  }
+end
+
+--- How far a Deep Search task has got, from its counters: fraction (0..1,
+--- num_results of desired_num_results, 1 once done) and the counts.
+local function progress(task)
+  local c = counts(task)
+  if task.status == "done" then
+    c.fraction = 1
+  elseif c.desired > 0 then
+    c.fraction = math.min(c.results / c.desired, 1)
+  else
+    c.fraction = 0
+  end
+  return c
+end
+
+local function progress_mark(task)
+  local c = counts(task)
+  return ("%s %s %g %g %g %g"):format(tostring(task.status), tostring(c.is_exhausted), c.discovered, c.enriched,
+    c.evaluated, c.results)
+end
+
+--- Polls the task until its status is "done". opts: interval (s, default
+--- 5), max_interval (s, default 30), timeout (s, default 1800),
+--- on_progress(task, progress) after every poll (returning false cancels),
+--- retries, backoff, sleep, now. A task that is exhausted but still in
+--- progress is still being scored: the wait goes on.
+--- Returns the done task, or nil and an error: "failed" (the task ended
+--- failed: err.task), "timeout" (err.task, the last task seen; err.cause,
+--- the last poll's error if it failed), "cancelled" (err.task), or the
+--- permanent error of a poll.
+---@param id string the task's id
+---@param opts? extruct.WaitOptions
+---@return extruct.DeepSearchTask|nil task the done task
+---@return table? err
+function methods:wait_deep_search(id, opts)
+  check_id(id, "wait_deep_search", "task id")
+  opts = check_options(opts, poller.OPTIONS, "extruct.wait_deep_search")
+  local settings = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_deep_search")
+  local subject = subject_task(id)
+  return poller.poll(self, opts, settings, {
+    fetch = function(deadline) return fetch_task(self, id, opts, deadline) end,
+    is_done = function(task) return task.status == "done" end,
+    failure = function(task)
+      if task.status ~= "failed" then return nil end
+      local c = counts(task)
+      return errors.new("failed", ("%s failed (%g of %g results found)"):format(subject, c.results, c.desired),
+        { task = task, last = task })
+    end,
+    mark = progress_mark,
+    progress = progress,
+    timeout_error = function(task, cause, why)
+      local message
+      if task then
+        local c = counts(task)
+        message = ("%s was still %s after %g s (%g of %g results, %g evaluated of %g discovered%s)"):format(
+          subject, errors.show(task.status), settings.timeout, c.results, c.desired, c.evaluated, c.discovered,
+          c.is_exhausted and "; exhausted, still scoring" or "")
+      else
+        message = ("%s: no answer within %g s"):format(subject, settings.timeout)
+      end
+      return errors.new("timeout", poller.explain(message, cause, why), { task = task, last = task, cause = cause })
+    end,
+    cancelled_error = function(task)
+      return errors.new("cancelled", ("waiting for %s was cancelled by on_progress"):format(subject),
+        { task = task, last = task })
+    end,
+  })
+end
+
+return methods

@@ -1,0 +1,141 @@
+-- Polling until something the server works on is finished: a table's run,
+-- a Deep Search, a Deep Research task. Every wait is this one loop, so each
+-- keeps the same promises: a deadline on the monotonic clock kept to within
+-- one request, pauses that grow while nothing moves, on_progress after
+-- every poll (returning false cancels), transient failures ridden out as
+-- missed polls, and a permanent one ending the wait at once.
+
+local endpoint = require("extruct.endpoint")
+local errors = require("extruct.errors")
+local retry = require("extruct.retry")
+
+local M = {}
+
+--- The options every wait takes, with the retry options.
+M.OPTIONS = endpoint.with_retry_options{
+  interval = { check = endpoint.positive_number, want = "a positive number of seconds" },
+  max_interval = { check = endpoint.positive_number, want = "a positive number of seconds" },
+  timeout = { check = endpoint.non_negative_number, want = "a number of seconds >= 0" },
+  on_progress = { check = endpoint.is_function, want = "a function" },
+}
+
+--- How much longer the pause gets after each poll that shows no progress.
+M.INTERVAL_GROWTH = 1.5
+
+---@class extruct.WaitOptions: extruct.CallOptions
+---@field interval? number seconds between polls while the work moves
+---@field max_interval? number the longest pause while nothing moves
+---@field timeout? number seconds before giving up
+---@field on_progress? fun(value: table, progress: table?): boolean? after every poll; false cancels
+
+---@class extruct.WaitSettings
+---@field interval number seconds between polls while something moves
+---@field max_interval number the longest pause
+---@field timeout number seconds before the wait gives up
+
+--- A wait's interval, max_interval and timeout: the caller's, else the
+--- wait's `defaults` ({ interval, max_interval (default: interval),
+--- timeout }); a default max_interval below the caller's interval is
+--- raised to it. A max_interval below the interval is misuse.
+---@param opts table options already checked against M.OPTIONS
+---@param defaults { interval: number, max_interval: number?, timeout: number }
+---@param where string the function's name in messages, e.g. "extruct.wait_until_idle"
+---@return extruct.WaitSettings
+function M.settings(opts, defaults, where)
+  local interval = opts.interval or defaults.interval
+  local max_interval = opts.max_interval or math.max(defaults.max_interval or interval, interval)
+  if max_interval < interval then
+    endpoint.misuse(("%s: max_interval (%g) must be >= interval (%g)"):format(where, max_interval, interval))
+  end
+  return { interval = interval, max_interval = max_interval, timeout = opts.timeout or defaults.timeout }
+end
+
+--- Polls until `how.is_done(value)`. how = {
+---   fetch(deadline): one poll: the value, or nil and an error (its own
+---     retries must not pause past `deadline`);
+---   is_done(value): whether the wait is over;
+---   failure(value) (optional): an error when the value says the work
+---     ended and failed, else nil;
+---   mark(value): a string that changes whenever the work moves on;
+---   progress(value) (optional): the second argument of on_progress;
+---   timeout_error(last, cause, why): the error of a deadline passed (last:
+---     the last value seen or nil; cause: the last poll's transient error
+---     or nil; why: more words or nil);
+---   cancelled_error(last): the error of on_progress returning false }.
+--- opts: on_progress, sleep and now (the client's when absent).
+--- Returns the finished value, or nil and an error.
+---@param client table the client polling
+---@param opts table the wait's options (on_progress, sleep, now)
+---@param settings extruct.WaitSettings
+---@param how table
+---@return any value
+---@return table? err
+function M.poll(client, opts, settings, how)
+  local sleep, now = endpoint.sleep_and_now(client, opts)
+  local interval, max_interval = settings.interval, settings.max_interval
+  local deadline = now() + settings.timeout
+  local pause = interval
+  local last, last_mark, cause
+  while true do
+    -- A poll retries transient failures as any GET does, but never past the
+    -- deadline; one that still fails is a missed poll, not the end.
+    local value, err = how.fetch(deadline)
+    if value then
+      last, cause = value, nil
+      local verdict
+      if opts.on_progress then
+        if how.progress then
+          verdict = opts.on_progress(value, how.progress(value))
+        else
+          verdict = opts.on_progress(value)
+        end
+      end
+      if how.is_done(value) then return value end
+      local failed = how.failure and how.failure(value)
+      if failed then return nil, failed end
+      if verdict == false then return nil, how.cancelled_error(value) end
+      local mark = how.mark(value)
+      if mark ~= last_mark then
+        pause = interval
+      else
+        pause = math.min(pause * M.INTERVAL_GROWTH, max_interval)
+      end
+      last_mark = mark
+    elseif retry.is_transient(err) then
+      cause = err
+      pause = math.min(pause * M.INTERVAL_GROWTH, max_interval)
+    else
+      return nil, err
+    end
+    local remaining = deadline - now()
+    if remaining <= 0 then return nil, how.timeout_error(last, cause) end
+    local next_pause = pause
+    if cause and cause.retry_after then
+      if cause.retry_after > remaining then
+        return nil, how.timeout_error(last, cause,
+          ("the server asked to wait %g s, past the deadline"):format(cause.retry_after))
+      end
+      next_pause = math.max(pause, cause.retry_after)
+    end
+    sleep(math.min(next_pause, remaining))
+  end
+end
+
+--- A timeout error's message tail: `why`, and the last poll's error.
+function M.explain(message, cause, why)
+  if why then message = message .. "; " .. why end
+  if cause then message = message .. "; the last poll failed: " .. cause.kind .. ": " .. cause.message end
+  return message
+end
+
+--- A count read from the server's answer: a finite number >= 0, else 0.
+function M.count(v)
+  return (type(v) == "number" and v >= 0 and v < math.huge) and v or 0
+end
+
+--- The words for a task in messages: `what` 'id'.
+function M.subject(what, id)
+  return ("%s '%s'"):format(what, errors.show(id))
+end
+
+return M
