@@ -36,16 +36,16 @@ local EXIT_CODES = { [3] = "timed out before the task was done (stdout stays emp
 
 --- "matches_query" -> "Matches query": a criterion's name from its key.
 function M.criterion_name(key)
-  local words = key:gsub("[_%-]+", " "):match("^%s*(.-)%s*$")
+  local words = key:gsub("_+", " "):match("^%s*(.-)%s*$")
   if words == "" then return key end
   return words:sub(1, 1):upper() .. words:sub(2)
 end
 
 local CRITERION = {
-  want = "KEY=TEXT (a key, then what a company is graded on)",
+  want = "KEY=TEXT (KEY a letter, then letters, digits or _; TEXT what a company is graded on)",
   parse = function(text)
     local key, criterion = text:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
-    if not key or key == "" or criterion == "" then return nil end
+    if not (key and key:find("^%a[%w_]*$")) or criterion == "" then return nil end
     return { key = key, name = M.criterion_name(key), criterion = criterion }
   end,
 }
@@ -90,7 +90,8 @@ command{
     args.option{ name = "--results", value = "N", type = RESULTS_WANTED,
                  help = ("how many results to find, 1..%d (the API's default otherwise)"):format(MAX_RESULTS) },
     args.option{ name = "--criterion", key = "criteria", value = "KEY=TEXT", type = CRITERION, repeated = true,
-                 help = "grade every company on TEXT, under the key KEY (its name made from the key);"
+                 help = "grade every company on TEXT, under the key KEY (a letter, then letters, digits or _; its"
+                   .. " name is made from the key);"
                    .. " repeat it for several (without any, the API makes criteria from the query)",
                  check = function(opts, fail)
                    local seen = {}
