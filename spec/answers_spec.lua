@@ -44,7 +44,26 @@ local copy = call("clone_table", t.id)
 call("delete_rows", t.id, { rows[2].id })
 call("delete_table", copy.id)
 call("get_user")
+call("get_billing")
 call("healthcheck")
+local found = call("search_companies", "logistics software", { limit = 5,
+  filters = { include = { size = { "51-200", "1001-5000" } }, range = { founded = { min = 1980 } } } })
+call("iter_search_companies", "logistics", { limit = 5 })
+call("similar_companies", "https://www.globex.example/", { limit = 3 })
+call("iter_similar_companies", "globex.example", { limit = 10 })
+call("get_company", found and found.results[1] and found.results[1].domain or "globex.example")
+local ds = call("create_deep_search", { query = "logistics software companies", desired_num_results = 3,
+  criteria = { { key = "logistics", name = "Logistics", criterion = "Serves freight and logistics companies." } } })
+call("get_deep_search", ds.id)
+call("list_deep_searches", { limit = 5 })
+call("wait_deep_search", ds.id, { interval = 0.01 })
+call("get_deep_search_results", ds.id, { limit = 2 })
+call("iter_deep_search_results", ds.id)
+call("resume_deep_search", ds.id, { desired_new_results = 1 })
+local dr = call("create_deep_research", { brief = "Research globex.example:\nwhat it sells, to whom", depth = "medium" })
+call("get_deep_research", dr.id)
+call("list_deep_research", { limit = 5 })
+call("wait_deep_research", dr.id, { interval = 0.01 })
 return results
 ]]
 
@@ -211,6 +230,23 @@ describe("answers with no body", function()
     { "get_row", "object", function(c) return c:get_row("tbl_idle", "r1") end },
     { "run_table", "object", function(c) return c:run_table("tbl_idle") end },
     { "get_user", "object", function(c) return c:get_user() end, "/v1/user" },
+    { "get_billing", "object", function(c) return c:get_billing() end, "/v1/billing" },
+    { "search_companies", "object", function(c) return c:search_companies("software") end, "/v1/companies/search" },
+    { "similar_companies", "object", function(c) return c:similar_companies("acme.example") end,
+      "/v1/companies/acme.example/similar" },
+    { "get_company", "object", function(c) return c:get_company("acme.example") end, "/v1/companies/acme.example" },
+    { "create_deep_search", "object", function(c) return c:create_deep_search{ query = "q" } end, "/v1/discovery_tasks" },
+    { "get_deep_search", "object", function(c) return c:get_deep_search("ds_1") end, "/v1/discovery_tasks/ds_1" },
+    { "list_deep_searches", "array", function(c) return c:list_deep_searches() end, "/v1/discovery_tasks" },
+    { "get_deep_search_results", "object", function(c) return c:get_deep_search_results("ds_1") end,
+      "/v1/discovery_tasks/ds_1/results" },
+    { "resume_deep_search", "object", function(c) return c:resume_deep_search("ds_1") end,
+      "/v1/discovery_tasks/ds_1/resume" },
+    { "create_deep_research", "object", function(c) return c:create_deep_research{ brief = "b" } end,
+      "/v1/deep_research_tasks" },
+    { "get_deep_research", "object", function(c) return c:get_deep_research("dr_1") end,
+      "/v1/deep_research_tasks/dr_1" },
+    { "list_deep_research", "array", function(c) return c:list_deep_research() end, "/v1/deep_research_tasks" },
   }
 
   for _, case in ipairs(REQUIRED) do

@@ -1,7 +1,9 @@
 -- The whole workflow a user automates, end to end against the offline mock:
 -- create a table, add rows, run it, wait, rerun what failed, read every
 -- row, export CSV, delete it; once through the Lua API, once through the
--- `extruct` command, and once by the example script that shows it.
+-- `extruct` command, and once by the example script that shows it. And
+-- the path from a company search: a table of the companies found, run and
+-- waited for, then Deep Research on one of them and a report.
 local extruct = require("extruct")
 local csv = require("extruct.csv")
 local cjson = require("cjson")
@@ -112,6 +114,75 @@ describe("the whole workflow against the offline mock", function()
     local gone, err = fixture.client:get_table(t.id)
     assert.is_nil(gone)
     assert.equal("not_found", err.kind)
+  end)
+
+  it("goes from a company search to a table of those companies and a Deep Research report", function()
+    local clock = helpers.fake_clock()
+    local client = fixture.client
+    local function wait(opts)
+      opts = opts or {}
+      opts.sleep, opts.now = clock.sleep, clock.now
+      return opts
+    end
+
+    -- the companies a search finds, their domains the table's inputs
+    local found = assert(client:search_companies("logistics software", {
+      limit = 4, filters = { include = { size = { "11-50", "51-200", "201-500", "1001-5000" } } },
+    })).results
+    assert.equal(4, #found)
+    local rows = {}
+    for i, company in ipairs(found) do rows[i] = { input = company.domain } end
+
+    local t = assert(client:create_table{
+      name = "Logistics software", kind = "company",
+      column_configs = { { kind = "agent", name = "Offering", key = "offering",
+        value = { agent_type = "research_pro", prompt = "What does {input} sell?", output_format = "text" } } },
+    })
+    assert.equal(#found, #assert(client:add_rows(t.id, rows)))
+    assert(client:run_table(t.id))
+    assert.is_true(extruct.is_idle(assert(client:wait_until_idle(t.id, wait{ interval = 1 }))))
+
+    local table_rows = {}
+    for row, err in client:iter_rows(t.id) do
+      assert(row, err and tostring(err))
+      table_rows[#table_rows + 1] = row
+    end
+    assert.equal(#found, #table_rows)
+    for i, row in ipairs(table_rows) do
+      assert.equal(found[i].domain, extruct.cell(row, "input"))
+      for _, key in ipairs({ "company_name", "offering" }) do
+        local answer, status = extruct.cell(row, key)
+        assert.equal("done", status, key)
+        assert.is_not_nil(answer, key)
+      end
+    end
+
+    -- Deep Research on the first company, its brief over several lines
+    local target = found[1]
+    local brief = ("Research %s (%s).\nWhat does it sell, and to whom?\nCite every claim."):format(target.name,
+      target.domain)
+    local task = assert(client:create_deep_research{ brief = brief, depth = "medium" })
+    local done = assert(client:wait_deep_research(task.id, wait{ interval = 15 }))
+    assert.equal("done", done.status)
+    assert.equal(brief, done.brief)
+
+    -- the report: the table's answers, then the research with its sources
+    local lines = { "# Logistics software", "" }
+    for _, row in ipairs(table_rows) do
+      lines[#lines + 1] = ("- %s (%s): %s"):format(extruct.cell(row, "company_name"), extruct.cell(row, "input"),
+        extruct.cell(row, "offering"))
+    end
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = done.report.markdown
+    for _, source in ipairs(done.report.sources) do
+      lines[#lines + 1] = ("[%d]: %s"):format(source.id, source.url)
+    end
+    local report = table.concat(lines, "\n")
+    for _, company in ipairs(found) do assert.matches(company.domain, report, 1, true) end
+    assert.matches(target.name, done.report.markdown, 1, true)
+    assert.matches("[1]: https://" .. target.domain .. "/", report, 1, true)
+
+    assert(client:delete_table(t.id))
   end)
 
   it("runs through the extruct command", function()

@@ -22,7 +22,7 @@ M.OPTIONS = endpoint.with_retry_options{
 --- How much longer the pause gets after each poll that shows no progress.
 M.INTERVAL_GROWTH = 1.5
 
----@class extruct.WaitOptions: extruct.CallOptions
+---@class extruct.TaskWaitOptions: extruct.Options
 ---@field interval? number seconds between polls while the work moves
 ---@field max_interval? number the longest pause while nothing moves
 ---@field timeout? number seconds before giving up
@@ -69,7 +69,7 @@ end
 ---@param settings extruct.WaitSettings
 ---@param how table
 ---@return any value
----@return table? err
+---@return extruct.Error? err
 function M.poll(client, opts, settings, how)
   local sleep, now = endpoint.sleep_and_now(client, opts)
   local interval, max_interval = settings.interval, settings.max_interval

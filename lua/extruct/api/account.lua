@@ -20,15 +20,19 @@ function methods:healthcheck(opts)
   return endpoint.call(self, "GET", "/v1/healthcheck", opts, { answer = "object", optional = true })
 end
 
+-- The module-level shortcut of get_billing, on the default client.
+---@class extruct
+---@field get_billing fun(opts?: extruct.Options): extruct.Billing?, extruct.Error?
+
 ---@class extruct.Billing
 ---@field user table user_id, email, available_credits, organization_id, organization_is_active, ...
 ---@field subscription table plan_tier, requires_subscription, ...
 
 --- GET /v1/billing: the user and the subscription (its plan_tier, and
 --- whether one is required), as Extruct's own command line reads them.
----@param opts? extruct.CallOptions
+---@param opts? extruct.Options
 ---@return extruct.Billing|nil billing
----@return table? err
+---@return extruct.Error? err
 function methods:get_billing(opts)
   opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.get_billing")
   return endpoint.call(self, "GET", "/v1/billing", opts, { answer = "object" })

@@ -15,6 +15,15 @@ local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint
 local misuse, path, whole = endpoint.misuse, endpoint.path, endpoint.whole
 local options = endpoint.with_retry_options
 
+-- The module-level shortcuts of these methods, on the default client.
+---@class extruct
+---@field search_companies fun(query: string, opts?: extruct.CompanySearchOptions): extruct.CompanyPage?, extruct.Error?
+---@field iter_search_companies fun(query: string, opts?: extruct.CompanySearchOptions): extruct.Iterator
+---@field similar_companies fun(identifier: string, opts?: extruct.CompanySearchOptions): extruct.CompanyPage?, extruct.Error?
+---@field iter_similar_companies fun(identifier: string, opts?: extruct.CompanySearchOptions): extruct.Iterator
+---@field get_company fun(identifier: string, opts?: extruct.Options): table?, extruct.Error?
+
+---@class extruct.Client
 local methods = {}
 
 -- The API's largest page of companies.
@@ -31,13 +40,7 @@ local SEARCH_OPTIONS = options{
 }
 local NO_OPTIONS = options{}
 
----@class extruct.CallOptions
----@field retries? integer retries after the first attempt (default: the client's)
----@field backoff? table { base = seconds, cap = seconds } (default: the client's)
----@field sleep? fun(seconds: number) how to pause (default: the client's)
----@field now? fun(): number monotonic seconds (default: the client's)
-
----@class extruct.PageOptions: extruct.CallOptions
+---@class extruct.PageOptions: extruct.Options
 ---@field offset? integer where the page starts (default 0)
 ---@field limit? integer items a page
 
@@ -103,7 +106,7 @@ end
 ---@param query string what to look for, in words
 ---@param opts? extruct.CompanySearchOptions
 ---@return extruct.CompanyPage|nil page
----@return table? err
+---@return extruct.Error? err
 function methods:search_companies(query, opts)
   check_query(query, "search_companies")
   opts = check_options(opts, SEARCH_OPTIONS, "extruct.search_companies")
@@ -117,7 +120,7 @@ end
 --- where to start.
 ---@param query string
 ---@param opts? extruct.CompanySearchOptions
----@return function iterator for a generic for: each step a company, or false and an error
+---@return extruct.Iterator iterator for a generic for: each step a company, or false and an error
 function methods:iter_search_companies(query, opts)
   check_query(query, "iter_search_companies")
   opts = check_options(opts, SEARCH_OPTIONS, "extruct.iter_search_companies")
@@ -133,7 +136,7 @@ end
 ---@param identifier string a domain ("acme.com"), a URL or a company id
 ---@param opts? extruct.CompanySearchOptions
 ---@return extruct.CompanyPage|nil page
----@return table? err
+---@return extruct.Error? err
 function methods:similar_companies(identifier, opts)
   check_id(identifier, "similar_companies", "company identifier")
   opts = check_options(opts, SEARCH_OPTIONS, "extruct.similar_companies")
@@ -145,7 +148,7 @@ end
 --- `for company, err in client:iter_similar_companies("acme.com") do`.
 ---@param identifier string
 ---@param opts? extruct.CompanySearchOptions
----@return function iterator for a generic for: each step a company, or false and an error
+---@return extruct.Iterator iterator for a generic for: each step a company, or false and an error
 function methods:iter_similar_companies(identifier, opts)
   check_id(identifier, "iter_similar_companies", "company identifier")
   opts = check_options(opts, SEARCH_OPTIONS, "extruct.iter_similar_companies")
@@ -157,9 +160,9 @@ end
 
 --- GET /v1/companies/{identifier}: one company's profile.
 ---@param identifier string a domain, a URL or a company id
----@param opts? extruct.CallOptions
+---@param opts? extruct.Options
 ---@return table|nil company
----@return table? err
+---@return extruct.Error? err
 function methods:get_company(identifier, opts)
   check_id(identifier, "get_company", "company identifier")
   opts = check_options(opts, NO_OPTIONS, "extruct.get_company")

@@ -14,6 +14,16 @@ local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint
 local misuse, path, whole = endpoint.misuse, endpoint.path, endpoint.whole
 local options = endpoint.with_retry_options
 
+-- The module-level shortcuts of these methods, on the default client.
+-- luacheck: push ignore 631
+---@class extruct
+---@field create_deep_research fun(spec: extruct.DeepResearchSpec, opts?: extruct.Options): extruct.DeepResearchTask?, extruct.Error?
+---@field get_deep_research fun(id: string, opts?: extruct.Options): extruct.DeepResearchTask?, extruct.Error?
+---@field list_deep_research fun(opts?: extruct.PageOptions): extruct.DeepResearchTask[]?, extruct.Error?
+---@field wait_deep_research fun(id: string, opts?: extruct.TaskWaitOptions): extruct.DeepResearchTask?, extruct.Error?
+-- luacheck: pop
+
+---@class extruct.Client
 local methods = {}
 
 -- The API's bounds on a brief, in characters.
@@ -77,9 +87,9 @@ end
 --- "high", "xhigh": passed through), output_schema (a JSON Schema object);
 --- any other field is sent as given.
 ---@param spec extruct.DeepResearchSpec
----@param opts? extruct.CallOptions
+---@param opts? extruct.Options
 ---@return extruct.DeepResearchTask|nil task
----@return table? err
+---@return extruct.Error? err
 function methods:create_deep_research(spec, opts)
   endpoint.check_table_arg(spec, "create_deep_research", "the task's spec")
   local brief = spec.brief
@@ -115,9 +125,9 @@ end
 --- GET /v1/deep_research_tasks/{id}: the task, its progress, and once
 --- done its report.
 ---@param id string the task's id
----@param opts? extruct.CallOptions
+---@param opts? extruct.Options
 ---@return extruct.DeepResearchTask|nil task
----@return table? err
+---@return extruct.Error? err
 function methods:get_deep_research(id, opts)
   check_id(id, "get_deep_research", "task id")
   opts = check_options(opts, NO_OPTIONS, "extruct.get_deep_research")
@@ -127,7 +137,7 @@ end
 --- GET /v1/deep_research_tasks: one page of Deep Research tasks (an array).
 ---@param opts? extruct.PageOptions
 ---@return extruct.DeepResearchTask[]|nil tasks
----@return table? err
+---@return extruct.Error? err
 function methods:list_deep_research(opts)
   opts = check_options(opts, LIST_OPTIONS, "extruct.list_deep_research")
   return call(self, "GET", "/v1/deep_research_tasks", opts, {
@@ -150,9 +160,9 @@ end
 --- error if it failed), "cancelled" (err.task), or the permanent error of
 --- a poll.
 ---@param id string the task's id
----@param opts? extruct.WaitOptions
+---@param opts? extruct.TaskWaitOptions
 ---@return extruct.DeepResearchTask|nil task the done task
----@return table? err
+---@return extruct.Error? err
 function methods:wait_deep_research(id, opts)
   check_id(id, "wait_deep_research", "task id")
   opts = check_options(opts, poller.OPTIONS, "extruct.wait_deep_research")

@@ -14,6 +14,17 @@ local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint
 local misuse, list, path, whole = endpoint.misuse, endpoint.list, endpoint.path, endpoint.whole
 local options = endpoint.with_retry_options
 
+-- The module-level shortcuts of these methods, on the default client.
+---@class extruct
+---@field create_deep_search fun(spec: extruct.DeepSearchSpec, opts?: extruct.Options): extruct.DeepSearchTask?, extruct.Error?
+---@field get_deep_search fun(id: string, opts?: extruct.Options): extruct.DeepSearchTask?, extruct.Error?
+---@field list_deep_searches fun(opts?: extruct.PageOptions): extruct.DeepSearchTask[]?, extruct.Error?
+---@field get_deep_search_results fun(id: string, opts?: extruct.PageOptions): extruct.DeepSearchTask?, extruct.Error?
+---@field iter_deep_search_results fun(id: string, opts?: extruct.PageOptions): extruct.Iterator
+---@field resume_deep_search fun(id: string, opts?: extruct.ResumeOptions): extruct.DeepSearchTask?, extruct.Error?
+---@field wait_deep_search fun(id: string, opts?: extruct.TaskWaitOptions): extruct.DeepSearchTask?, extruct.Error?
+
+---@class extruct.Client
 local methods = {}
 
 -- The API's bounds on a task's results.
@@ -65,7 +76,7 @@ local WAIT_DEFAULTS = { interval = 5, max_interval = 30, timeout = 1800 }
 ---@field desired integer
 ---@field is_exhausted boolean
 
----@class extruct.ResumeOptions: extruct.CallOptions
+---@class extruct.ResumeOptions: extruct.Options
 ---@field desired_new_results? integer how many more results, 0 to 250 (the API's default when absent)
 
 local function task_path(id, ...)
@@ -111,9 +122,9 @@ end
 --- spec: query (required), desired_num_results (1..250), criteria (a list
 --- of { key, name, criterion }); any other field is sent as given.
 ---@param spec extruct.DeepSearchSpec
----@param opts? extruct.CallOptions
+---@param opts? extruct.Options
 ---@return extruct.DeepSearchTask|nil task
----@return table? err
+---@return extruct.Error? err
 function methods:create_deep_search(spec, opts)
   endpoint.check_table_arg(spec, "create_deep_search", "the task's spec")
   if type(spec.query) ~= "string" or not spec.query:find("%S") then
@@ -140,9 +151,9 @@ end
 
 --- GET /v1/discovery_tasks/{id}: the task, its status and its counters.
 ---@param id string the task's id
----@param opts? extruct.CallOptions
+---@param opts? extruct.Options
 ---@return extruct.DeepSearchTask|nil task
----@return table? err
+---@return extruct.Error? err
 function methods:get_deep_search(id, opts)
   check_id(id, "get_deep_search", "task id")
   opts = check_options(opts, NO_OPTIONS, "extruct.get_deep_search")
@@ -152,7 +163,7 @@ end
 --- GET /v1/discovery_tasks: one page of Deep Search tasks (an array).
 ---@param opts? extruct.PageOptions
 ---@return extruct.DeepSearchTask[]|nil tasks
----@return table? err
+---@return extruct.Error? err
 function methods:list_deep_searches(opts)
   opts = check_options(opts, PAGE_OPTIONS, "extruct.list_deep_searches")
   return call(self, "GET", "/v1/discovery_tasks", opts, {
@@ -171,7 +182,7 @@ end
 ---@param id string
 ---@param opts? extruct.PageOptions
 ---@return extruct.DeepSearchTask|nil task the task, with `results`
----@return table? err
+---@return extruct.Error? err
 function methods:get_deep_search_results(id, opts)
   check_id(id, "get_deep_search_results", "task id")
   opts = check_options(opts, PAGE_OPTIONS, "extruct.get_deep_search_results")
@@ -183,7 +194,7 @@ end
 --- limit (results a page, default 50), offset (where to start).
 ---@param id string
 ---@param opts? extruct.PageOptions
----@return function iterator for a generic for: each step a result, or false and an error
+---@return extruct.Iterator iterator for a generic for: each step a result, or false and an error
 function methods:iter_deep_search_results(id, opts)
   check_id(id, "iter_deep_search_results", "task id")
   opts = check_options(opts, PAGE_OPTIONS, "extruct.iter_deep_search_results")
@@ -207,7 +218,7 @@ end
 ---@param id string
 ---@param opts? extruct.ResumeOptions
 ---@return extruct.DeepSearchTask|nil task
----@return table? err
+---@return extruct.Error? err
 function methods:resume_deep_search(id, opts)
   check_id(id, "resume_deep_search", "task id")
   opts = check_options(opts, RESUME_OPTIONS, "extruct.resume_deep_search")
@@ -262,9 +273,9 @@ end
 --- the last poll's error if it failed), "cancelled" (err.task), or the
 --- permanent error of a poll.
 ---@param id string the task's id
----@param opts? extruct.WaitOptions
+---@param opts? extruct.TaskWaitOptions
 ---@return extruct.DeepSearchTask|nil task the done task
----@return table? err
+---@return extruct.Error? err
 function methods:wait_deep_search(id, opts)
   check_id(id, "wait_deep_search", "task id")
   opts = check_options(opts, poller.OPTIONS, "extruct.wait_deep_search")
