@@ -56,14 +56,11 @@ local function format_check(json_by_default)
 end
 
 local REPORT_HELP = [[
-The Markdown is the report's own, then its sources, numbered as the report
-cites them:
-  ## Sources
-
-  [1] https://acme.example/about
-A report made to an output schema (--schema) shows its fields as a JSON
-code block instead. Degradation reasons, when the API gives any, go to
-stderr.
+The Markdown is the report's own, then a section "## Sources" that lists
+its sources, numbered as the report cites them ("[1] https://..."), unless
+the report ends in such a list already. A report made to an output schema
+(--schema) shows its fields as a JSON code block instead. Degradation
+reasons, when the API gives any, go to stderr.
 ]]
 
 local WAIT_HELP = [[
@@ -307,15 +304,9 @@ characters), or with --json one task per line.
     "extruct deep-research list --json | jq -r 'select(.status == \"done\") | .id'",
   },
   run = function(ctx, _, opts)
-    return tasks.list(ctx, opts, function(client, offset, limit)
-      return client:list_deep_research{ offset = offset, limit = limit }
-    end, {
-      { "ID", function(task) return field_text(task.id) end },
-      { "STATUS", function(task) return field_text(task.status) end },
+    return tasks.list(ctx, opts, "list_deep_research", {
       { "DEPTH", function(task) return field_text(task.depth) end },
-      { "CREATED", function(task) return output.created_text(task.created_at) end },
-      { "BRIEF", function(task) return tasks.cut(task.brief, 60) end },
-    })
+    }, { "BRIEF", "brief" })
   end,
 }
 
@@ -329,7 +320,7 @@ command{
 Polls the Deep Research task ID until it is done, then writes its report as
 Markdown on stdout (or to --output FILE), or with --json the done task.
 
-]] .. REPORT_HELP .. WAIT_HELP,
+]] .. REPORT_HELP .. "\n" .. WAIT_HELP,
   exit_codes = { [3] = "timed out before the task was done (stdout and the --output FILE stay as they were)" },
   examples = {
     "extruct deep-research wait dr_0001 --output report.md",

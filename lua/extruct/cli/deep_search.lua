@@ -60,6 +60,15 @@ local function wait_and_print(ctx, id)
   return ctx:print_json(task)
 end
 
+-- The options of a command that starts a task or sets it going again: its
+-- own, then --json, --wait and the wait's.
+local function start_options(own, json_help, wait_help)
+  return args.options(own, {
+    args.option{ name = "--json", help = json_help },
+    args.option{ name = "--wait", help = wait_help },
+  }, WAIT_OPTIONS, { PRETTY, COMPACT })
+end
+
 -- The check of a command that starts a task and may wait for it.
 local function start_check(opts, fail, spelled)
   waiting.need_wait(WAIT_OPTIONS)(opts, fail, spelled)
@@ -86,7 +95,7 @@ command{
   args = { { name = "QUERY", key = "query", help = "the companies to find, in words",
              missing = "missing QUERY (the companies to find, in words)" } },
   summary = "start a Deep Search, print its id (--wait: until done)",
-  options = args.options({
+  options = start_options({
     args.option{ name = "--results", value = "N", type = RESULTS_WANTED,
                  help = ("how many results to find, 1..%d (the API's default otherwise)"):format(MAX_RESULTS) },
     args.option{ name = "--criterion", key = "criteria", value = "KEY=TEXT", type = CRITERION, repeated = true,
@@ -100,11 +109,9 @@ command{
                      seen[criterion.key] = true
                    end
                  end },
-    args.option{ name = "--json", help = "print the new task as JSON instead of its id" },
-    args.option{ name = "--wait",
-                 help = "then wait until the task is done, as `deep-search wait` does, with its options: the"
-                   .. " task's id and the progress go to stderr (none with --quiet), the done task as JSON to stdout" },
-  }, WAIT_OPTIONS, { PRETTY, COMPACT }),
+  }, "print the new task as JSON instead of its id",
+  "then wait until the task is done, as `deep-search wait` does, with its options: the task's id and the progress"
+    .. " go to stderr (none with --quiet), the done task as JSON to stdout"),
   check = start_check,
   help = [[
 Starts a Deep Search for QUERY (POST /v1/discovery_tasks) and prints the
@@ -170,17 +177,11 @@ QUERY cut to 60 characters), or with --json one task per line.
     "extruct deep-search list --json | jq -r 'select(.status == \"done\") | .id'",
   },
   run = function(ctx, _, opts)
-    return tasks.list(ctx, opts, function(client, offset, limit)
-      return client:list_deep_searches{ offset = offset, limit = limit }
-    end, {
-      { "ID", function(task) return field_text(task.id) end },
-      { "STATUS", function(task) return field_text(task.status) end },
+    return tasks.list(ctx, opts, "list_deep_searches", {
       { "RESULTS", function(task)
         return ("%s/%s"):format(field_text(task.num_results), field_text(task.desired_num_results))
       end },
-      { "CREATED", function(task) return output.created_text(task.created_at) end },
-      { "QUERY", function(task) return tasks.cut(task.query, 60) end },
-    })
+    }, { "QUERY", "query" })
   end,
 }
 
@@ -223,14 +224,12 @@ command{
   words = { "deep-search", "resume" },
   args = { TASK_ID },
   summary = "ask a Deep Search for more results (--wait: until done)",
-  options = args.options({
+  options = start_options({
     args.option{ name = "--results", value = "N", type = args.whole(0, MAX_RESULTS),
                  help = ("how many more results, 0..%d (the API's default otherwise)"):format(MAX_RESULTS) },
-    args.option{ name = "--json", help = "print the resumed task as JSON instead" },
-    args.option{ name = "--wait",
-                 help = "then wait until the task is done again, as `deep-search wait` does, with its options;"
-                   .. " the done task as JSON to stdout" },
-  }, WAIT_OPTIONS, { PRETTY, COMPACT }),
+  }, "print the resumed task as JSON instead",
+  "then wait until the task is done again, as `deep-search wait` does, with its options; the done task as JSON to"
+    .. " stdout"),
   check = start_check,
   help = [[
 Asks the Deep Search task ID for more results (POST
@@ -267,7 +266,7 @@ Polls the Deep Search task ID until it is done, then prints it as JSON on
 stdout (`deep-search results` prints its results). A task that ends failed
 exits 1, with stdout empty and the failure on stderr:
   extruct: failed: Deep Search 'ds_0001' failed (4 of 50 results found)
-]] .. WAIT_HELP,
+]] .. "\n" .. WAIT_HELP,
   exit_codes = EXIT_CODES,
   examples = {
     "extruct deep-search wait ds_0001 > task.json && extruct deep-search results ds_0001 --all",

@@ -1,7 +1,7 @@
 --- extruct.cli.paging: the commands that print the items of paged answers
 --- as JSON lines (`companies search`, `deep-search results`): one page
---- (--offset, --limit) or, with --all, page after page; and the listings
---- of tasks, which page through everything.
+--- (--offset, --limit) or, with --all, page after page; and listings,
+--- which page through everything and print a text table or JSON lines.
 
 local args = require("extruct.cli.args")
 local errors = require("extruct.errors")
@@ -22,7 +22,7 @@ function M.options(noun)
                    .. " --all the most in all (default: no limit)"):format(noun, M.MAX_PAGE) },
     args.option{ name = "--offset", value = "N", type = args.OFFSET,
                  help = ("skip the first N %s (default 0)"):format(noun) },
-    args.option{ name = "--all", help = ("every %s from --offset on, page after page until they run out"):format(noun) },
+    args.option{ name = "--all", help = ("all the %s from --offset on, page after page until they run out"):format(noun) },
     args.option{ name = "--page-size", value = "N", type = args.whole(1, M.MAX_PAGE),
                  help = ("with --all: %s a request, 1..%d (default %d, or N of --limit when that is"
                    .. " smaller)"):format(noun, M.MAX_PAGE, DEFAULT_PAGE) },
@@ -78,6 +78,39 @@ function M.print(ctx, opts, source)
       ok, why = ctx:flush() -- a page at a time, for readers downstream
       if not ok then return nil, why end
     end
+  end
+  return ctx:flush()
+end
+
+--- Prints the items of `each` (an iterator as the client's: an item, or
+--- false and an error), at most --limit of them: with --json one JSON
+--- object a line as they come, else an aligned text table of `columns` =
+--- { { "HEADER", function(item) -> text }, ... } with a header line.
+--- Returns true, or nil and an error.
+function M.print_listing(ctx, opts, each, columns)
+  local header = {}
+  for i, column in ipairs(columns) do header[i] = column[1] end
+  local lines, count = { header }, 0
+  for item, err in each do
+    if item == false then
+      ctx:flush()
+      return nil, err
+    end
+    if opts.json then
+      local ok, why = ctx:json_line(item)
+      if not ok then return nil, why end
+    else
+      item = type(item) == "table" and item or {}
+      local line = {}
+      for i, column in ipairs(columns) do line[i] = column[2](item) end
+      lines[#lines + 1] = line
+    end
+    count = count + 1
+    if count == opts.limit then break end
+  end
+  if not opts.json then
+    local ok, err = ctx:write(output.aligned(lines))
+    if not ok then return nil, err end
   end
   return ctx:flush()
 end

@@ -35,38 +35,25 @@ function M.cut(value, most)
   return table.concat(kept) .. "..."
 end
 
---- Lists every task: fetch(client, offset, limit) answers a page (a bare
---- array); `columns` = { { "HEADER", function(task) -> text }, ... }.
---- Prints an aligned text table, or with --json one task a line.
-function M.list(ctx, opts, fetch, columns)
+--- Lists every task with client[method] (list_deep_searches,
+--- list_deep_research: a page by offset and limit): a text table of the
+--- columns ID, STATUS, those of `own` ({ { "HEADER", function(task) ->
+--- text }, ... }), CREATED and `last` ({ "HEADER", field }: the field's
+--- text cut to 60 characters); or with --json one task a line.
+function M.list(ctx, opts, method, own, last)
   local client = ctx:client()
   local page_size = math.min(opts.limit or LIST_PAGE_SIZE, LIST_PAGE_SIZE)
-  local header = {}
-  for i, column in ipairs(columns) do header[i] = column[1] end
-  local lines, count = { header }, 0
-  local each = paging.listing(function(offset, limit) return fetch(client, offset, limit) end, page_size)
-  for task, err in each do
-    if task == false then
-      ctx:flush()
-      return nil, err
-    end
-    if opts.json then
-      local ok, why = ctx:json_line(task)
-      if not ok then return nil, why end
-    else
-      task = type(task) == "table" and task or {}
-      local line = {}
-      for i, column in ipairs(columns) do line[i] = column[2](task) end
-      lines[#lines + 1] = line
-    end
-    count = count + 1
-    if count == opts.limit then break end
-  end
-  if not opts.json then
-    local ok, err = ctx:write(output.aligned(lines))
-    if not ok then return nil, err end
-  end
-  return ctx:flush()
+  local each = paging.listing(function(offset, limit)
+    return client[method](client, { offset = offset, limit = limit })
+  end, page_size)
+  local columns = {
+    { "ID", function(task) return output.field_text(task.id) end },
+    { "STATUS", function(task) return output.field_text(task.status) end },
+  }
+  for _, column in ipairs(own) do columns[#columns + 1] = column end
+  columns[#columns + 1] = { "CREATED", function(task) return output.created_text(task.created_at) end }
+  columns[#columns + 1] = { last[1], function(task) return M.cut(task[last[2]], 60) end }
+  return paging.print_listing(ctx, opts, each, columns)
 end
 
 --- The id of a task the API answered for a start, or nil and a `decode`
