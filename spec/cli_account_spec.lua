@@ -10,7 +10,7 @@ local run_extruct, lines_of, api_requests = support.run_extruct, support.lines_o
 
 describe("extruct account commands", function()
   local mock, client, work
-  support.session({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  support.against_mock({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   describe("user", function()
     it("prints the user, organization and credits as text; --json prints GET /v1/user as it is", function()

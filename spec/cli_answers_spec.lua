@@ -12,7 +12,7 @@ local run_extruct, api_requests = support.run_extruct, support.api_requests
 
 describe("extruct commands on body-less answers", function()
   local mock, client, work
-  support.session({ ".json", ".csv" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  support.against_mock({ ".json", ".csv" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   -- The next `count` requests under `path` are answered without a body:
   -- 204 No Content, or 200 with Content-Length: 0.

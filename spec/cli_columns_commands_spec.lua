@@ -15,7 +15,7 @@ local PITCH_CONFIG = { kind = "agent", name = "Pitch", key = "pitch",
 
 describe("extruct columns commands", function()
   local mock, client, work
-  support.session({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  support.against_mock({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   -- The table's columns as { id, key } in its order.
   local function columns_of(id)

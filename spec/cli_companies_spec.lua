@@ -26,7 +26,7 @@ end
 
 describe("extruct companies commands", function()
   local mock, client
-  local session = support.session({}, function(s) mock, client = s.mock, s.client end)
+  local fixture = support.against_mock({}, function(s) mock, client = s.mock, s.client end)
 
   describe("companies search", function()
     it("prints one page of companies, best first, one JSON object a line", function()
@@ -154,7 +154,7 @@ describe("extruct companies commands", function()
   end)
 
   describe("refuse before sending anything", function()
-    support.usage_error_cases(session, {
+    support.usage_error_cases(fixture, {
       { args = { "companies", "search" }, says = "missing QUERY", hint = "companies search" },
       { args = { "companies", "search", "  " }, says = "the QUERY is blank", hint = "companies search" },
       { args = { "companies", "search", "x", "--size", "51-100" },

@@ -25,7 +25,7 @@ end
 
 describe("extruct deep-research commands", function()
   local mock, client, work
-  local session = support.session({ ".md", ".json", ".txt" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  local fixture = support.against_mock({ ".md", ".json", ".txt" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   -- A task of the mock's that ends `outcome` after `polls` polls.
   local function task(id, outcome, polls, brief)
@@ -237,7 +237,7 @@ describe("extruct deep-research commands", function()
 
   describe("refuse before sending anything", function()
     local long = ("é"):rep(20001)
-    support.usage_error_cases(session, {
+    support.usage_error_cases(fixture, {
       { args = { "deep-research", "create" }, says = "missing the brief: pass --brief TEXT or --brief-file FILE",
         hint = "deep-research create" },
       { args = { "deep-research", "create", "--brief", "x", "--brief-file", "b.md" },
@@ -248,6 +248,8 @@ describe("extruct deep-research commands", function()
         says = "--brief has 20001 characters; the API takes at most 20000", hint = "deep-research create" },
       { args = { "deep-research", "create", "--brief-file", "/nonexistent/brief.md" }, says = "cannot read",
         hint = "deep-research create" },
+      { args = { "deep-research", "create", "--brief-file", "-", "--schema", "-" },
+        says = "--brief-file and --schema cannot both read standard input", hint = "deep-research create" },
       { args = { "deep-research", "create", "--brief", "x", "--depth", "deep" },
         says = "option --depth wants medium, high or xhigh", hint = "deep-research create" },
       { args = { "deep-research", "create", "--brief", "x", "--markdown" }, says = "option --markdown needs --wait",

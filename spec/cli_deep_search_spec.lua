@@ -25,7 +25,7 @@ end
 
 describe("extruct deep-search commands", function()
   local mock, client, work
-  local session = support.session({ ".out" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  local fixture = support.against_mock({ ".out" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   -- A task of the mock's that ends `outcome` after `polls` polls.
   local function task(id, outcome, polls, desired)
@@ -257,7 +257,7 @@ describe("extruct deep-search commands", function()
   end)
 
   describe("refuse before sending anything", function()
-    support.usage_error_cases(session, {
+    support.usage_error_cases(fixture, {
       { args = { "deep-search", "create" }, says = "missing QUERY", hint = "deep-search create" },
       { args = { "deep-search", "create", " " }, says = "the QUERY is blank", hint = "deep-search create" },
       { args = { "deep-search", "create", "x", "--results", "0" },

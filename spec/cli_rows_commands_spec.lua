@@ -12,7 +12,7 @@ local write_file = helpers.write_file
 
 describe("extruct rows commands", function()
   local mock, client, work
-  support.session({ ".csv", ".jsonl", ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  support.against_mock({ ".csv", ".jsonl", ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   local function stored_rows(id)
     local rows = {}

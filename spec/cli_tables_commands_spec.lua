@@ -17,7 +17,7 @@ local COLUMNS = support.COLUMNS
 
 describe("extruct tables commands", function()
   local mock, client, work
-  support.session({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  support.against_mock({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   describe("tables get", function()
     it("prints the table as one compact JSON document, equal to what get_table returns", function()

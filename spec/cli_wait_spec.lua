@@ -13,7 +13,7 @@ local run_extruct, lines_of = support.run_extruct, support.lines_of
 
 describe("extruct tables wait and tables run --wait", function()
   local mock, client, work
-  support.session({ ".done" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  support.against_mock({ ".done" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   describe("tables wait", function()
     it("prints plain progress lines on a non-terminal stderr, then the idle table on stdout", function()

@@ -75,31 +75,31 @@ end
 --- The setup of a spec that runs commands against the mock: the mock and a
 --- client for the enclosing describe block (helpers.mock_and_client, with
 --- `options`), and a scratch path `work` whose files (the path with each
---- of `suffixes`) are removed after the block. bind(session) runs before
---- every test, with session.mock, session.client and session.work current:
+--- of `suffixes`) are removed after the block. bind(fixture) runs before
+--- every test, with fixture.mock, fixture.client and fixture.work current:
 ---   local mock, client, work
----   support.session({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
---- Returns the session (session:new_client(extra) makes another client).
-function M.session(suffixes, bind, options)
+---   support.against_mock({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+--- Returns the fixture (fixture:new_client(extra) makes another client).
+function M.against_mock(suffixes, bind, options)
   local busted = require("busted")
-  local session = helpers.mock_and_client(options)
+  local fixture = helpers.mock_and_client(options)
   local work, remove = M.scratch()
-  session.work = work
-  busted.before_each(function() bind(session) end)
+  fixture.work = work
+  busted.before_each(function() bind(fixture) end)
   busted.lazy_teardown(function() remove(unpack(suffixes)) end)
-  return session
+  return fixture
 end
 
 --- One test per case { args, says, hint }: `bin/extruct ARGS` is a usage
 --- error (see assert_usage_error) whose message holds `says`, pointing at
---- the help of `hint`, and the mock of `session` is sent nothing.
-function M.usage_error_cases(session, cases)
+--- the help of `hint`, and the mock of `fixture` is sent nothing.
+function M.usage_error_cases(fixture, cases)
   for _, case in ipairs(cases) do
     require("busted").it(table.concat(case.args, " "), function()
-      local out, err, status = M.run_extruct(session.mock, case.args)
+      local out, err, status = M.run_extruct(fixture.mock, case.args)
       M.assert_usage_error(out, err, status, case.hint)
       assert.truthy(err:find("^extruct: [^\n]*" .. case.says:gsub("%p", "%%%0")), err)
-      assert.same({}, session.mock:requests())
+      assert.same({}, fixture.mock:requests())
     end)
   end
 end

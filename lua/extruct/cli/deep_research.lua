@@ -214,6 +214,9 @@ command{
   check = function(opts, fail, spelled)
     if opts.brief and opts.brief_file then fail("--brief and --brief-file exclude each other") end
     if not (opts.brief or opts.brief_file) then fail("missing the brief: pass --brief TEXT or --brief-file FILE") end
+    if opts.brief_file == "-" and opts.schema == "-" then
+      fail("--brief-file and --schema cannot both read standard input")
+    end
     waiting.need_wait(WAIT_OPTIONS)(opts, fail, spelled)
     if not opts.wait then
       if opts.markdown then fail("option --markdown needs --wait (there is no report before)") end
