@@ -33,7 +33,7 @@ end
 
 describe("extruct command line", function()
   local work
-  local session = support.session({ ".err" }, function(s) work = s.work end)
+  local session = support.against_mock({ ".err" }, function(s) work = s.work end)
 
   describe("exit statuses", function()
     it("exits 1 on an API error, naming the kind on one line, without the token", function()
