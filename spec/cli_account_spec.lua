@@ -1,5 +1,6 @@
--- `extruct user`, `extruct health` and the --request-timeout every command
--- takes, run as a real bin/extruct subprocess against the mock server.
+-- `extruct user`, `extruct billing`, `extruct health`, what a 402 says, and
+-- the --request-timeout every command takes, run as a real bin/extruct
+-- subprocess against the mock server.
 local helpers = require("spec.helpers")
 local support = require("spec.support.cli")
 local extruct = require("extruct")
@@ -8,27 +9,38 @@ local cjson = require("cjson")
 local run_extruct, lines_of, api_requests = support.run_extruct, support.lines_of, support.api_requests
 
 describe("extruct account commands", function()
-  local session = helpers.mock_and_client()
-  local mock, client
-  before_each(function() mock, client = session.mock, session.client end)
-  local work, remove_work = support.scratch()
-  lazy_teardown(function() remove_work(".json") end)
+  local mock, client, work
+  support.against_mock({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   describe("user", function()
-    it("prints GET /v1/user as one JSON document, indented with --pretty", function()
+    it("prints the user, organization and credits as text; --json prints GET /v1/user as it is", function()
       local out, err, status = run_extruct(mock, { "user" })
       assert.equal(0, status, err)
       assert.equal("", err)
+      assert.equal(table.concat({
+        "user          Mock User <owner@example.com> (usr_mock_0001)",
+        "organization  Mock organization (org_mock_0001), active",
+        "credits       1000 available",
+      }, "\n") .. "\n", out)
+
+      out, err, status = run_extruct(mock, { "user", "--json" })
+      assert.equal(0, status, err)
       assert.equal(1, #lines_of(out))
       assert.same(assert(client:get_user()), assert(extruct.decode(out)))
       local requests = api_requests(mock, "GET", "/v1/user")
-      assert.equal(2, #requests)
+      assert.equal(3, #requests)
       assert.equal("Bearer " .. mock.token, requests[1].headers.authorization)
 
-      out, err, status = run_extruct(mock, { "user", "--pretty" })
+      out, err, status = run_extruct(mock, { "user", "--json", "--pretty" })
       assert.equal(0, status, err)
       assert.truthy(#lines_of(out) > 3)
-      assert.same(cjson.decode(lines_of((run_extruct(mock, { "user" })))[1]), cjson.decode(out))
+      assert.same(assert(client:get_user()), cjson.decode(out))
+    end)
+
+    it("--pretty and --compact need --json", function()
+      local out, err, status = run_extruct(mock, { "user", "--pretty" })
+      support.assert_usage_error(out, err, status, "user")
+      assert.equal(0, #api_requests(mock))
     end)
 
     it("exits 1 with kind auth on a rejected token, and 2 without one", function()
@@ -38,6 +50,89 @@ describe("extruct account commands", function()
       assert.matches("^extruct: auth: [^\n]*\n$", err)
       out, err, status = run_extruct(mock, { "user" }, { env = { EXTRUCT_API_TOKEN = false } })
       support.assert_usage_error(out, err, status, "")
+    end)
+  end)
+
+  describe("billing", function()
+    it("prints the plan and subscription, then the user as `user` does", function()
+      local out, err, status = run_extruct(mock, { "billing" })
+      assert.equal(0, status, err)
+      assert.equal("", err)
+      local user_text = run_extruct(mock, { "user" })
+      assert.equal("plan          pro, subscription active\n" .. user_text, out)
+      assert.equal(1, #api_requests(mock, "GET", "/v1/billing"))
+    end)
+
+    it("says when a subscription is required, a payment failed or the organization is inactive", function()
+      mock:control("POST", "/_mock/account", { plan = "free", credits = 3 })
+      local out, err, status = run_extruct(mock, { "billing" })
+      assert.equal(0, status, err)
+      assert.equal("plan          free, subscription active, a subscription is required", lines_of(out)[1])
+      assert.equal("credits       3 available", lines_of(out)[4])
+
+      mock:control("POST", "/_mock/account", { plan = "starter", payment_failed = "true" })
+      out, err, status = run_extruct(mock, { "billing" })
+      assert.equal(0, status, err)
+      assert.equal("plan          starter, subscription past_due", lines_of(out)[1])
+      assert.equal("organization  Mock organization (org_mock_0001), inactive", lines_of(out)[3])
+    end)
+
+    it("--json prints GET /v1/billing as it is, indented with --pretty", function()
+      local out, err, status = run_extruct(mock, { "billing", "--json" })
+      assert.equal(0, status, err)
+      assert.equal(1, #lines_of(out))
+      local billing = assert(extruct.decode(out))
+      assert.same(assert(client:get_billing()), billing)
+      assert.equal("pro", billing.subscription.plan_tier)
+      out = run_extruct(mock, { "billing", "--json", "--pretty" })
+      assert.truthy(#lines_of(out) > 3)
+      assert.same(billing, cjson.decode(out))
+    end)
+  end)
+
+  describe("a 402", function()
+    local function refused(argv)
+      local out, err, status = run_extruct(mock, argv)
+      assert.equal(1, status, err)
+      assert.equal("", out)
+      assert.equal(1, #lines_of(err), err)
+      return err
+    end
+
+    it("on another plan than Pro says the command needs the Pro plan", function()
+      mock:control("POST", "/_mock/account", { plan = "free" })
+      for _, argv in ipairs{
+        { "deep-search", "create", "robotics startups" },
+        { "deep-research", "create", "--brief", "Who makes anvils?" },
+        { "tables", "delete", "tbl_idle", "--yes" },
+      } do
+        assert.equal("extruct: payment: this needs the Pro plan (the organization is on the free plan);"
+          .. " `extruct billing` shows the plan [plan_required, HTTP 402]\n", refused(argv))
+      end
+      -- never sent twice
+      assert.equal(1, #api_requests(mock, "POST", "/v1/discovery_tasks"))
+    end)
+
+    it("without the credits says how many are needed and available", function()
+      mock:control("POST", "/_mock/account", { credits = 10 })
+      assert.equal("extruct: payment: not enough credits: this needs 75, and 10 are available"
+        .. " [insufficient_credits, HTTP 402]\n",
+        refused{ "deep-research", "create", "--brief", "Who makes anvils?", "--depth", "xhigh" })
+      mock:control("POST", "/_mock/account", { credits = 1 })
+      assert.matches("this needs 25, and 1 is available", refused{ "deep-research", "create", "--brief", "Anvils" })
+    end)
+
+    it("after a failed payment says so", function()
+      mock:control("POST", "/_mock/account", { payment_failed = "true" })
+      assert.matches("^extruct: payment: the organization's last payment failed: [^\n]* %[payment_failed, HTTP 402%]\n$",
+        refused{ "deep-search", "resume", "ds_1" })
+    end)
+
+    it("with a code the client does not know keeps the API's words", function()
+      mock:fault{ path = "/v1/discovery_tasks", status = 402,
+                  body = '{"detail": {"error": "quota_frozen", "message": "Frozen by an administrator."}}' }
+      assert.matches("^extruct: payment: [^\n]*quota_frozen: Frozen by an administrator%.",
+        refused{ "deep-search", "create", "robotics startups" })
     end)
   end)
 
@@ -89,6 +184,15 @@ describe("extruct account commands", function()
       assert.same({ status = "ok" }, cjson.decode(out))
       assert.equal(2, #api_requests(mock, "GET", "/v1/healthcheck"))
       assert.is_true(took < 4, ("took %.1f s"):format(took))
+    end)
+
+    it("without it, an answer well within the default 30 s still comes", function()
+      mock:fault{ path = "/v1/healthcheck", delay = 1.5 }
+      local out, err, status, took = timed({ "health" })
+      assert.equal(0, status, err)
+      assert.same({ status = "ok" }, cjson.decode(out))
+      assert.equal(1, #api_requests(mock, "GET", "/v1/healthcheck"))
+      assert.is_true(took >= 1.4, ("took %.1f s"):format(took))
     end)
 
     it("is not the wait's --timeout: both go together on tables wait", function()

@@ -1,72 +1,67 @@
--- What the commands make of the client's answers, run in-process against a
--- stand-in client: an answer of `true` (the API sent no body) still ends in
+-- What the commands make of answers without a body (a 204, or a 200 with
+-- an empty body), run as a real bin/extruct subprocess against the mock,
+-- whose faults answer so on the paths a test names: a change still ends in
 -- exit status 0, with the line the command prints or, where JSON was asked
--- for, nothing on stdout and a word on stderr; and the options that shape
--- the client (--request-timeout) reach extruct.new.
+-- for, nothing on stdout and a word on stderr; a read that promises an
+-- answer refuses an empty one.
+local helpers = require("spec.helpers")
 local support = require("spec.support.cli")
-local extruct = require("extruct")
+local cjson = require("cjson")
 
-local ENV = { EXTRUCT_API_TOKEN = "stand-in-token" }
+local run_extruct, api_requests = support.run_extruct, support.api_requests
 
 describe("extruct commands on body-less answers", function()
-  local work, remove_work = support.scratch()
-  lazy_teardown(function() remove_work(".json", ".csv") end)
+  local mock, client, work
+  support.against_mock({ ".json", ".csv" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
-  local real_new, made, calls
-  before_each(function()
-    real_new, made, calls = extruct.new, nil, {}
-    -- every method answers true, as the client does for a 204 or an empty body
-    local stand_in = setmetatable({}, { __index = function(_, name)
-      return function(_, ...)
-        calls[#calls + 1] = { name = name, args = { ... } }
-        return true
-      end
-    end })
-    extruct.new = function(opts)
-      made = opts
-      return stand_in
-    end
-  end)
-  after_each(function() extruct.new = real_new end)
+  -- The next `count` requests under `path` are answered without a body:
+  -- 204 No Content, or 200 with Content-Length: 0.
+  local function no_body(path, status, count)
+    mock:fault{ path = path, status = status or 204, mode = "empty", count = count or 1 }
+  end
 
   local function run(argv)
-    return support.main(argv, ENV)
+    return run_extruct(mock, argv)
   end
 
   it("changes print their line on stdout and exit 0", function()
-    local config = work .. ".json"
-    local file = assert(io.open(config, "wb"))
-    assert(file:write('{"kind": "input", "name": "Source", "key": "source"}'))
-    file:close()
+    helpers.write_file(work .. ".json", '{"kind": "input", "name": "Source", "key": "source"}')
     local cases = {
-      { argv = { "tables", "delete", "tbl_1", "--yes" }, out = "deleted tbl_1\n", method = "delete_table" },
-      { argv = { "tables", "update", "tbl_1", "--name", "New" }, out = "updated New (tbl_1)\n",
-        method = "update_table" },
-      { argv = { "rows", "delete", "tbl_1", "r1", "r2", "--yes" }, out = "deleted 2 rows from tbl_1\n",
-        method = "delete_rows" },
-      { argv = { "columns", "update", "tbl_1", "col_1", config }, out = "updated column Source (col_1)\n",
-        method = "update_column" },
-      { argv = { "columns", "delete", "tbl_1", "col_1", "--yes" }, out = "deleted column col_1\n",
-        method = "delete_column" },
+      { argv = { "tables", "delete", "tbl_idle", "--yes" }, out = "deleted tbl_idle\n",
+        method = "DELETE", path = "/v1/tables/tbl_idle" },
+      { argv = { "tables", "update", "tbl_idle", "--name", "New" }, out = "updated New (tbl_idle)\n",
+        method = "PATCH", path = "/v1/tables/tbl_idle", status = 200 },
+      { argv = { "rows", "delete", "tbl_idle", "r1", "r2", "--yes" }, out = "deleted 2 rows from tbl_idle\n",
+        method = "DELETE", path = "/v1/tables/tbl_idle/rows" },
+      { argv = { "columns", "update", "tbl_idle", "col_1", work .. ".json" },
+        out = "updated column Source (col_1)\n", method = "PATCH", path = "/v1/tables/tbl_idle/columns/col_1" },
+      { argv = { "columns", "delete", "tbl_idle", "col_1", "--yes" }, out = "deleted column col_1\n",
+        method = "DELETE", path = "/v1/tables/tbl_idle/columns/col_1", status = 200 },
     }
     for _, case in ipairs(cases) do
-      calls = {}
+      mock:reset()
+      no_body(case.path, case.status)
       local out, err, status = run(case.argv)
-      assert.equal(0, status, table.concat(case.argv, " ") .. ": " .. err)
-      assert.equal(case.out, out)
+      local said = table.concat(case.argv, " ") .. ": " .. err
+      assert.equal(0, status, said)
+      assert.equal(case.out, out, said)
       assert.equal("", err)
-      assert.equal(case.method, calls[1].name)
+      local sent = mock:requests()
+      assert.equal(1, #sent, said)
+      assert.equal(case.method, sent[1].method)
+      assert.equal(case.path, sent[1].path)
     end
   end)
 
   it("with --json, stdout stays empty and stderr says the API sent no body", function()
-    for _, argv in ipairs{
-      { "tables", "delete", "tbl_1", "--yes", "--json" },
-      { "tables", "update", "tbl_1", "--tag", "a", "--json" },
-      { "rows", "delete", "tbl_1", "r1", "--yes", "--json" },
-      { "columns", "delete", "tbl_1", "col_1", "--yes", "--json" },
+    for _, case in ipairs{
+      { argv = { "tables", "delete", "tbl_idle", "--yes", "--json" }, path = "/v1/tables/tbl_idle" },
+      { argv = { "tables", "update", "tbl_idle", "--tag", "a", "--json" }, path = "/v1/tables/tbl_idle" },
+      { argv = { "rows", "delete", "tbl_idle", "r1", "--yes", "--json" }, path = "/v1/tables/tbl_idle/rows" },
+      { argv = { "columns", "delete", "tbl_idle", "col_1", "--yes", "--json" }, path = "/v1/tables/tbl_idle/columns" },
     } do
-      local out, err, status = run(argv)
+      no_body(case.path)
+      local out, err, status = run(case.argv)
       assert.equal(0, status, err)
       assert.equal("", out)
       assert.matches("^extruct: [^\n]*the API answered without a body[^\n]*\n$", err)
@@ -74,34 +69,39 @@ describe("extruct commands on body-less answers", function()
   end)
 
   it("rows add and update count the rows sent; --json says which could not be printed", function()
-    local rows = work .. ".csv"
-    local file = assert(io.open(rows, "wb"))
-    assert(file:write("id,company\nr1,acme.com\n,globex.com\n"))
-    file:close()
-    local out, err, status = run{ "rows", "add", "tbl_1", rows }
+    local t = support.new_table(client, "Body-less")
+    local rows_path = "/v1/tables/" .. t.id .. "/rows"
+    helpers.write_file(work .. ".csv", "id,company\nr1,acme.com\n,globex.com\n")
+    no_body(rows_path)
+    local out, err, status = run{ "rows", "add", t.id, work .. ".csv" }
     assert.equal(0, status, err)
-    assert.equal("added 2 rows to tbl_1\n", out)
-    out, err, status = run{ "rows", "update", "tbl_1", rows }
+    assert.equal(("added 2 rows to %s\n"):format(t.id), out)
+
+    no_body(rows_path, 200)
+    out, err, status = run{ "rows", "update", t.id, work .. ".csv" }
     assert.equal(0, status, err)
-    assert.equal("updated 1 row of tbl_1, added 1 row\n", out)
+    assert.equal(("updated 1 row of %s, added 1 row\n"):format(t.id), out)
+    local patches = api_requests(mock, "PATCH", rows_path)
     assert.same({ { id = "r1", data = { company = "acme.com" } }, { data = { company = "globex.com" } } },
-      calls[#calls].args[2])
-    out, err, status = run{ "rows", "add", "tbl_1", rows, "--json", "--batch", "1" }
+      cjson.decode(patches[#patches].body).rows)
+
+    no_body(rows_path, 204, 2)
+    out, err, status = run{ "rows", "add", t.id, work .. ".csv", "--json", "--batch", "1" }
     assert.equal(0, status, err)
     assert.equal("", out)
     assert.equal("extruct: 2 of 2 rows are not printed: the API answered without a body\n", err)
+    assert.equal(2 + 1, #api_requests(mock, "POST", rows_path))
   end)
 
-  it("columns add, user and health exit 0 and say on stderr that there was nothing to print", function()
-    local config = work .. ".json"
-    local file = assert(io.open(config, "wb"))
-    assert(file:write('[{"kind": "input", "name": "A", "key": "a"}, {"kind": "input", "name": "B", "key": "b"}]'))
-    file:close()
+  it("columns add and health exit 0 and say on stderr that there was nothing to print", function()
+    helpers.write_file(work .. ".json",
+      '[{"kind": "input", "name": "A", "key": "a"}, {"kind": "input", "name": "B", "key": "b"}]')
     for _, case in ipairs{
-      { argv = { "columns", "add", "tbl_1", config }, says = "added 2 columns to tbl_1" },
-      { argv = { "user" }, says = "no user to print" },
-      { argv = { "health" }, says = "the API is up" },
+      { argv = { "columns", "add", "tbl_idle", work .. ".json" }, path = "/v1/tables/tbl_idle/columns",
+        says = "added 2 columns to tbl_idle" },
+      { argv = { "health" }, path = "/v1/healthcheck", says = "the API is up" },
     } do
+      no_body(case.path)
       local out, err, status = run(case.argv)
       assert.equal(0, status, err)
       assert.equal("", out)
@@ -109,12 +109,18 @@ describe("extruct commands on body-less answers", function()
     end
   end)
 
-  it("--request-timeout becomes the client's timeout; without it the client's default stands", function()
-    local _, err, status = run{ "user", "--request-timeout", "2.5" }
-    assert.equal(0, status, err)
-    assert.equal(2.5, made.timeout)
-    assert.equal("stand-in-token", made.token)
-    run{ "health" }
-    assert.is_nil(made.timeout)
+  it("reads that promise an answer refuse an empty one: exit 1, kind decode", function()
+    for _, case in ipairs{
+      { argv = { "user" }, path = "/v1/user" },
+      { argv = { "billing", "--json" }, path = "/v1/billing" },
+      { argv = { "tables", "get", "tbl_idle" }, path = "/v1/tables/tbl_idle" },
+      { argv = { "deep-search", "get", "ds_1" }, path = "/v1/discovery_tasks/ds_1" },
+    } do
+      no_body(case.path, 200)
+      local out, err, status = run(case.argv)
+      assert.equal(1, status, err)
+      assert.equal("", out)
+      assert.matches("^extruct: decode: [^\n]*\n$", err)
+    end
   end)
 end)

@@ -14,11 +14,8 @@ local PITCH_CONFIG = { kind = "agent", name = "Pitch", key = "pitch",
                        value = { agent_type = "research_pro", prompt = "A pitch for {company}", output_format = "text" } }
 
 describe("extruct columns commands", function()
-  local session = helpers.mock_and_client()
-  local mock, client
-  before_each(function() mock, client = session.mock, session.client end)
-  local work, remove_work = support.scratch()
-  lazy_teardown(function() remove_work(".json") end)
+  local mock, client, work
+  support.against_mock({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   -- The table's columns as { id, key } in its order.
   local function columns_of(id)

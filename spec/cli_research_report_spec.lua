@@ -1,5 +1,6 @@
 -- extruct.cli.research_report: a Deep Research task's report as Markdown,
--- followed by its numbered sources; a pure function, so checked directly.
+-- followed by its numbered sources (unless it lists them already), or its
+-- fields as JSON; a pure function, so checked directly.
 local research_report = require("extruct.cli.research_report")
 local extruct = require("extruct")
 
@@ -82,6 +83,35 @@ describe("extruct.cli.research_report", function()
     assert.equal("the task holds no report", why(task{ markdown = "  \n" }))
     assert.equal("the task holds no report", why(task{ sources = { { id = 1, url = "https://a.example" } } }))
     assert.equal("not a Deep Research task", why("tsk_1"))
+  end)
+
+  it("adds no second list of sources to a report that ends in one naming every URL", function()
+    local sources = { { id = 1, url = "https://a.example" }, { id = 2, url = "https://b.example" } }
+    local listed = "# Anvils\n\nA [1], B [2].\n\n## Sources\n\n[1] https://a.example\n[2] https://b.example\n"
+    assert.equal(listed, markdown(task{ markdown = listed, sources = sources }))
+    local references = "Text [1] [2].\n\n### References\n\n- https://a.example\n- https://b.example"
+    assert.equal(references .. "\n", markdown(task{ markdown = references, sources = sources }))
+    -- a section that misses one, or URLs only in the text, get the list
+    local partial = "Text.\n\n## Sources\n\n[1] https://a.example\n"
+    assert.equal(partial .. "\n## Sources\n\n[1] https://a.example\n\n[2] https://b.example\n",
+      markdown(task{ markdown = partial, sources = sources }))
+    local inline = "See https://a.example and https://b.example."
+    assert.equal(inline .. "\n\n## Sources\n\n[1] https://a.example\n\n[2] https://b.example\n",
+      markdown(task{ markdown = inline, sources = sources }))
+  end)
+
+  it("shows a report made to an output schema as its fields in a JSON code block, given an encoder", function()
+    local report = { fields = { stage = "seed" }, sources = { { id = 1, url = "https://a.example" } } }
+    local encode = function(value) return extruct.encode(value, { pretty = true }) end
+    local text = assert(markdown(task(report), encode))
+    local json = text:match("^```json\n(.-)\n```\n\n## Sources\n\n%[1%] https://a%.example\n$")
+    assert.truthy(json, text)
+    assert.same({ stage = "seed" }, extruct.decode(json))
+    local none, why = markdown(task(report))
+    assert.is_nil(none)
+    assert.equal("the report is made of fields (an output schema), not Markdown", why)
+    assert.equal("the task failed: no", select(2, markdown(task(report, { status = "failed", failure_reason = "no" }),
+      encode)))
   end)
 
   it("renders whatever report a task that is still running already has", function()

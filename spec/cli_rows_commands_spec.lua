@@ -11,11 +11,8 @@ local run_extruct, lines_of, api_requests = support.run_extruct, support.lines_o
 local write_file = helpers.write_file
 
 describe("extruct rows commands", function()
-  local session = helpers.mock_and_client()
-  local mock, client
-  before_each(function() mock, client = session.mock, session.client end)
-  local work, remove_work = support.scratch()
-  lazy_teardown(function() remove_work(".csv", ".jsonl", ".json") end)
+  local mock, client, work
+  support.against_mock({ ".csv", ".jsonl", ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   local function stored_rows(id)
     local rows = {}

@@ -3,6 +3,7 @@
 -- help at every level, destructive commands, and the registry the commands,
 -- the help pages and docs/cli.md come from. The commands' own output is in
 -- cli_tables_commands_spec, cli_rows_commands_spec, cli_columns_commands_spec,
+-- cli_companies_spec, cli_deep_search_spec, cli_deep_research_spec,
 -- cli_account_spec and cli_wait_spec.
 local helpers = require("spec.helpers")
 local support = require("spec.support.cli")
@@ -31,9 +32,8 @@ local function with(list, ...)
 end
 
 describe("extruct command line", function()
-  local session = helpers.mock_and_client()
-  local work, remove_work = support.scratch()
-  lazy_teardown(function() remove_work(".err") end)
+  local work
+  local session = support.against_mock({ ".err" }, function(s) work = s.work end)
 
   describe("exit statuses", function()
     it("exits 1 on an API error, naming the kind on one line, without the token", function()
@@ -186,14 +186,7 @@ describe("extruct command line", function()
         hint = "tables delete" },
       { args = { "help", "records" }, says = "no help for 'records'", hint = "" },
     }
-    for _, case in ipairs(cases) do
-      it(table.concat(case.args, " "), function()
-        local out, err, status = run_extruct(session.mock, case.args)
-        support.assert_usage_error(out, err, status, case.hint)
-        assert.truthy(err:find("^extruct: [^\n]*" .. case.says:gsub("%p", "%%%0")), err)
-        assert.same({}, session.mock:requests())
-      end)
-    end
+    support.usage_error_cases(session, cases)
   end)
 
   describe("destructive commands", function()

@@ -16,11 +16,8 @@ local api_requests, query_value, query_pairs = support.api_requests, support.que
 local COLUMNS = support.COLUMNS
 
 describe("extruct tables commands", function()
-  local session = helpers.mock_and_client()
-  local mock, client
-  before_each(function() mock, client = session.mock, session.client end)
-  local work, remove_work = support.scratch()
-  lazy_teardown(function() remove_work(".json") end)
+  local mock, client, work
+  support.against_mock({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   describe("tables get", function()
     it("prints the table as one compact JSON document, equal to what get_table returns", function()

@@ -12,11 +12,8 @@ local q = helpers.shell_quote
 local run_extruct, lines_of = support.run_extruct, support.lines_of
 
 describe("extruct tables wait and tables run --wait", function()
-  local session = helpers.mock_and_client()
-  local mock, client
-  before_each(function() mock, client = session.mock, session.client end)
-  local work, remove_work = support.scratch()
-  lazy_teardown(function() remove_work(".done") end)
+  local mock, client, work
+  support.against_mock({ ".done" }, function(s) mock, client, work = s.mock, s.client, s.work end)
 
   describe("tables wait", function()
     it("prints plain progress lines on a non-terminal stderr, then the idle table on stdout", function()
@@ -145,35 +142,12 @@ describe("extruct tables wait and tables run --wait", function()
   end)
 
   describe("on a terminal", function()
-    local have_script = os.execute("command -v script >/dev/null 2>&1")
-    have_script = have_script == true or have_script == 0
+    local on_pty, frames = support.on_pty, support.frames
+    local script_it = support.script_it
 
-    -- The raw bytes a program wrote to a pty of `cols` columns (script -q
-    -- adds nothing), with stdout redirected to `out_file`.
-    local function on_pty(cols, args, out_file)
-      local words = {}
-      for i, word in ipairs(args) do words[i] = q(word) end
-      local inner = ("stty cols %d rows 20; EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct %s >%s"):format(
-        cols, q(mock.token), q(mock.url), q(helpers.LUA), table.concat(words, " "), q(out_file))
-      return helpers.run(("timeout 60 script -qfec %s /dev/null </dev/null"):format(q(inner)))
-    end
-
-    -- What was on the line each time it was redrawn.
-    local function frames(typescript)
-      local list = {}
-      for frame in typescript:gsub("\r\n", "\n"):gmatch("[^\r\n]+") do
-        if frame:find("%S") then list[#list + 1] = frame end
-      end
-      return list
-    end
-
-    it("draws a bar in place on stderr while stdout holds only the JSON (script)", function()
-      if not have_script then
-        pending("script(1) not found (Debian: bsdutils)")
-        return
-      end
+    script_it("draws a bar in place on stderr while stdout holds only the JSON (script)", function()
       mock:add_table{ id = "tbl_bar", polls = 6 }
-      local typescript = on_pty(100, { "tables", "wait", "tbl_bar", "--interval", "0.1" }, work)
+      local typescript = on_pty(mock, 100, { "tables", "wait", "tbl_bar", "--interval", "0.1" }, work)
       assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
       assert.truthy(typescript:find("\r", 1, true))
 
@@ -193,13 +167,9 @@ describe("extruct tables wait and tables run --wait", function()
       assert.matches("\r +\rtbl_bar: idle, 250/250 cells, 100%%, elapsed %d:%d%d\r?\n$", typescript)
     end)
 
-    it("keeps the bar's clocks moving between polls (script)", function()
-      if not have_script then
-        pending("script(1) not found (Debian: bsdutils)")
-        return
-      end
+    script_it("keeps the bar's clocks moving between polls (script)", function()
       mock:add_table{ id = "tbl_tick", polls = 2 }
-      local typescript = on_pty(100, { "tables", "wait", "tbl_tick", "--interval", "2.5" }, work)
+      local typescript = on_pty(mock, 100, { "tables", "wait", "tbl_tick", "--interval", "2.5" }, work)
       assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
       -- two polls, 2.5 s apart, yet the bar was redrawn with the time moving
       -- while the counts of the first poll stayed
@@ -214,13 +184,9 @@ describe("extruct tables wait and tables run --wait", function()
       assert.truthy(later, typescript)
     end)
 
-    it("narrows the bar to the terminal's width (script, 50 columns)", function()
-      if not have_script then
-        pending("script(1) not found (Debian: bsdutils)")
-        return
-      end
+    script_it("narrows the bar to the terminal's width (script, 50 columns)", function()
       mock:add_table{ id = "tbl_bar", polls = 3 }
-      local typescript = on_pty(50, { "tables", "wait", "tbl_bar", "--interval", "0.05" }, work)
+      local typescript = on_pty(mock, 50, { "tables", "wait", "tbl_bar", "--interval", "0.05" }, work)
       assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
       local bars = 0
       for _, frame in ipairs(frames(typescript)) do

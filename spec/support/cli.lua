@@ -1,8 +1,11 @@
 -- Shared pieces of the command-line specs (spec/cli_*_spec.lua): reading
--- what bin/extruct printed and what the mock was sent, scratch files, and
--- running the command line in-process with streams of its own.
+-- what bin/extruct printed and what the mock was sent, scratch files, the
+-- setup of a describe block against the mock, and running the command
+-- line in-process with streams of its own.
 local helpers = require("spec.helpers")
 local assert = require("luassert")
+
+local unpack = table.unpack or unpack
 
 local M = {}
 
@@ -69,6 +72,38 @@ function M.scratch()
   end
 end
 
+--- The setup of a spec that runs commands against the mock: the mock and a
+--- client for the enclosing describe block (helpers.mock_and_client, with
+--- `options`), and a scratch path `work` whose files (the path with each
+--- of `suffixes`) are removed after the block. bind(fixture) runs before
+--- every test, with fixture.mock, fixture.client and fixture.work current:
+---   local mock, client, work
+---   support.against_mock({ ".json" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+--- Returns the fixture (fixture:new_client(extra) makes another client).
+function M.against_mock(suffixes, bind, options)
+  local busted = require("busted")
+  local fixture = helpers.mock_and_client(options)
+  local work, remove = M.scratch()
+  fixture.work = work
+  busted.before_each(function() bind(fixture) end)
+  busted.lazy_teardown(function() remove(unpack(suffixes)) end)
+  return fixture
+end
+
+--- One test per case { args, says, hint }: `bin/extruct ARGS` is a usage
+--- error (see assert_usage_error) whose message holds `says`, pointing at
+--- the help of `hint`, and the mock of `fixture` is sent nothing.
+function M.usage_error_cases(fixture, cases)
+  for _, case in ipairs(cases) do
+    require("busted").it(table.concat(case.args, " "), function()
+      local out, err, status = M.run_extruct(fixture.mock, case.args)
+      M.assert_usage_error(out, err, status, case.hint)
+      assert.truthy(err:find("^extruct: [^\n]*" .. case.says:gsub("%p", "%%%0")), err)
+      assert.same({}, fixture.mock:requests())
+    end)
+  end
+end
+
 -- A stream that keeps what is written to it.
 local function collector()
   local stream = { parts = {} }
@@ -98,6 +133,43 @@ function M.main(argv, env, commands)
 end
 
 M.run_extruct = helpers.run_extruct
+
+local function found(command)
+  local ok = os.execute("command -v " .. command .. " >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+--- Whether script(1) is there to give a command a terminal.
+M.HAVE_SCRIPT = found("script")
+
+--- A test that needs script(1): pending where it is not installed.
+function M.script_it(name, test)
+  require("busted").it(name, function()
+    if not M.HAVE_SCRIPT then return require("busted").pending("script(1) not found (Debian: bsdutils)") end
+    return test()
+  end)
+end
+
+--- The raw bytes `bin/extruct ARGS` wrote to a pty of `cols` columns
+--- (script -q adds nothing), run against the mock with stdout redirected
+--- to `out_file`.
+function M.on_pty(mock, cols, args, out_file)
+  local q = helpers.shell_quote
+  local words = {}
+  for i, word in ipairs(args) do words[i] = q(word) end
+  local inner = ("stty cols %d rows 20; EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct %s >%s"):format(
+    cols, q(mock.token), q(mock.url), q(helpers.LUA), table.concat(words, " "), q(out_file))
+  return helpers.run(("timeout 60 script -qfec %s /dev/null </dev/null"):format(q(inner)))
+end
+
+--- What was on the terminal's line each time it was redrawn.
+function M.frames(typescript)
+  local list = {}
+  for frame in typescript:gsub("\r\n", "\n"):gmatch("[^\r\n]+") do
+    if frame:find("%S") then list[#list + 1] = frame end
+  end
+  return list
+end
 
 --- The columns of the tables the specs make: two inputs, one agent.
 M.COLUMNS = {

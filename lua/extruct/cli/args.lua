@@ -60,6 +60,20 @@ M.COUNT = {
   end,
 }
 
+--- A whole number from `min` to `max` (no upper bound when max is nil).
+function M.whole(min, max)
+  return {
+    want = max and ("a whole number from %d to %d"):format(min, max) or ("a whole number >= %d"):format(min),
+    parse = function(text)
+      local n = text:find("^%d+$") and tonumber(text)
+      if not n or n < min or n > (max or 1e9 - 1) then return nil end
+      return n
+    end,
+  }
+end
+
+M.OFFSET = M.whole(0)
+
 --- "a, b,c" -> { "a", "b", "c" }; an empty item makes the whole list invalid.
 M.ID_LIST = {
   want = "ids separated by commas",

@@ -123,13 +123,18 @@ function M.markdown(commands_registry)
   parts[#parts + 1] = "## Exit status\n"
   local codes = {}
   for i, item in ipairs(registry.EXIT_CODES) do codes[i] = { code(tostring(item.code)), item.meaning } end
+  -- the commands' own statuses by status, each in the order of the commands
+  local own = {}
   for _, entry in ipairs(commands_registry.commands) do
     for _, item in ipairs(registry.exit_codes(entry)) do
       if item.code > registry.EXIT_USAGE then
-        codes[#codes + 1] = { code(tostring(item.code)), ("%s %s"):format(code(entry.path), item.meaning) }
+        own[#own + 1] = { status = item.code, place = #own, row = { code(tostring(item.code)),
+                                                                     ("%s %s"):format(code(entry.path), item.meaning) } }
       end
     end
   end
+  table.sort(own, function(a, b) return a.status < b.status or (a.status == b.status and a.place < b.place) end)
+  for _, item in ipairs(own) do codes[#codes + 1] = item.row end
   parts[#parts + 1] = table_of({ "status", "meaning" }, codes)
   local group
   for _, entry in ipairs(commands_registry.commands) do

@@ -8,7 +8,8 @@
 ---
 --- The commands live in a registry (extruct.cli.registry), one entry each,
 --- in the command modules (extruct.cli.tables, extruct.cli.rows,
---- extruct.cli.columns, extruct.cli.account); the help pages
+--- extruct.cli.columns, extruct.cli.companies, extruct.cli.deep_search,
+--- extruct.cli.deep_research, extruct.cli.account); the help pages
 --- (extruct.cli.help) and docs/cli.md (extruct.cli.docs) are made from it.
 
 local args = require("extruct.cli.args")
@@ -23,6 +24,7 @@ M.EXIT_OK = registry.EXIT_OK
 M.EXIT_API = registry.EXIT_API
 M.EXIT_USAGE = registry.EXIT_USAGE
 M.EXIT_TIMEOUT = registry.EXIT_TIMEOUT
+M.EXIT_NOT_DONE = registry.EXIT_NOT_DONE
 
 local standard
 
@@ -91,7 +93,7 @@ local function dispatch(argv, sys, commands)
   local values, opts = registry.bind(entry, words, used, given)
   local ok, err, exit_code = entry.run(context.new(extruct, sys, opts, entry), values, opts)
   if ok then return M.EXIT_OK end
-  sys.stderr:write(output.one_line(tostring(err)), "\n")
+  sys.stderr:write(output.error_line(err), "\n")
   if exit_code then return exit_code end
   return err.kind == "config" and M.EXIT_USAGE or M.EXIT_API
 end

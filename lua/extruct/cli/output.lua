@@ -135,6 +135,48 @@ function M.two_columns(label, text, column, width)
   return M.wrap(text, width, label .. (" "):rep(column - M.text_width(label)), indent)
 end
 
+local function number_in(detail, key)
+  local value = type(detail) == "table" and detail[key] or nil
+  return type(value) == "number" and M.number_text(value) or nil
+end
+
+local function word_in(detail, key)
+  local value = type(detail) == "table" and detail[key] or nil
+  return type(value) == "string" and value:find("%S") and M.one_line(value) or nil
+end
+
+-- What a 402 means for the user, by its code, or nil for a code not known.
+local PAYMENT_TEXT = {
+  plan_required = function(detail)
+    local plan = word_in(detail, "required_plan") or "pro"
+    local text = ("this needs the %s plan"):format(plan:sub(1, 1):upper() .. plan:sub(2))
+    local current = word_in(detail, "plan_tier")
+    if current then text = text .. (" (the organization is on the %s plan)"):format(current) end
+    return text .. "; `extruct billing` shows the plan"
+  end,
+  payment_failed = function()
+    return "the organization's last payment failed: update its payment method with Extruct to go on"
+  end,
+  insufficient_credits = function(detail)
+    local required, available = number_in(detail, "required_credits"), number_in(detail, "available_credits")
+    if required and available then
+      return ("not enough credits: this needs %s, and %s %s available"):format(required, available,
+        available == "1" and "is" or "are")
+    end
+    return "not enough credits for this request; `extruct user` shows how many are left"
+  end,
+}
+
+--- The line that reports a failed command on stderr: "extruct: KIND:
+--- message". A 402 says in words what the plan, the payment or the credits
+--- lack, followed by the API's code.
+function M.error_line(err)
+  if errors.is_error(err) and err.kind == "payment" and PAYMENT_TEXT[err.code] then
+    return M.one_line(("extruct: payment: %s [%s, HTTP 402]"):format(PAYMENT_TEXT[err.code](err.detail), err.code))
+  end
+  return M.one_line(tostring(err))
+end
+
 local function output_error(why)
   return errors.new("output", "cannot write to stdout: " .. tostring(why))
 end

@@ -1,6 +1,7 @@
---- extruct.cli.progress: a run's progress in words, and the reports of a
---- wait on stderr: a bar redrawn in place on a terminal, plain lines
---- otherwise; one bar per table when several are waited for.
+--- extruct.cli.progress: a run's or a task's progress in words, and the
+--- reports of a wait on stderr: a bar (for a task, its summary line)
+--- redrawn in place on a terminal, plain lines otherwise; one bar per table
+--- when several are waited for.
 
 local output = require("extruct.cli.output")
 
@@ -65,18 +66,64 @@ function M.bar_line(id, counts, percent, elapsed, since_change, width)
     or (numbers .. "  " .. times):sub(1, math.max(room, 1))
 end
 
--- One table's report. Redraws pad over the previous line instead of using
--- escape sequences, so TERM=dumb terminals work too.
+--- The line of a task on a terminal `width` columns wide, without a
+--- newline: its summary and the times, the time since the last change
+--- dropped first as the terminal narrows, then cut to fit.
+function M.task_line(id, summary, elapsed, since_change, width)
+  local room = math.max(width - 1, 1) -- the last column would wrap on some terminals
+  local lead = one_line(id) .. ": " .. summary .. ", elapsed " .. M.duration(elapsed)
+  local full = lead .. ", last change " .. M.duration(since_change) .. " ago"
+  if #full <= room then return full end
+  return lead:sub(1, room)
+end
+
+local function plural(n, word)
+  return ("%s %s%s"):format(count_text(n), word, n == 1 and "" or "s")
+end
+
+local function count_of(value)
+  return (type(value) == "number" and value >= 0 and value < math.huge) and value or 0
+end
+
+local function status_of(task)
+  local status = type(task) == "table" and task.status or nil
+  return type(status) == "string" and status ~= "" and one_line(status) or "unknown status"
+end
+
+--- A Deep Search task in words: "in_progress, 2/3 results, 3 discovered,
+--- 3 enriched, 2 evaluated" (", exhausted" once no more candidates come).
+function M.deep_search_summary(task)
+  task = type(task) == "table" and task or {}
+  local text = ("%s, %s/%s results, %s discovered, %s enriched, %s evaluated"):format(status_of(task),
+    count_text(count_of(task.num_results)), count_text(count_of(task.desired_num_results)),
+    count_text(count_of(task.num_results_discovered)), count_text(count_of(task.num_results_enriched)),
+    count_text(count_of(task.num_results_evaluated)))
+  if task.is_exhausted == true then text = text .. ", exhausted" end
+  return text
+end
+
+--- A Deep Research task in words: "in_progress, 3 iterations, 25 agents,
+--- 75 sources".
+function M.deep_research_summary(task)
+  task = type(task) == "table" and task or {}
+  return ("%s, %s, %s, %s"):format(status_of(task), plural(count_of(task.iterations), "iteration"),
+    plural(count_of(task.agents), "agent"), plural(count_of(task.sources), "source"))
+end
+
+-- One table's or task's report. Redraws pad over the previous line instead
+-- of using escape sequences, so TERM=dumb terminals work too.
 local Reporter = {}
 Reporter.__index = Reporter
 
 local PLAIN_LINE_AT_LEAST_EVERY = 60
 
---- The report of waiting for table `id`, on ctx's stderr.
-function M.reporter(ctx, id)
+--- The report of waiting for table `id`, on ctx's stderr; or for a task,
+--- when `summarize(task)` gives its summary (then a terminal shows the
+--- summary line redrawn in place instead of a bar).
+function M.reporter(ctx, id, summarize)
   local started = ctx.extruct.now()
   return setmetatable({
-    extruct = ctx.extruct, sys = ctx.sys, id = id, now = ctx.extruct.now,
+    extruct = ctx.extruct, sys = ctx.sys, id = id, now = ctx.extruct.now, summarize = summarize,
     tty = ctx.sys.isatty(2), started = started, printed_at = started, drawn = 0,
   }, Reporter)
 end
@@ -90,6 +137,9 @@ end
 function Reporter:line(width)
   if not self.last_table then return nil end
   local now = self.now()
+  if self.summarize then
+    return M.task_line(self.id, self.summary, now - self.started, now - self.changed_at, width or self:width())
+  end
   return M.bar_line(self.id, self.counts, self.percent, now - self.started, now - self.changed_at, width or self:width())
 end
 
@@ -114,9 +164,14 @@ function Reporter:plain_line()
   return ("%s: %s, elapsed %s\n"):format(one_line(self.id), self.summary, M.duration(self.now() - self.started))
 end
 
---- Takes in the table a poll saw; returns whether the summary changed.
+--- Takes in the table (or task) a poll saw; returns whether the summary changed.
 function Reporter:record(t)
-  local summary, counts, percent = M.run_summary(self.extruct, t)
+  local summary, counts, percent
+  if self.summarize then
+    summary = self.summarize(t)
+  else
+    summary, counts, percent = M.run_summary(self.extruct, t)
+  end
   local changed = summary ~= self.summary
   if changed then self.changed_at = self.now() end
   self.last_table, self.summary, self.counts, self.percent = t, summary, counts, percent

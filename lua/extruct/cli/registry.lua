@@ -28,22 +28,27 @@ local M = {}
 
 --- The modules whose entries make the standard command line, in the order
 --- of the help pages.
-M.COMMAND_MODULES = { "extruct.cli.tables", "extruct.cli.rows", "extruct.cli.columns", "extruct.cli.account" }
+M.COMMAND_MODULES = { "extruct.cli.tables", "extruct.cli.rows", "extruct.cli.columns", "extruct.cli.companies",
+                      "extruct.cli.deep_search", "extruct.cli.deep_research", "extruct.cli.account" }
 
 M.EXIT_OK = 0
 M.EXIT_API = 1      -- the API answered with an error, or the network failed
 M.EXIT_USAGE = 2    -- bad command line, configuration or input file
 M.EXIT_TIMEOUT = 3  -- a wait ran out of time
+M.EXIT_NOT_DONE = 4 -- a report asked for before the task wrote it
 
 --- What the exit statuses every command may end with mean.
 M.EXIT_CODES = {
   { code = M.EXIT_OK, meaning = "success" },
-  { code = M.EXIT_API, meaning = "API or network error, or stdout cannot be written; stderr has one line"
-    .. " naming the kind: \"extruct: KIND: message\"" },
+  { code = M.EXIT_API, meaning = "API or network error, a Deep Search or Deep Research task that ended failed"
+    .. " (kind `failed`, with the API's reason), or stdout cannot be written; stderr has one line naming the"
+    .. " kind: \"extruct: KIND: message\". A 402 says what is missing: \"extruct: payment: this needs the Pro"
+    .. " plan ...\", \"... not enough credits ...\" or \"... last payment failed ...\"" },
   { code = M.EXIT_USAGE, meaning = "usage or configuration error: unknown or misplaced option, bad value,"
     .. " a missing argument (ID, FILE...), unknown command, no token, unreadable or empty token file,"
     .. " malformed base URL,"
-    .. " an input FILE that cannot be read or is malformed (the message names the line), a destructive"
+    .. " an input FILE that cannot be read or is malformed (the message names the line), an --output FILE"
+    .. " that cannot be written, a destructive"
     .. " command without --yes; nothing is sent. Also a column key the table does not have (`tables data"
     .. " --columns`, after reading the table's header)" },
 }

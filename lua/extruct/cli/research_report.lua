@@ -10,9 +10,14 @@
 ---
 ---   [2] https://example.com/b
 ---
+--- A report whose Markdown already ends in a section of sources that lists
+--- every URL is not given a second one. A report made to an output schema
+--- (`fields` instead of Markdown) is shown as its fields in a JSON code
+--- block, when the caller passes a JSON encoder.
+---
 --- A pure function of the task table { status, report = { markdown,
---- sources = { { id, url }, ... } } }; it reads nothing else and prints
---- nothing.
+--- fields, sources = { { id, url }, ... } } }; it reads nothing else and
+--- prints nothing.
 
 local M = {}
 
@@ -52,15 +57,36 @@ local function numbered_sources(sources)
   return list
 end
 
+-- Whether the text ends in a section headed "Sources" (or "References")
+-- that names every one of the sources' URLs.
+local function lists_sources(text, sources)
+  local section
+  for heading_at, title in text:gmatch("()\n#+[ \t]+([^\n]-)[ \t]*\n") do
+    local word = title:lower()
+    if word == "sources" or word == "references" then section = text:sub(heading_at) end
+  end
+  if not section then return false end
+  for _, source in ipairs(sources) do
+    if not section:find(source.url, 1, true) then return false end
+  end
+  return true
+end
+
 --- The task's report as Markdown, ending in one newline; or nil and why
 --- there is none: the task failed, it has not written a report yet, or it
 --- finished without one. A task still running that already holds a report
---- has it rendered as it stands.
-function M.markdown(task)
+--- has it rendered as it stands. encode(value): JSON text, for a report of
+--- fields (without it, such a report is "not Markdown").
+function M.markdown(task, encode)
   if type(task) ~= "table" then return nil, "not a Deep Research task" end
   local status = type(task.status) == "string" and task.status or nil
   local report = type(task.report) == "table" and task.report or nil
   local text = report and type(report.markdown) == "string" and report.markdown or nil
+  if (text == nil or not text:find("%S")) and report and type(report.fields) == "table" and status ~= "failed" then
+    if not encode then return nil, "the report is made of fields (an output schema), not Markdown" end
+    local json = encode(report.fields)
+    if type(json) == "string" then text = "```json\n" .. json:gsub("%s+$", "") .. "\n```" end
+  end
   if status == "failed" then
     local reason = type(task.failure_reason) == "string" and one_line(task.failure_reason) or ""
     return nil, "the task failed" .. (reason ~= "" and ": " .. reason or "")
@@ -73,7 +99,7 @@ function M.markdown(task)
   end
   local parts = { (text:gsub("^%s*\n", ""):gsub("%s+$", "")) }
   local sources = numbered_sources(report.sources)
-  if #sources > 0 then
+  if #sources > 0 and not lists_sources("\n" .. parts[1] .. "\n", sources) then
     parts[#parts + 1] = "## Sources"
     for _, source in ipairs(sources) do
       parts[#parts + 1] = ("[%d] %s"):format(source.number, source.url)

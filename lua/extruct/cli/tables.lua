@@ -6,6 +6,7 @@ local csv = require("extruct.csv")
 local errors = require("extruct.errors")
 local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
+local paging = require("extruct.cli.paging")
 local progress = require("extruct.cli.progress")
 local rows_commands = require("extruct.cli.rows")
 local waiting = require("extruct.cli.waiting")
@@ -135,29 +136,15 @@ order on the server; a table carrying any of the --tag tags is listed.
     "extruct tables list --tag demo --sort name --json | jq -r .id",
   },
   run = function(ctx, _, opts)
-    local client = ctx:client()
     local page_size = opts.page_size or math.min(opts.limit or LIST_PAGE_SIZE, LIST_PAGE_SIZE)
-    local lines = { { "ID", "NAME", "KIND", "CREATED" } }
-    local count = 0
     local query = { kind = opts.kind, scope = opts.scope, search = opts.search, tags = opts.tags, sort = opts.sort,
                     view = opts.view, limit = page_size }
-    for t, err in client:iter_tables(query) do
-      if not t then return nil, err end
-      if opts.json then
-        local ok, why = ctx:json_line(t)
-        if not ok then return nil, why end
-      else
-        t = type(t) == "table" and t or {}
-        lines[#lines + 1] = { field_text(t.id), field_text(t.name), field_text(t.kind), output.created_text(t.created_at) }
-      end
-      count = count + 1
-      if count == opts.limit then break end
-    end
-    if not opts.json then
-      local ok, err = ctx:write(output.aligned(lines))
-      if not ok then return nil, err end
-    end
-    return ctx:flush()
+    return paging.print_listing(ctx, opts, ctx:client():iter_tables(query), {
+      { "ID", function(t) return field_text(t.id) end },
+      { "NAME", function(t) return field_text(t.name) end },
+      { "KIND", function(t) return field_text(t.kind) end },
+      { "CREATED", function(t) return output.created_text(t.created_at) end },
+    })
   end,
 }
 

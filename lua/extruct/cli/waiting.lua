@@ -1,6 +1,7 @@
---- extruct.cli.waiting: waiting for tables to go idle with a progress
---- report, for `tables wait` and `tables run --wait`, and the options that
---- shape the wait.
+--- extruct.cli.waiting: waiting with a progress report on stderr, for
+--- tables to go idle (`tables wait`, `tables run --wait`) and for Deep
+--- Search and Deep Research tasks to end; and the options that shape a
+--- wait.
 
 local args = require("extruct.cli.args")
 local progress = require("extruct.cli.progress")
@@ -8,45 +9,61 @@ local registry = require("extruct.cli.registry")
 
 local M = {}
 
--- wait_until_idle's default, which --max-interval must not undercut
-local DEFAULT_INTERVAL = 5
+--- The options of a wait, in the order of the help pages, their help
+--- naming the client's defaults for it: { interval, max_interval (nil:
+--- the interval), timeout }.
+function M.options(defaults)
+  local interval = defaults.interval
+  return {
+    args.option{ name = "--interval", value = "S", type = args.SECONDS,
+                 help = ("seconds between polls (default %g)"):format(interval) },
+    args.option{
+      name = "--max-interval", value = "S", type = args.SECONDS,
+      help = "while a poll shows no change, the pause grows (x1.5) up to S seconds; any change resets it"
+        .. (defaults.max_interval and (" (default %g, or the interval when that is longer)"):format(defaults.max_interval)
+            or " (default: the interval, so no growth)"),
+      check = function(opts, fail)
+        local given = opts.interval or interval
+        if opts.max_interval < given then
+          fail(("--max-interval (%g) must be at least --interval (%g)"):format(opts.max_interval, given))
+        end
+      end,
+    },
+    args.option{ name = "--timeout", value = "S", type = args.SECONDS_OR_ZERO,
+                 help = ("give up after S seconds, exit status 3 (default %g); 0 polls once"):format(defaults.timeout) },
+    args.option{ name = "--quiet", help = "no progress report" },
+  }
+end
 
---- The options of a wait, in the order of the help pages.
-M.OPTIONS = {
-  args.option{ name = "--interval", value = "S", type = args.SECONDS, help = "seconds between polls (default 5)" },
-  args.option{
-    name = "--max-interval", value = "S", type = args.SECONDS,
-    help = "while a poll shows no change, the pause grows (x1.5) up to S seconds; any change resets it"
-      .. " (default: the interval, so no growth)",
-    check = function(opts, fail)
-      local interval = opts.interval or DEFAULT_INTERVAL
-      if opts.max_interval < interval then
-        fail(("--max-interval (%g) must be at least --interval (%g)"):format(opts.max_interval, interval))
-      end
-    end,
-  },
-  args.option{ name = "--timeout", value = "S", type = args.SECONDS_OR_ZERO,
-               help = "give up after S seconds, exit status 3 (default 900); 0 polls once" },
-  args.option{ name = "--quiet", help = "no progress report" },
-}
+--- The options of waiting for a table (wait_until_idle's defaults).
+M.OPTIONS = M.options{ interval = 5, timeout = 900 }
 
---- The exit status of a failed wait: 3 when time ran out.
-local function exit_code_of(err)
+--- A check for commands that wait only with --wait: the options among
+--- `wait_options` need it.
+function M.need_wait(wait_options)
+  return function(opts, fail, spelled)
+    if opts.wait then return end
+    for _, spec in ipairs(wait_options) do
+      if spelled[spec.key] then fail(("option %s needs --wait"):format(spelled[spec.key])) end
+    end
+  end
+end
+
+--- The exit status of a failed wait: 3 when time ran out (nil: the usual).
+function M.exit_code_of(err)
   return err.kind == "timeout" and registry.EXIT_TIMEOUT or nil
 end
 
---- Waits for table `id` to go idle, reporting progress on stderr, then
---- prints it as JSON: true, or nil, err and the exit status.
-function M.wait_one(ctx, id)
+-- The options for a client's wait from the command's, reporting to
+-- `reporter` after every poll; on a terminal the pauses are cut into
+-- seconds so the clocks on the line keep moving.
+local function wait_options(ctx, reporter, extra)
   local opts, extruct = ctx.opts, ctx.extruct
-  local client = ctx:client()
-  local reporter = progress.reporter(ctx, id)
   local wait_opts = { interval = opts.interval, max_interval = opts.max_interval, timeout = opts.timeout }
-  if not opts.quiet then
-    wait_opts.on_progress = function(t) reporter:update(t) end
-  end
-  if reporter.tty and not opts.quiet then
-    -- the bar's clocks keep moving between polls: redrawn every second
+  for key, value in pairs(extra or {}) do wait_opts[key] = value end
+  if opts.quiet then return wait_opts end
+  wait_opts.on_progress = function(t) reporter:update(t) end
+  if reporter.tty then
     wait_opts.sleep = function(pause)
       local wake_at = extruct.now() + pause
       while true do
@@ -57,10 +74,30 @@ function M.wait_one(ctx, id)
       end
     end
   end
-  local t, err = client:wait_until_idle(id, wait_opts)
-  if not opts.quiet then reporter:finish() end
-  if not t then return nil, err, exit_code_of(err) end
+  return wait_opts
+end
+
+--- Waits for table `id` to go idle, reporting progress on stderr, then
+--- prints it as JSON: true, or nil, err and the exit status.
+function M.wait_one(ctx, id)
+  local reporter = progress.reporter(ctx, id)
+  local t, err = ctx:client():wait_until_idle(id, wait_options(ctx, reporter))
+  if not ctx.opts.quiet then reporter:finish() end
+  if not t then return nil, err, M.exit_code_of(err) end
   return ctx:print_json(t)
+end
+
+--- Waits for a task with client[method] (wait_deep_search,
+--- wait_deep_research), reporting `summarize(task)` on stderr after every
+--- poll. Returns the finished task, or nil, err and the exit status (a
+--- task that ended failed is an error of kind `failed`: exit status 1).
+function M.wait_task(ctx, id, method, summarize)
+  local client = ctx:client()
+  local reporter = progress.reporter(ctx, id, summarize)
+  local task, err = client[method](client, id, wait_options(ctx, reporter))
+  if not ctx.opts.quiet then reporter:finish() end
+  if not task then return nil, err, M.exit_code_of(err) end
+  return task
 end
 
 --- Waits for several tables at once, a progress line each, then prints the
@@ -68,14 +105,13 @@ end
 --- when another failed).
 function M.wait_many(ctx, ids)
   local opts, extruct = ctx.opts, ctx.extruct
-  local client = ctx:client()
   local reporter = progress.multi_reporter(ctx, ids)
   local wait_opts = { interval = opts.interval, max_interval = opts.max_interval, timeout = opts.timeout,
                       concurrency = opts.concurrency }
   if not opts.quiet then
     wait_opts.on_progress = function(id, t) reporter:update(id, t) end
   end
-  local tables, err = client:wait_all(ids, wait_opts)
+  local tables, err = ctx:client():wait_all(ids, wait_opts)
   if not opts.quiet then reporter:finish() end
   local printed = {}
   for _, id in ipairs(ids) do
@@ -86,7 +122,7 @@ function M.wait_many(ctx, ids)
       if not ok then return nil, why end
     end
   end
-  if not tables then return nil, err, exit_code_of(err) end
+  if not tables then return nil, err, M.exit_code_of(err) end
   return true
 end
 
