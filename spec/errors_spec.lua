@@ -1,3 +1,8 @@
+-- Error objects (lua/extruct/errors.lua) and URL building
+-- (lua/extruct/url.lua), in process: how an error reads, the one list of
+-- kinds (extruct.errors loads without the C core, which holds it), the
+-- API's detail.error as err.code, statuses mapped to kinds, Retry-After as
+-- seconds or an HTTP date; path segments, query strings and base URL checks.
 local errors = require("extruct.errors")
 local url = require("extruct.url")
 
