@@ -3,7 +3,8 @@
 -- has a heading or a table entry in docs/api.md and is one click away from
 -- the README. Every link of the README reaches a file that exists, and
 -- every link to a heading, from the README, spec/README.md or docs/,
--- reaches a file and a heading that exist.
+-- reaches a file and a heading that exist. spec/README.md names every
+-- spec file under spec/, and no other.
 local helpers = require("spec.helpers")
 local extruct = require("extruct")
 
@@ -202,6 +203,55 @@ describe("README.md", function()
       if not reached("client:" .. name) then missing[#missing + 1] = "client:" .. name end
     end
     assert.same({}, missing, "no link from README.md to the heading of")
+  end)
+end)
+
+-- The spec files a text names: `name_spec` stands for spec/name_spec.lua,
+-- `folder/name_spec` for spec/folder/name_spec.lua, with or without a
+-- leading "spec/". Returns their paths, in the order named.
+local function named_specs(text)
+  local found = {}
+  for name in text:gmatch("%f[%w_/]([%a][%w_/]-_spec)%f[^%w_/]") do
+    found[#found + 1] = "spec/" .. name:gsub("^spec/", "") .. ".lua"
+  end
+  return found
+end
+
+describe("spec/README.md", function()
+  local text = assert(read("spec/README.md"), "missing spec/README.md")
+  local files, named = {}, {}
+  for path in helpers.run("find spec -name '*_spec.lua'"):gmatch("[^\n]+") do files[path] = true end
+  for _, path in ipairs(named_specs(text)) do named[path] = true end
+
+  local function sorted(set)
+    local list = {}
+    for path in pairs(set) do list[#list + 1] = path end
+    table.sort(list)
+    return list
+  end
+
+  it("finds what it checks: the spec files, and the names in a text", function()
+    assert.truthy(#sorted(files) >= 40, table.concat(sorted(files), " "))
+    assert.truthy(files["spec/docs_spec.lua"] and files["spec/integration/oom_spec.lua"])
+    assert.same({ "spec/cli_spec.lua", "spec/integration/oom_spec.lua", "spec/tables_spec.lua" },
+      named_specs("`cli_spec` and `integration/oom_spec`: busted spec/tables_spec.lua;"
+        .. " the files named `*_spec.lua` in `spec/` and `spec/integration/`"))
+  end)
+
+  it("names every spec file under spec/, those of a folder with the folder", function()
+    local missing = {}
+    for _, path in ipairs(sorted(files)) do
+      if not named[path] then missing[#missing + 1] = path end
+    end
+    assert.same({}, missing, "spec files that spec/README.md does not name")
+  end)
+
+  it("names only spec files that exist", function()
+    local stale = {}
+    for _, path in ipairs(sorted(named)) do
+      if not files[path] then stale[#stale + 1] = path end
+    end
+    assert.same({}, stale, "spec/README.md names spec files that do not exist")
   end)
 end)
 
