@@ -54,7 +54,7 @@ Error.__tostring = function(err)
 end
 M.Error = Error
 
--- The kinds of error, in the README's order: the C core holds the list
+-- The kinds of error, in docs/errors.md's order: the C core holds the list
 -- (its own failures name their kinds from it), and M.KINDS is a copy. It is
 -- read when first needed, so that code wanting only this file's helpers
 -- (the command line's help pages and docs) loads it without the core.
