@@ -68,8 +68,9 @@ local function server_source()
 end
 
 -- What the cosocket transport uses of nginx's API, over luasocket: enough
--- to run extruct.cosocket's own code outside nginx (spec/openresty_spec.lua
--- runs it inside nginx). Kept-alive sockets are closed, not pooled.
+-- to run extruct.cosocket's own code outside nginx
+-- (spec/integration/openresty_spec.lua runs it inside nginx). Kept-alive
+-- sockets are closed, not pooled.
 local function fake_ngx()
   local ngx = { connections = 0, socket = {} }
   function ngx.now() return socket.gettime() end
