@@ -142,7 +142,7 @@ function M.markdown(commands_registry)
     if words ~= group then
       group = words
       local _, described = commands_registry:lookup(group)
-      parts[#parts + 1] = "## extruct " .. (group ~= "" and group or "commands") .. "\n"
+      parts[#parts + 1] = "## extruct " .. (group ~= "" and group or "(commands without a group)") .. "\n"
       if described and described.help then parts[#parts + 1] = M.prose(described.help) .. "\n" end
     end
     parts[#parts + 1] = command_section(entry)
