@@ -285,7 +285,7 @@ describe("encode of proxy tables", function()
 end)
 
 describe("cJSON's process-wide hooks", function()
-  it("are installed once per process: a later lua_State loading the module leaves a host's hooks alone", function()
+  it("are the host's: a later lua_State loading the module leaves a host's hooks alone", function()
     local host = os.tmpname()
     local out, status = helpers.build_host("cjson_host", host)
     assert.equal(0, status, out)

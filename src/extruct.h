@@ -10,11 +10,8 @@
 
 /* Registry names of the metatables owned by the core. */
 #define EX_CLIENT_MT "extruct.core.client"
-#define EX_TREE_MT "extruct.core.json_tree"
 #define EX_ARRAY_MT "extruct.core.array"
 #define EX_ENCODE_MT "extruct.core.encode_guard"
-/* Registry key of the JSON decoder's per-state arena. */
-#define EX_ARENA_KEY "extruct.core.json_arena"
 
 /* The kinds of error a failed call reports, in the order the README lists
  * them: the one list, exported as core.error_kinds, from which
@@ -47,15 +44,16 @@ const char *ex_kind_name(ex_error_kind kind);
 
 /* Decodes len bytes of JSON at text. On success pushes the Lua value and
  * returns 1; on failure pushes an error message and returns 0. Raises only
- * on memory errors, and never leaks the parse tree when it does. With
+ * on memory errors, and leaks nothing when it does. With
  * strict 0, raw control characters (U+0000..U+001F) inside strings are
  * kept as they are instead of refused (response bodies: the API sends raw
  * newlines in strings); all else is checked as strictly. */
 int ex_json_push(lua_State *L, const char *text, size_t len, int strict);
 
-/* Arena chunks of the JSON decoder alive on the calling thread; zero
- * whenever no decode is running (the allocation-failure harness checks). */
-long ex_json_live_chunks(void);
+/* Whether a decode is building its value on the calling thread (set when
+ * one starts, cleared when it returns; the allocation-failure harness counts
+ * the failures that hit one). */
+int ex_json_decoding(void);
 
 /* Pushes the response table { status, headers, body | body_error, body_text }
  * built from the raw header block of the final response (may be NULL) and

@@ -1,193 +1,147 @@
-/* JSON text -> Lua values through cJSON.
+/* JSON text -> Lua values, in one pass.
  *
- * cJSON builds a tree first; the tree is held by a small userdata (a guard)
- * with a __gc, so a memory error raised while the Lua tables are built
- * cannot leak it. Nesting is bounded twice: cJSON refuses input nested
- * deeper than CJSON_NESTING_LIMIT, and every level of the conversion asks
- * lua_checkstack for room and fails cleanly when there is none.
- *
- * Speed (bench/README.md has the measurements): cJSON's own malloc/free per
- * node and per string cost more than the whole Lua build, so while this
- * module's parse runs on a thread, cJSON allocates from a bump arena owned
- * by the guard (chunks come from the lua_State's allocator and go back in
- * one sweep; no cJSON_Delete). The hooks are installed process-wide with
- * cJSON_InitHooks, once per process, and outside our parse they are plain
- * malloc/free, so other cJSON users in the process keep working; a host
- * that installs its own cJSON hooks replaces ours (decoding still works,
- * without the arena) or is replaced by ours if it installed them first.
- * The collector is stopped while the tables are built, when the host had it
- * running, and restarted on every exit path, a memory error included.
- *
- * Before cJSON sees the text, json_scan checks what cJSON would let through
- * and JSON forbids: numbers outside JSON's grammar ("-01", "2.", "-.5"),
- * control characters (raw in strings, or between tokens other than the
- * four whitespace ones) and \u escapes without four hex digits. It also
- * finds escaped NULs (\u0000): cJSON's strings end at the first NUL, so
- * each one is rewritten to byte 0xFF, which no string of a text without
- * raw 0xFF bytes can otherwise hold, and turned back into NUL when the Lua
- * string is made.
+ * The parser reads the text once and builds the Lua value as it goes, as
+ * lua-cjson does, checking RFC 8259's grammar on the way: numbers in JSON's
+ * form only ("-01", "2.", "-.5" are refused), no control characters between
+ * tokens other than the four whitespace ones, none raw inside strings (in a
+ * strict decode), \u escapes with four hex digits, surrogates in pairs. An
+ * escaped NUL (\u0000) and, in a lenient decode, a raw one are kept: Lua
+ * strings hold any byte.
  *
  * Strict or lenient: a lenient decode keeps raw control characters
- * (U+0000..U+001F) inside strings as they are, as cJSON itself and
- * Python's json.loads(strict=False) do, because the Extruct API sends raw
- * newlines inside strings (a Deep Research task echoes its brief so).
- * Everything else is checked the same in both modes. A raw NUL in a string
- * is marked like an escaped one. */
+ * (U+0000..U+001F) inside strings as they are, as Python's
+ * json.loads(strict=False) does, because the Extruct API sends raw newlines
+ * inside strings (a Deep Research task echoes its brief so). Everything
+ * else is checked the same in both modes.
+ *
+ * Speed (bench/README.md has the measurements): the members of an object
+ * and the elements of an array wait on the Lua stack until the container
+ * closes, or until JSON_BATCH of them have come, so most tables are made at
+ * their final size in one go and never rehashed while they fill. Plain
+ * string bytes are skipped eight at a time; a string without escapes goes
+ * to lua_pushlstring straight from the text; integers and short decimals
+ * are converted without strtod.
+ *
+ * Nothing in C owns memory while Lua may raise: the value being built lives
+ * on the Lua stack, so a memory error anywhere leaves nothing behind (the
+ * one malloc, for a number too long for a local buffer, is freed before any
+ * Lua call). Nesting is bounded twice: deeper than JSON_MAX_DEPTH levels is
+ * a decode error, and every level asks lua_checkstack for room and fails
+ * cleanly when there is none. The collector is paused while a big text is
+ * converted, when the host had it running, and restarted on every exit
+ * path, a memory error included. */
 #define _POSIX_C_SOURCE 200809L
+#include <float.h>
+#include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "extruct.h"
 
-/* One chunk of the arena; the data follows the header. */
-typedef struct json_chunk {
-  struct json_chunk *next;
-  size_t size; /* bytes of data, for the allocator's free */
-} json_chunk;
-
-#define JSON_ALIGN 16
-#define JSON_CHUNK_HEADER ((sizeof(json_chunk) + JSON_ALIGN - 1) / JSON_ALIGN * JSON_ALIGN)
-/* Bytes of cJSON tree per byte of JSON text, about, on table data (a node
- * is 64 bytes, and every key and string is a block of its own). */
-#define JSON_TREE_RATIO 5
-#define JSON_MIN_CHUNK ((size_t)16 * 1024)
+/* The deepest nesting taken; the encoder refuses the same. */
+#define JSON_MAX_DEPTH 1000
 /* Texts from this size on are converted with the collector paused. */
 #define JSON_PAUSE_GC_FROM ((size_t)64 * 1024)
-/* The largest chunk a lua_State keeps for its next decode. */
-#define JSON_MAX_SPARE ((size_t)64 * 1024 * 1024)
+/* Stack slots the elements (or members, two slots each) of one container
+ * may take while they wait to go into its table: bounds what a wide
+ * container takes. */
+#define JSON_BATCH 256
+/* Stack slots all open containers' waiting values may take together: past
+ * it a container fills its table as its values come. With the two slots
+ * each level holds for itself, 1000 levels stay within the 8000 slots that
+ * LuaJIT (and Lua 5.1) let a C function have. */
+#define JSON_WAIT_BUDGET 4096
+/* Escaped strings up to this length are unescaped in the parser's buffer. */
+#define JSON_SCRATCH 512
+/* Numbers up to this length are copied for strtod in a local buffer. */
+#define JSON_NUMBER_BUFFER 64
 
-/* Per lua_State (a registry userdata): the allocator arena chunks come
- * from, and one spare chunk kept from the last decode. Reusing it is the
- * single biggest saving on LuaJIT, whose allocator hands big blocks back to
- * the kernel at once, so every decode would fault in fresh pages. */
+/* The registry key of the array metatable (also registered by name). */
+static const char json_array_mt_key = 0;
+
+/* A decode is building its value on this thread (the allocation-failure
+ * harness counts the failures that hit one). */
+static __thread int json_decoding;
+
+int ex_json_decoding(void) { return json_decoding; }
+
+typedef enum {
+  JSON_SYNTAX,   /* invalid JSON at byte N */
+  JSON_PROBLEM,  /* invalid JSON: <problem> at byte N */
+  JSON_DEPTH,    /* nested deeper than JSON_MAX_DEPTH */
+  JSON_STACK,    /* the Lua stack cannot grow */
+  JSON_TRAILING, /* data after the value */
+  JSON_NOMEM     /* the number buffer could not be allocated */
+} json_error;
+
 typedef struct {
-  lua_Alloc alloc;
-  void *alloc_ud;
-  json_chunk *spare;
-} json_arena_home;
+  lua_State *L;
+  const char *text, *end;
+  const char *p; /* the next byte to read */
+  int strict;
+  int depth;
+  int waiting;  /* stack slots of values waiting in all open containers */
+  int array_mt; /* stack index of the array metatable */
+  int ok;       /* the value was built (set by json_run) */
+  json_error error;
+  const char *problem;
+  size_t error_at;
+  char scratch[JSON_SCRATCH];
+} json_parser;
 
-typedef struct {
-  cJSON *root;
-  json_arena_home *home; /* NULL: the tree lives in cJSON's malloc */
-  json_chunk *chunks;    /* newest first */
-  char *next, *end;      /* free space in the newest chunk */
-  size_t next_chunk;     /* size the next chunk asks for */
-  int out_of_memory;     /* an arena allocation failed during the parse */
-} json_tree_guard;
-
-/* The guard whose arena serves cJSON on this thread, while our parse runs. */
-static __thread json_tree_guard *json_active;
-/* Arena chunks alive on this thread, spares included: the allocation-failure
- * harness checks it is back to zero once its lua_State is closed. */
-static __thread long json_live_chunks;
-
-long ex_json_live_chunks(void) { return json_live_chunks; }
-
-static void json_chunk_free(json_arena_home *home, json_chunk *chunk) {
-  home->alloc(home->alloc_ud, chunk, JSON_CHUNK_HEADER + chunk->size, 0);
-  json_live_chunks--;
+static int json_fail(json_parser *jp, json_error error, const char *problem, const char *at) {
+  jp->error = error;
+  jp->problem = problem;
+  jp->error_at = (size_t)(at - jp->text);
+  return 0;
 }
 
-static json_chunk *json_chunk_new(json_tree_guard *g, size_t size) {
-  json_arena_home *home = g->home;
-  json_chunk *chunk;
-  if (home->spare != NULL && home->spare->size >= size) {
-    chunk = home->spare;
-    home->spare = NULL;
-  } else {
-    if (JSON_CHUNK_HEADER + size < size)
-      return NULL;
-    chunk = (json_chunk *)home->alloc(home->alloc_ud, NULL, 0, JSON_CHUNK_HEADER + size);
-    if (chunk == NULL)
-      return NULL;
-    json_live_chunks++;
-    chunk->size = size;
-  }
-  chunk->next = g->chunks;
-  g->chunks = chunk;
-  g->next = (char *)chunk + JSON_CHUNK_HEADER;
-  g->end = g->next + chunk->size;
-  return chunk;
+/* What the byte at p (or the end of the text) breaks, where a token or a
+ * value was expected. */
+static int json_unexpected(json_parser *jp, const char *p) {
+  if (p < jp->end && (unsigned char)*p < 0x20)
+    return json_fail(jp, JSON_PROBLEM, "control character outside a string", p);
+  return json_fail(jp, JSON_SYNTAX, NULL, p);
 }
 
-static void *json_hook_malloc(size_t size) {
-  json_tree_guard *g = json_active;
-  size_t need;
-  char *p;
-  if (g == NULL)
-    return malloc(size);
-  need = (size + JSON_ALIGN - 1) / JSON_ALIGN * JSON_ALIGN;
-  if (need < size)
-    return NULL;
-  if ((size_t)(g->end - g->next) < need) {
-    json_chunk *chunk = json_chunk_new(g, g->next_chunk > need ? g->next_chunk : need);
-    if (chunk == NULL) {
-      g->out_of_memory = 1;
-      return NULL;
-    }
-    g->next_chunk = chunk->size * 2;
-  }
-  p = g->next;
-  g->next += need;
+static const char *json_skip_space(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    p++;
   return p;
 }
 
-/* cJSON frees only what the running parse allocated: an arena block. */
-static void json_hook_free(void *p) {
-  if (json_active == NULL)
-    free(p);
+static int json_is_digit(char ch) {
+  return ch >= '0' && ch <= '9';
 }
 
-/* Frees the tree. keep_spare: the largest chunk stays with the lua_State
- * for the next decode (not from a __gc: at lua_close the home may already
- * be gone). */
-static void json_tree_release(json_tree_guard *guard, int keep_spare) {
-  json_arena_home *home = guard->home;
-  json_chunk *chunk = guard->chunks;
-  if (home == NULL && guard->root != NULL)
-    cJSON_Delete(guard->root);
-  guard->root = NULL;
-  while (chunk != NULL) {
-    json_chunk *next = chunk->next;
-    if (keep_spare && chunk->size <= JSON_MAX_SPARE &&
-        (home->spare == NULL || chunk->size > home->spare->size)) {
-      if (home->spare != NULL)
-        json_chunk_free(home, home->spare);
-      home->spare = chunk;
-    } else {
-      json_chunk_free(home, chunk);
-    }
-    chunk = next;
-  }
-  guard->chunks = NULL;
-  guard->next = guard->end = NULL;
+static int json_hex_value(char ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F')
+    return ch - 'A' + 10;
+  return -1;
 }
 
-static int json_tree_gc(lua_State *L) {
-  json_tree_release((json_tree_guard *)lua_touserdata(L, 1), 0);
-  return 0;
+/* The code unit of the four hex digits at p, or -1. */
+static long json_hex4(const char *p) {
+  int a = json_hex_value(p[0]), b = json_hex_value(p[1]), c = json_hex_value(p[2]), d = json_hex_value(p[3]);
+  if ((a | b | c | d) < 0)
+    return -1;
+  return ((long)a << 12) | ((long)b << 8) | ((long)c << 4) | (long)d;
 }
 
-static int json_home_gc(lua_State *L) {
-  json_arena_home *home = (json_arena_home *)lua_touserdata(L, 1);
-  if (home->spare != NULL)
-    json_chunk_free(home, home->spare);
-  home->spare = NULL;
-  return 0;
-}
+/* ---- numbers ---------------------------------------------------------- */
 
-static void json_push_number(lua_State *L, double d) {
+static void json_push_double(lua_State *L, double d) {
 #if EX_HAS_INTEGERS
   /* Integral values that a double holds exactly (|d| <= 2^53) become Lua
    * integers; -0 stays a float so its sign survives. */
-  if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == floor(d) &&
-      !(d == 0 && signbit(d))) {
+  if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == floor(d) && !(d == 0 && signbit(d))) {
     lua_pushinteger(L, (lua_Integer)d);
     return;
   }
@@ -195,144 +149,127 @@ static void json_push_number(lua_State *L, double d) {
   lua_pushnumber(L, (lua_Number)d);
 }
 
-static int json_count_children(const cJSON *item) {
-  int n = 0;
-  const cJSON *child;
-  for (child = item->child; child != NULL; child = child->next)
-    n++;
-  return n;
-}
+/* Exact powers of ten: a decimal with at most 15 significant digits...
+ * (Clinger's fast path: an integer below 2^53 times or divided by one of
+ * these is a single, correctly rounded operation). */
+static const double json_powers_of_ten[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                            1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* Stands for an escaped NUL inside cJSON's strings (see json_scan). */
-#define JSON_NUL_MARK '\xFF'
+#define JSON_TWO_53 ((uint64_t)1 << 53)
 
-/* Pushes a string of the tree; with nul_marks, restores the NULs the marks
- * stand for (in place: the tree is ours and is freed right after). */
-static void json_push_string(lua_State *L, char *s, int nul_marks) {
-  size_t len = strlen(s);
-  if (nul_marks) {
-    char *mark;
-    for (mark = memchr(s, JSON_NUL_MARK, len); mark != NULL;
-         mark = memchr(mark + 1, JSON_NUL_MARK, len - (size_t)(mark + 1 - s)))
-      *mark = '\0';
-  }
-  lua_pushlstring(L, s, len);
-}
-
-/* Pushes the Lua form of item; arrays get the metatable at stack index
- * array_mt, so an empty array still encodes as []. Returns 0, with nothing
- * reliable on the stack above the caller's top, when the Lua stack cannot
- * grow. */
-static int json_push_item(lua_State *L, cJSON *item, int array_mt, int nul_marks) {
-  cJSON *child;
-  int i;
-
-  /* table + key + value of this level */
-  if (!lua_checkstack(L, 3))
+/* strtod of the number's text, with the locale's decimal point, as C's
+ * strtod wants it. Returns 0 when no buffer could be had. */
+static int json_strtod(const char *start, size_t len, double *out) {
+  char local[JSON_NUMBER_BUFFER];
+  char *copy = len < sizeof local ? local : (char *)malloc(len + 1);
+  char point = localeconv()->decimal_point[0];
+  size_t i;
+  if (copy == NULL)
     return 0;
-  switch (item->type & 0xFF) {
-  case cJSON_False:
-    lua_pushboolean(L, 0);
-    return 1;
-  case cJSON_True:
-    lua_pushboolean(L, 1);
-    return 1;
-  case cJSON_NULL:
-    lua_pushlightuserdata(L, NULL);
-    return 1;
-  case cJSON_Number:
-    json_push_number(L, item->valuedouble);
-    return 1;
-  case cJSON_String:
-    json_push_string(L, item->valuestring, nul_marks);
-    return 1;
-  case cJSON_Array:
-    lua_createtable(L, json_count_children(item), 0);
-    lua_pushvalue(L, array_mt);
-    lua_setmetatable(L, -2);
-    for (child = item->child, i = 1; child != NULL; child = child->next, i++) {
-      if (!json_push_item(L, child, array_mt, nul_marks)) /* array, value */
-        return 0;
-      lua_rawseti(L, -2, i);
-    }
-    return 1;
-  case cJSON_Object:
-    lua_createtable(L, 0, json_count_children(item));
-    for (child = item->child; child != NULL; child = child->next) {
-      json_push_string(L, child->string, nul_marks); /* object, key */
-      if (!json_push_item(L, child, array_mt, nul_marks)) /* object, key, value */
-        return 0;
-      lua_rawset(L, -3);
-    }
-    return 1;
-  default:
-    return 0;
-  }
-}
-
-static int json_only_whitespace(const char *p, const char *end) {
-  for (; p < end; p++)
-    if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-      return 0;
+  for (i = 0; i < len; i++)
+    copy[i] = start[i] == '.' ? point : start[i];
+  copy[len] = '\0';
+  *out = strtod(copy, NULL);
+  if (copy != local)
+    free(copy);
   return 1;
 }
 
-typedef struct {
-  const char *problem; /* NULL when the text has none of the problems below */
-  size_t offset;       /* of the problem */
-  size_t nul_escapes;  /* \u0000 escapes in strings */
-  size_t raw_nuls;     /* raw NUL bytes in strings (lenient decodes only) */
-} json_scan_result;
+/* The number at jp->p (a '-' or a digit). */
+static int json_number(json_parser *jp) {
+  const char *start = jp->p, *p = start, *end = jp->end;
+  uint64_t mantissa = 0;
+  int digits = 0, fraction_digits = 0, integral = 1, negative = 0;
+  long exponent = 0;
+  double d;
 
-static int json_is_hex(char ch) {
-  return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
-static int json_is_digit(char ch) {
-  return ch >= '0' && ch <= '9';
-}
-
-/* Length of the number at text[i] (a '-' or a digit) if it has JSON's form,
- * else 0 with *bad at the first byte that breaks it. cJSON reads any run of
- * number characters with strtod, so it takes "-01", "2.", "-.5", "2.e3". */
-static size_t json_number_length(const char *text, size_t len, size_t i, size_t *bad) {
-  size_t start = i;
-  if (text[i] == '-')
-    i++;
-  if (i < len && text[i] == '0')
-    i++;
-  else if (i < len && json_is_digit(text[i]))
-    while (i < len && json_is_digit(text[i]))
-      i++;
-  else
-    goto malformed;
-  if (i < len && json_is_digit(text[i]))
-    goto malformed; /* a leading zero */
-  if (i < len && text[i] == '.') {
-    if (++i >= len || !json_is_digit(text[i]))
-      goto malformed;
-    while (i < len && json_is_digit(text[i]))
-      i++;
+  if (*p == '-') {
+    negative = 1;
+    p++;
   }
-  if (i < len && (text[i] == 'e' || text[i] == 'E')) {
-    i++;
-    if (i < len && (text[i] == '+' || text[i] == '-'))
-      i++;
-    if (i >= len || !json_is_digit(text[i]))
-      goto malformed;
-    while (i < len && json_is_digit(text[i]))
-      i++;
+  if (p < end && *p == '0') {
+    p++;
+    if (p < end && json_is_digit(*p))
+      return json_fail(jp, JSON_PROBLEM, "malformed number", p); /* a leading zero */
+  } else if (p < end && json_is_digit(*p)) {
+    do {
+      mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+      digits++;
+      p++;
+    } while (p < end && json_is_digit(*p));
+  } else {
+    return json_fail(jp, JSON_PROBLEM, "malformed number", p);
   }
-  return i - start;
-malformed:
-  *bad = i;
-  return 0;
+  if (p < end && *p == '.') {
+    const char *first;
+    integral = 0;
+    if (++p >= end || !json_is_digit(*p))
+      return json_fail(jp, JSON_PROBLEM, "malformed number", p);
+    first = p;
+    do {
+      mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+      p++;
+    } while (p < end && json_is_digit(*p));
+    fraction_digits = (int)(p - first < 1000 ? p - first : 1000);
+    digits += fraction_digits;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    int negative_exponent = 0;
+    integral = 0;
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      negative_exponent = *p++ == '-';
+    if (p >= end || !json_is_digit(*p))
+      return json_fail(jp, JSON_PROBLEM, "malformed number", p);
+    do {
+      if (exponent < 100000)
+        exponent = exponent * 10 + (*p - '0');
+      p++;
+    } while (p < end && json_is_digit(*p));
+    if (negative_exponent)
+      exponent = -exponent;
+  }
+  jp->p = p;
+
+  if (integral && digits <= 18) {
+    int64_t v = (int64_t)mantissa;
+    if (negative) {
+      if (v == 0) {
+        lua_pushnumber(jp->L, (lua_Number)-0.0);
+        return 1;
+      }
+      v = -v;
+    }
+#if EX_HAS_INTEGERS
+    if (v >= -(int64_t)JSON_TWO_53 && v <= (int64_t)JSON_TWO_53) {
+      lua_pushinteger(jp->L, (lua_Integer)v);
+      return 1;
+    }
+#endif
+    json_push_double(jp->L, (double)v); /* 2^53 + 1 rounds to 2^53, an integer */
+    return 1;
+  }
+  exponent -= fraction_digits;
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+  if (digits <= 19 && mantissa <= JSON_TWO_53 && exponent >= -22 && exponent <= 22) {
+    d = (double)mantissa;
+    d = exponent < 0 ? d / json_powers_of_ten[-exponent] : d * json_powers_of_ten[exponent];
+    json_push_double(jp->L, negative ? -d : d);
+    return 1;
+  }
+#endif
+  if (!json_strtod(start, (size_t)(p - start), &d))
+    return json_fail(jp, JSON_NOMEM, NULL, start);
+  json_push_double(jp->L, d);
+  return 1;
 }
 
-/* What a byte inside a string asks of the scan. The bulk of a text is
- * string bytes, so they are told apart by one table look-up each; in a
- * lenient decode, control characters other than NUL are plain bytes. */
-enum { JSON_PLAIN, JSON_QUOTE, JSON_BACKSLASH, JSON_CONTROL, JSON_RAW_NUL };
+/* ---- strings ---------------------------------------------------------- */
+
+/* What a byte inside a string asks of the scan; in a lenient decode,
+ * control characters are plain bytes. */
+enum { JSON_PLAIN, JSON_QUOTE, JSON_BACKSLASH, JSON_CONTROL };
 
 #define JSON_X4(c) c, c, c, c
 #define JSON_X16(c) JSON_X4(c), JSON_X4(c), JSON_X4(c), JSON_X4(c)
@@ -349,14 +286,13 @@ static const unsigned char json_strict_string_bytes[256] = {
     JSON_X16(JSON_CONTROL), JSON_X16(JSON_CONTROL), JSON_PRINTABLE_CLASSES};
 
 static const unsigned char json_lenient_string_bytes[256] = {
-    JSON_RAW_NUL, JSON_PLAIN, JSON_PLAIN, JSON_PLAIN, JSON_X4(JSON_PLAIN), JSON_X4(JSON_PLAIN),
-    JSON_X4(JSON_PLAIN), JSON_X16(JSON_PLAIN), JSON_PRINTABLE_CLASSES};
+    JSON_X16(JSON_PLAIN), JSON_X16(JSON_PLAIN), JSON_PRINTABLE_CLASSES};
 
 #define JSON_ONES ((uint64_t)0x0101010101010101u)
 #define JSON_HIGHS ((uint64_t)0x8080808080808080u)
 
 /* Whether one of the eight bytes of w is '"', '\\' or below the byte that
- * below repeats (0x20 strict, 0x01 lenient: a NUL is marked): exact
+ * below repeats (0x20 strict; 0 lenient, which no byte is below): exact
  * presence tests ("Bit Twiddling Hacks", hasless and haszero). */
 static int json_word_stops(uint64_t w, uint64_t below) {
   uint64_t quote = w ^ (JSON_ONES * '"'), backslash = w ^ (JSON_ONES * '\\');
@@ -364,296 +300,443 @@ static int json_word_stops(uint64_t w, uint64_t below) {
           JSON_HIGHS) != 0;
 }
 
-/* Index of the quote that ends the string whose content starts at text[i],
- * or len when the text ends first (cJSON then says where). A problem is
- * noted in *r. Plain bytes are skipped eight at a time while they last. */
-static size_t json_scan_string(const char *text, size_t len, size_t i, int strict, json_scan_result *r) {
-  const unsigned char *classes = strict ? json_strict_string_bytes : json_lenient_string_bytes;
-  uint64_t below = JSON_ONES * (strict ? 0x20 : 0x01);
+/* Appends the UTF-8 form of code point cp at out; returns the new end. */
+static char *json_put_utf8(char *out, unsigned long cp) {
+  if (cp < 0x80) {
+    *out++ = (char)cp;
+  } else if (cp < 0x800) {
+    *out++ = (char)(0xC0 | (cp >> 6));
+    *out++ = (char)(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *out++ = (char)(0xE0 | (cp >> 12));
+    *out++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = (char)(0x80 | (cp & 0x3F));
+  } else {
+    *out++ = (char)(0xF0 | (cp >> 18));
+    *out++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+    *out++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = (char)(0x80 | (cp & 0x3F));
+  }
+  return out;
+}
+
+/* Writes the content of the string from s to stop (escapes in it, every
+ * \u already known to have four hex digits) unescaped at out; returns the
+ * length, or -1 after noting a bad escape. Never longer than stop - s. */
+static long json_unescape(json_parser *jp, const char *s, const char *stop, char *out) {
+  char *start = out;
   for (;;) {
-    while (i + 8 <= len) {
-      uint64_t w;
-      memcpy(&w, text + i, 8);
-      if (json_word_stops(w, below))
-        break;
-      i += 8;
+    const char *backslash = (const char *)memchr(s, '\\', (size_t)(stop - s));
+    long cp, low;
+    if (backslash == NULL) {
+      memcpy(out, s, (size_t)(stop - s));
+      out += stop - s;
+      return (long)(out - start);
     }
-    while (i < len && classes[(unsigned char)text[i]] == JSON_PLAIN)
-      i++;
-    if (i >= len)
-      return len;
-    switch (classes[(unsigned char)text[i]]) {
-    case JSON_QUOTE:
-      return i;
-    case JSON_BACKSLASH:
-      if (i + 1 < len && text[i + 1] == 'u') {
-        if (i + 5 >= len || !json_is_hex(text[i + 2]) || !json_is_hex(text[i + 3]) ||
-            !json_is_hex(text[i + 4]) || !json_is_hex(text[i + 5])) {
-          r->problem = "\\u escape without four hex digits";
-          r->offset = i;
-          return len;
-        }
-        if (memcmp(text + i + 2, "0000", 4) == 0)
-          r->nul_escapes++;
-        i += 6;
-      } else {
-        i += 2; /* whichever byte is escaped: cJSON judges the escape */
-      }
+    memcpy(out, s, (size_t)(backslash - s));
+    out += backslash - s;
+    s = backslash + 2;
+    switch (backslash[1]) {
+    case '"':
+    case '\\':
+    case '/':
+      *out++ = backslash[1];
       break;
-    case JSON_RAW_NUL:
-      r->raw_nuls++;
-      i++;
+    case 'b':
+      *out++ = '\b';
+      break;
+    case 'f':
+      *out++ = '\f';
+      break;
+    case 'n':
+      *out++ = '\n';
+      break;
+    case 'r':
+      *out++ = '\r';
+      break;
+    case 't':
+      *out++ = '\t';
+      break;
+    case 'u':
+      cp = json_hex4(backslash + 2);
+      s = backslash + 6;
+      if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return json_fail(jp, JSON_SYNTAX, NULL, backslash), -1; /* a lone low surrogate */
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (stop - s < 6 || s[0] != '\\' || s[1] != 'u' || (low = json_hex4(s + 2)) < 0xDC00 || low > 0xDFFF)
+          return json_fail(jp, JSON_SYNTAX, NULL, backslash), -1; /* a lone high surrogate */
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        s += 6;
+      }
+      out = json_put_utf8(out, (unsigned long)cp);
       break;
     default:
-      r->problem = "unescaped control character in a string";
-      r->offset = i;
-      return len;
+      return json_fail(jp, JSON_SYNTAX, NULL, backslash), -1;
     }
   }
 }
 
-static json_scan_result json_scan(const char *text, size_t len, int strict) {
-  json_scan_result r = {NULL, 0, 0, 0};
-  size_t i;
-  for (i = 0; i < len && r.problem == NULL; i++) {
-    unsigned char ch = (unsigned char)text[i];
-    if (ch == '"') {
-      i = json_scan_string(text, len, i + 1, strict, &r);
-    } else if (ch == '-' || json_is_digit((char)ch)) {
-      size_t bad = 0, number_len = json_number_length(text, len, i, &bad);
-      if (number_len == 0) {
-        r.problem = "malformed number";
-        r.offset = bad;
+/* The string whose opening quote is at jp->p: pushes it. */
+static int json_string(json_parser *jp) {
+  const unsigned char *classes = jp->strict ? json_strict_string_bytes : json_lenient_string_bytes;
+  uint64_t below = jp->strict ? JSON_ONES * 0x20 : 0;
+  const char *start = jp->p + 1, *q = start, *end = jp->end;
+  int escaped = 0;
+  long len;
+  for (;;) {
+    while (end - q >= 8) {
+      uint64_t w;
+      memcpy(&w, q, 8);
+      if (json_word_stops(w, below))
+        break;
+      q += 8;
+    }
+    while (q < end && classes[(unsigned char)*q] == JSON_PLAIN)
+      q++;
+    if (q >= end)
+      return json_fail(jp, JSON_SYNTAX, NULL, end); /* the text ends inside the string */
+    switch (classes[(unsigned char)*q]) {
+    case JSON_QUOTE:
+      goto closed;
+    case JSON_BACKSLASH:
+      escaped = 1;
+      if (end - q >= 2 && q[1] == 'u') {
+        if (end - q < 6 || json_hex4(q + 2) < 0)
+          return json_fail(jp, JSON_PROBLEM, "\\u escape without four hex digits", q);
+        q += 6;
       } else {
-        i += number_len - 1;
+        q += 2; /* whichever byte is escaped: json_unescape judges the escape */
+        if (q > end)
+          return json_fail(jp, JSON_SYNTAX, NULL, end);
       }
-    } else if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
-      r.problem = "control character outside a string";
-      r.offset = i;
+      break;
+    default:
+      return json_fail(jp, JSON_PROBLEM, "unescaped control character in a string", q);
     }
   }
-  return r;
-}
-
-/* Copies text into a new userdata on the stack with every \u0000 escape
- * and every raw NUL in a string replaced by JSON_NUL_MARK; returns the copy
- * and sets *copy_len. */
-static const char *json_mark_nuls(lua_State *L, const char *text, size_t len, size_t nul_escapes,
-                                  size_t *copy_len) {
-  char *copy = (char *)lua_newuserdata(L, len - 5 * nul_escapes);
-  size_t i, n = 0;
-  int in_string = 0;
-  for (i = 0; i < len; i++) {
-    char ch = text[i];
-    if (in_string && ch == '\\' && i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0) {
-      copy[n++] = JSON_NUL_MARK;
-      i += 5;
-      continue;
-    }
-    if (in_string && ch == '\0') {
-      copy[n++] = JSON_NUL_MARK;
-      continue;
-    }
-    copy[n++] = ch;
-    if (in_string && ch == '\\' && i + 1 < len)
-      copy[n++] = text[++i];
-    else if (ch == '"')
-      in_string = !in_string;
+closed:
+  jp->p = q + 1;
+  if (!escaped) {
+    lua_pushlstring(jp->L, start, (size_t)(q - start));
+    return 1;
   }
-  *copy_len = n;
-  return copy;
-}
-
-/* The offset in the caller's text of copy_offset in the copy
- * json_mark_nuls made of it: an escaped NUL was six bytes there, a raw NUL
- * one. The walk is json_mark_nuls's. */
-static size_t json_original_offset(const char *text, size_t len, size_t copy_offset) {
-  size_t i = 0, n = 0;
-  int in_string = 0;
-  while (i < len && n < copy_offset) {
-    char ch = text[i];
-    if (in_string && ch == '\\' && i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0) {
-      i += 6;
-      n++;
-    } else if (in_string && ch == '\\' && i + 1 < len) {
-      i += 2;
-      n += 2;
-    } else {
-      if (ch == '"')
-        in_string = !in_string;
-      i++;
-      n++;
-    }
+  if (q - start <= JSON_SCRATCH) {
+    if ((len = json_unescape(jp, start, q, jp->scratch)) < 0)
+      return 0;
+    lua_pushlstring(jp->L, jp->scratch, (size_t)len);
+  } else {
+    /* the Lua stack owns the buffer: a memory error cannot leak it */
+    char *buffer = (char *)lua_newuserdata(jp->L, (size_t)(q - start));
+    if ((len = json_unescape(jp, start, q, buffer)) < 0)
+      return 0;
+    lua_pushlstring(jp->L, buffer, (size_t)len);
+    lua_remove(jp->L, -2);
   }
-  /* an escaped pair maps byte for byte, so a position inside one does too */
-  return n >= copy_offset ? i - (n - copy_offset) : i + (copy_offset - n);
-}
-
-/* How deeply nested the text is at offset (strings skipped), to tell a
- * nesting-limit failure from a syntax error. */
-static size_t json_depth_at(const char *text, size_t offset) {
-  size_t i, depth = 0;
-  int in_string = 0;
-  for (i = 0; i < offset; i++) {
-    char ch = text[i];
-    if (in_string) {
-      if (ch == '\\')
-        i++;
-      else if (ch == '"')
-        in_string = 0;
-    } else if (ch == '"') {
-      in_string = 1;
-    } else if (ch == '[' || ch == '{') {
-      depth++;
-    } else if ((ch == ']' || ch == '}') && depth > 0) {
-      depth--;
-    }
-  }
-  return depth;
-}
-
-/* Frees the tree early, drops everything pushed since top, pushes message. */
-static int json_fail(lua_State *L, int top, json_tree_guard *guard, const char *message) {
-  json_tree_release(guard, 1);
-  lua_settop(L, top);
-  lua_pushstring(L, message);
-  return 0;
-}
-
-typedef struct {
-  cJSON *root;
-  int nul_marks;
-  int ok;
-} json_build;
-
-/* Stack: ..., array_mt, build context. Replaces the context with the
- * value; returns 1 (a lua_CFunction, for lua_pcall). */
-static int json_build_here(lua_State *L) {
-  json_build *build = (json_build *)lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  build->ok = json_push_item(L, build->root, lua_gettop(L), build->nul_marks);
   return 1;
 }
 
-/* Pushes the Lua form of the tree with the collector paused, if it is
- * running and we can tell: 5.1 has no way to ask, so there it keeps
- * running, and only for texts of JSON_PAUSE_GC_FROM bytes and more: on a
- * small one, the pause and the collector's catching up cost more than they
- * save. With the collector paused the build runs under lua_pcall, so a
- * memory error frees the tree and restarts the collector before it goes
- * on to the caller (as a runtime error with Lua's memory message on
- * LuaJIT, which cannot re-raise a memory error as one). */
-static int json_build_tables(lua_State *L, json_tree_guard *guard, size_t len, int nul_marks) {
-  json_build build;
-  int status;
-  build.root = guard->root;
-  build.nul_marks = nul_marks;
-  build.ok = 0;
-#ifdef LUA_GCISRUNNING
-  if (len >= JSON_PAUSE_GC_FROM && lua_gc(L, LUA_GCISRUNNING, 0) == 1) {
-    lua_pushcfunction(L, json_build_here);
-    luaL_getmetatable(L, EX_ARRAY_MT);
-    lua_pushlightuserdata(L, &build);
-    lua_gc(L, LUA_GCSTOP, 0);
-    status = lua_pcall(L, 2, 1, 0);
-    lua_gc(L, LUA_GCRESTART, 0);
-    if (status != 0) {
-      json_tree_release(guard, 1);
-      lua_error(L);
-    }
-    return build.ok;
+/* ---- containers ------------------------------------------------------- */
+
+static int json_value(json_parser *jp);
+
+/* Moves the count values waiting above the container's slot (base + 1, or
+ * base + 2 once its table exists there) into its table, making the table
+ * first (sized for them) if it does not exist; leaves the table at base + 1
+ * and nothing above it. Needs two free slots. */
+static void json_store(lua_State *L, int base, int count, int made, int is_array, lua_Integer stored) {
+  int first = base + 1 + made, table, i;
+  if (!made) {
+    if (is_array)
+      lua_createtable(L, count, 0);
+    else
+      lua_createtable(L, 0, count / 2);
+    if (count == 0)
+      return; /* the table is at base + 1 already */
+    table = lua_gettop(L);
+  } else {
+    table = base + 1;
   }
+  if (is_array) {
+    for (i = 0; i < count; i++) {
+      lua_pushvalue(L, first + i);
+      lua_rawseti(L, table, (int)(stored + i + 1));
+    }
+  } else {
+    for (i = 0; i < count; i += 2) {
+      lua_pushvalue(L, first + i);
+      lua_pushvalue(L, first + i + 1);
+      lua_rawset(L, table); /* in order, so the later of duplicate keys wins */
+    }
+  }
+  if (!made)
+    lua_replace(L, base + 1);
+  lua_settop(L, base + 1);
+}
+
+/* The array whose '[' is at jp->p: pushes it, marked with the array
+ * metatable. */
+static int json_array(json_parser *jp) {
+  lua_State *L = jp->L;
+  const char *p, *end = jp->end;
+  int base = lua_gettop(L), waiting = 0, made = 0;
+  lua_Integer stored = 0;
+
+  if (++jp->depth > JSON_MAX_DEPTH)
+    return json_fail(jp, JSON_DEPTH, NULL, jp->p);
+  p = json_skip_space(jp->p + 1, end);
+  if (p < end && *p == ']') {
+    p++;
+  } else {
+    for (;;) {
+      /* this value, then the table and a copy when they are stored */
+      if (waiting == JSON_BATCH || jp->waiting >= JSON_WAIT_BUDGET || !lua_checkstack(L, 3)) {
+        json_store(L, base, waiting, made, 1, stored);
+        stored += waiting;
+        jp->waiting -= waiting;
+        waiting = 0;
+        made = 1;
+        if (!lua_checkstack(L, 3))
+          return json_fail(jp, JSON_STACK, NULL, p);
+      }
+      jp->p = p;
+      if (!json_value(jp))
+        return 0;
+      waiting++;
+      jp->waiting++;
+      p = json_skip_space(jp->p, end);
+      if (p < end && *p == ',') {
+        p = json_skip_space(p + 1, end);
+        continue;
+      }
+      if (p < end && *p == ']') {
+        p++;
+        break;
+      }
+      return json_unexpected(jp, p);
+    }
+  }
+  jp->p = p;
+  if (!lua_checkstack(L, 2))
+    return json_fail(jp, JSON_STACK, NULL, p);
+  json_store(L, base, waiting, made, 1, stored);
+  jp->waiting -= waiting;
+  lua_pushvalue(L, jp->array_mt);
+  lua_setmetatable(L, -2);
+  jp->depth--;
+  return 1;
+}
+
+/* The object whose '{' is at jp->p: pushes it. */
+static int json_object(json_parser *jp) {
+  lua_State *L = jp->L;
+  const char *p, *end = jp->end;
+  int base = lua_gettop(L), waiting = 0, made = 0;
+
+  if (++jp->depth > JSON_MAX_DEPTH)
+    return json_fail(jp, JSON_DEPTH, NULL, jp->p);
+  p = json_skip_space(jp->p + 1, end);
+  if (p < end && *p == '}') {
+    p++;
+  } else {
+    for (;;) {
+      /* key and value, then the table and copies of both when stored */
+      if (waiting == JSON_BATCH || jp->waiting >= JSON_WAIT_BUDGET || !lua_checkstack(L, 5)) {
+        json_store(L, base, waiting, made, 0, 0);
+        jp->waiting -= waiting;
+        waiting = 0;
+        made = 1;
+        if (!lua_checkstack(L, 5))
+          return json_fail(jp, JSON_STACK, NULL, p);
+      }
+      if (p >= end || *p != '"')
+        return json_unexpected(jp, p);
+      jp->p = p;
+      if (!json_string(jp))
+        return 0;
+      p = json_skip_space(jp->p, end);
+      if (p >= end || *p != ':')
+        return json_unexpected(jp, p);
+      jp->p = json_skip_space(p + 1, end);
+      if (!json_value(jp))
+        return 0;
+      waiting += 2;
+      jp->waiting += 2;
+      p = json_skip_space(jp->p, end);
+      if (p < end && *p == ',') {
+        p = json_skip_space(p + 1, end);
+        continue;
+      }
+      if (p < end && *p == '}') {
+        p++;
+        break;
+      }
+      return json_unexpected(jp, p);
+    }
+  }
+  jp->p = p;
+  json_store(L, base, waiting, made, 0, 0);
+  jp->waiting -= waiting;
+  jp->depth--;
+  return 1;
+}
+
+/* The value at jp->p (whitespace skipped): pushes it and moves jp->p past
+ * it. Returns 0 with the error noted, and anything left on the stack above
+ * where it started. */
+static int json_value(json_parser *jp) {
+  const char *p = jp->p;
+  size_t left = (size_t)(jp->end - p);
+  if (left == 0)
+    return json_unexpected(jp, p);
+  switch (*p) {
+  case '"':
+    return json_string(jp);
+  case '{':
+    return json_object(jp);
+  case '[':
+    return json_array(jp);
+  case 't':
+    if (left >= 4 && memcmp(p, "true", 4) == 0) {
+      lua_pushboolean(jp->L, 1);
+      jp->p = p + 4;
+      return 1;
+    }
+    break;
+  case 'f':
+    if (left >= 5 && memcmp(p, "false", 5) == 0) {
+      lua_pushboolean(jp->L, 0);
+      jp->p = p + 5;
+      return 1;
+    }
+    break;
+  case 'n':
+    if (left >= 4 && memcmp(p, "null", 4) == 0) {
+      lua_pushlightuserdata(jp->L, NULL);
+      jp->p = p + 4;
+      return 1;
+    }
+    break;
+  default:
+    if (*p == '-' || json_is_digit(*p))
+      return json_number(jp);
+  }
+  return json_unexpected(jp, p);
+}
+
+/* ---- the whole text --------------------------------------------------- */
+
+/* Parses the whole text: pushes its value and sets jp->ok, or pushes
+ * nothing (what was built is dropped). Needs three free slots. */
+static void json_run(json_parser *jp) {
+  lua_State *L = jp->L;
+  int top = lua_gettop(L);
+  const char *after;
+  lua_pushlightuserdata(L, (void *)&json_array_mt_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  jp->array_mt = top + 1;
+  jp->p = json_skip_space(jp->p, jp->end);
+  jp->ok = json_value(jp);
+  if (jp->ok) {
+    after = json_skip_space(jp->p, jp->end);
+    if (after != jp->end)
+      jp->ok = json_fail(jp, JSON_TRAILING, NULL, jp->p);
+  }
+  if (jp->ok) {
+    lua_replace(L, top + 1); /* the value takes the metatable's slot */
+    lua_settop(L, top + 1);
+  } else {
+    lua_settop(L, top);
+  }
+}
+
+#ifdef LUA_GCISRUNNING
+/* json_run under lua_pcall: the parser comes as a light userdata. */
+static int json_run_protected(lua_State *L) {
+  json_parser *jp = (json_parser *)lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  json_run(jp);
+  return jp->ok;
+}
 #endif
-  (void)status;
-  (void)len;
-  luaL_getmetatable(L, EX_ARRAY_MT);
-  lua_pushlightuserdata(L, &build);
-  json_build_here(L);
-  return build.ok;
+
+static void json_push_error(lua_State *L, const json_parser *jp) {
+  char message[128];
+  unsigned long at = (unsigned long)jp->error_at, len = (unsigned long)(jp->end - jp->text);
+  switch (jp->error) {
+  case JSON_PROBLEM:
+    snprintf(message, sizeof message, "invalid JSON: %s at byte %lu of %lu", jp->problem, at, len);
+    break;
+  case JSON_DEPTH:
+    snprintf(message, sizeof message, "JSON nested deeper than %d levels at byte %lu", JSON_MAX_DEPTH, at);
+    break;
+  case JSON_STACK:
+    snprintf(message, sizeof message, "JSON nested too deeply to convert");
+    break;
+  case JSON_TRAILING:
+    snprintf(message, sizeof message, "unexpected data after the JSON value at byte %lu of %lu", at, len);
+    break;
+  case JSON_NOMEM:
+    snprintf(message, sizeof message, "not enough memory to parse the JSON");
+    break;
+  default:
+    snprintf(message, sizeof message, "invalid JSON at byte %lu of %lu", at, len);
+  }
+  lua_pushstring(L, message);
 }
 
 int ex_json_push(lua_State *L, const char *text, size_t len, int strict) {
-  int top = lua_gettop(L);
-  const char *original = text;
-  const char *parse_end = NULL;
-  json_tree_guard *guard;
-  json_scan_result scan;
-  size_t original_len = len;
-
+  json_parser jp;
   if (len == 0) {
     lua_pushliteral(L, "empty body where JSON was expected");
     return 0;
   }
-  scan = json_scan(text, len, strict);
-  if (scan.problem != NULL) {
-    char message[96];
-    snprintf(message, sizeof message, "invalid JSON: %s at byte %lu of %lu", scan.problem,
-             (unsigned long)scan.offset, (unsigned long)len);
-    lua_pushstring(L, message);
+  jp.L = L;
+  jp.text = text;
+  jp.end = text + len;
+  /* a UTF-8 byte-order mark before the value is skipped */
+  jp.p = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
+  jp.strict = strict;
+  jp.depth = 0;
+  jp.waiting = 0;
+  jp.ok = 0;
+  jp.error = JSON_SYNTAX;
+  jp.problem = NULL;
+  jp.error_at = 0;
+  if (!lua_checkstack(L, 4)) {
+    lua_pushliteral(L, "JSON nested too deeply to convert");
     return 0;
   }
-  if (scan.nul_escapes > 0 || scan.raw_nuls > 0) {
-    /* rare enough to look for the mark byte only now */
-    if (memchr(text, JSON_NUL_MARK, len) != NULL) {
-      if (scan.nul_escapes > 0)
-        lua_pushliteral(L, "unsupported JSON: a \\u0000 escape in a text that also holds byte 0xFF");
-      else
-        lua_pushliteral(L, "unsupported JSON: a raw NUL in a string of a text that also holds byte 0xFF");
-      return 0;
-    }
-    text = json_mark_nuls(L, text, len, scan.nul_escapes, &len); /* kept on the stack */
+  json_decoding = 1;
+#ifdef LUA_GCISRUNNING
+  /* On a big text, building with the collector paused saves more than the
+   * collector's catching up afterwards costs; on a small one it does not.
+   * Paused, the parse runs under lua_pcall so that a memory error restarts
+   * the collector before it goes on to the caller (as a runtime error with
+   * Lua's memory message on LuaJIT, which cannot re-raise a memory error as
+   * one). 5.1 has no way to ask whether the collector runs, so there it
+   * keeps running. */
+  if (len >= JSON_PAUSE_GC_FROM && lua_gc(L, LUA_GCISRUNNING, 0) == 1) {
+    int status;
+    lua_pushcfunction(L, json_run_protected);
+    lua_pushlightuserdata(L, &jp);
+    lua_gc(L, LUA_GCSTOP, 0);
+    status = lua_pcall(L, 1, 1, 0);
+    lua_gc(L, LUA_GCRESTART, 0);
+    json_decoding = 0;
+    if (status != 0)
+      lua_error(L);
+    if (!jp.ok)
+      lua_pop(L, 1); /* lua_pcall's nil */
+  } else
+#endif
+  {
+    json_run(&jp);
+    json_decoding = 0;
   }
-  /* The guard exists before the tree does, so no error can fall between
-   * the parse and the moment something owns the tree. */
-  guard = (json_tree_guard *)lua_newuserdata(L, sizeof *guard);
-  memset(guard, 0, sizeof *guard);
-  luaL_getmetatable(L, EX_TREE_MT);
-  lua_setmetatable(L, -2);
-  lua_getfield(L, LUA_REGISTRYINDEX, EX_ARENA_KEY);
-  guard->home = (json_arena_home *)lua_touserdata(L, -1); /* the registry keeps it */
-  lua_pop(L, 1);
-  /* The tree takes about JSON_TREE_RATIO times the text: one chunk usually. */
-  guard->next_chunk = len * JSON_TREE_RATIO > JSON_MIN_CHUNK ? len * JSON_TREE_RATIO : JSON_MIN_CHUNK;
-
-  /* Another thread's decode has its own json_active; on this thread a
-   * decode cannot start inside another, but if it did it would use malloc. */
-  if (json_active != NULL)
-    guard->home = NULL;
-  if (guard->home != NULL)
-    json_active = guard;
-  guard->root = cJSON_ParseWithLengthOpts(text, len, &parse_end, 0);
-  if (guard->home != NULL)
-    json_active = NULL;
-  /* A tree without a chunk came through hooks a host installed after
-   * ours: it belongs to cJSON's allocator. */
-  if (guard->chunks == NULL)
-    guard->home = NULL;
-  if (guard->root == NULL && guard->out_of_memory)
-    return json_fail(L, top, guard, "not enough memory to parse the JSON");
-  if (guard->root == NULL || !json_only_whitespace(parse_end, text + len)) {
-    size_t offset = parse_end != NULL && parse_end >= text ? (size_t)(parse_end - text) : 0;
-    size_t depth;
-    char message[96];
-    if (offset > len)
-      offset = len;
-    depth = json_depth_at(text, offset);
-    if (text != original)
-      offset = json_original_offset(original, original_len, offset);
-    if (guard->root == NULL && depth >= CJSON_NESTING_LIMIT)
-      snprintf(message, sizeof message, "JSON nested deeper than %d levels at byte %lu",
-               CJSON_NESTING_LIMIT, (unsigned long)offset);
-    else
-      snprintf(message, sizeof message, "%s at byte %lu of %lu",
-               guard->root == NULL ? "invalid JSON" : "unexpected data after the JSON value",
-               (unsigned long)offset, (unsigned long)original_len);
-    return json_fail(L, top, guard, message);
-  }
-  if (!json_build_tables(L, guard, len, text != original))
-    return json_fail(L, top, guard, "JSON nested too deeply to convert");
-  json_tree_release(guard, 1);
-  lua_replace(L, top + 1); /* the value takes the slot of the guard (or the copy) */
-  lua_settop(L, top + 1);
-  return 1;
+  if (jp.ok)
+    return 1;
+  json_push_error(L, &jp);
+  return 0;
 }
 
 /* core.decode(text [, strict]) -> value | nil, message; strict unless
@@ -674,35 +757,6 @@ static int json_decode(lua_State *L) {
   return 2;
 }
 
-/* cJSON_InitHooks first resets the hooks to malloc/free and then sets the
- * new ones; had every lua_State that loads the module call it, a load on one
- * thread could make a failing parse on another free arena blocks with free.
- * So the hooks are installed once per process, the first load waiting for
- * it on any other thread; later loads leave whatever hooks are in place. */
-static pthread_once_t json_hooks_once = PTHREAD_ONCE_INIT;
-
-static void json_install_hooks(void) {
-  cJSON_Hooks hooks = {json_hook_malloc, json_hook_free};
-  cJSON_InitHooks(&hooks);
-}
-
-static void json_open_arena(lua_State *L) {
-  json_arena_home *home;
-  lua_getfield(L, LUA_REGISTRYINDEX, EX_ARENA_KEY);
-  if (lua_isnil(L, -1)) {
-    home = (json_arena_home *)lua_newuserdata(L, sizeof *home);
-    home->alloc = lua_getallocf(L, &home->alloc_ud);
-    home->spare = NULL;
-    lua_newtable(L);
-    lua_pushcfunction(L, json_home_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    lua_setfield(L, LUA_REGISTRYINDEX, EX_ARENA_KEY);
-  }
-  lua_pop(L, 1);
-  pthread_once(&json_hooks_once, json_install_hooks);
-}
-
 void ex_json_open(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"decode", json_decode},
@@ -713,11 +767,9 @@ void ex_json_open(lua_State *L) {
   luaL_newmetatable(L, EX_ARRAY_MT);
   lua_pushliteral(L, "array");
   lua_setfield(L, -2, "__jsontype");
+  lua_pushlightuserdata(L, (void *)&json_array_mt_key);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
   lua_setfield(L, -2, "array_mt");
-  luaL_newmetatable(L, EX_TREE_MT);
-  lua_pushcfunction(L, json_tree_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  json_open_arena(L);
   ex_setfuncs(L, funcs);
 }

@@ -3,8 +3,8 @@
 -- core in a lua_State whose allocator runs out at the k-th allocation, for
 -- every k until the run succeeds: first a decode of a JSON file, then
 -- (given a server) extruct.new + client:get_table + close against the mock.
--- It counts the live blocks of its allocator, the decoder's arena chunks and
--- cJSON's blocks after each run. On Lua 5.4 the run with a request also goes
+-- It counts the live blocks of its allocator and cJSON's blocks after each
+-- run. On Lua 5.4 the run with a request also goes
 -- under valgrind, which reports any other block lost (libcurl's included);
 -- valgrind makes it a hundred times slower, so once per suite is enough.
 -- The harness is a host program, so it links a PUC Lua: the running one, or
@@ -36,8 +36,8 @@ describe("a memory error during conversion or a request", function()
     assert.equal(0, status, out)
     local runs, errors, with_tree = out:match("success at run (%d+) after (%d+) memory errors %((%d+) while")
     assert.is_not_nil(runs, out)
-    -- every allocation point up to success was hit, many of them while the
-    -- parse tree was alive (the case a missing guard would leak)
+    -- every allocation point up to success was hit, many of them while a
+    -- decode was under way, its value half built
     assert.equal(tonumber(runs) - 1, tonumber(errors))
     assert.is_true(tonumber(errors) > 100, out)
     assert.is_true(tonumber(with_tree) > 100, out)
@@ -57,8 +57,8 @@ describe("a memory error during conversion or a request", function()
     assert.is_true(#fixture.mock:requests() - before > 10)
   end)
 
-  -- From 64 KB on, tables are built with the collector paused, under a
-  -- lua_pcall that must free the tree and restart the collector.
+  -- From 64 KB on, texts are converted with the collector paused, under a
+  -- lua_pcall that must restart the collector.
   it("ends every run cleanly and leaks nothing on a document big enough to pause the collector, with " .. api,
     function()
       local rows = {}

@@ -1,8 +1,9 @@
 /* A host program that uses cJSON itself besides extruct.core, to show the
- * two share cJSON's process-wide hooks safely: the module's hooks are plain
- * malloc/free outside its own parse, and a host that installs its own hooks
- * after loading the module still gets correct decodes and no leak, and
- * keeps its hooks when another lua_State loads the module later.
+ * two share cJSON safely: the module never installs cJSON hooks (its decoder
+ * does not use cJSON; its encoder allocates through whatever hooks are in
+ * place), so a host that installs its own hooks keeps them, gets correct
+ * decodes and encodes and no leak, also when another lua_State loads the
+ * module later.
  *
  * usage: cjson_host   (links the module's sources and a PUC Lua) */
 #include <stdio.h>
@@ -46,6 +47,19 @@ static int host_round_trip(void) {
   return same;
 }
 
+/* extruct.core.encode(extruct.core.decode(TEXT)) reads back the same */
+static int module_encode(lua_State *L) {
+  int ok;
+  lua_getfield(L, -1, "encode");
+  lua_getfield(L, -2, "decode");
+  lua_pushstring(L, TEXT);
+  if (lua_pcall(L, 1, 1, 0) != 0 || lua_pcall(L, 1, 1, 0) != 0 || !lua_isstring(L, -1))
+    return 0;
+  ok = strlen(lua_tostring(L, -1)) == strlen(TEXT);
+  lua_pop(L, 1);
+  return ok;
+}
+
 /* extruct.core.decode(TEXT).rows[2].n == 2 */
 static int module_decode(lua_State *L) {
   int ok;
@@ -74,8 +88,9 @@ int main(void) {
 
   cJSON_InitHooks(&hooks);
   printf("module decode under the host's hooks: %s\n", module_decode(L) ? "ok" : "FAILED");
-  printf("host hooks saw the decode: %s\n", host_allocations > 0 ? "ok" : "FAILED");
-  printf("host blocks left after the decode: %ld\n", host_live);
+  printf("module encode under the host's hooks: %s\n", module_encode(L) ? "ok" : "FAILED");
+  printf("host hooks saw the encode: %s\n", host_allocations > 0 ? "ok" : "FAILED");
+  printf("host blocks left after the decode and encode: %ld\n", host_live);
   printf("host round trip under its own hooks: %s\n", host_round_trip() ? "ok" : "FAILED");
 
   /* A second lua_State loading the module leaves the host's hooks alone. */

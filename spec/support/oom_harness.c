@@ -4,13 +4,11 @@
  * lua_State whose allocator fails from the k-th allocation made during
  * the decode on, until a run succeeds. Every run must end in success or a clean
  * Lua memory error, and after lua_close no block may be left: that proves
- * the parse tree is freed when a memory error interrupts the conversion.
- * The module serves cJSON from an arena whose chunks come from the
- * lua_State's allocator, so this allocator counts every live block (Lua's
- * and the arena's) and its failure schedule hits the parse too;
- * ex_json_live_chunks() says whether a parse tree is alive when a failure
- * hits. cJSON allocations outside the arena (there should be none) are
- * counted through hooks installed before the module's.
+ * nothing is lost when a memory error interrupts a decode halfway through
+ * its value. This allocator counts every live block of the lua_State;
+ * ex_json_decoding() says whether a decode was under way when a failure
+ * hit. cJSON allocations (the decoder makes none; the encoder does) are
+ * counted through hooks of its own.
  *
  * Given a server URL and token, it then does the same for a whole request:
  * extruct.new{...}, client:get_table(ID) against that server, three more
@@ -31,13 +29,13 @@
 #include <lualib.h>
 
 int luaopen_extruct_core(lua_State *L);
-long ex_json_live_chunks(void);
+int ex_json_decoding(void);
 
 static long allocations;          /* counted since the schedule was armed */
 static long fail_at;              /* 0: never fail */
 static long cjson_live;           /* cJSON blocks allocated outside the arena and not freed */
 static long blocks_live;          /* blocks of the Lua allocator not freed */
-static long failures_with_tree;   /* runs whose first failure hit while a tree was alive */
+static long failures_in_decode;   /* runs whose first failure hit while a decode was under way */
 static int cjson_failed;          /* a cJSON allocation failed in this run */
 
 /* From the k-th allocation on, every one fails: Lua 5.4 retries a failed
@@ -46,8 +44,8 @@ static int cjson_failed;          /* a cJSON allocation failed in this run */
 static int should_fail(void) {
   if (fail_at == 0 || ++allocations < fail_at)
     return 0;
-  if (allocations == fail_at && (cjson_live > 0 || ex_json_live_chunks() > 0))
-    failures_with_tree++;
+  if (allocations == fail_at && ex_json_decoding())
+    failures_in_decode++;
   return 1;
 }
 
@@ -103,7 +101,7 @@ static char *read_file(const char *path, size_t *len) {
   return data;
 }
 
-/* A memory error, as the caller sees it. The decoder builds big documents
+/* A memory error, as the caller sees it. The decoder converts big texts
  * under lua_pcall (to restart the collector it paused) and re-raises what
  * it caught with lua_error: Lua 5.4 re-raises the memory message as a
  * memory error, 5.2 and 5.3 as a runtime error carrying the same message. */
@@ -113,13 +111,11 @@ static int is_memory_error(lua_State *L, int status) {
           strcmp(lua_tostring(L, -1), "not enough memory") == 0);
 }
 
-/* After lua_close nothing may be left: no Lua block (the arena's chunks
- * are blocks of this allocator), no arena chunk, no cJSON block. */
+/* After lua_close nothing may be left: no Lua block, no cJSON block. */
 static int leaked(long run) {
-  if (cjson_live == 0 && blocks_live == 0 && ex_json_live_chunks() == 0)
+  if (cjson_live == 0 && blocks_live == 0)
     return 0;
-  fprintf(stderr, "run %ld: leaked %ld cJSON blocks, %ld allocator blocks, %ld arena chunks\n", run,
-          cjson_live, blocks_live, ex_json_live_chunks());
+  fprintf(stderr, "run %ld: leaked %ld cJSON blocks, %ld allocator blocks\n", run, cjson_live, blocks_live);
   return 1;
 }
 
@@ -163,11 +159,11 @@ static int decode_runs(const char *text, size_t len) {
       lua_close(L);
       if (leaked(k))
         return 1;
-      printf("success at run %ld after %ld memory errors (%ld while a parse tree was alive); "
-             "cJSON blocks leaked: 0\n", k, memory_errors, failures_with_tree);
+      printf("success at run %ld after %ld memory errors (%ld while a decode was under way); "
+             "cJSON blocks leaked: 0\n", k, memory_errors, failures_in_decode);
       return 0;
     }
-    /* nil, message: cJSON ran out of memory while parsing: a decode error. */
+    /* nil, message: the decode could not go on (its stack could not grow): a decode error. */
     lua_close(L);
     if (leaked(k))
       return 1;
