@@ -59,6 +59,15 @@
 /* Numbers up to this length are copied for strtod in a local buffer. */
 #define JSON_NUMBER_BUFFER 64
 
+/* Containers are calls of their own, so that the value dispatch inlined in
+ * their loops stays light for the strings, numbers and literals that are
+ * most of a text. */
+#if defined(__GNUC__)
+#define JSON_NOINLINE __attribute__((noinline))
+#else
+#define JSON_NOINLINE
+#endif
+
 /* The registry key of the array metatable (also registered by name). */
 static const char json_array_mt_key = 0;
 
@@ -291,14 +300,23 @@ static const unsigned char json_lenient_string_bytes[256] = {
 #define JSON_ONES ((uint64_t)0x0101010101010101u)
 #define JSON_HIGHS ((uint64_t)0x8080808080808080u)
 
-/* Whether one of the eight bytes of w is '"', '\\' or below the byte that
- * below repeats (0x20 strict; 0 lenient, which no byte is below): exact
- * presence tests ("Bit Twiddling Hacks", hasless and haszero). */
-static int json_word_stops(uint64_t w, uint64_t below) {
+/* Nonzero when one of the eight bytes of w is '"', '\\' or below the byte
+ * that below repeats (0x20 strict; 0 lenient, which no byte is below):
+ * exact presence tests ("Bit Twiddling Hacks", hasless and haszero). The
+ * lowest byte flagged is a true match (a borrow only carries upwards), so
+ * on a little-endian machine it is the first of the eight that stops. */
+static uint64_t json_word_stops(uint64_t w, uint64_t below) {
   uint64_t quote = w ^ (JSON_ONES * '"'), backslash = w ^ (JSON_ONES * '\\');
-  return ((((w - below) & ~w) | ((quote - JSON_ONES) & ~quote) | ((backslash - JSON_ONES) & ~backslash)) &
-          JSON_HIGHS) != 0;
+  return (((w - below) & ~w) | ((quote - JSON_ONES) & ~quote) | ((backslash - JSON_ONES) & ~backslash)) &
+         JSON_HIGHS;
 }
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The offset in its word of the first byte json_word_stops flagged. */
+#define JSON_FIRST_STOP(stops) ((size_t)__builtin_ctzll(stops) / 8)
+#else
+#define JSON_FIRST_STOP(stops) ((size_t)0) /* the byte loop finds it */
+#endif
 
 /* Appends the UTF-8 form of code point cp at out; returns the new end. */
 static char *json_put_utf8(char *out, unsigned long cp) {
@@ -385,10 +403,13 @@ static int json_string(json_parser *jp) {
   long len;
   for (;;) {
     while (end - q >= 8) {
-      uint64_t w;
+      uint64_t w, stops;
       memcpy(&w, q, 8);
-      if (json_word_stops(w, below))
+      stops = json_word_stops(w, below);
+      if (stops != 0) {
+        q += JSON_FIRST_STOP(stops);
         break;
+      }
       q += 8;
     }
     while (q < end && classes[(unsigned char)*q] == JSON_PLAIN)
@@ -437,7 +458,51 @@ closed:
 
 /* ---- containers ------------------------------------------------------- */
 
-static int json_value(json_parser *jp);
+static int json_array(json_parser *jp);
+static int json_object(json_parser *jp);
+
+/* The value at jp->p (whitespace skipped): pushes it and moves jp->p past
+ * it. Returns 0 with the error noted, and anything left on the stack above
+ * where it started. */
+static int json_value(json_parser *jp) {
+  const char *p = jp->p;
+  size_t left = (size_t)(jp->end - p);
+  if (left == 0)
+    return json_unexpected(jp, p);
+  switch (*p) {
+  case '"':
+    return json_string(jp);
+  case '{':
+    return json_object(jp);
+  case '[':
+    return json_array(jp);
+  case 't':
+    if (left >= 4 && memcmp(p, "true", 4) == 0) {
+      lua_pushboolean(jp->L, 1);
+      jp->p = p + 4;
+      return 1;
+    }
+    break;
+  case 'f':
+    if (left >= 5 && memcmp(p, "false", 5) == 0) {
+      lua_pushboolean(jp->L, 0);
+      jp->p = p + 5;
+      return 1;
+    }
+    break;
+  case 'n':
+    if (left >= 4 && memcmp(p, "null", 4) == 0) {
+      lua_pushlightuserdata(jp->L, NULL);
+      jp->p = p + 4;
+      return 1;
+    }
+    break;
+  default:
+    if (*p == '-' || json_is_digit(*p))
+      return json_number(jp);
+  }
+  return json_unexpected(jp, p);
+}
 
 /* Moves the count values waiting above the container's slot (base + 1, or
  * base + 2 once its table exists there) into its table, making the table
@@ -475,7 +540,7 @@ static void json_store(lua_State *L, int base, int count, int made, int is_array
 
 /* The array whose '[' is at jp->p: pushes it, marked with the array
  * metatable. */
-static int json_array(json_parser *jp) {
+static JSON_NOINLINE int json_array(json_parser *jp) {
   lua_State *L = jp->L;
   const char *p, *end = jp->end;
   int base = lua_gettop(L), waiting = 0, made = 0;
@@ -527,7 +592,7 @@ static int json_array(json_parser *jp) {
 }
 
 /* The object whose '{' is at jp->p: pushes it. */
-static int json_object(json_parser *jp) {
+static JSON_NOINLINE int json_object(json_parser *jp) {
   lua_State *L = jp->L;
   const char *p, *end = jp->end;
   int base = lua_gettop(L), waiting = 0, made = 0;
@@ -578,49 +643,6 @@ static int json_object(json_parser *jp) {
   jp->waiting -= waiting;
   jp->depth--;
   return 1;
-}
-
-/* The value at jp->p (whitespace skipped): pushes it and moves jp->p past
- * it. Returns 0 with the error noted, and anything left on the stack above
- * where it started. */
-static int json_value(json_parser *jp) {
-  const char *p = jp->p;
-  size_t left = (size_t)(jp->end - p);
-  if (left == 0)
-    return json_unexpected(jp, p);
-  switch (*p) {
-  case '"':
-    return json_string(jp);
-  case '{':
-    return json_object(jp);
-  case '[':
-    return json_array(jp);
-  case 't':
-    if (left >= 4 && memcmp(p, "true", 4) == 0) {
-      lua_pushboolean(jp->L, 1);
-      jp->p = p + 4;
-      return 1;
-    }
-    break;
-  case 'f':
-    if (left >= 5 && memcmp(p, "false", 5) == 0) {
-      lua_pushboolean(jp->L, 0);
-      jp->p = p + 5;
-      return 1;
-    }
-    break;
-  case 'n':
-    if (left >= 4 && memcmp(p, "null", 4) == 0) {
-      lua_pushlightuserdata(jp->L, NULL);
-      jp->p = p + 4;
-      return 1;
-    }
-    break;
-  default:
-    if (*p == '-' || json_is_digit(*p))
-      return json_number(jp);
-  }
-  return json_unexpected(jp, p);
 }
 
 /* ---- the whole text --------------------------------------------------- */
