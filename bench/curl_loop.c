@@ -1,8 +1,12 @@
-/* The baseline for the round trip: a raw C loop over one reused libcurl
+/* The baselines for the round trip: a raw C loop over one reused libcurl
  * easy handle, sending the headers extruct sends and keeping the body in a
- * reused buffer (no JSON decoding: the floor a client can approach).
+ * reused buffer. Without a fifth argument the body is not decoded: the floor
+ * a client can approach. With "cjson", each body is decoded by lua-cjson in
+ * a lua_State of the interpreter this program was built with (-DCURL_LOOP_LUA
+ * and that Lua's library): what someone assembling libcurl and lua-cjson by
+ * hand gets, with no Lua between the two.
  *
- * usage: curl_loop URL TOKEN CALLS ROUNDS
+ * usage: curl_loop URL TOKEN CALLS ROUNDS [cjson]
  * prints the best microseconds per call over ROUNDS rounds of CALLS calls */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -11,6 +15,12 @@
 #include <time.h>
 
 #include <curl/curl.h>
+
+#ifdef CURL_LOOP_LUA
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#endif
 
 typedef struct {
   char *data;
@@ -47,10 +57,32 @@ int main(int argc, char **argv) {
   buffer body = {NULL, 0, 0};
   long calls, rounds, i, r;
   double best = 1e30;
+  int decode = argc == 6 && strcmp(argv[5], "cjson") == 0;
+#ifdef CURL_LOOP_LUA
+  lua_State *L = NULL;
+#endif
 
-  if (argc != 5) {
-    fprintf(stderr, "usage: curl_loop URL TOKEN CALLS ROUNDS\n");
+  if (argc != 5 && !decode) {
+    fprintf(stderr, "usage: curl_loop URL TOKEN CALLS ROUNDS [cjson]\n");
     return 2;
+  }
+  if (decode) {
+#ifdef CURL_LOOP_LUA
+    /* cjson.decode at stack index 1 */
+    L = luaL_newstate();
+    luaL_openlibs(L);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    if (lua_pcall(L, 1, 1, 0) != 0) {
+      fprintf(stderr, "curl_loop: %s\n", lua_tostring(L, -1));
+      return 1;
+    }
+    lua_getfield(L, -1, "decode");
+    lua_replace(L, 1);
+#else
+    fprintf(stderr, "curl_loop: built without Lua, cannot decode\n");
+    return 2;
+#endif
   }
   calls = atol(argv[3]);
   rounds = atol(argv[4]);
@@ -74,6 +106,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "curl_loop: request %ld failed (status %ld)\n", i, status);
         return 1;
       }
+#ifdef CURL_LOOP_LUA
+      if (decode) {
+        lua_pushvalue(L, 1);
+        lua_pushlstring(L, body.data, body.len);
+        lua_call(L, 1, 1); /* the body is always JSON here */
+        if (!lua_istable(L, -1)) {
+          fprintf(stderr, "curl_loop: response %ld did not decode\n", i);
+          return 1;
+        }
+        lua_pop(L, 1);
+      }
+#endif
     }
     elapsed = (now() - start) / (double)calls * 1e6;
     if (elapsed < best)
@@ -84,5 +128,9 @@ int main(int argc, char **argv) {
   curl_easy_cleanup(curl);
   curl_global_cleanup();
   free(body.data);
+#ifdef CURL_LOOP_LUA
+  if (L != NULL)
+    lua_close(L);
+#endif
   return 0;
 }

@@ -3,9 +3,11 @@
 --   LUA bench/roundtrip.lua PORT CURL_LOOP [--smoke]
 --
 -- Round trip: client:get_table, a raw C loop over one reused libcurl handle
--- (CURL_LOOP), socket.http + lua-cjson (a new connection per request, as
--- socket.http does) and the curl binary spawned per request, taking turns
--- for several rounds; each keeps its best microseconds per call (wall time).
+-- (CURL_LOOP) that decodes each body with lua-cjson in this interpreter, the
+-- same loop without decoding, socket.http + lua-cjson (a new connection per
+-- request, as socket.http does) and the curl binary spawned per request,
+-- taking turns for several rounds; each keeps its best microseconds per call
+-- (wall time).
 -- Memory: RSS after 1,000 and 100,000 get_table calls and after failing
 -- calls (a 404, and a refused connection).
 local extruct = require("extruct")
@@ -21,14 +23,26 @@ local TOKEN = "bench-token"
 local ID = "tbl_bench"
 local now = socket.gettime
 
-local ROUNDS = smoke and 1 or 5
-local CALLS = { client = smoke and 20 or 2000, curl_loop = smoke and 20 or 2000, luasocket = smoke and 10 or 300,
-  curl_binary = smoke and 3 or 100 }
+-- Many short rounds rather than a few long ones: on a shared machine a
+-- burst of other work then spoils a round of each contender, not its best.
+local ROUNDS = smoke and 1 or 40
+local CALLS = { client = smoke and 20 or 250, curl_loop = smoke and 20 or 250, luasocket = smoke and 10 or 50,
+  curl_binary = smoke and 3 or 10 }
+local RAW_DECODING, RAW = "raw libcurl + lua-cjson (C)", "raw libcurl loop (C)"
 
 local client = extruct.new{ token = TOKEN, base_url = base }
 local url = base .. "/v1/tables/" .. ID
 
 local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- The C loop's best microseconds per call, as seconds; decode: "cjson" or nil.
+local function curl_loop_time(n, decode)
+  local pipe = assert(io.popen(("%s %s %s %d 1 %s"):format(shell_quote(curl_loop), shell_quote(url), TOKEN, n,
+    decode or "")))
+  local us = tonumber(pipe:read("*a"))
+  pipe:close()
+  return assert(us, "curl_loop failed") / 1e6
+end
 
 local contenders = {
   { name = "client:get_table", run = function(n)
@@ -36,12 +50,8 @@ local contenders = {
     for _ = 1, n do assert(client:get_table(ID)) end
     return (now() - start) / n
   end },
-  { name = "raw libcurl loop (C)", run = function(n)
-    local pipe = assert(io.popen(("%s %s %s %d 1"):format(shell_quote(curl_loop), shell_quote(url), TOKEN, n)))
-    local us = tonumber(pipe:read("*a"))
-    pipe:close()
-    return assert(us, "curl_loop failed") / 1e6
-  end },
+  { name = RAW_DECODING, run = function(n) return curl_loop_time(n, "cjson") end },
+  { name = RAW, run = function(n) return curl_loop_time(n) end },
   { name = "socket.http + lua-cjson", run = function(n)
     local start = now()
     for _ = 1, n do
@@ -76,12 +86,13 @@ for _ = 1, ROUNDS do
     if not best[c.name] or t < best[c.name] then best[c.name] = t end
   end
 end
-local raw = best["raw libcurl loop (C)"]
+local raw, raw_decoding = best[RAW], best[RAW_DECODING]
 print(("== round trip on %s, GET /v1/tables/{id} (%d-byte header) from nginx on loopback, best of %d rounds")
   :format(lua_name, #io.open("spec/support/table.json"):read("*a"), ROUNDS))
-print(("%-26s %10s %14s"):format("", "us/call", "vs raw libcurl"))
+print(("%-28s %10s %18s %16s"):format("", "us/call", "vs libcurl+cjson", "vs raw libcurl"))
 for _, c in ipairs(contenders) do
-  print(("%-26s %10.1f %13.2fx"):format(c.name, best[c.name] * 1e6, best[c.name] / raw))
+  print(("%-28s %10.1f %17.2fx %15.2fx"):format(c.name, best[c.name] * 1e6, best[c.name] / raw_decoding,
+    best[c.name] / raw))
 end
 
 -- Memory -----------------------------------------------------------------

@@ -19,8 +19,23 @@ LUAS=${LUAS:-"lua5.4 luajit"}
 
 for lua in $LUAS; do make --no-print-directory build LUA="$lua" >/dev/null; done
 mkdir -p build/bench
-cc -O2 -std=c99 -Wall -Wextra -Werror -pedantic -o build/bench/curl_loop bench/curl_loop.c \
-  $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl)
+# One curl_loop per interpreter, linked with that Lua so that it can decode
+# with lua-cjson: statically where the static library is there (as the
+# interpreters themselves are built), exporting the Lua API to cjson.so.
+lua_flags() {
+  local pc=$1 lib=$1 libdir
+  if [ "$1" = luajit ]; then lib=luajit-5.1; fi
+  libdir=$(pkg-config --variable=libdir "$pc")
+  if [ -f "$libdir/lib$lib.a" ]; then
+    echo "$(pkg-config --cflags "$pc") $libdir/lib$lib.a -Wl,-E -ldl -lm"
+  else
+    echo "$(pkg-config --cflags --libs "$pc") -Wl,-E"
+  fi
+}
+for lua in $LUAS; do
+  cc -O2 -std=c99 -Wall -Wextra -Werror -pedantic -DCURL_LOOP_LUA -o "build/bench/curl_loop_$lua" bench/curl_loop.c \
+    $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl) $(lua_flags "$lua")
+done
 
 work=$(mktemp -d)
 nginx_pid=""
@@ -92,7 +107,7 @@ report=$(mktemp)
   done
   for lua in $LUAS; do
     env LUA="$lua" LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$lua/?.so;;" \
-      "$lua" bench/roundtrip.lua "$port" build/bench/curl_loop $smoke
+      "$lua" bench/roundtrip.lua "$port" "build/bench/curl_loop_$lua" $smoke
     echo
   done
   for lua in $LUAS; do
