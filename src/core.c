@@ -53,6 +53,7 @@ int luaopen_extruct_core(lua_State *L) {
   lua_setfield(L, -2, "error_kinds");
 
   ex_json_open(L);
+  ex_response_open(L);
   ex_encode_open(L);
   ex_client_open(L);
   ex_transfer_open(L);

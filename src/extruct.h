@@ -57,7 +57,7 @@ int ex_json_decoding(void);
 
 /* Pushes the response table { status, headers, body | body_error, body_text }
  * built from the raw header block of the final response (may be NULL) and
- * the body bytes. */
+ * the body bytes; headers is made when first read (response.c). */
 void ex_response_push(lua_State *L, long status, const char *head, size_t head_len, const char *body,
                       size_t body_len);
 
@@ -66,6 +66,7 @@ void ex_response_push(lua_State *L, long status, const char *head, size_t head_l
 int ex_http1_request(lua_State *L);
 
 void ex_json_open(lua_State *L);
+void ex_response_open(lua_State *L);
 void ex_encode_open(lua_State *L);
 void ex_client_open(lua_State *L);
 void ex_clock_open(lua_State *L);

@@ -1,6 +1,12 @@
 /* The response table built from what a transfer received: the raw header
  * block of the final response and the body bytes. Apart from the transfer,
- * so the fuzzer (fuzz/response_fuzz.c) can feed it any bytes. */
+ * so the fuzzer (fuzz/response_fuzz.c) can feed it any bytes.
+ *
+ * Most calls never look at the headers, so their table is made only when
+ * response.headers is first read: the response's metatable keeps the raw
+ * header block (at [1]) and its __index makes the table from it then, and
+ * stores it in the response. A table given the same metatable (the
+ * client's last_response) gets the same headers the same way. */
 #include <ctype.h>
 #include <string.h>
 
@@ -97,13 +103,40 @@ static void response_push_headers(lua_State *L, const char *head, size_t head_le
   }
 }
 
+/* The registry key of the __index that every response's metatable shares. */
+static const char response_index_key = 0;
+
+/* __index(response, key): the headers, made from the header block the
+ * first time they are read; nil for any other key. */
+static int response_index(lua_State *L) {
+  size_t len = 0;
+  const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL, *block;
+  if (key == NULL || len != 7 || memcmp(key, "headers", 7) != 0 || !lua_getmetatable(L, 1))
+    return 0;
+  lua_rawgeti(L, -1, 1); /* the block, or nil when there was none */
+  block = lua_tolstring(L, -1, &len);
+  response_push_headers(L, block, block != NULL ? len : 0);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
 void ex_response_push(lua_State *L, long status, const char *head, size_t head_len, const char *body,
                       size_t body_len) {
-  lua_createtable(L, 0, 5);
+  luaL_checkstack(L, 4, "response");
+  lua_createtable(L, 0, 4);
   lua_pushinteger(L, (lua_Integer)status);
   lua_setfield(L, -2, "status");
-  response_push_headers(L, head, head_len);
-  lua_setfield(L, -2, "headers");
+  lua_createtable(L, 1, 1); /* the metatable */
+  lua_pushlightuserdata(L, (void *)&response_index_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  lua_setfield(L, -2, "__index");
+  if (head != NULL) {
+    lua_pushlstring(L, head, head_len);
+    lua_rawseti(L, -2, 1);
+  }
+  lua_setmetatable(L, -2);
   if (body_len > 0) {
     /* lenient: the API sends raw newlines inside strings */
     if (ex_json_push(L, body, body_len, 0)) {
@@ -114,4 +147,10 @@ void ex_response_push(lua_State *L, long status, const char *head, size_t head_l
       lua_setfield(L, -2, "body_text");
     }
   }
+}
+
+void ex_response_open(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&response_index_key);
+  lua_pushcfunction(L, response_index);
+  lua_rawset(L, LUA_REGISTRYINDEX);
 }

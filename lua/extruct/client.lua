@@ -267,6 +267,15 @@ function Client:close()
 end
 Client.__close = Client.close
 
+-- What client.last_response keeps of a response: its status and headers.
+-- The core's responses make their headers table when it is first read, and a
+-- table given the same metatable does the same; most calls never read it.
+local function response_head(response)
+  local mt = getmetatable(response)
+  if mt == nil then return { status = response.status, headers = response.headers } end
+  return setmetatable({ status = response.status }, mt)
+end
+
 -- One transfer: the response, or false and an error. Every response that
 -- came is recorded as the client's last_response, whatever its status; a
 -- transfer that got none leaves nil there.
@@ -284,7 +293,7 @@ local function send(client, method, target, opts)
     return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(target, 200), message))
   end
   response.trace = nil
-  client.last_response = { status = response.status, headers = response.headers }
+  client.last_response = response_head(response)
   local status = response.status
   if status < 200 or status > 299 then
     return false, errors.from_status(response, opts.subject)
