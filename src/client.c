@@ -262,8 +262,6 @@ static int client_http_request(lua_State *L) {
   lua_pushvalue(L, 3); /* target */
   lua_pushvalue(L, 4); /* host */
   lua_newtable(L);
-  lua_pushfstring(L, "User-Agent: %s", c->user_agent);
-  lua_rawseti(L, -2, ++n);
   for (h = has_body ? c->body_headers : c->headers; h != NULL; h = h->next) {
     size_t len = strlen(h->data);
     if (len > 0 && h->data[len - 1] == ':')
@@ -324,8 +322,6 @@ static int client_close(lua_State *L) {
   c->base_url = NULL;
   free(c->ca_file);
   c->ca_file = NULL;
-  free(c->user_agent);
-  c->user_agent = NULL;
   client_free_secret(c->proxy); /* may hold a proxy password */
   c->proxy = NULL;
   free(c->noproxy);
@@ -444,12 +440,19 @@ static int client_new(lua_State *L) {
   memcpy(c->base_url, base_url, url_len);
   c->base_url[url_len] = '\0';
   c->redirect_https_only = client_is_https(c->base_url);
-  c->user_agent = client_strdup(user_agent);
-  if (c->user_agent == NULL || (ca_file != NULL && (c->ca_file = client_strdup(ca_file)) == NULL) ||
+  if ((ca_file != NULL && (c->ca_file = client_strdup(ca_file)) == NULL) ||
       (proxy != NULL && (c->proxy = client_strdup(proxy)) == NULL) ||
       (noproxy != NULL && (c->noproxy = client_strdup(noproxy)) == NULL))
     return luaL_error(L, "extruct.core.new_client: out of memory");
 
+  /* The User-Agent is a header of the lists rather than CURLOPT_USERAGENT,
+   * which libcurl formats anew with its own printf for every request. */
+  user_agent = lua_pushfstring(L, "User-Agent: %s", user_agent);
+  c->headers = client_add_header(L, c->headers, user_agent);
+  c->body_headers = client_add_header(L, c->body_headers, user_agent);
+  c->anonymous_headers = client_add_header(L, c->anonymous_headers, user_agent);
+  c->anonymous_body_headers = client_add_header(L, c->anonymous_body_headers, user_agent);
+  lua_pop(L, 1);
   c->headers = client_add_header(L, c->headers, "Accept: application/json");
   c->headers = client_add_authorization(L, c->headers, token);
   c->body_headers = client_add_header(L, c->body_headers, "Accept: application/json");

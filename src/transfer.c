@@ -301,8 +301,7 @@ ex_transfer *ex_transfer_new(ex_client *c) {
    * proxy options libcurl reads http_proxy, ALL_PROXY and NO_PROXY. */
   if ((c->ca_file != NULL && curl_easy_setopt(easy, CURLOPT_CAINFO, c->ca_file) != CURLE_OK) ||
       (c->proxy != NULL && curl_easy_setopt(easy, CURLOPT_PROXY, c->proxy) != CURLE_OK) ||
-      (c->noproxy != NULL && curl_easy_setopt(easy, CURLOPT_NOPROXY, c->noproxy) != CURLE_OK) ||
-      curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent) != CURLE_OK) {
+      (c->noproxy != NULL && curl_easy_setopt(easy, CURLOPT_NOPROXY, c->noproxy) != CURLE_OK)) {
     curl_easy_cleanup(easy);
     free(t);
     return NULL;

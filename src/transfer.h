@@ -65,7 +65,7 @@ typedef struct ex_transfer_box {
 } ex_transfer_box;
 
 typedef struct ex_client {
-  struct curl_slist *headers;      /* Accept, Authorization */
+  struct curl_slist *headers;      /* User-Agent, Accept, Authorization */
   struct curl_slist *body_headers; /* the same plus Content-Type */
   struct curl_slist *anonymous_headers, *anonymous_body_headers; /* the same without Authorization */
   char *base_url;
@@ -77,7 +77,7 @@ typedef struct ex_client {
   /* The settings of a new easy handle. */
   long timeout_ms, connect_timeout_ms;
   int insecure, tracing, redirect_https_only;
-  char *ca_file, *user_agent;
+  char *ca_file;
   char *proxy, *noproxy; /* CURLOPT_PROXY and CURLOPT_NOPROXY, when given */
 } ex_client;
 
