@@ -68,13 +68,15 @@ static curl_socket_t engine_open_socket(void *userp, curlsocktype purpose, struc
     return fd;
   if (e->socket_count == e->socket_cap) {
     size_t cap = e->socket_cap ? e->socket_cap * 2 : 16;
-    curl_socket_t *grown = (curl_socket_t *)realloc(e->sockets, cap * sizeof *grown);
+    struct ex_engine_socket *grown = (struct ex_engine_socket *)realloc(e->sockets, cap * sizeof *grown);
     if (grown == NULL)
       return fd; /* not looked at before reuse, but usable */
     e->sockets = grown;
     e->socket_cap = cap;
   }
-  e->sockets[e->socket_count++] = fd;
+  e->sockets[e->socket_count].fd = fd;
+  e->sockets[e->socket_count].local_port = e->sockets[e->socket_count].peer_port = 0;
+  e->socket_count++;
   return fd;
 }
 
@@ -82,7 +84,7 @@ static int engine_close_socket(void *userp, curl_socket_t fd) {
   ex_engine *e = (ex_engine *)userp;
   size_t i;
   for (i = 0; i < e->socket_count; i++) {
-    if (e->sockets[i] == fd) {
+    if (e->sockets[i].fd == fd) {
       e->sockets[i] = e->sockets[--e->socket_count];
       break;
     }
@@ -98,15 +100,22 @@ static int engine_port(const struct sockaddr_storage *address) {
   return -1;
 }
 
-curl_socket_t ex_engine_find_socket(const ex_engine *e, int local_port, int peer_port) {
+curl_socket_t ex_engine_find_socket(ex_engine *e, int local_port, int peer_port) {
   size_t i;
   for (i = 0; i < e->socket_count; i++) {
-    struct sockaddr_storage local, peer;
-    socklen_t local_len = sizeof local, peer_len = sizeof peer;
-    if (getsockname(e->sockets[i], (struct sockaddr *)&local, &local_len) == 0 &&
-        engine_port(&local) == local_port &&
-        getpeername(e->sockets[i], (struct sockaddr *)&peer, &peer_len) == 0 && engine_port(&peer) == peer_port)
-      return e->sockets[i];
+    struct ex_engine_socket *s = &e->sockets[i];
+    if (s->peer_port <= 0) {
+      /* a connected socket's ports do not change: asked once */
+      struct sockaddr_storage local, peer;
+      socklen_t local_len = sizeof local, peer_len = sizeof peer;
+      if (getsockname(s->fd, (struct sockaddr *)&local, &local_len) != 0 ||
+          getpeername(s->fd, (struct sockaddr *)&peer, &peer_len) != 0)
+        continue; /* not connected (yet) */
+      s->local_port = engine_port(&local);
+      s->peer_port = engine_port(&peer);
+    }
+    if (s->local_port == local_port && s->peer_port == peer_port)
+      return s->fd;
   }
   return CURL_SOCKET_BAD;
 }

@@ -96,8 +96,13 @@ typedef struct ex_engine {
   size_t change_count, change_cap;
   long timer_ms;
   int timer_changed;
-  /* The sockets libcurl opened through this engine (see transfer_on_prereq). */
-  curl_socket_t *sockets;
+  /* The sockets libcurl opened through this engine (see transfer_on_prereq),
+   * with their ports once connected (0 until known): looked up by ports
+   * before every request, asked of the kernel once per connection. */
+  struct ex_engine_socket {
+    curl_socket_t fd;
+    int local_port, peer_port;
+  } *sockets;
   size_t socket_count, socket_cap;
 } ex_engine;
 
@@ -122,7 +127,7 @@ void ex_client_release(ex_transfer *t); /* back to its client's idle list, or fr
 /* engine.c */
 int ex_engine_add(ex_engine *e, ex_transfer *t); /* CURLM_OK or the failure */
 /* The engine's socket connected from local_port to peer_port, or CURL_SOCKET_BAD. */
-curl_socket_t ex_engine_find_socket(const ex_engine *e, int local_port, int peer_port);
+curl_socket_t ex_engine_find_socket(ex_engine *e, int local_port, int peer_port);
 void ex_engine_open(lua_State *L);
 
 void ex_buffer_free(ex_buffer *buf);
