@@ -161,12 +161,12 @@ describe("extruct.decode's strict option", function()
     assert.equal("\255", assert(extruct.decode('["\n", "\255"]', { strict = false }))[2])
   end)
 
-  it("tells every byte apart in every place of a string, eight-byte steps included", function()
+  it("tells every byte apart in every place of a string, eight- and sixteen-byte steps included", function()
     for byte = 0, 255 do
       local c = string.char(byte)
       if c ~= '"' and c ~= "\\" then
-        for at = 0, 15 do
-          local s = ("x"):rep(at) .. c .. ("y"):rep(15 - at)
+        for at = 0, 33 do
+          local s = ("x"):rep(at) .. c .. ("y"):rep(33 - at)
           local text = '["' .. s .. '"]'
           assert.equal(s, assert(extruct.decode(text, { strict = false }))[1], byte .. " at " .. at)
           if byte < 0x20 then
@@ -177,9 +177,9 @@ describe("extruct.decode's strict option", function()
         end
       end
     end
-    for at = 0, 15 do
+    for at = 0, 33 do
       for _, strict in ipairs({ true, false }) do
-        local x, y = ("x"):rep(at), ("y"):rep(15 - at)
+        local x, y = ("x"):rep(at), ("y"):rep(33 - at)
         local opts = { strict = strict }
         assert.same({ x .. '"' .. y }, extruct.decode('["' .. x .. '\\"' .. y .. '"]', opts))
         assert.same({ x .. "\\" .. y }, extruct.decode('["' .. x .. '\\\\' .. y .. '"]', opts))

@@ -39,6 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "extruct.h"
 
 /* The deepest nesting taken; the encoder refuses the same. */
@@ -54,6 +58,9 @@
  * each level holds for itself, 1000 levels stay within the 8000 slots that
  * LuaJIT (and Lua 5.1) let a C function have. */
 #define JSON_WAIT_BUDGET 4096
+/* Stack room is asked for this many items of a container at once:
+ * lua_checkstack would otherwise be a call for every item. */
+#define JSON_CHECK_AHEAD 16
 /* Escaped strings up to this length are unescaped in the parser's buffer. */
 #define JSON_SCRATCH 512
 /* Numbers up to this length are copied for strtod in a local buffer. */
@@ -312,6 +319,7 @@ static uint64_t json_word_stops(uint64_t w, uint64_t below) {
 }
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSON_HAS_CTZ 1
 /* The offset in its word of the first byte json_word_stops flagged. */
 #define JSON_FIRST_STOP(stops) ((size_t)__builtin_ctzll(stops) / 8)
 #else
@@ -401,7 +409,27 @@ static int json_string(json_parser *jp) {
   const char *start = jp->p + 1, *q = start, *end = jp->end;
   int escaped = 0;
   long len;
+#if defined(__SSE2__) && defined(JSON_HAS_CTZ)
+  /* sixteen bytes at a time: the '"', '\\' and (strict) control bytes among
+   * them, as a bit mask; a lenient decode stops at NUL bytes only to find
+   * them plain below */
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+  const __m128i control = _mm_set1_epi8(jp->strict ? 0x1F : 0);
+#endif
   for (;;) {
+#if defined(__SSE2__) && defined(JSON_HAS_CTZ)
+    while (end - q >= 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+      __m128i stops = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                   _mm_cmpeq_epi8(_mm_max_epu8(v, control), control));
+      int mask = _mm_movemask_epi8(stops);
+      if (mask != 0) {
+        q += __builtin_ctz((unsigned)mask);
+        goto stopped;
+      }
+      q += 16;
+    }
+#endif
     while (end - q >= 8) {
       uint64_t w, stops;
       memcpy(&w, q, 8);
@@ -412,6 +440,9 @@ static int json_string(json_parser *jp) {
       }
       q += 8;
     }
+#if defined(__SSE2__) && defined(JSON_HAS_CTZ)
+  stopped:
+#endif
     while (q < end && classes[(unsigned char)*q] == JSON_PLAIN)
       q++;
     if (q >= end)
@@ -538,12 +569,22 @@ static void json_store(lua_State *L, int base, int count, int made, int is_array
   lua_settop(L, base + 1);
 }
 
+/* Asks for stack room for the next items of a container, each of which
+ * leaves `per_item` slots waiting, with `extra` more free above the last of
+ * them (what it takes while it is parsed, or stored). Returns how many
+ * items the room covers: JSON_CHECK_AHEAD, else 1 near the limit, else 0. */
+static int json_room(lua_State *L, int per_item, int extra) {
+  if (lua_checkstack(L, per_item * JSON_CHECK_AHEAD + extra))
+    return JSON_CHECK_AHEAD;
+  return lua_checkstack(L, per_item + extra) ? 1 : 0;
+}
+
 /* The array whose '[' is at jp->p: pushes it, marked with the array
  * metatable. */
 static JSON_NOINLINE int json_array(json_parser *jp) {
   lua_State *L = jp->L;
   const char *p, *end = jp->end;
-  int base = lua_gettop(L), waiting = 0, made = 0;
+  int base = lua_gettop(L), waiting = 0, made = 0, room = 0;
   lua_Integer stored = 0;
 
   if (++jp->depth > JSON_MAX_DEPTH)
@@ -553,16 +594,17 @@ static JSON_NOINLINE int json_array(json_parser *jp) {
     p++;
   } else {
     for (;;) {
-      /* this value, then the table and a copy when they are stored */
-      if (waiting == JSON_BATCH || jp->waiting >= JSON_WAIT_BUDGET || !lua_checkstack(L, 3)) {
+      /* each value waits in a slot; the table and a copy when they are stored */
+      if (waiting == JSON_BATCH || jp->waiting >= JSON_WAIT_BUDGET || (room == 0 && (room = json_room(L, 1, 2)) == 0)) {
         json_store(L, base, waiting, made, 1, stored);
         stored += waiting;
         jp->waiting -= waiting;
         waiting = 0;
         made = 1;
-        if (!lua_checkstack(L, 3))
+        if ((room = json_room(L, 1, 2)) == 0)
           return json_fail(jp, JSON_STACK, NULL, p);
       }
+      room--;
       jp->p = p;
       if (!json_value(jp))
         return 0;
@@ -595,7 +637,7 @@ static JSON_NOINLINE int json_array(json_parser *jp) {
 static JSON_NOINLINE int json_object(json_parser *jp) {
   lua_State *L = jp->L;
   const char *p, *end = jp->end;
-  int base = lua_gettop(L), waiting = 0, made = 0;
+  int base = lua_gettop(L), waiting = 0, made = 0, room = 0;
 
   if (++jp->depth > JSON_MAX_DEPTH)
     return json_fail(jp, JSON_DEPTH, NULL, jp->p);
@@ -604,15 +646,16 @@ static JSON_NOINLINE int json_object(json_parser *jp) {
     p++;
   } else {
     for (;;) {
-      /* key and value, then the table and copies of both when stored */
-      if (waiting == JSON_BATCH || jp->waiting >= JSON_WAIT_BUDGET || !lua_checkstack(L, 5)) {
+      /* key and value wait in two slots; the table and copies of both when stored */
+      if (waiting == JSON_BATCH || jp->waiting >= JSON_WAIT_BUDGET || (room == 0 && (room = json_room(L, 2, 3)) == 0)) {
         json_store(L, base, waiting, made, 0, 0);
         jp->waiting -= waiting;
         waiting = 0;
         made = 1;
-        if (!lua_checkstack(L, 5))
+        if ((room = json_room(L, 2, 3)) == 0)
           return json_fail(jp, JSON_STACK, NULL, p);
       }
+      room--;
       if (p >= end || *p != '"')
         return json_unexpected(jp, p);
       jp->p = p;
