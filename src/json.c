@@ -39,7 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Strings are scanned sixteen bytes at a time (x86-64 always has SSE2). */
+#define JSON_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -98,6 +100,11 @@ typedef struct {
   const char *text, *end;
   const char *p; /* the next byte to read */
   int strict;
+  const unsigned char *classes; /* of the bytes in a string: json_*_string_bytes */
+  uint64_t below;               /* for json_word_stops */
+#if defined(JSON_SSE2)
+  __m128i control; /* for json_block_stops */
+#endif
   int depth;
   int waiting;  /* stack slots of values waiting in all open containers */
   int array_mt; /* stack index of the array metatable */
@@ -319,11 +326,22 @@ static uint64_t json_word_stops(uint64_t w, uint64_t below) {
 }
 
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define JSON_HAS_CTZ 1
 /* The offset in its word of the first byte json_word_stops flagged. */
 #define JSON_FIRST_STOP(stops) ((size_t)__builtin_ctzll(stops) / 8)
 #else
 #define JSON_FIRST_STOP(stops) ((size_t)0) /* the byte loop finds it */
+#endif
+
+#if defined(JSON_SSE2)
+/* A bit for each of the sixteen bytes at p that is '"', '\\' or not above
+ * the byte control repeats (0x1F strict; 0 lenient, so a NUL stops the
+ * block scan there only to be found plain by the byte loop). */
+static int json_block_stops(const char *p, __m128i control) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  __m128i stops = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                               _mm_cmpeq_epi8(_mm_max_epu8(v, control), control));
+  return _mm_movemask_epi8(stops);
+}
 #endif
 
 /* Appends the UTF-8 form of code point cp at out; returns the new end. */
@@ -402,27 +420,18 @@ static long json_unescape(json_parser *jp, const char *s, const char *stop, char
   }
 }
 
-/* The string whose opening quote is at jp->p: pushes it. */
-static int json_string(json_parser *jp) {
-  const unsigned char *classes = jp->strict ? json_strict_string_bytes : json_lenient_string_bytes;
-  uint64_t below = jp->strict ? JSON_ONES * 0x20 : 0;
-  const char *start = jp->p + 1, *q = start, *end = jp->end;
+/* The string whose content starts at start, read on from q (no byte
+ * between start and q stops the scan): the general path, for escapes,
+ * strings longer than one step and the end of the text. Pushes it. */
+static JSON_NOINLINE int json_string_rest(json_parser *jp, const char *start, const char *q) {
+  const unsigned char *classes = jp->classes;
+  const char *end = jp->end;
   int escaped = 0;
   long len;
-#if defined(__SSE2__) && defined(JSON_HAS_CTZ)
-  /* sixteen bytes at a time: the '"', '\\' and (strict) control bytes among
-   * them, as a bit mask; a lenient decode stops at NUL bytes only to find
-   * them plain below */
-  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-  const __m128i control = _mm_set1_epi8(jp->strict ? 0x1F : 0);
-#endif
   for (;;) {
-#if defined(__SSE2__) && defined(JSON_HAS_CTZ)
+#if defined(JSON_SSE2)
     while (end - q >= 16) {
-      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-      __m128i stops = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                                   _mm_cmpeq_epi8(_mm_max_epu8(v, control), control));
-      int mask = _mm_movemask_epi8(stops);
+      int mask = json_block_stops(q, jp->control);
       if (mask != 0) {
         q += __builtin_ctz((unsigned)mask);
         goto stopped;
@@ -433,14 +442,14 @@ static int json_string(json_parser *jp) {
     while (end - q >= 8) {
       uint64_t w, stops;
       memcpy(&w, q, 8);
-      stops = json_word_stops(w, below);
+      stops = json_word_stops(w, jp->below);
       if (stops != 0) {
         q += JSON_FIRST_STOP(stops);
         break;
       }
       q += 8;
     }
-#if defined(__SSE2__) && defined(JSON_HAS_CTZ)
+#if defined(JSON_SSE2)
   stopped:
 #endif
     while (q < end && classes[(unsigned char)*q] == JSON_PLAIN)
@@ -485,6 +494,28 @@ closed:
     lua_remove(jp->L, -2);
   }
   return 1;
+}
+
+/* The string whose opening quote is at jp->p: pushes it. Most strings are
+ * short and plain: their closing quote is in the first sixteen bytes, and
+ * they go to Lua straight from the text. */
+static int json_string(json_parser *jp) {
+  const char *start = jp->p + 1;
+#if defined(JSON_SSE2)
+  if (jp->end - start >= 16) {
+    int mask = json_block_stops(start, jp->control);
+    const char *q;
+    if (mask == 0)
+      return json_string_rest(jp, start, start + 16);
+    q = start + __builtin_ctz((unsigned)mask);
+    if (*q != '"')
+      return json_string_rest(jp, start, q);
+    jp->p = q + 1;
+    lua_pushlstring(jp->L, start, (size_t)(q - start));
+    return 1;
+  }
+#endif
+  return json_string_rest(jp, start, start);
 }
 
 /* ---- containers ------------------------------------------------------- */
@@ -761,6 +792,11 @@ int ex_json_push(lua_State *L, const char *text, size_t len, int strict) {
   /* a UTF-8 byte-order mark before the value is skipped */
   jp.p = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text;
   jp.strict = strict;
+  jp.classes = strict ? json_strict_string_bytes : json_lenient_string_bytes;
+  jp.below = strict ? JSON_ONES * 0x20 : 0;
+#if defined(JSON_SSE2)
+  jp.control = _mm_set1_epi8(strict ? 0x1F : 0);
+#endif
   jp.depth = 0;
   jp.waiting = 0;
   jp.ok = 0;
