@@ -322,8 +322,6 @@ function Client:_request(method, path, opts)
   -- retry_if: the call knows which failures left nothing done on the server
   local may_repeat = opts.retry_if ~= nil or retry.may_repeat(method, opts.idempotent)
   local retries = may_repeat and (opts.retries or self.retries) or 0
-  local backoff = retry.backoff(opts.backoff, self.backoff)
-  local sleep, now = endpoint.sleep_and_now(self, opts)
   local attempts = 0
   while true do
     attempts = attempts + 1
@@ -335,7 +333,9 @@ function Client:_request(method, path, opts)
     if attempts > retries or not retry.retriable(err, opts.retry_if) then
       return nil, retry.tally(err, attempts)
     end
-    local pause, why_not = retry.pause(attempts, err, backoff, now, opts.deadline)
+    -- (looked up only now: most calls never retry)
+    local sleep, now = endpoint.sleep_and_now(self, opts)
+    local pause, why_not = retry.pause(attempts, err, retry.backoff(opts.backoff, self.backoff), now, opts.deadline)
     if not pause then
       return nil, retry.tally(err, attempts, why_not)
     end
