@@ -33,12 +33,20 @@ local RAW_DECODING, RAW = "raw libcurl + lua-cjson (C)", "raw libcurl loop (C)"
 local client = extruct.new{ token = TOKEN, base_url = base }
 local url = base .. "/v1/tables/" .. ID
 
+-- The User-Agent the client sends, which the C loop sends too: read from
+-- the request head a traced call shows.
+local user_agent
+assert(extruct.new{ token = TOKEN, base_url = base, trace = function(line)
+  user_agent = user_agent or line:match("^> User%-Agent: (.*)$")
+end }:get_table(ID))
+assert(user_agent, "no User-Agent in the trace")
+
 local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 -- The C loop's best seconds per call, wall and CPU; decode: "cjson" or nil.
 local function curl_loop_time(n, decode)
-  local pipe = assert(io.popen(("%s %s %s %d 1 %s"):format(shell_quote(curl_loop), shell_quote(url), TOKEN, n,
-    decode or "")))
+  local pipe = assert(io.popen(("%s %s %s %s %d 1 %s"):format(shell_quote(curl_loop), shell_quote(url), TOKEN,
+    shell_quote(user_agent), n, decode or "")))
   local wall, cpu = pipe:read("*a"):match("^(%S+) (%S+)")
   pipe:close()
   return assert(tonumber(wall), "curl_loop failed") / 1e6, tonumber(cpu) / 1e6
