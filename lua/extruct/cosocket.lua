@@ -154,7 +154,10 @@ function M.perform(ngx, client, method, target_path, body)
         kind = reused -- (connect's second result is the kind of its failure)
         break
       end
-      note(("* %s to %s port %d"):format(reused and "Re-using a connection" or "Connected", target.host, target.port))
+      -- (lines are formatted only for a trace: a request without one makes no strings for it)
+      if trace then
+        note(("* %s to %s port %d"):format(reused and "Re-using a connection" or "Connected", target.host, target.port))
+      end
       if request_trace then for line in request_trace:gmatch("[^\n]+") do note(line) end end
       local outcome, before_answer
       response, outcome, message, before_answer = exchange(ngx, client, sock, request, method, deadline)
@@ -170,8 +173,8 @@ function M.perform(ngx, client, method, target_path, body)
     if not response then
       return nil, kind, message, trace and table.concat(trace, "\n")
     end
-    note(("< HTTP %d"):format(response.status))
     if trace then
+      note(("< HTTP %d"):format(response.status))
       for name, value in pairs(response.headers) do note(("< %s: %s"):format(name, value)) end
     end
     local next_request, why_kind, why = redirect.next(method, body, response, target, credentials)
