@@ -130,6 +130,11 @@ local RETRY_OPTIONS = {
   now = { check = M.is_function, want = "a function returning monotonic seconds" },
 }
 
+-- Their names as a list: every request copies them, and a numeric loop is
+-- cheaper than pairs (which LuaJIT does not compile).
+local RETRY_OPTION_NAMES = {}
+for name in pairs(RETRY_OPTIONS) do RETRY_OPTION_NAMES[#RETRY_OPTION_NAMES + 1] = name end
+
 --- Adds the retry options (retries, backoff, sleep, now) to an option spec.
 function M.with_retry_options(spec)
   for name, option in pairs(RETRY_OPTIONS) do spec[name] = option end
@@ -139,7 +144,10 @@ end
 --- Adds the caller's retry options to the options of a request it makes
 --- on the caller's behalf; returns them.
 function M.pass_retry_options(opts, request)
-  for name in pairs(RETRY_OPTIONS) do request[name] = opts[name] end
+  for i = 1, #RETRY_OPTION_NAMES do
+    local name = RETRY_OPTION_NAMES[i]
+    request[name] = opts[name]
+  end
   return request
 end
 
