@@ -266,6 +266,8 @@ static int client_http_request(lua_State *L) {
     size_t len = strlen(h->data);
     if (len > 0 && h->data[len - 1] == ':')
       continue; /* "Expect:" only tells libcurl to leave a header out */
+    if (len >= 16 && memcmp(h->data, "Accept-Encoding:", 16) == 0)
+      continue; /* this transport does not decode compressed bodies */
     if (!credentials && ex_credential_prefix(h->data, len) > 0)
       continue;
     lua_pushlstring(L, h->data, len);
@@ -371,6 +373,38 @@ static struct curl_slist *client_add_authorization(lua_State *L, struct curl_sli
   return grown;
 }
 
+/* Pushes the Accept-Encoding header that CURLOPT_ACCEPT_ENCODING "" has
+ * libcurl send: the encodings it was built to decode, in its order. */
+static const char *client_accept_encoding(lua_State *L) {
+  const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+  const char *names[4];
+  int n = 0, i;
+  luaL_Buffer b;
+  if (info->features & CURL_VERSION_LIBZ) {
+    names[n++] = "deflate";
+    names[n++] = "gzip";
+  }
+#ifdef CURL_VERSION_BROTLI
+  if (info->features & CURL_VERSION_BROTLI)
+    names[n++] = "br";
+#endif
+#ifdef CURL_VERSION_ZSTD
+  if (info->features & CURL_VERSION_ZSTD)
+    names[n++] = "zstd";
+#endif
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "Accept-Encoding: ");
+  if (n == 0)
+    luaL_addstring(&b, "identity");
+  for (i = 0; i < n; i++) {
+    if (i > 0)
+      luaL_addstring(&b, ", ");
+    luaL_addstring(&b, names[i]);
+  }
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
 /* Whether a URL has a userinfo part ("user:password@" before the host). */
 static int client_has_userinfo(const char *url) {
   const char *authority = strstr(url, "://");
@@ -398,7 +432,7 @@ static long client_milliseconds(lua_Number seconds) {
  * every string (the Lua layer reports those as config errors first). */
 static int client_new(lua_State *L) {
   ex_client *c;
-  const char *base_url, *token, *user_agent, *ca_file, *proxy, *noproxy;
+  const char *base_url, *token, *user_agent, *accept_encoding, *ca_file, *proxy, *noproxy;
   lua_Number timeout, connect_timeout, max_body;
   size_t url_len;
 
@@ -445,14 +479,22 @@ static int client_new(lua_State *L) {
       (noproxy != NULL && (c->noproxy = client_strdup(noproxy)) == NULL))
     return luaL_error(L, "extruct.core.new_client: out of memory");
 
-  /* The User-Agent is a header of the lists rather than CURLOPT_USERAGENT,
-   * which libcurl formats anew with its own printf for every request. */
+  /* User-Agent and Accept-Encoding are headers of the lists rather than
+   * CURLOPT_USERAGENT and the header CURLOPT_ACCEPT_ENCODING makes, which
+   * libcurl formats anew, a byte at a time, for every request. libcurl still
+   * decodes what CURLOPT_ACCEPT_ENCODING names, and sends a header of the
+   * list in place of its own. */
   user_agent = lua_pushfstring(L, "User-Agent: %s", user_agent);
+  accept_encoding = client_accept_encoding(L);
   c->headers = client_add_header(L, c->headers, user_agent);
+  c->headers = client_add_header(L, c->headers, accept_encoding);
   c->body_headers = client_add_header(L, c->body_headers, user_agent);
+  c->body_headers = client_add_header(L, c->body_headers, accept_encoding);
   c->anonymous_headers = client_add_header(L, c->anonymous_headers, user_agent);
+  c->anonymous_headers = client_add_header(L, c->anonymous_headers, accept_encoding);
   c->anonymous_body_headers = client_add_header(L, c->anonymous_body_headers, user_agent);
-  lua_pop(L, 1);
+  c->anonymous_body_headers = client_add_header(L, c->anonymous_body_headers, accept_encoding);
+  lua_pop(L, 2);
   c->headers = client_add_header(L, c->headers, "Accept: application/json");
   c->headers = client_add_authorization(L, c->headers, token);
   c->body_headers = client_add_header(L, c->body_headers, "Accept: application/json");

@@ -65,7 +65,7 @@ typedef struct ex_transfer_box {
 } ex_transfer_box;
 
 typedef struct ex_client {
-  struct curl_slist *headers;      /* User-Agent, Accept, Authorization */
+  struct curl_slist *headers;      /* User-Agent, Accept-Encoding, Accept, Authorization */
   struct curl_slist *body_headers; /* the same plus Content-Type */
   struct curl_slist *anonymous_headers, *anonymous_body_headers; /* the same without Authorization */
   char *base_url;
