@@ -15,9 +15,12 @@
  * Either way, finished transfers come out of engine:next_done(). The
  * callbacks make no Lua calls: they only record. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_WIPEONFORK */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/mman.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -361,11 +364,44 @@ static int engine_next_timer(lua_State *L) {
   return 1;
 }
 
+/* Whether this process is a forked child of the one that made e. */
+static int engine_is_forked(const ex_engine *e) {
+  if (e->fork_marker != NULL)
+    return e->fork_marker[0] == 0;
+  return e->pid != (long)getpid();
+}
+
+/* Sets up e's fork marker where the kernel can wipe a page in a child. */
+static void engine_mark_fork(ex_engine *e) {
+#if defined(MADV_WIPEONFORK) && defined(MAP_ANONYMOUS)
+  long page_size = sysconf(_SC_PAGESIZE);
+  void *page = mmap(NULL, (size_t)page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED)
+    return;
+  if (madvise(page, (size_t)page_size, MADV_WIPEONFORK) != 0) {
+    munmap(page, (size_t)page_size);
+    return;
+  }
+  ((unsigned char *)page)[0] = 1;
+  e->fork_marker = (volatile unsigned char *)page;
+#else
+  (void)e;
+#endif
+}
+
+static void engine_unmark_fork(ex_engine *e) {
+#if defined(MADV_WIPEONFORK) && defined(MAP_ANONYMOUS)
+  if (e->fork_marker != NULL)
+    munmap((void *)e->fork_marker, (size_t)sysconf(_SC_PAGESIZE));
+#endif
+  e->fork_marker = NULL;
+}
+
 /* engine:forked() -> true in a child process of the one that made it: its
  * connections belong to the parent, so the child must make its own. */
 static int engine_forked(lua_State *L) {
   ex_engine *e = engine_check(L);
-  lua_pushboolean(L, e->pid != (long)getpid());
+  lua_pushboolean(L, engine_is_forked(e));
   return 1;
 }
 
@@ -375,7 +411,7 @@ static int engine_forked(lua_State *L) {
  * closing them properly would write to the parent's streams. */
 static int engine_close(lua_State *L) {
   ex_engine *e = (ex_engine *)luaL_checkudata(L, 1, EX_ENGINE_MT);
-  int forked = e->pid != (long)getpid();
+  int forked = engine_is_forked(e);
   if (e->multi == NULL)
     return 0;
   while (e->running != NULL) {
@@ -398,6 +434,7 @@ static int engine_close(lua_State *L) {
   e->changes = NULL;
   free(e->sockets);
   e->sockets = NULL;
+  engine_unmark_fork(e);
   e->socket_count = e->socket_cap = 0;
   e->change_count = e->change_cap = 0;
   return 0;
@@ -416,6 +453,7 @@ static int engine_new(lua_State *L) {
     return luaL_error(L, "extruct.core.new_engine: curl_multi_init failed");
   luaL_getmetatable(L, EX_ENGINE_MT);
   lua_setmetatable(L, -2);
+  engine_mark_fork(e);
   curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, ENGINE_MAX_HOST_CONNECTIONS);
   if (events) {
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, engine_on_socket);

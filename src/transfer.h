@@ -84,6 +84,10 @@ typedef struct ex_client {
 typedef struct ex_engine {
   CURLM *multi;
   long pid;   /* the process that made it: a forked child must not use it */
+  /* A page the kernel zeroes in a forked child (MADV_WIPEONFORK), its first
+   * byte set here: tells a child apart without a getpid() per request.
+   * NULL where the kernel has no such thing; then getpid() it is. */
+  volatile unsigned char *fork_marker;
   int events; /* driven by socket_action (a host loop) rather than by polling */
   long next_id;
   ex_transfer *running;
