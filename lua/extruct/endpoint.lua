@@ -267,11 +267,19 @@ function M.call(client, method, path, opts, how)
   return body
 end
 
+-- The path and subject of the table fetched last: a wait fetches the same
+-- table again and again, and both take pattern matching to make.
+local last_table_id, last_table_path, last_table_subject
+
 --- GET /v1/tables/{id}: the header and run status, for get_table and the
 --- waits (which pass a deadline for its retries).
 function M.fetch_table(client, id, opts, deadline)
-  return M.call(client, "GET", M.path("/v1/tables", id), opts, {
-    subject = M.subject_table(id), answer = "object", deadline = deadline,
+  if id ~= last_table_id then
+    last_table_path, last_table_subject = M.path("/v1/tables", id), M.subject_table(id)
+    last_table_id = id
+  end
+  return M.call(client, "GET", last_table_path, opts, {
+    subject = last_table_subject, answer = "object", deadline = deadline,
   })
 end
 
