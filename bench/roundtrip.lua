@@ -25,7 +25,7 @@ local now = socket.gettime
 
 -- Many short rounds rather than a few long ones: on a shared machine a
 -- burst of other work then spoils a round of each contender, not its best.
-local ROUNDS = smoke and 1 or 40
+local ROUNDS = smoke and 1 or 60
 local CALLS = { client = smoke and 20 or 250, curl_loop = smoke and 20 or 250, luasocket = smoke and 10 or 50,
   curl_binary = smoke and 3 or 10 }
 local RAW_DECODING, RAW = "raw libcurl + lua-cjson (C)", "raw libcurl loop (C)"
