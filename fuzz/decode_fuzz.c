@@ -5,12 +5,31 @@
  * strict decode takes, the lenient one takes too, to the same value; and
  * the lenient decode of a text gives what the strict decode gives for the
  * same text with each raw control character inside a string written as a
- * \u escape (both refuse it, or both give the same value). Built by
- * `make fuzz` against liblua5.4, which only a test binary like this one may
- * link. */
+ * \u escape (both refuse it, or both give the same value).
+ *
+ * cJSON is the oracle for the strict decode: a text it takes, cJSON
+ * (cJSON_ParseWithLengthOpts, the whole text consumed) takes too, to the
+ * same value. Objects have the same keys, each with the value of the last
+ * member of that name (cJSON keeps every member, the decode the last one);
+ * arrays the same items in order; strings the same bytes; numbers the same
+ * double, the sign of a zero included; null is extruct.core.null. The one
+ * exception is a value holding a string with a NUL byte (from \u0000; a raw
+ * one the strict decode refuses), as a key or a value: cJSON keeps its
+ * strings NUL-terminated, so it cuts them there. Everything else where the
+ * two could part is checked: the nesting limits (1000 levels both), a UTF-8
+ * byte-order mark (both skip it), numbers of any length or magnitude (both
+ * go through strtod, with the same locale). Numbers of any length need a
+ * cJSON with the fix for CVE-2023-26819 (Debian's 1.7.15-1+deb12u3 on): an
+ * older one refuses a number longer than 63 bytes. Built by `make fuzz`
+ * against liblua5.4, which only a test binary like this one may link, and
+ * cJSON. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -25,7 +44,9 @@ static lua_State *L;
 /* Stack slots kept between inputs. */
 #define DECODE 2
 #define SAME 3
-#define BASE 3
+#define NULL_VALUE 4
+#define ARRAY_MT 5
+#define BASE 5
 
 /* Whether two decoded values are equal, tables compared in depth. */
 static const char same_source[] =
@@ -51,6 +72,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   lua_getfield(L, 1, "decode"); /* DECODE */
   if (luaL_loadstring(L, same_source) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK)
     abort(); /* SAME */
+  lua_getfield(L, 1, "null");     /* NULL_VALUE */
+  lua_getfield(L, 1, "array_mt"); /* ARRAY_MT */
   return 0;
 }
 
@@ -85,6 +108,181 @@ static int same(int a, int b) {
   result = lua_toboolean(L, -1);
   lua_pop(L, 1);
   return result;
+}
+
+/* ---- cJSON as the oracle of the strict decode --------------------------- */
+
+/* The arguments of oracle_run, at these stack indexes of its call. */
+#define ORACLE_VALUE 1
+#define ORACLE_ROOT 2
+#define ORACLE_NULL 3
+#define ORACLE_ARRAY_MT 4
+
+/* Whether the value at index is, or holds, a string with a NUL byte (as a
+ * key or a value). */
+static int holds_nul(lua_State *S, int index) {
+  size_t len;
+  const char *s;
+  int found = 0;
+  if (lua_type(S, index) == LUA_TSTRING) {
+    s = lua_tolstring(S, index, &len);
+    return memchr(s, '\0', len) != NULL;
+  }
+  if (lua_type(S, index) != LUA_TTABLE)
+    return 0;
+  luaL_checkstack(S, 3, NULL);
+  lua_pushnil(S);
+  while (!found && lua_next(S, index)) {
+    found = holds_nul(S, lua_gettop(S) - 1) || holds_nul(S, lua_gettop(S));
+    lua_pop(S, 1);
+  }
+  if (found)
+    lua_pop(S, 1); /* the key lua_next left */
+  return found;
+}
+
+/* The number of entries of the table at index. */
+static size_t table_entries(lua_State *S, int index) {
+  size_t n = 0;
+  lua_pushnil(S);
+  while (lua_next(S, index)) {
+    n++;
+    lua_pop(S, 1);
+  }
+  return n;
+}
+
+/* Whether the Lua value at index is the value of the cJSON item; says on
+ * stderr where they part. */
+static int agrees(lua_State *S, int index, const cJSON *item) {
+  const cJSON *child;
+  size_t len, n;
+  const char *s;
+  int is_array, result = 1, table;
+
+  luaL_checkstack(S, 6, NULL);
+  switch (lua_type(S, index)) {
+  case LUA_TLIGHTUSERDATA:
+    if (lua_rawequal(S, index, ORACLE_NULL) && cJSON_IsNull(item))
+      return 1;
+    break;
+  case LUA_TBOOLEAN:
+    if (lua_toboolean(S, index) ? cJSON_IsTrue(item) : cJSON_IsFalse(item))
+      return 1;
+    break;
+  case LUA_TNUMBER:
+    if (!cJSON_IsNumber(item))
+      break;
+    if (lua_isinteger(S, index)) {
+      /* compared as integers too where the double is in range, so that one
+       * beyond 2^53 cannot pass on the rounding of (double); an integer
+       * cannot be -0, which has to come as a float */
+      lua_Integer i = lua_tointeger(S, index);
+      if ((double)i == item->valuedouble && !(i == 0 && signbit(item->valuedouble)) &&
+          (fabs(item->valuedouble) >= 9223372036854775808.0 || (lua_Integer)item->valuedouble == i))
+        return 1;
+    } else {
+      double d = (double)lua_tonumber(S, index);
+      if (d == item->valuedouble && signbit(d) == signbit(item->valuedouble))
+        return 1;
+    }
+    break;
+  case LUA_TSTRING:
+    s = lua_tolstring(S, index, &len);
+    if (cJSON_IsString(item) && strlen(item->valuestring) == len && memcmp(s, item->valuestring, len) == 0)
+      return 1;
+    break;
+  case LUA_TTABLE:
+    is_array = 0;
+    if (lua_getmetatable(S, index)) {
+      is_array = lua_rawequal(S, -1, ORACLE_ARRAY_MT);
+      lua_pop(S, 1);
+      if (!is_array)
+        break; /* a metatable other than the array one */
+    }
+    if (is_array) {
+      if (!cJSON_IsArray(item))
+        break;
+      n = 0;
+      for (child = item->child; child != NULL && result; child = child->next) {
+        lua_rawgeti(S, index, (lua_Integer)++n);
+        result = agrees(S, lua_gettop(S), child);
+        lua_pop(S, 1);
+      }
+      if (result && n == table_entries(S, index))
+        return 1;
+      break;
+    }
+    if (!cJSON_IsObject(item))
+      break;
+    /* the last member of each name, as the decode keeps it */
+    lua_newtable(S);
+    table = lua_gettop(S);
+    for (child = item->child; child != NULL; child = child->next) {
+      lua_pushlightuserdata(S, (void *)child);
+      lua_setfield(S, table, child->string);
+    }
+    for (child = item->child; child != NULL && result; child = child->next) {
+      lua_getfield(S, table, child->string);
+      if (lua_touserdata(S, -1) == (void *)child) {
+        lua_getfield(S, index, child->string);
+        result = !lua_isnil(S, -1) && agrees(S, lua_gettop(S), child);
+        if (!result)
+          fprintf(stderr, "cJSON oracle: member \"%s\"\n", child->string);
+        lua_pop(S, 1);
+      }
+      lua_pop(S, 1);
+    }
+    n = table_entries(S, table);
+    lua_pop(S, 1);
+    if (result && n == table_entries(S, index))
+      return 1;
+    break;
+  }
+  fprintf(stderr, "cJSON oracle: a %s where cJSON has an item of type %d\n", luaL_typename(S, index),
+          item->type & 0xFF);
+  return 0;
+}
+
+/* oracle_run(value, root, null, array_mt) -> true when the value agrees
+ * with cJSON's tree, false when it does not, nothing when the comparison
+ * does not apply. Under lua_pcall: a memory error is no finding. */
+static int oracle_run(lua_State *S) {
+  /* Exception: cJSON cuts a string at its first NUL byte. */
+  if (holds_nul(S, ORACLE_VALUE))
+    return 0;
+  lua_pushboolean(S, agrees(S, ORACLE_VALUE, (const cJSON *)lua_touserdata(S, ORACLE_ROOT)));
+  return 1;
+}
+
+/* Checks the strict decode's value at index, of the text data, against
+ * cJSON's parse of the same text. */
+static void check_with_cjson(const uint8_t *data, size_t size, int index) {
+  const char *end = NULL;
+  cJSON *root;
+  /* With the whole text to be consumed, cJSON wants the terminating NUL
+   * within the length it is given. */
+  char *text = malloc(size + 1);
+  if (text == NULL)
+    return;
+  memcpy(text, data, size);
+  text[size] = '\0';
+  root = cJSON_ParseWithLengthOpts(text, size + 1, &end, 1);
+  if (root == NULL) {
+    fprintf(stderr, "cJSON oracle: cJSON refuses at byte %ld what the strict decode takes\n",
+            end != NULL ? (long)(end - text) : -1L);
+    abort();
+  }
+  lua_pushcfunction(L, oracle_run);
+  lua_pushvalue(L, index);
+  lua_pushlightuserdata(L, root);
+  lua_pushvalue(L, NULL_VALUE);
+  lua_pushvalue(L, ARRAY_MT);
+  if (lua_pcall(L, 4, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+    abort(); /* the strict decode and cJSON give different values */
+  lua_pop(L, 1);
+  cJSON_Delete(root);
+  free(text);
 }
 
 /* The text with each raw control character inside a string written as a
@@ -126,6 +324,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   if (!lua_isnil(L, strict_value) && same(strict_value, lenient_value) == 0)
     abort(); /* the lenient decode refused or changed what the strict one took */
+  if (!lua_isnil(L, strict_value))
+    check_with_cjson(data, size, strict_value);
 
   escaped = escape_raw_controls(data, size, &escaped_size);
   if (escaped == NULL)
