@@ -13,6 +13,7 @@
 -- LuaCATS the way lua-language-server reads it, and names only built-in
 -- types and declared classes and aliases.
 local extruct = require("extruct")
+local helpers = require("spec.helpers")
 local client_module = require("extruct.client")
 local core = require("extruct.core")
 
@@ -771,28 +772,7 @@ local function sorted_keys(t)
   return keys
 end
 
--- The methods a client answers to: its metatable's functions and those of
--- every table reached through __index, names starting with "_" left out.
-local function client_methods()
-  local client = extruct.new{ token = "annotations-spec-token" }
-  local found, seen, visited = {}, {}, {}
-  local function walk(t)
-    if type(t) ~= "table" or visited[t] then return end
-    visited[t] = true
-    for name, value in pairs(t) do
-      if type(name) == "string" and type(value) == "function" and name:sub(1, 1) ~= "_" and not seen[name] then
-        seen[name] = value
-        found[#found + 1] = name
-      end
-    end
-    walk(rawget(t, "__index"))
-    walk(getmetatable(t))
-  end
-  walk(getmetatable(client))
-  client:close()
-  table.sort(found)
-  return found, seen
-end
+local client_methods = helpers.client_methods
 
 -- The functions of other modules that docs/api.md gives a heading:
 -- "### `extruct.url.segment`" -> { label, fn }.

@@ -86,29 +86,7 @@ local function public_functions()
   return found
 end
 
--- The methods a client answers to: its metatable's functions and those of
--- every table reached through __index, so methods added in other files or
--- inherited are found too.
-local function client_methods()
-  local client = extruct.new{ token = "docs-spec-token" }
-  local found, seen, visited = {}, {}, {}
-  local function walk(t)
-    if type(t) ~= "table" or visited[t] then return end
-    visited[t] = true
-    for name, value in pairs(t) do
-      if type(name) == "string" and type(value) == "function" and name:sub(1, 1) ~= "_" and not seen[name] then
-        seen[name] = true
-        found[#found + 1] = name
-      end
-    end
-    walk(rawget(t, "__index"))
-    walk(getmetatable(t))
-  end
-  walk(getmetatable(client))
-  client:close()
-  table.sort(found)
-  return found
-end
+local client_methods = helpers.client_methods
 
 -- The Markdown links of `text`: { text = ..., file = ..., anchor = ... }.
 local function links(text)

@@ -139,6 +139,31 @@ function Mock:stop()
   helpers.stop_server(self, function() self:call("POST", "/_mock/shutdown") end)
 end
 
+--- The methods a client answers to, sorted: its metatable's functions and
+--- those of every table reached through __index (so methods added in other
+--- files or inherited are found too), names starting with "_" left out.
+--- Returns the names, and a table of each name's function.
+function helpers.client_methods()
+  local client = require("extruct").new{ token = "spec-token-for-methods" }
+  local found, seen, visited = {}, {}, {}
+  local function walk(t)
+    if type(t) ~= "table" or visited[t] then return end
+    visited[t] = true
+    for name, value in pairs(t) do
+      if type(name) == "string" and type(value) == "function" and name:sub(1, 1) ~= "_" and not seen[name] then
+        seen[name] = value
+        found[#found + 1] = name
+      end
+    end
+    walk(rawget(t, "__index"))
+    walk(getmetatable(t))
+  end
+  walk(getmetatable(client))
+  client:close()
+  table.sort(found)
+  return found, seen
+end
+
 --- A client for the mock; extra options override.
 function helpers.client(mock, opts)
   local extruct = require("extruct")
