@@ -192,6 +192,15 @@ function M.path(prefix, ...)
   return path
 end
 
+--- A create's retry_if: Extruct documents that a 503 from a create means
+--- nothing was created, so that one failure, unlike others of a POST, is
+--- safe to send again.
+---@param err extruct.Error
+---@return boolean
+function M.nothing_created(err)
+  return err.status == 503
+end
+
 --- "table 'x'": what a 404 about table x is about.
 function M.subject_table(id)
   return ("table '%s'"):format(errors.show(id))

@@ -13,6 +13,7 @@ local poller = require("extruct.poller")
 local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint.check_options
 local misuse, path, whole = endpoint.misuse, endpoint.path, endpoint.whole
 local options = endpoint.with_retry_options
+local nothing_created = endpoint.nothing_created
 
 -- The module-level shortcuts of these methods, on the default client.
 -- luacheck: push ignore 631
@@ -68,12 +69,6 @@ end
 
 local function subject_task(id)
   return poller.subject("Deep Research", id)
-end
-
--- Extruct documents that a 503 from create means nothing was created, so
--- that one failure, unlike others of a POST, is safe to send again.
-local function nothing_created(err)
-  return err.status == 503
 end
 
 -- Characters of UTF-8 text: the bytes that do not continue a character.

@@ -12,6 +12,7 @@ local errors = require("extruct.errors")
 local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint.check_options
 local misuse, list, path = endpoint.misuse, endpoint.list, endpoint.path
 local subject_table = endpoint.subject_table
+local nothing_created = endpoint.nothing_created
 local is_string, is_boolean, whole = endpoint.is_string, endpoint.is_boolean, endpoint.whole
 local options = endpoint.with_retry_options
 
@@ -141,12 +142,6 @@ local RUN_OPTIONS = options{
 
 local function table_path(id, ...)
   return path("/v1/tables", id, ...)
-end
-
--- Extruct documents that a 503 from create means nothing was created, so
--- that one failure, unlike others of a POST, is safe to send again.
-local function nothing_created(err)
-  return err.status == 503
 end
 
 ---------------------------------------------------------------------------
