@@ -121,6 +121,52 @@ function M.poll(client, opts, settings, how)
   end
 end
 
+--- Polls an Extruct task (Deep Search, Deep Research) until its status is
+--- "done". Every error carries the task seen last (err.task, err.last): a
+--- task that ended "failed" is a `failed` error, the deadline a `timeout`
+--- (with err.cause, the last poll's error if it failed), on_progress
+--- returning false `cancelled`. task = {
+---   subject: the task in messages ("Deep Search 'ds_1'");
+---   fetch(deadline), mark(task), progress(task): as for M.poll;
+---   failed(task): the failure message's tail and extra error fields;
+---   state(task): what a timeout message says in brackets }.
+---@param client table the client polling
+---@param opts table the wait's options (on_progress, sleep, now)
+---@param settings extruct.WaitSettings
+---@param task table
+---@return table|nil task the done task
+---@return extruct.Error? err
+function M.wait_for_task(client, opts, settings, task)
+  local subject = task.subject
+  return M.poll(client, opts, settings, {
+    fetch = task.fetch,
+    is_done = function(value) return value.status == "done" end,
+    failure = function(value)
+      if value.status ~= "failed" then return nil end
+      local tail, extra = task.failed(value)
+      local fields = { task = value, last = value }
+      for k, v in pairs(extra or {}) do fields[k] = v end
+      return errors.new("failed", subject .. " failed" .. tail, fields)
+    end,
+    mark = task.mark,
+    progress = task.progress,
+    timeout_error = function(last, cause, why)
+      local message
+      if last then
+        message = ("%s was still %s after %g s (%s)"):format(
+          subject, errors.show(last.status), settings.timeout, task.state(last))
+      else
+        message = ("%s: no answer within %g s"):format(subject, settings.timeout)
+      end
+      return errors.new("timeout", M.explain(message, cause, why), { task = last, last = last, cause = cause })
+    end,
+    cancelled_error = function(last)
+      return errors.new("cancelled", ("waiting for %s was cancelled by on_progress"):format(subject),
+        { task = last, last = last })
+    end,
+  })
+end
+
 --- A timeout error's message tail: `why`, and the last poll's error.
 function M.explain(message, cause, why)
   if why then message = message .. "; " .. why end

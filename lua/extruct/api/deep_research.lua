@@ -162,36 +162,21 @@ function methods:wait_deep_research(id, opts)
   check_id(id, "wait_deep_research", "task id")
   opts = check_options(opts, poller.OPTIONS, "extruct.wait_deep_research")
   local settings = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_deep_research")
-  local subject = subject_task(id)
-  return poller.poll(self, opts, settings, {
+  return poller.wait_for_task(self, opts, settings, {
+    subject = subject_task(id),
     fetch = function(deadline) return fetch_task(self, id, opts, deadline) end,
-    is_done = function(task) return task.status == "done" end,
-    failure = function(task)
-      if task.status ~= "failed" then return nil end
+    failed = function(task)
       local reason = type(task.failure_reason) == "string" and task.failure_reason or nil
-      return errors.new("failed", ("%s failed%s"):format(subject,
-        reason and (": " .. errors.show(reason, 500)) or " (the API gave no reason)"),
-        { task = task, last = task, failure_reason = reason })
+      return reason and (": " .. errors.show(reason, 500)) or " (the API gave no reason)", { failure_reason = reason }
     end,
     mark = function(task)
       local p = progress(task)
       return ("%s %g %g %g"):format(tostring(task.status), p.iterations, p.agents, p.sources)
     end,
     progress = progress,
-    timeout_error = function(task, cause, why)
-      local message
-      if task then
-        local p = progress(task)
-        message = ("%s was still %s after %g s (%g iterations, %g agents, %g sources)"):format(
-          subject, errors.show(task.status), settings.timeout, p.iterations, p.agents, p.sources)
-      else
-        message = ("%s: no answer within %g s"):format(subject, settings.timeout)
-      end
-      return errors.new("timeout", poller.explain(message, cause, why), { task = task, last = task, cause = cause })
-    end,
-    cancelled_error = function(task)
-      return errors.new("cancelled", ("waiting for %s was cancelled by on_progress"):format(subject),
-        { task = task, last = task })
+    state = function(task)
+      local p = progress(task)
+      return ("%g iterations, %g agents, %g sources"):format(p.iterations, p.agents, p.sources)
     end,
   })
 end

@@ -275,33 +275,19 @@ function methods:wait_deep_search(id, opts)
   check_id(id, "wait_deep_search", "task id")
   opts = check_options(opts, poller.OPTIONS, "extruct.wait_deep_search")
   local settings = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_deep_search")
-  local subject = subject_task(id)
-  return poller.poll(self, opts, settings, {
+  return poller.wait_for_task(self, opts, settings, {
+    subject = subject_task(id),
     fetch = function(deadline) return fetch_task(self, id, opts, deadline) end,
-    is_done = function(task) return task.status == "done" end,
-    failure = function(task)
-      if task.status ~= "failed" then return nil end
+    failed = function(task)
       local c = counts(task)
-      return errors.new("failed", ("%s failed (%g of %g results found)"):format(subject, c.results, c.desired),
-        { task = task, last = task })
+      return (" (%g of %g results found)"):format(c.results, c.desired)
     end,
     mark = progress_mark,
     progress = progress,
-    timeout_error = function(task, cause, why)
-      local message
-      if task then
-        local c = counts(task)
-        message = ("%s was still %s after %g s (%g of %g results, %g evaluated of %g discovered%s)"):format(
-          subject, errors.show(task.status), settings.timeout, c.results, c.desired, c.evaluated, c.discovered,
-          c.is_exhausted and "; exhausted, still scoring" or "")
-      else
-        message = ("%s: no answer within %g s"):format(subject, settings.timeout)
-      end
-      return errors.new("timeout", poller.explain(message, cause, why), { task = task, last = task, cause = cause })
-    end,
-    cancelled_error = function(task)
-      return errors.new("cancelled", ("waiting for %s was cancelled by on_progress"):format(subject),
-        { task = task, last = task })
+    state = function(task)
+      local c = counts(task)
+      return ("%g of %g results, %g evaluated of %g discovered%s"):format(c.results, c.desired, c.evaluated,
+        c.discovered, c.is_exhausted and "; exhausted, still scoring" or "")
     end,
   })
 end
