@@ -9,7 +9,7 @@ local M = {}
 
 local PRETTY, COMPACT = output.PRETTY, output.COMPACT
 
-local json_style_needs_json = output.json_style_needs("--json", function(opts) return opts.json end)
+local json_style_needs_json = output.json_style_needs_json
 
 local JSON_OPTIONS = {
   args.option{ name = "--json", help = "print the API's answer as one JSON document instead" },

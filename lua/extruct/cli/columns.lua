@@ -14,7 +14,7 @@ local COLUMN_ID = { name = "COLUMN_ID", key = "column_id", help = "the column's 
                     missing = "missing COLUMN_ID" }
 local PRETTY, COMPACT = output.PRETTY, output.COMPACT
 
-local json_style_needs_json = output.json_style_needs("--json", function(opts) return opts.json end)
+local json_style_needs_json = output.json_style_needs_json
 
 local CONFIG_EXAMPLE = [[
   {"kind": "agent", "name": "Summary", "key": "summary",

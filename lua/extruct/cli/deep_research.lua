@@ -295,7 +295,7 @@ command{
   words = { "deep-research", "list" },
   summary = "list the Deep Research tasks: id, status, depth, created, brief",
   options = tasks.LIST_OPTIONS,
-  check = tasks.json_style_needs_json,
+  check = output.json_style_needs_json,
   help = [[
 Lists the Deep Research tasks, newest first (GET /v1/deep_research_tasks,
 page after page), on stdout: an aligned text table with a header line (ID,

@@ -165,7 +165,7 @@ command{
   words = { "deep-search", "list" },
   summary = "list the Deep Search tasks: id, status, results, created, query",
   options = tasks.LIST_OPTIONS,
-  check = tasks.json_style_needs_json,
+  check = output.json_style_needs_json,
   help = [[
 Lists the Deep Search tasks, newest first (GET /v1/discovery_tasks, page
 after page), on stdout: an aligned text table with a header line (ID,

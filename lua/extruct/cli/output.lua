@@ -35,6 +35,10 @@ function M.json_style_needs(needs, prints_json)
   end
 end
 
+--- The check of the commands whose --json turns on JSON output: --pretty
+--- and --compact need it.
+M.json_style_needs_json = M.json_style_needs("--json", function(opts) return opts.json end)
+
 --- The text with its control characters (line breaks too) made spaces.
 function M.one_line(text)
   return (tostring(text):gsub("%c+", " "))

@@ -43,7 +43,7 @@ local function rows_file(what)
            help = ("the rows%s: JSON lines, a JSON array or CSV (`-`: standard input)"):format(what) }
 end
 
-local json_style_needs_json = output.json_style_needs("--json", function(opts) return opts.json end)
+local json_style_needs_json = output.json_style_needs_json
 
 local function plural(n, word)
   return ("%d %s%s"):format(n, word, n == 1 and "" or "s")

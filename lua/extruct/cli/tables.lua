@@ -27,7 +27,7 @@ local SPEC_FILE = { name = "FILE", key = "file", missing = "missing FILE (a path
 local PRETTY, COMPACT = output.PRETTY, output.COMPACT
 
 -- --pretty and --compact shape --json's output only.
-local json_style_needs_json = output.json_style_needs("--json", function(opts) return opts.json end)
+local json_style_needs_json = output.json_style_needs_json
 
 --- "run_0001: 50 cells requested (mode new)"
 function M.run_line(run)

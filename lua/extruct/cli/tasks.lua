@@ -19,7 +19,6 @@ M.LIST_OPTIONS = {
   output.PRETTY_LINES, output.COMPACT_LINES,
 }
 
-M.json_style_needs_json = output.json_style_needs("--json", function(opts) return opts.json end)
 
 --- Text for one cell of a listing: on one line, at most `most` characters
 --- (cut with "...").
