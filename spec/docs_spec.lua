@@ -151,6 +151,16 @@ describe("README.md", function()
     assert.truthy(#readme <= 20 * 1024, ("README.md is %d bytes"):format(#readme))
   end)
 
+  it("names every error kind, as docs/errors.md does", function()
+    local errors_md = helpers.read_file("docs/errors.md")
+    local kinds = require("extruct.errors").KINDS
+    assert.truthy(#kinds >= 16, "the kinds were not found")
+    for _, kind in ipairs(kinds) do
+      assert.truthy(readme:find("`" .. kind .. "`", 1, true), "README.md does not name the error kind " .. kind)
+      assert.truthy(errors_md:find("`" .. kind .. "`", 1, true), "docs/errors.md does not name the error kind " .. kind)
+    end
+  end)
+
   -- The api.md headings the README links to, with the link texts.
   local function linked_headings()
     local found = {}
