@@ -67,6 +67,27 @@ describe("extruct.domains.registered", function()
   end)
 end)
 
+describe("docs/api.md on extruct.domains", function()
+  it("its example runs as written and prints what its --> comments say", function()
+    local text = helpers.read_file("docs/api.md")
+    local block = text:match("### `extruct%.domains%.registered`.-```lua\n(.-)```")
+    assert.is_string(block, "no Lua block under extruct.domains.registered")
+    local printed = {}
+    local env = setmetatable({ print = function(...)
+      local parts = {}
+      for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
+      printed[#printed + 1] = table.concat(parts, "  ")
+    end }, { __index = _G })
+    local chunk = assert((loadstring or load)(block, "=docs/api.md"))
+    if setfenv then setfenv(chunk, env) else chunk = assert(load(block, "=docs/api.md", "t", env)) end
+    chunk()
+    local said = {}
+    for comment in block:gmatch("%-%->%s*([^\n]-)%s*\n") do said[#said + 1] = comment end
+    assert.equal(3, #said)
+    assert.same(said, printed)
+  end)
+end)
+
 describe("one reading of a domain, client and mock", function()
   local session = helpers.mock_and_client{ single_attempt = true }
 
