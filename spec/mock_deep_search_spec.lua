@@ -178,6 +178,24 @@ describe("the offline Extruct's Deep Search", function()
     assert.equal("Task not found", fails(404, "POST", "/v1/discovery_tasks/ds_nope/resume", {}))
   end)
 
+  it("a result is the company a lookup of its domain answers, made-up ones too", function()
+    local task = create{ query = "logistics software companies", desired_num_results = 30 }
+    poll_to_end(task.id)
+    local made_up = 0
+    for _, result in ipairs(ok("GET", "/v1/discovery_tasks/" .. task.id .. "/results", nil, { limit = 50 }).results) do
+      local company = ok("GET", "/v1/companies/" .. helpers.url_encode(result.company_website))
+      assert.same({ result.company_name, result.company_description, result.hq_city, result.founding_year },
+        { company.name, company.short_description, company.hq_city, company.founding_year })
+      if result.source == "web_search" then
+        made_up = made_up + 1
+        assert.equal(extruct.null, result.company_profile_id)
+      else
+        assert.equal(company.id, result.company_profile_id)
+      end
+    end
+    assert.is_true(made_up > 0)
+  end)
+
   it("resume without a count asks for 25 more", function()
     local task = create{ query = "logistics software companies", desired_num_results = 4 }
     poll_to_end(task.id)

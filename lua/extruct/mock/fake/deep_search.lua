@@ -71,9 +71,6 @@ end
 local NAME_STARTS = { "Nord", "Blue", "Vertex", "Quanta", "Lumen", "Cargo", "Atlas", "Pixel", "Terra", "Helio",
                       "Nimbus", "Orbit", "Kestrel", "Juniper", "Cobalt", "Meridian" }
 local NAME_ENDS = { "ly", "works", "labs", "flow", "stack", "ware", "hub", "logic", "nest", "scale", "grid", "path" }
-local COUNTRIES = { { "United States", "California", "San Francisco" }, { "Germany", "Berlin", "Berlin" },
-                    { "United Kingdom", "England", "London" }, { "France", "Île-de-France", "Paris" },
-                    { "Netherlands", "North Holland", "Amsterdam" }, { "Canada", "Ontario", "Toronto" } }
 
 local function default_criteria(query)
   return array{
@@ -146,30 +143,22 @@ local function grades_of(task, candidate)
   return scores
 end
 
+-- A result: the company as the index knows it (a well-known one from
+-- Extruct's database, a made-up one from the web, the same company a
+-- lookup of its domain answers), graded on the task's criteria.
 local function render_result(task, candidate)
-  local h, profile = candidate.h, candidate.profile
-  local result = {
+  local h, known = candidate.h, candidate.profile
+  local profile = known or companies.find_company(candidate.domain)
+  return {
     id = candidate.id, task_id = task.id, created_at = candidate.created_at,
     company_name = candidate.name, company_website = "https://" .. candidate.domain,
+    company_description = profile.short_description, company_full_description = profile.full_description,
     relevance = candidate.fit and 70 + h % 31 or 10 + h % 56,
     scores = grades_of(task, candidate),
+    company_profile_id = known and known.id or null, source = known and "extruct_db" or "web_search",
+    founding_year = profile.founding_year, employee_count = profile.employee_count,
+    hq_country = profile.hq_country, hq_state_province = profile.hq_state_province, hq_city = profile.hq_city,
   }
-  if profile then
-    result.company_description, result.company_full_description = profile.short_description, profile.full_description
-    result.company_profile_id, result.source = profile.id, "extruct_db"
-    result.founding_year, result.employee_count = profile.founding_year, profile.employee_count
-    result.hq_country, result.hq_state_province, result.hq_city = profile.hq_country, profile.hq_state_province,
-      profile.hq_city
-  else
-    local place = COUNTRIES[floor(h / 4096) % #COUNTRIES + 1]
-    result.company_description = format("%s works on %s.", candidate.name, task.query)
-    result.company_full_description = result.company_description .. " (A made-up company of the mock Extruct server.)"
-    result.company_profile_id, result.source = null, "web_search"
-    result.founding_year = 1990 + h % 35
-    result.employee_count = companies.SIZES[floor(h / 64) % #companies.SIZES + 1]
-    result.hq_country, result.hq_state_province, result.hq_city = place[1], place[2], place[3]
-  end
-  return result
 end
 
 ---------------------------------------------------------------------------
