@@ -74,6 +74,7 @@ build = {
       ["extruct.csv"] = "lua/extruct/csv.lua",
       ["extruct.endpoint"] = "lua/extruct/endpoint.lua",
       ["extruct.errors"] = "lua/extruct/errors.lua",
+      ["extruct.domains"] = "lua/extruct/domains.lua",
       ["extruct.filters"] = "lua/extruct/filters.lua",
       ["extruct.gather"] = "lua/extruct/gather.lua",
       ["extruct.health"] = "lua/extruct/health.lua",

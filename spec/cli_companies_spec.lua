@@ -1,15 +1,22 @@
 -- The `extruct companies` commands (search, similar, get), run as a real
 -- bin/extruct subprocess against the mock server: the JSON lines they
--- print, the requests they send (the query, the paging, the filters as
--- JSON), and the filters they refuse before sending anything.
+-- print, the requests they send (POST bodies: the query, the paging, the
+-- filters), and the filters they refuse before sending anything.
+local helpers = require("spec.helpers")
 local support = require("spec.support.cli")
 local extruct = require("extruct")
 local cjson = require("cjson")
 local companies_commands = require("extruct.cli.companies")
 
 local run_extruct, lines_of, api_requests = support.run_extruct, support.lines_of, support.api_requests
-local query_value = support.query_value
 local unpack = table.unpack or unpack
+
+-- The decoded JSON bodies of the POST requests to a path prefix.
+local function bodies(mock, path)
+  local list = {}
+  for i, request in ipairs(api_requests(mock, "POST", path)) do list[i] = cjson.decode(request.body) end
+  return list
+end
 
 -- The objects of JSON lines.
 local function decoded_lines(out)
@@ -25,8 +32,9 @@ local function domains(list)
 end
 
 describe("extruct companies commands", function()
-  local mock, client
-  local fixture = support.against_mock({}, function(s) mock, client = s.mock, s.client end)
+  local mock, client, work
+  local fixture = support.against_mock({ ".txt", ".many", ".bad", ".none" },
+    function(s) mock, client, work = s.mock, s.client, s.work end)
 
   describe("companies search", function()
     it("prints one page of companies, best first, one JSON object a line", function()
@@ -35,38 +43,39 @@ describe("extruct companies commands", function()
       assert.equal("", err)
       local page = assert(client:search_companies("banking software"))
       assert.same(page.results, decoded_lines(out))
-      local sent = api_requests(mock, "GET", "/v1/companies/search")[1]
-      assert.same({ { "q", "banking software" } }, support.query_pairs(sent.query))
+      assert.same({ q = "banking software" }, bodies(mock, "/v1/companies/search")[1])
     end)
 
     it("sends --limit and --offset as the page to read", function()
       local out, err, status = run_extruct(mock, { "companies", "search", "software", "--limit", "3", "--offset", "2" })
       assert.equal(0, status, err)
-      local sent = api_requests(mock, "GET", "/v1/companies/search")[1]
-      assert.equal("3", query_value(sent.query, "limit"))
-      assert.equal("2", query_value(sent.query, "offset"))
+      assert.same({ q = "software", pagination = { limit = 3, offset = 2 } }, bodies(mock, "/v1/companies/search")[1])
       assert.same(assert(client:search_companies("software", { limit = 3, offset = 2 })).results, decoded_lines(out))
     end)
 
     it("--all pages through every result, --page-size a request; --limit stops it", function()
+      mock:control("POST", "/_mock/account", { plan = "free" }) -- 25 results a query
       local every = {}
       for company in client:iter_search_companies("software") do every[#every + 1] = assert(company) end
       mock:reset()
+      mock:control("POST", "/_mock/account", { plan = "free" })
       local out, err, status = run_extruct(mock, { "companies", "search", "software", "--all", "--page-size", "5" })
       assert.equal(0, status, err)
+      assert.equal(25, #every)
       assert.same(domains(every), domains(decoded_lines(out)))
-      local pages = api_requests(mock, "GET", "/v1/companies/search")
+      local pages = bodies(mock, "/v1/companies/search")
       assert.equal(math.floor(#every / 5) + 1, #pages)
-      assert.equal("5", query_value(pages[2].query, "offset"))
+      assert.equal(5, pages[2].pagination.offset)
 
       mock:reset()
+      mock:control("POST", "/_mock/account", { plan = "free" })
       out, err, status = run_extruct(mock, { "companies", "search", "software", "--all", "--limit", "7",
         "--offset", "1" })
       assert.equal(0, status, err)
       assert.same({ unpack(domains(every), 2, 8) }, domains(decoded_lines(out)))
-      pages = api_requests(mock, "GET", "/v1/companies/search")
+      pages = bodies(mock, "/v1/companies/search")
       assert.equal(1, #pages, "one request of 7")
-      assert.equal("7", query_value(pages[1].query, "limit"))
+      assert.equal(7, pages[1].pagination.limit)
     end)
 
     it("sends the filter options as the API's JSON, added to --filters", function()
@@ -76,20 +85,68 @@ describe("extruct companies commands", function()
         "--exclude-domain", "initech.example", "--founded-min", "1980", "--founded-max", "2000",
         "--filters", '{"include": {"country": "Japan"}, "exclude": {"domains": ["hooli.example"]}}' })
       assert.equal(0, status, err)
-      local sent = api_requests(mock, "GET", "/v1/companies/search")[1]
       assert.same({
         include = { country = { "Japan", "United States", "Germany" }, city = { "Austin" },
                     size = { "501-1000", "1001-5000" } },
         exclude = { country = { "France" }, city = { "Paris" }, size = { "1-10" },
                     domains = { "hooli.example", "initech.example" } },
         range = { founded = { min = 1980, max = 2000 } },
-      }, cjson.decode(query_value(sent.query, "filters")))
+      }, bodies(mock, "/v1/companies/search")[1].filters)
       local found = decoded_lines(out)
-      assert.same({ "globex.example" }, domains(found))
+      assert.equal("globex.example", found[1].domain)
       for _, company in ipairs(found) do
         assert.truthy(company.hq_city == "Austin", company.domain)
         assert.truthy(company.founding_year >= 1980 and company.founding_year <= 2000, company.domain)
       end
+    end)
+
+    it("--exclude-domains-file reads a domain or URL a line, added to --exclude-domain, sent once each", function()
+      local path = work .. ".txt"
+      helpers.write_file(path, "# our customers\nhttps://www.Globex.example/about\n\n  initech.example  \r\n"
+        .. "blog.globex.example\n")
+      local out, err, status = run_extruct(mock, { "companies", "search", "logistics software", "--limit", "5",
+        "--exclude-domain", "hooli.example", "--exclude-domains-file", path })
+      assert.equal(0, status, err)
+      assert.same({ "hooli.example", "globex.example", "initech.example" },
+        bodies(mock, "/v1/companies/search")[1].filters.exclude.domains)
+      for _, company in ipairs(decoded_lines(out)) do
+        assert.is_nil(({ ["globex.example"] = 1, ["initech.example"] = 1, ["hooli.example"] = 1 })[company.domain])
+      end
+      mock:reset()
+      out, err, status = run_extruct(mock, { "companies", "similar", "stripe.com", "--limit", "2",
+        "--exclude-domains-file", "-" }, { stdin = "adyen.com\n" })
+      assert.equal(0, status, err)
+      assert.equal(2, #decoded_lines(out))
+      assert.same({ "adyen.com" }, bodies(mock, "/v1/companies/stripe.com/similar")[1].filters.exclude.domains)
+    end)
+
+    it("refuses a file past 1,000 domains, or with a line that is no domain, naming the line; sends nothing",
+      function()
+      local many = {}
+      for i = 1, 1001 do many[i] = ("company%d.com"):format(i) end
+      helpers.write_file(work .. ".many", table.concat(many, "\n"))
+      local out, err, status = run_extruct(mock, { "companies", "search", "x", "--exclude-domains-file",
+        work .. ".many" })
+      support.assert_usage_error(out, err, status, "companies search")
+      assert.matches("filters.exclude.domains: 1001 distinct domains", err, 1, true)
+      assert.matches("the API takes at most 1000", err, 1, true)
+      many[1001] = "https://www.company1.com/pricing" -- 1,001 lines, 1,000 domains: taken
+      helpers.write_file(work .. ".many", table.concat(many, "\n"))
+      out, err, status = run_extruct(mock, { "companies", "search", "software", "--limit", "1", "--exclude-domains-file",
+        work .. ".many" })
+      assert.equal(0, status, err)
+      assert.equal(1, #decoded_lines(out))
+      assert.equal(1000, #bodies(mock, "/v1/companies/search")[1].filters.exclude.domains)
+      mock:reset()
+      helpers.write_file(work .. ".bad", "acme.example\n\nlocalhost\n")
+      out, err, status = run_extruct(mock, { "companies", "search", "x", "--exclude-domains-file", work .. ".bad" })
+      support.assert_usage_error(out, err, status, "companies search")
+      assert.matches(work .. ".bad, line 3: 'localhost' is not a domain or URL: a domain has at least two labels",
+        err, 1, true)
+      out, err, status = run_extruct(mock, { "companies", "search", "x", "--exclude-domains-file", work .. ".none" })
+      support.assert_usage_error(out, err, status, "companies search")
+      assert.matches("cannot read " .. work .. ".none", err, 1, true)
+      assert.same({}, mock:requests())
     end)
 
     it("--pretty indents each company", function()
@@ -110,26 +167,27 @@ describe("extruct companies commands", function()
       local out, err, status = run_extruct(mock, { "companies", "similar", "https://www.acme.example/about",
         "--limit", "4", "--size", "51-200" })
       assert.equal(0, status, err)
-      local sent = api_requests(mock, "GET")[1]
-      assert.equal("/v1/companies/https%3A%2F%2Fwww.acme.example%2Fabout/similar", sent.target:match("^[^?]*"))
-      assert.same({ include = { size = { "51-200" } } }, cjson.decode(query_value(sent.query, "filters")))
+      local sent = api_requests(mock, "POST")[1]
+      assert.equal("/v1/companies/https%3A%2F%2Fwww.acme.example%2Fabout/similar", sent.target)
+      assert.same({ filters = { include = { size = { "51-200" } } }, pagination = { limit = 4 } }, cjson.decode(sent.body))
       local page = assert(client:similar_companies("acme.example", { limit = 4, filters = { include = { size = "51-200" } } }))
       assert.same(domains(page.results), domains(decoded_lines(out)))
     end)
 
     it("--all pages through the lookalikes", function()
+      mock:control("POST", "/_mock/account", { plan = "free" }) -- 25 results a query
       local out, err, status = run_extruct(mock, { "companies", "similar", "acme.example", "--all", "--page-size", "10" })
       assert.equal(0, status, err)
       local all = decoded_lines(out)
-      assert.is_true(#all > 10)
-      assert.equal(math.floor(#all / 10) + 1, #api_requests(mock, "GET", "/v1/companies/acme.example/similar"))
+      assert.equal(25, #all)
+      assert.equal(3, #api_requests(mock, "POST", "/v1/companies/acme.example/similar"))
     end)
 
     it("exits 1 with kind not_found for a company the index does not hold", function()
-      local out, err, status = run_extruct(mock, { "companies", "similar", "nowhere.example" })
+      local out, err, status = run_extruct(mock, { "companies", "similar", "nowhere.invalid" })
       assert.equal(1, status)
       assert.equal("", out)
-      assert.matches("^extruct: not_found: company 'nowhere.example' ", err)
+      assert.matches("^extruct: not_found: company 'nowhere.invalid' ", err)
     end)
   end)
 
@@ -146,7 +204,7 @@ describe("extruct companies commands", function()
     end)
 
     it("exits 1 with kind not_found for an unknown company", function()
-      local out, err, status = run_extruct(mock, { "companies", "get", "nowhere.example" })
+      local out, err, status = run_extruct(mock, { "companies", "get", "nowhere.invalid" })
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: not_found: ", err)

@@ -25,7 +25,8 @@ end
 
 describe("extruct deep-search commands", function()
   local mock, client, work
-  local fixture = support.against_mock({ ".out" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  local fixture = support.against_mock({ ".out", ".txt" },
+    function(s) mock, client, work = s.mock, s.client, s.work end)
 
   -- A task of the mock's that ends `outcome` after `polls` polls.
   local function task(id, outcome, polls, desired)
@@ -62,6 +63,38 @@ describe("extruct deep-search commands", function()
       assert.equal("created", created.status)
       assert.same({ query = "B2B payroll software" },
         cjson.decode(api_requests(mock, "POST", "/v1/discovery_tasks")[1].body))
+    end)
+
+    it("--exclude-domain and --exclude-domains-file: registered domains, each once, in exclude_domains", function()
+      helpers.write_file(work .. ".txt", "# done already\nhttps://www.Globex.example/about\nblog.globex.example\n"
+        .. "initech.example\n")
+      local out, err, status = run_extruct(mock, { "deep-search", "create", "logistics software", "--json",
+        "--exclude-domain", "https://hooli.example", "--exclude-domains-file", work .. ".txt" })
+      assert.equal(0, status, err)
+      local sent = cjson.decode(api_requests(mock, "POST", "/v1/discovery_tasks")[1].body)
+      assert.same({ "hooli.example", "globex.example", "initech.example" }, sent.exclude_domains)
+      assert.same(sent.exclude_domains, assert(extruct.decode(out)).exclude_domains)
+    end)
+
+    it("refuses past 1,000 excluded domains, or one that is no domain, before sending anything", function()
+      local many = {}
+      for i = 1, 1000 do many[i] = ("company%d.com"):format(i) end
+      helpers.write_file(work .. ".txt", table.concat(many, "\n"))
+      local out, err, status = run_extruct(mock, { "deep-search", "create", "x", "--exclude-domains-file",
+        work .. ".txt", "--exclude-domain", "one-more.com" })
+      support.assert_usage_error(out, err, status, "deep-search create")
+      assert.matches("the excluded domains: 1001 distinct domains once each is read as its registered domain", err,
+        1, true)
+      out, err, status = run_extruct(mock, { "deep-search", "create", "x", "--exclude-domain", "localhost" })
+      support.assert_usage_error(out, err, status, "deep-search create")
+      assert.matches("--exclude-domain 'localhost' is not a domain or URL: a domain has at least two labels", err, 1,
+        true)
+      helpers.write_file(work .. ".txt", "acme.example\n10.0.0.1\n")
+      out, err, status = run_extruct(mock, { "deep-search", "create", "x", "--exclude-domains-file", work .. ".txt" })
+      support.assert_usage_error(out, err, status, "deep-search create")
+      assert.matches(work .. ".txt, line 2: '10.0.0.1' is not a domain or URL: an IP address is not a domain", err,
+        1, true)
+      assert.same({}, mock:requests())
     end)
 
     it("--wait names the task and reports progress on stderr, then prints the done task", function()

@@ -231,10 +231,11 @@ describe("extruct tables commands", function()
     end)
 
     it("exits 1 with kind validation when the API rejects the spec", function()
-      local out, err, status = run_extruct(mock, { "tables", "create", "-" }, { stdin = '{"kind": "company"}' })
+      local out, err, status = run_extruct(mock, { "tables", "create", "-" }, { stdin = '{"kind": "company",'
+        .. ' "column_configs": [{"kind": "agent", "name": "Pitch", "key": "pitch", "value": {"prompt": "Pitch {nobody}"}}]}' })
       assert.equal(1, status, err)
       assert.equal("", out)
-      assert.matches("^extruct: validation: [^\n]*name", err)
+      assert.matches("^extruct: validation: [^\n]*{nobody}", err)
     end)
   end)
 

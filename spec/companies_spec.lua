@@ -1,7 +1,6 @@
 -- Companies: search, lookalikes and lookup against the mock over HTTP.
--- What each call sends (method, path, query) is read from the mock's
--- request log; filters are checked before anything is sent.
-local cjson = require("cjson")
+-- What each call sends (method, path, query, JSON body) is read from the
+-- mock's request log; filters are checked before anything is sent.
 local helpers = require("spec.helpers")
 local request_log = require("spec.support.request_log")
 
@@ -11,45 +10,46 @@ describe("companies", function()
   local session = helpers.mock_and_client{ single_attempt = true }
 
   describe("search_companies", function()
-    it("sends GET /v1/companies/search with q, offset and limit, and answers one page", function()
+    it("sends POST /v1/companies/search with q and pagination in a JSON body, and answers one page", function()
       local r = pack(session.client:search_companies("logistics software", { offset = 1, limit = 3 }))
       assert.equal(1, r.n)
       local page = r[1]
       local request = request_log.only(session.mock)
-      assert.equal("GET", request.method)
-      assert.equal("/v1/companies/search", request.path)
-      assert.same({ q = "logistics software", offset = "1", limit = "3" }, request.query)
-      assert.is_nil(request.body)
+      assert.equal("POST", request.method)
+      assert.equal("/v1/companies/search", request.target)
+      assert.same({ q = "logistics software", pagination = { offset = 1, limit = 3 } }, request.body)
       assert.equal(3, #page.results)
       assert.equal("logistics software", page.request.query)
       assert.equal(1, page.request.offset)
       for _, company in ipairs(page.results) do
         assert.is_string(company.domain)
-        assert.is_number(company.relevance_score)
+        assert.is_true(company.relevance_score > 0)
       end
       assert.equal(200, session.client.last_response.status)
     end)
 
     it("sends nothing but q when no option is given", function()
       assert(session.client:search_companies("fintech"))
-      assert.same({ q = "fintech" }, request_log.only(session.mock).query)
+      assert.equal('{"q":"fintech"}', request_log.only(session.mock).raw_body)
     end)
 
-    it("sends filters as one JSON string; a single string is a list of one", function()
+    it("sends filters as a JSON object beside q and pagination; a single string is a list of one", function()
       local filters = {
         include = { country = { "United States", "Germany" }, size = "51-200" },
         exclude = { city = { "Austin" }, domains = { "kleio.example" } },
         range = { founded = { min = 2010, max = 2020 } },
       }
-      local page = assert(session.client:search_companies("software", { filters = filters, limit = 50 }))
-      local sent = request_log.only(session.mock).query.filters
-      assert.is_string(sent)
+      local page = assert(session.client:search_companies("software", { filters = filters, limit = 5, offset = 10 }))
       assert.same({
-        include = { country = { "United States", "Germany" }, size = { "51-200" } },
-        exclude = { city = { "Austin" }, domains = { "kleio.example" } },
-        range = { founded = { min = 2010, max = 2020 } },
-      }, cjson.decode(sent))
-      assert.is_true(#page.results > 0)
+        q = "software",
+        filters = {
+          include = { country = { "United States", "Germany" }, size = { "51-200" } },
+          exclude = { city = { "Austin" }, domains = { "kleio.example" } },
+          range = { founded = { min = 2010, max = 2020 } },
+        },
+        pagination = { offset = 10, limit = 5 },
+      }, request_log.only(session.mock).body)
+      assert.equal(5, #page.results)
       for _, company in ipairs(page.results) do
         assert.equal("51-200", company.employee_count)
         assert.is_true(company.hq_country == "United States" or company.hq_country == "Germany", company.hq_country)
@@ -59,7 +59,48 @@ describe("companies", function()
 
     it("sends an empty list as a JSON array", function()
       assert(session.client:search_companies("software", { filters = { include = { city = {} } } }))
-      assert.equal('{"include":{"city":[]}}', request_log.only(session.mock).query.filters)
+      local request = request_log.only(session.mock)
+      assert.matches('"filters":{"include":{"city":[]}}', request.raw_body, 1, true)
+      assert.equal("software", request.body.q)
+    end)
+
+    it("sends exclude.domains as registered domains, each once: 1,200 entries naming 1,000 domains go", function()
+      local entries = {}
+      for i = 1, 1000 do entries[i] = ("company%d.com"):format(i) end
+      for i = 1, 200 do entries[#entries + 1] = ("https://www.Company%d.com/pricing"):format(i) end
+      local page = assert(session.client:search_companies("software", {
+        limit = 3, filters = { exclude = { domains = entries } } }))
+      local sent = request_log.only(session.mock).body.filters.exclude.domains
+      assert.equal(1000, #sent)
+      assert.equal("company1.com", sent[1])
+      assert.equal("company1000.com", sent[1000])
+      assert.equal(3, #page.results)
+      assert.equal(1000, #page.request.filters.exclude.domains)
+    end)
+
+    it("method = \"GET\" sends the deprecated GET form: the page in the query, filters as JSON text", function()
+      local page = assert(session.client:search_companies("logistics software", {
+        method = "GET", offset = 1, limit = 3, filters = { exclude = { domains = { "https://www.Globex.example/" } } } }))
+      local request = request_log.only(session.mock)
+      assert.equal("GET", request.method)
+      assert.same({ q = "logistics software", offset = "1", limit = "3",
+                    filters = '{"exclude":{"domains":["globex.example"]}}' }, request.query)
+      assert.is_nil(request.body)
+      assert.equal(3, #page.results)
+    end)
+
+    it("a server that answers the POST form with 405 is asked the same page as GET", function()
+      session.mock:fault{ path = "/v1/companies/search", status = 405 }
+      local page = assert(session.client:search_companies("logistics software", { offset = 2, limit = 4,
+        filters = { include = { country = { "United States" } } } }))
+      local requests = request_log.requests(session.mock)
+      assert.equal(2, #requests)
+      assert.equal("POST", requests[1].method)
+      assert.equal("GET", requests[2].method)
+      assert.same({ q = "logistics software", offset = "2", limit = "4",
+                    filters = '{"include":{"country":["United States"]}}' }, requests[2].query)
+      assert.equal(4, #page.results)
+      assert.equal(200, session.client.last_response.status)
     end)
 
     describe("refuses before sending anything", function()
@@ -98,6 +139,16 @@ describe("companies", function()
           "filters.range.founded: min (2020) is after max (2010)")
       end)
 
+      it("more than 1,000 distinct excluded domains, naming the limit; an entry that is no domain", function()
+        local entries = {}
+        for i = 1, 1001 do entries[i] = ("company%d.com"):format(i) end
+        refused({ exclude = { domains = entries } }, "filters.exclude.domains: 1001 distinct domains once each is"
+          .. " read as its registered domain (www.stripe.com/pricing and blog.stripe.com are stripe.com); the API"
+          .. " takes at most 1000")
+        refused({ exclude = { domains = { "acme.example", "localhost" } } },
+          "filters.exclude.domains[2]: 'localhost' is not a domain or URL: a domain has at least two labels")
+      end)
+
       it("lists that are not lists of strings, and filters that are not a table", function()
         refused({ include = { country = { "France", 7 } } },
           "filters.include.country must be a list of strings (keys 1..n), got number at [2]")
@@ -110,7 +161,7 @@ describe("companies", function()
         assert.matches("^[^:]*companies_spec%.lua:%d+: extruct%.search_companies: filters", message)
       end)
 
-      it("a blank query, a limit above 250, an unknown option", function()
+      it("a blank query, a limit above 250, an unknown option or method", function()
         local client = session.client
         for _, case in ipairs({
           { function() client:search_companies("") end, "the query must be a non-blank string, got an empty string" },
@@ -119,6 +170,8 @@ describe("companies", function()
           { function() client:search_companies("x", { limit = 251 }) end,
             "option 'limit' must be a whole number from 1 to 250" },
           { function() client:search_companies("x", { page = 2 }) end, "unknown option 'page'" },
+          { function() client:search_companies("x", { method = "PUT" }) end,
+            "option 'method' must be \"POST\" (the default) or \"GET\"" },
         }) do
           local ok, message = pcall(case[1])
           assert.is_false(ok)
@@ -128,42 +181,64 @@ describe("companies", function()
       end)
     end)
 
-    it("a 422 from the API is a validation error", function()
+    it("a 422 from the API is a validation error; a 405 to GET is not asked again", function()
       session.mock:fault{ path = "/v1/companies/search", status = 422, detail = "bad filters" }
       local page, err = session.client:search_companies("software")
       assert.is_nil(page)
       assert.equal("validation", err.kind)
+      session.mock:reset()
+      session.mock:fault{ path = "/v1/companies/search", status = 405 }
+      page, err = session.client:search_companies("software", { method = "GET" })
+      assert.is_nil(page)
+      assert.equal(405, err.status)
+      assert.equal(1, #session.mock:requests())
     end)
   end)
 
   describe("similar_companies", function()
-    it("sends the identifier as one path segment, a URL's slashes included", function()
+    it("sends POST with the identifier as one path segment, a URL's slashes included", function()
       local r = pack(session.client:similar_companies("https://www.acme.example/about", { limit = 4 }))
       assert.equal(1, r.n)
       local request = request_log.only(session.mock)
-      assert.equal("GET", request.method)
-      assert.equal("/v1/companies/https%3A%2F%2Fwww.acme.example%2Fabout/similar?limit=4", request.target)
-      assert.same({ limit = "4" }, request.query)
+      assert.equal("POST", request.method)
+      assert.equal("/v1/companies/https%3A%2F%2Fwww.acme.example%2Fabout/similar", request.target)
+      assert.same({ pagination = { limit = 4 } }, request.body)
       assert.equal("acme.example", r[1].reference_company.domain)
       assert.equal(4, #r[1].results)
       for _, company in ipairs(r[1].results) do assert.are_not.equal("acme.example", company.domain) end
     end)
 
-    it("takes the same filters, offset and limit", function()
+    it("takes the same filters, offset and limit; no option sends an empty object", function()
       local page = assert(session.client:similar_companies("globex.example", {
-        offset = 2, limit = 5, filters = { include = { country = { "United States" } } },
+        offset = 10, limit = 5, filters = { include = { country = { "United States" } } },
       }))
       local request = request_log.only(session.mock)
       assert.equal("/v1/companies/globex.example/similar", request.path)
-      assert.same({ offset = "2", limit = "5", filters = '{"include":{"country":["United States"]}}' }, request.query)
+      assert.same({ filters = { include = { country = { "United States" } } }, pagination = { offset = 10, limit = 5 } },
+        request.body)
+      assert.equal(5, #page.results)
       for _, company in ipairs(page.results) do assert.equal("United States", company.hq_country) end
+      session.mock:reset()
+      assert(session.client:similar_companies("stripe.com"))
+      assert.equal("{}", request_log.only(session.mock).raw_body)
+    end)
+
+    it("method = \"GET\" and the 405 fallback work as for search", function()
+      assert(session.client:similar_companies("globex.example", { method = "GET", limit = 2 }))
+      assert.equal("GET /v1/companies/globex.example/similar?limit=2",
+        request_log.only(session.mock).method .. " " .. request_log.only(session.mock).target)
+      session.mock:reset()
+      session.mock:fault{ path = "/v1/companies/globex.example/similar", status = 405 }
+      assert(session.client:similar_companies("globex.example", { limit = 2 }))
+      local requests = request_log.requests(session.mock)
+      assert.same({ "POST", "GET" }, { requests[1].method, requests[2].method })
     end)
 
     it("an unknown company is not_found, naming it", function()
-      local page, err = session.client:similar_companies("nowhere.example")
+      local page, err = session.client:similar_companies("nowhere.invalid")
       assert.is_nil(page)
       assert.equal("not_found", err.kind)
-      assert.matches("company 'nowhere.example'", err.message, 1, true)
+      assert.matches("company 'nowhere.invalid'", err.message, 1, true)
     end)
 
     it("refuses bad filters and an empty identifier before sending anything", function()
@@ -185,13 +260,16 @@ describe("companies", function()
       assert.equal("Acme", r[1].name)
     end)
 
-    it("takes the company's id as well", function()
+    it("takes the company's id as well; any domain is a company of the mock", function()
       local profile = assert(session.client:get_company("acme.example"))
       assert.equal("acme.example", assert(session.client:get_company(profile.id)).domain)
+      local stripe = assert(session.client:get_company("https://www.Stripe.com/about"))
+      assert.equal("stripe.com", stripe.domain)
+      assert.equal(stripe.id, assert(session.client:get_company("stripe.com")).id)
     end)
 
     it("an unknown company is not_found; no body is a decode error", function()
-      local profile, err = session.client:get_company("nowhere.example")
+      local profile, err = session.client:get_company("nowhere.invalid")
       assert.is_nil(profile)
       assert.equal("not_found", err.kind)
       session.mock:fault{ path = "/v1/companies/acme.example", status = 204, mode = "empty" }
@@ -202,52 +280,68 @@ describe("companies", function()
   end)
 
   describe("iterators", function()
-    local function collect(iterator)
+    local function collect(iterator, most)
       local items = {}
       for item, err in iterator do
         assert(item, err and tostring(err))
         items[#items + 1] = item
+        if #items == most then break end
       end
       return items
     end
 
-    it("iter_search_companies pages with offset and limit until a short page", function()
-      local all = assert(session.client:search_companies("software", { limit = 250 })).results
+    it("iter_search_companies pages through 40 results with pagination.offset", function()
+      local first = assert(session.client:search_companies("software", { limit = 40 })).results
       session.mock:reset()
-      local companies = collect(session.client:iter_search_companies("software", { limit = 10 }))
-      assert.equal(#all, #companies)
-      for i, company in ipairs(companies) do assert.equal(all[i].domain, company.domain) end
+      local companies = collect(session.client:iter_search_companies("software", { limit = 10 }), 40)
+      assert.equal(40, #companies)
+      for i, company in ipairs(companies) do assert.equal(first[i].domain, company.domain) end
       local offsets = {}
       for i, request in ipairs(request_log.requests(session.mock)) do
+        assert.equal("POST", request.method)
         assert.equal("/v1/companies/search", request.path)
-        assert.equal("software", request.query.q)
-        assert.equal("10", request.query.limit)
-        offsets[i] = tonumber(request.query.offset)
+        assert.equal("software", request.body.q)
+        assert.equal(10, request.body.pagination.limit)
+        offsets[i] = request.body.pagination.offset
       end
-      assert.same({ 0, 10, 20 }, offsets) -- 24 companies: 10, 10, 4
+      assert.same({ 0, 10, 20, 30 }, offsets)
+    end)
+
+    it("ends at a short page: on the free plan a query reads 25 results", function()
+      session.mock:control("POST", "/_mock/account", { plan = "free" })
+      local companies = collect(session.client:iter_search_companies("software", { limit = 10 }))
+      assert.equal(25, #companies)
+      assert.equal(3, #request_log.requests(session.mock)) -- 10, 10, 5
     end)
 
     it("iter_search_companies keeps the filters on every page and starts at offset", function()
       local filters = { exclude = { country = { "United States" } } }
       local companies = collect(session.client:iter_search_companies("software", {
         filters = filters, limit = 3, offset = 1,
-      }))
-      assert.is_true(#companies > 0)
+      }), 9)
+      assert.equal(9, #companies)
       for _, company in ipairs(companies) do assert.are_not.equal("United States", company.hq_country) end
       local requests = request_log.requests(session.mock)
-      assert.equal("1", requests[1].query.offset)
-      for _, request in ipairs(requests) do
-        assert.same(filters, cjson.decode(request.query.filters))
-      end
+      assert.equal(1, requests[1].body.pagination.offset)
+      for _, request in ipairs(requests) do assert.same(filters, request.body.filters) end
+    end)
+
+    it("a 405 switches the rest of the loop to GET", function()
+      session.mock:fault{ path = "/v1/companies/search", status = 405 }
+      local companies = collect(session.client:iter_search_companies("software", { limit = 10 }), 30)
+      assert.equal(30, #companies)
+      local methods = {}
+      for i, request in ipairs(request_log.requests(session.mock)) do methods[i] = request.method end
+      assert.same({ "POST", "GET", "GET", "GET" }, methods)
     end)
 
     it("iter_similar_companies pages through the lookalikes", function()
-      local companies = collect(session.client:iter_similar_companies("https://acme.example", { limit = 10 }))
-      assert.equal(23, #companies) -- every other company of the mock's index
+      local companies = collect(session.client:iter_similar_companies("https://acme.example", { limit = 10 }), 25)
+      assert.equal(25, #companies)
       local requests = request_log.requests(session.mock)
       assert.equal(3, #requests)
       for _, request in ipairs(requests) do
-        assert.equal("/v1/companies/https%3A%2F%2Facme.example/similar", request.target:match("^[^?]*"))
+        assert.equal("/v1/companies/https%3A%2F%2Facme.example/similar", request.target)
       end
     end)
 

@@ -24,6 +24,13 @@ local function stuck(mock, id, count, fields)
   mock:fault{ path = "/v1/discovery_tasks/" .. id, count = count, body = body }
 end
 
+-- n distinct domains.
+local function many_domains(n)
+  local list = {}
+  for i = 1, n do list[i] = ("c%d.com"):format(i) end
+  return list
+end
+
 describe("Deep Search", function()
   local session = helpers.mock_and_client{ single_attempt = true, fake_clock = 1000 }
 
@@ -54,6 +61,21 @@ describe("Deep Search", function()
         request_log.only(session.mock).body)
     end)
 
+    it("sends exclude_domains as registered domains, each once, and exclude_task_ids as given", function()
+      local done = add_task(session.mock, { id = "ds_before", polls = 1 })
+      session.mock:control("POST", "/_mock/advance", { id = done.id })
+      local entries = {}
+      for i = 1, 1000 do entries[i] = ("company%d.com"):format(i) end
+      for i = 1, 200 do entries[#entries + 1] = ("https://blog.company%d.com/post"):format(i) end
+      local task = assert(session.client:create_deep_search{ query = "robotics startups", exclude_domains = entries,
+                                                            exclude_task_ids = { done.id } })
+      local body = request_log.only(session.mock).body
+      assert.equal(1000, #body.exclude_domains)
+      assert.equal("company200.com", body.exclude_domains[200])
+      assert.same({ "ds_before" }, body.exclude_task_ids)
+      assert.equal(1000, #task.exclude_domains)
+    end)
+
     it("refuses a bad spec before sending anything", function()
       local client = session.client
       for _, case in ipairs({
@@ -70,6 +92,15 @@ describe("Deep Search", function()
           "criteria[1].criterion must be a non-empty string, got nil" },
         { { query = "q", criteria = { CRITERIA[1], { key = "", name = "N", criterion = "c" } } },
           "criteria[2].key must be a non-empty string, got an empty string" },
+        { { query = "q", exclude_domains = many_domains(1001) }, "spec.exclude_domains: 1001 distinct domains once"
+          .. " each is read as its registered domain (www.stripe.com/pricing and blog.stripe.com are stripe.com);"
+          .. " the API takes at most 1000" },
+        { { query = "q", exclude_domains = { "acme.example", "http://10.0.0.1/" } },
+          "spec.exclude_domains[2]: 'http://10.0.0.1/' is not a domain or URL: an IP address is not a domain" },
+        { { query = "q", exclude_domains = { 7 } }, "spec.exclude_domains must be a list of domains or URLs" },
+        { { query = "q", exclude_task_ids = "ds_1" }, "spec.exclude_task_ids must be a list of task ids (strings)" },
+        { { query = "q", exclude_task_ids = many_domains(101) },
+          "spec.exclude_task_ids names 101 tasks; the API takes at most 100" },
       }) do
         local ok, message = pcall(client.create_deep_search, client, case[1])
         assert.is_false(ok, case[2])

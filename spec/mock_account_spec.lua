@@ -32,7 +32,8 @@ describe("the offline Extruct's account", function()
     local user = ok("GET", "/v1/user")
     assert.same({ user_id = "usr_mock_0001", email = "owner@example.com", name = "Mock User",
                   available_credits = 1000, organization_id = "org_mock_0001",
-                  organization_name = "Mock organization", organization_is_active = true }, user)
+                  organization_name = "Mock organization", organization_slug = "mock-organization",
+                  organization_is_active = true }, user)
     set_account{ credits = 7 }
     assert.equal(7, ok("GET", "/v1/user").available_credits)
   end)

@@ -1,7 +1,8 @@
 -- Specs for Deep Search (discovery tasks) of the mock's offline Extruct
 -- (lua/extruct/mock/fake/deep_search.lua), over HTTP: the lifecycle over
--- polls, its three endings, results, resume, the list, validation and the
--- control API's tasks.
+-- polls, its three endings, results, resume, the list, validation, the
+-- companies and tasks it leaves out, results imported into a table, and
+-- the control API's tasks.
 
 local extruct = require("extruct")
 local helpers = require("spec.helpers")
@@ -15,7 +16,7 @@ local ok, fails, find_problem = api.ok, api.fails, api.find_problem
 local TASK_FIELDS = {
   "id", "created_at", "status", "query", "desired_num_results", "is_exhausted", "num_results_discovered",
   "num_results_enriched", "num_results_evaluated", "num_results", "table_id", "auto_data_sources", "data_sources",
-  "criteria",
+  "criteria", "exclude_domains", "exclude_task_ids",
 }
 
 local function create(body)
@@ -175,6 +176,130 @@ describe("the offline Extruct's Deep Search", function()
     assert.equal("extra_forbidden",
       fails(422, "POST", "/v1/discovery_tasks/" .. task.id .. "/resume", { desired_results = 1 })[1].type)
     assert.equal("Task not found", fails(404, "POST", "/v1/discovery_tasks/ds_nope/resume", {}))
+  end)
+
+  it("a result is the company a lookup of its domain answers, made-up ones too", function()
+    local task = create{ query = "logistics software companies", desired_num_results = 30 }
+    poll_to_end(task.id)
+    local made_up = 0
+    for _, result in ipairs(ok("GET", "/v1/discovery_tasks/" .. task.id .. "/results", nil, { limit = 50 }).results) do
+      local company = ok("GET", "/v1/companies/" .. helpers.url_encode(result.company_website))
+      assert.same({ result.company_name, result.company_description, result.hq_city, result.founding_year },
+        { company.name, company.short_description, company.hq_city, company.founding_year })
+      if result.source == "web_search" then
+        made_up = made_up + 1
+        assert.equal(extruct.null, result.company_profile_id)
+      else
+        assert.equal(company.id, result.company_profile_id)
+      end
+    end
+    assert.is_true(made_up > 0)
+  end)
+
+  it("resume without a count asks for 25 more", function()
+    local task = create{ query = "logistics software companies", desired_num_results = 4 }
+    poll_to_end(task.id)
+    assert.equal(29, ok("POST", "/v1/discovery_tasks/" .. task.id .. "/resume").desired_num_results)
+    local _, done = poll_to_end(task.id)
+    assert.equal(29, done.num_results)
+  end)
+
+  it("exclude_domains: read as registered domains, each once, at most 1,000; no result at them", function()
+    local first = ok("GET", "/v1/discovery_tasks/" .. select(2, poll_to_end(create{
+      query = "logistics software companies", desired_num_results = 6 }.id)).id .. "/results").results
+    local excluded = { first[1].company_website .. "/about", "www." .. first[2].company_website:match("//(.*)$"),
+                       first[1].company_website }
+    local task = create{ query = "logistics software companies", desired_num_results = 6, exclude_domains = excluded }
+    local domain1, domain2 = first[1].company_website:match("//(.*)$"), first[2].company_website:match("//(.*)$")
+    assert.same({ domain1, domain2 }, task.exclude_domains)
+    poll_to_end(task.id)
+    local results = ok("GET", "/v1/discovery_tasks/" .. task.id .. "/results").results
+    assert.equal(6, #results)
+    for _, result in ipairs(results) do
+      assert.is_true(result.company_website ~= "https://" .. domain1 and result.company_website ~= "https://" .. domain2)
+    end
+    local many = {}
+    for i = 1, 1001 do many[i] = ("c%d.com"):format(i) end
+    local item = fails(422, "POST", "/v1/discovery_tasks", { query = "x", exclude_domains = many })[1]
+    assert.same({ "body", "exclude_domains" }, item.loc)
+    assert.matches("1001 distinct domains once each is read as its registered domain; at most 1000", item.msg, 1, true)
+    item = fails(422, "POST", "/v1/discovery_tasks", { query = "x", exclude_domains = { "acme.example", "localhost" } })[1]
+    assert.same({ "body", "exclude_domains", 1 }, item.loc)
+  end)
+
+  it("exclude_task_ids: finished tasks of this organization, at most 100; their results are left out", function()
+    local before = create{ query = "logistics software companies", desired_num_results = 5 }
+    local running = create{ query = "robots" }
+    local detail = fails(422, "POST", "/v1/discovery_tasks", { query = "logistics software companies",
+      exclude_task_ids = { before.id, "ds_nope" } })
+    assert.equal("Value error, '" .. before.id .. "' is not a finished Deep Search task of this organization (it is"
+      .. " created)", find_problem(detail, "exclude_task_ids", "0").msg)
+    assert.matches("'ds_nope' is not a finished Deep Search task", find_problem(detail, "exclude_task_ids", "1").msg,
+      1, true)
+    local ids = {}
+    for i = 1, 101 do ids[i] = running.id end
+    assert.equal("too_long", fails(422, "POST", "/v1/discovery_tasks", { query = "x", exclude_task_ids = ids })[1].type)
+    poll_to_end(before.id)
+    local earlier = {}
+    for _, result in ipairs(ok("GET", "/v1/discovery_tasks/" .. before.id .. "/results").results) do
+      earlier[result.company_website] = true
+    end
+    local task = create{ query = "logistics software companies", desired_num_results = 5,
+                         exclude_task_ids = { before.id } }
+    assert.same({ before.id }, task.exclude_task_ids)
+    poll_to_end(task.id)
+    local results = ok("GET", "/v1/discovery_tasks/" .. task.id .. "/results").results
+    assert.equal(5, #results)
+    for _, result in ipairs(results) do assert.is_nil(earlier[result.company_website], result.company_website) end
+  end)
+
+  it("table with auto_import: results become rows as they are evaluated, run when asked; /data lists the task",
+    function()
+    local t = ok("POST", "/v1/tables", { name = "Found", kind = "company", column_configs = {
+      { kind = "agent", name = "Pitch", key = "pitch", value = { prompt = "Pitch {input}", output_format = "text" } } } })
+    local pitch = t.columns[5].id
+    local task = create{ query = "logistics software companies", desired_num_results = 6,
+                         table = { id = t.id, auto_import = true, run = true, columns = { pitch } } }
+    assert.equal(t.id, task.table_id)
+    local data = ok("GET", "/v1/tables/" .. t.id .. "/data") -- a poll of the table is one of the task
+    assert.same({ task.id }, { data.discovery_tasks[1].id })
+    local imported = #data.rows
+    assert.is_true(imported >= 1 and imported < 6, tostring(imported))
+    local _, done = poll_to_end(task.id)
+    local results = ok("GET", "/v1/discovery_tasks/" .. task.id .. "/results").results
+    for _ = 1, 5 do data = ok("GET", "/v1/tables/" .. t.id .. "/data") end
+    assert.equal(done.num_results, #data.rows)
+    local websites = {}
+    for _, result in ipairs(results) do websites[result.company_website:match("//(.*)$")] = true end
+    for _, row in ipairs(data.rows) do
+      assert.is_true(websites[row.data.input], row.data.input)
+      assert.equal(task.id, row.metadata.discovery_task_id)
+      assert.equal("done", row.data.pitch.status)
+      assert.is_nil(row.data.company_name) -- only the columns asked for ran
+    end
+    assert.equal("done", data.discovery_tasks[1].status)
+    -- without auto_import nothing is imported, though the table lists the task
+    local quiet = create{ query = "robots", desired_num_results = 2, table = { id = t.id } }
+    poll_to_end(quiet.id)
+    data = ok("GET", "/v1/tables/" .. t.id .. "/data")
+    assert.equal(done.num_results, #data.rows)
+    assert.equal(2, #data.discovery_tasks)
+  end)
+
+  it("table: 404 for an unknown table or column; 422 for a people table or an input column to run", function()
+    assert.equal("Table not found", fails(404, "POST", "/v1/discovery_tasks",
+      { query = "robots", table = { id = "tbl_nope", auto_import = true } }))
+    assert.equal("Column not found", fails(404, "POST", "/v1/discovery_tasks",
+      { query = "robots", table = { id = "tbl_demo", auto_import = true, run = true, columns = { "col_nope" } } }))
+    local item = fails(422, "POST", "/v1/discovery_tasks",
+      { query = "robots", table = { id = "tbl_people", auto_import = true } })[1]
+    assert.same({ "body", "table", "id" }, item.loc)
+    assert.matches("a Deep Search finds companies: table 'tbl_people' is a people table", item.msg, 1, true)
+    local demo = ok("GET", "/v1/tables/tbl_demo")
+    item = fails(422, "POST", "/v1/discovery_tasks",
+      { query = "robots", table = { id = "tbl_demo", auto_import = true, columns = { demo.columns[1].id } } })[1]
+    assert.matches("is an input column", item.msg, 1, true)
+    assert.same({}, ok("GET", "/v1/discovery_tasks"))
   end)
 
   it("lists tasks newest first, paged, without polling them", function()

@@ -192,6 +192,20 @@ describe("the offline Extruct's Deep Research", function()
     assert.equal(405, (request("DELETE", "/v1/deep_research_tasks/dr_nope")))
   end)
 
+  it("a task of another organization is 403 and left out of the list", function()
+    local mine = create{ brief = "Research Acme (acme.example)." }
+    local theirs = session.mock:control("POST", "/_mock/deep_research_tasks", { id = "dr_theirs", foreign = "true" })
+    assert.equal("This task belongs to another organization",
+      failure(403, "GET", "/v1/deep_research_tasks/" .. theirs.id))
+    local status, list = request("GET", "/v1/deep_research_tasks")
+    assert.equal(200, status)
+    assert.same({ mine.id }, { list[1].id, list[2] and list[2].id })
+    local err = select(2, session.client:get_deep_research("dr_theirs"))
+    assert.equal("auth", err.kind)
+    assert.equal(403, err.status)
+    assert.equal(400, (session.mock:call("POST", "/_mock/deep_research_tasks", { foreign = "yes" })))
+  end)
+
   it("the control API adds a task whose outcome it chooses, and moves its clock", function()
     local mock = session.mock
     local task = mock:control("POST", "/_mock/deep_research_tasks",

@@ -155,6 +155,18 @@ describe("the offline Extruct's Tables API", function()
       assert.equal(null, create{ name = "No description" }.description)
     end)
 
+    it("names a table made from {} \"Untitled Table\"; the header carries notify and settings", function()
+      local t = create{}
+      assert.equal("Untitled Table", t.name)
+      assert.equal("generic", t.kind)
+      assert.is_false(t.notify)
+      assert.same({ exclude_from_search = false }, t.settings)
+      local quiet = create{ name = "Quiet", notify = true, settings = { exclude_from_search = true } }
+      assert.is_true(quiet.notify)
+      assert.same({ exclude_from_search = true }, quiet.settings)
+      assert.same(quiet, ok("GET", "/v1/tables/" .. quiet.id))
+    end)
+
     it("refuses bodies that are not JSON, miss fields or hold wrong types, FastAPI style", function()
       local _, err = client:request("POST", "/v1/tables", { body = '{"name": "x",' })
       assert.equal(422, err.status)
@@ -162,9 +174,7 @@ describe("the offline Extruct's Tables API", function()
       assert.equal("body", err.detail[1].loc[1])
       assert.is_number(err.detail[1].loc[2])
 
-      local detail = fails(422, "POST", "/v1/tables", { description = "no name" })
-      assert.same({ loc = { "body", "name" }, msg = "Field required", type = "missing" }, detail[1])
-      detail = fails(422, "POST", "/v1/tables", { name = 5, tags = "one", notify = "yes", kind = "person",
+      local detail = fails(422, "POST", "/v1/tables", { name = 5, tags = "one", notify = "yes", kind = "person",
                                                   colour = "red" })
       assert.equal("string_type", find_problem(detail, "body", "name").type)
       assert.equal("list_type", find_problem(detail, "body", "tags").type)
@@ -176,6 +186,50 @@ describe("the offline Extruct's Tables API", function()
       assert.equal(5, #detail)
       assert.equal("missing", fails(422, "POST", "/v1/tables")[1].type) -- no body at all
       assert.equal(2, #ok("GET", "/v1/tables")) -- nothing was created
+    end)
+
+    it("enforces the API's rules across columns, on create, add and replace (422 naming the rule)", function()
+      local function agent(key, value) return { kind = "agent", name = key, key = key, value = value } end
+      local function problem(status_path, method, body, ...)
+        local item = find_problem(fails(422, method, status_path, body), ...)
+        assert.equal("value_error", item.type)
+        return item.msg
+      end
+      -- a prompt's {key} names a column of the table (built-in columns count)
+      assert.matches("the prompt refers to {webiste}, but the table has no column with key 'webiste' (its keys:"
+        .. " summary, website)", problem("/v1/tables", "POST", { name = "x", column_configs = {
+          WEBSITE, agent("summary", { prompt = "What does {webiste} sell?" }) } }, "1", "value", "prompt"), 1, true)
+      local company = create{ name = "c", kind = "company", column_configs = {
+        agent("pitch", { prompt = "Pitch {company_name} at {input}" }) } }
+      -- a json output needs an output_schema
+      assert.matches("output_format 'json' needs an output_schema", problem("/v1/tables/" .. company.id .. "/columns",
+        "POST", { column_configs = { agent("facts", { prompt = "x", output_format = "json" }) } },
+        "0", "value", "output_schema"), 1, true)
+      ok("POST", "/v1/tables/" .. company.id .. "/columns", { column_configs = { agent("facts",
+        { prompt = "x", output_format = "json", output_schema = { type = "object" } }) } })
+      -- a people table's agents are llm, research_reasoning or linkedin; research_pro is the default
+      local people = create{ name = "p", kind = "people" }
+      local path = "/v1/tables/" .. people.id .. "/columns"
+      for _, value in ipairs({ { prompt = "About {full_name}", agent_type = "research_pro" },
+                               { prompt = "About {full_name}" } }) do
+        assert.matches("agent_type 'research_pro' does not fit a people table: its agent columns take 'llm',"
+          .. " 'research_reasoning' or 'linkedin'", problem(path, "POST", { column_configs = { agent("bio", value) } },
+            "0", "value", "agent_type"), 1, true)
+      end
+      local bio = ok("POST", path, { column_configs = { agent("bio", { prompt = "About {full_name}", agent_type = "llm" }) } })
+      assert.matches("does not fit a people table", problem("/v1/tables/" .. people.id .. "/columns/" .. bio[1].id,
+        "PATCH", agent("bio", { prompt = "About {full_name}", agent_type = "research_pro" }), "value", "agent_type"),
+        1, true)
+      -- email and phone finders work from a company_website column
+      for _, kind in ipairs({ "email_finder", "phone_finder" }) do
+        assert.matches(("a %s column needs a column with key 'company_website' in this table"):format(kind),
+          problem(path, "POST", { column_configs = { { kind = kind, name = "Contact", key = "contact" } } },
+            "0", "kind"), 1, true)
+      end
+      ok("POST", path, { column_configs = { { kind = "input", name = "Website", key = "company_website" },
+                                            { kind = "email_finder", name = "Email", key = "email" } } })
+      ok("POST", "/v1/tables/" .. company.id .. "/columns", -- a company table has one built in
+        { column_configs = { { kind = "phone_finder", name = "Phone", key = "phone" } } })
     end)
 
     it("checks column configs: kinds, required fields, unique keys, known email columns", function()
@@ -438,7 +492,7 @@ describe("the offline Extruct's Tables API", function()
         { column_configs = { { name = "Country", key = "country" } }, insert_after = false })
       assert.equal("input", first[1].config.kind) -- the default kind
       local middle = ok("POST", "/v1/tables/" .. t.id .. "/columns",
-        { column_configs = { { kind = "phone_finder", name = "Phone", key = "phone" },
+        { column_configs = { { kind = "company_website", name = "Website", key = "company_website" },
                              { kind = "email_finder", name = "Email", key = "email" } }, insert_after = ids[1] })
       local order = {}
       for i, col in ipairs(ok("GET", "/v1/tables/" .. t.id).columns) do order[i] = col.id end
@@ -660,6 +714,7 @@ describe("the offline Extruct's Tables API", function()
       local c = helpers.single_attempt_client(server)
       local function post(path, body) return assert(c:request("POST", path, { body = encode(body) })) end
       local t = post("/v1/tables", { name = "Same", column_configs = { WEBSITE, SUMMARY, GRADE,
+        { kind = "company_website", name = "Site", key = "company_website" },
         { kind = "email_finder", name = "Email", key = "email" },
         { kind = "reverse_email_lookup", name = "LinkedIn", key = "linkedin", email_column_key = "email" } } })
       post("/v1/tables/" .. t.id .. "/rows", { rows = { { data = { website = "https://acme.example" } },

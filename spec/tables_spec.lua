@@ -342,17 +342,20 @@ describe("Tables API against the offline mock", function()
 
   it("adds, replaces and deletes columns", function()
     local t = new_table("Columns")
-    local added = assert(client:add_columns(t.id, { column("email", "email_finder") }, { insert_after = false }))
-    assert.equal(1, #added)
+    -- (an email finder works from a company_website column)
+    local added = assert(client:add_columns(t.id, { column("email", "email_finder"),
+                                                    column("company_website", "company_website") },
+                                            { insert_after = false }))
+    assert.equal(2, #added)
     assert.equal("email", added[1].config.key)
     local keys = {}
     for _, c in ipairs(assert(client:get_table(t.id)).columns) do keys[#keys + 1] = c.config.key end
-    assert.same({ "email", "website", "summary" }, keys)
+    assert.same({ "email", "company_website", "website", "summary" }, keys)
 
     local replaced = assert(client:update_column(t.id, added[1].id, column("email", "email_finder", { name = "Work email" })))
     assert.equal("Work email", replaced.config.name)
     assert(client:delete_column(t.id, added[1].id))
-    assert.equal(2, #assert(client:get_table(t.id)).columns)
+    assert.equal(3, #assert(client:get_table(t.id)).columns)
     local gone, err = client:delete_column(t.id, added[1].id)
     assert.is_nil(gone)
     assert.equal("not_found", err.kind)
@@ -498,11 +501,13 @@ describe("Tables API against the offline mock", function()
   end)
 
   it("reports validation errors with the field the API named", function()
-    local t, err = client:create_table{ description = "no name" }
+    local t, err = client:create_table{ name = "Refs", column_configs = {
+      column("summary", "agent", { value = { prompt = "What does {webiste} sell?" } }) } }
     assert.is_nil(t)
     assert.equal("validation", err.kind)
     assert.equal(422, err.status)
-    assert.matches("body.name", err.message, 1, true)
+    assert.matches("body.column_configs.0.value.prompt", err.message, 1, true)
+    assert.matches("{webiste}", err.message, 1, true)
     local run, err2 = client:run_table("tbl_idle", { mode = "sometimes" })
     assert.is_nil(run)
     assert.equal("validation", err2.kind)

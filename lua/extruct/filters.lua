@@ -1,13 +1,16 @@
 -- Company search filters, the `filters` of search_companies and
 -- similar_companies, checked before anything is sent: a key the API does
 -- not know, a size that is not one of its buckets or a founding year that
--- is not a whole number would only come back as a 422.
+-- is not a whole number would only come back as a 422. exclude.domains is
+-- read as the API reads it (extruct.domains): each entry as its registered
+-- domain, duplicates dropped, at most 1,000; what is sent is that list.
 --
 --   { include = { country = {...}, city = {...}, size = {...} },
 --     exclude = { country = {...}, city = {...}, size = {...}, domains = {...} },
 --     range = { founded = { min = 2015, max = 2024 } } }
 
 local core = require("extruct.core")
+local domains = require("extruct.domains")
 local errors = require("extruct.errors")
 
 local M = {}
@@ -84,6 +87,12 @@ local function check_lists(section, where, keys)
   for key, value in pairs(section) do
     local list, why = string_list(value, where .. "." .. key, key == "size" and size_problem or nil)
     if not list then return nil, why end
+    if key == "domains" then
+      local distinct
+      distinct, why = domains.exclusion(list, where .. ".domains")
+      if not distinct then return nil, why end
+      list = setmetatable(distinct, core.array_mt)
+    end
     out[key] = list
   end
   return out
@@ -117,9 +126,11 @@ local function check_range(range, where)
 end
 
 --- Checks company search filters. Returns a copy ready to send (each list
---- a JSON array, a single string taken as a list of one), or nil and what
---- is wrong, naming the key: "filters.include.size[2]: '51-100' is not a
---- company size (the sizes are: 1-10, ...)". Never raises.
+--- a JSON array, a single string taken as a list of one, exclude.domains
+--- as registered domains without duplicates), or nil and what is wrong,
+--- naming the key: "filters.include.size[2]: '51-100' is not a company size
+--- (the sizes are: 1-10, ...)", or more than 1,000 excluded domains. Never
+--- raises.
 ---@param filters any
 ---@return table? filters the filters to send
 ---@return string? problem

@@ -32,11 +32,15 @@ local DEFAULT_PAGE_SIZE = 50
 
 local function any_table(v) return type(v) == "table" end
 
+local METHODS = { POST = true, GET = true }
+
 local SEARCH_OPTIONS = options{
   -- (what is in the table is checked by extruct.filters, with its own words)
   filters = { check = any_table, want = "a table { include = {...}, exclude = {...}, range = {...} }" },
   offset = { check = whole(0, math.huge), want = "a whole number >= 0" },
   limit = { check = whole(1, MAX_LIMIT), want = "a whole number from 1 to " .. MAX_LIMIT },
+  method = { check = function(v) return METHODS[v] == true end,
+             want = '"POST" (the default) or "GET" (the deprecated form, for a server without POST)' },
 }
 local NO_OPTIONS = options{}
 
@@ -46,6 +50,7 @@ local NO_OPTIONS = options{}
 
 ---@class extruct.CompanySearchOptions: extruct.PageOptions
 ---@field filters? table include = { country, city, size }, exclude = { ..., domains }, range = { founded = { min, max } }
+---@field method? "POST"|"GET" the form of the request (default "POST"; a 405 to it is asked again as GET)
 
 ---@class extruct.CompanyPage
 ---@field results table[] the companies of the page, best first, each a profile with a relevance_score
@@ -63,46 +68,71 @@ local function check_query(query, where)
   end
 end
 
--- The query parameters of a search: filters as JSON text.
-local function search_query(opts, where, extra)
-  local query = extra or {}
-  query.offset, query.limit = opts.offset, opts.limit
+-- What every page of one search sends: to `path`, the query `q` (none for
+-- lookalikes) and the checked filters, by `method`. A server that answers
+-- the POST form with 405 (one from before it, or a proxy that lets only GET
+-- through) gets the same page asked as GET, and so do the later pages of
+-- the same loop.
+local function new_search(target, q, opts, where, subject)
+  local search = { path = target, q = q, method = opts.method or "POST", subject = subject }
   if opts.filters ~= nil then
     local checked, why = filters.check(opts.filters)
     if not checked then misuse(("extruct.%s: %s"):format(where, why)) end
-    -- (checked holds strings, whole numbers and tables only: it encodes)
-    query.filters = assert(core.encode(checked))
+    search.filters = checked
   end
-  return query
+  return search
 end
 
-local function search_page(self, query, opts, offset, limit)
-  query.offset, query.limit = offset, limit
-  return call(self, "GET", "/v1/companies/search", opts, { query = query, answer = "object" })
-end
-
-local function similar_page(self, identifier, query, opts, offset, limit)
-  query.offset, query.limit = offset, limit
-  return call(self, "GET", path("/v1/companies", identifier, "similar"), opts, {
-    query = query, answer = "object", subject = subject_company(identifier),
+local function fetch_page(self, search, opts, offset, limit)
+  if search.method == "POST" then
+    local pagination
+    if offset ~= nil or limit ~= nil then pagination = { offset = offset, limit = limit } end
+    local page, err = call(self, "POST", search.path, opts, {
+      body = { q = search.q, filters = search.filters, pagination = pagination },
+      answer = "object", subject = search.subject, idempotent = true, -- it only reads
+    })
+    if page ~= nil then return page end
+    if err.status ~= 405 then return nil, err end
+    search.method = "GET"
+  end
+  if search.filters ~= nil and search.filters_text == nil then
+    -- (checked filters hold strings, whole numbers and tables only: they encode)
+    search.filters_text = assert(core.encode(search.filters))
+  end
+  return call(self, "GET", search.path, opts, {
+    query = { q = search.q, offset = offset, limit = limit, filters = search.filters_text },
+    answer = "object", subject = search.subject,
   })
 end
 
--- An iterator over the results of successive pages of `fetch_page(offset, limit)`.
-local function iterate(fetch_page, first_offset, limit, what)
+-- An iterator over the results of successive pages of `search`.
+local function iterate(self, search, opts, what)
+  local limit = opts.limit or DEFAULT_PAGE_SIZE
   return endpoint.pages(function(offset)
-    local page, err = fetch_page(offset, limit)
+    local page, err = fetch_page(self, search, opts, offset, limit)
     if page == nil then return nil, err end
     local results = page.results
     if type(results) ~= "table" then
       return nil, errors.new("decode", ("%s: the page at offset %d has no results list"):format(what, offset))
     end
     return results, #results < limit
-  end, first_offset)
+  end, opts.offset or 0)
 end
 
---- GET /v1/companies/search: one page of the companies that best match a
---- natural-language query, `{ results, request }`.
+local function search_of(query, opts, where)
+  return new_search("/v1/companies/search", query, opts, where)
+end
+
+local function lookalikes_of(identifier, opts, where)
+  return new_search(path("/v1/companies", identifier, "similar"), nil, opts, where, subject_company(identifier))
+end
+
+--- POST /v1/companies/search: one page of the companies that best match a
+--- natural-language query, `{ results, request }`. Sends `{ q, filters,
+--- pagination = { offset, limit } }`; opts.method = "GET" sends the
+--- deprecated GET form instead (also used when the server answers 405).
+--- filters.exclude.domains is sent as registered domains without
+--- duplicates; more than 1,000 of them raise, as malformed filters do.
 ---@param query string what to look for, in words
 ---@param opts? extruct.CompanySearchOptions
 ---@return extruct.CompanyPage|nil page
@@ -110,8 +140,7 @@ end
 function methods:search_companies(query, opts)
   check_query(query, "search_companies")
   opts = check_options(opts, SEARCH_OPTIONS, "extruct.search_companies")
-  local params = search_query(opts, "search_companies", { q = query })
-  return search_page(self, params, opts, opts.offset, opts.limit)
+  return fetch_page(self, search_of(query, opts, "search_companies"), opts, opts.offset, opts.limit)
 end
 
 --- Every company a search finds, page by page:
@@ -124,15 +153,15 @@ end
 function methods:iter_search_companies(query, opts)
   check_query(query, "iter_search_companies")
   opts = check_options(opts, SEARCH_OPTIONS, "extruct.iter_search_companies")
-  local params = search_query(opts, "iter_search_companies", { q = query })
-  return iterate(function(offset, limit)
-    return search_page(self, params, opts, offset, limit)
-  end, opts.offset or 0, opts.limit or DEFAULT_PAGE_SIZE, ("the search '%s'"):format(errors.show(query)))
+  return iterate(self, search_of(query, opts, "iter_search_companies"), opts,
+    ("the search '%s'"):format(errors.show(query)))
 end
 
---- GET /v1/companies/{identifier}/similar: one page of lookalikes of a seed
---- company, `{ results, request, reference_company }`. The identifier is
---- a domain or URL (preferred) or a company id, sent as one path segment.
+--- POST /v1/companies/{identifier}/similar: one page of lookalikes of a
+--- seed company, `{ results, request, reference_company }`. The identifier
+--- is a domain or URL (preferred) or a company id, sent as one path
+--- segment; the body is `{ filters, pagination }`, and opts as
+--- search_companies (method = "GET" for the deprecated form).
 ---@param identifier string a domain ("acme.com"), a URL or a company id
 ---@param opts? extruct.CompanySearchOptions
 ---@return extruct.CompanyPage|nil page
@@ -140,8 +169,7 @@ end
 function methods:similar_companies(identifier, opts)
   check_id(identifier, "similar_companies", "company identifier")
   opts = check_options(opts, SEARCH_OPTIONS, "extruct.similar_companies")
-  local params = search_query(opts, "similar_companies")
-  return similar_page(self, identifier, params, opts, opts.offset, opts.limit)
+  return fetch_page(self, lookalikes_of(identifier, opts, "similar_companies"), opts, opts.offset, opts.limit)
 end
 
 --- Every lookalike of a seed company, page by page:
@@ -152,10 +180,8 @@ end
 function methods:iter_similar_companies(identifier, opts)
   check_id(identifier, "iter_similar_companies", "company identifier")
   opts = check_options(opts, SEARCH_OPTIONS, "extruct.iter_similar_companies")
-  local params = search_query(opts, "iter_similar_companies")
-  return iterate(function(offset, limit)
-    return similar_page(self, identifier, params, opts, offset, limit)
-  end, opts.offset or 0, opts.limit or DEFAULT_PAGE_SIZE, ("the lookalikes of %s"):format(subject_company(identifier)))
+  return iterate(self, lookalikes_of(identifier, opts, "iter_similar_companies"), opts,
+    ("the lookalikes of %s"):format(subject_company(identifier)))
 end
 
 --- GET /v1/companies/{identifier}: one company's profile.

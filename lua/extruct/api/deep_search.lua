@@ -6,6 +6,7 @@
 -- Every method returns one value on success and nil, err on failure; a
 -- malformed argument or option raises.
 
+local domains = require("extruct.domains")
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
 local poller = require("extruct.poller")
@@ -28,8 +29,9 @@ local nothing_created = endpoint.nothing_created
 ---@class extruct.Client
 local methods = {}
 
--- The API's bounds on a task's results.
+-- The API's bounds on a task's results, and on the tasks whose results it leaves out.
 local MAX_RESULTS = 250
+local MAX_EXCLUDED_TASKS = 100
 local DEFAULT_PAGE_SIZE = 50
 
 local PAGE_OPTIONS = options{
@@ -54,6 +56,8 @@ local WAIT_DEFAULTS = { interval = 5, max_interval = 30, timeout = 1800 }
 ---@field query string the companies to find, in words (required)
 ---@field desired_num_results? integer how many results, 1 to 250 (the API's default 100)
 ---@field criteria? extruct.DeepSearchCriterion[] how to grade them (the API infers criteria when absent)
+---@field exclude_domains? string[] companies to leave out, by domain or URL (at most 1,000 registered domains)
+---@field exclude_task_ids? string[] leave out the results of these finished tasks (at most 100)
 ---@field [string] any any other field of the API's create request, sent as given (data_sources, table, ...)
 
 ---@class extruct.DeepSearchTask
@@ -78,7 +82,7 @@ local WAIT_DEFAULTS = { interval = 5, max_interval = 30, timeout = 1800 }
 ---@field is_exhausted boolean
 
 ---@class extruct.ResumeOptions: extruct.Options
----@field desired_new_results? integer how many more results, 0 to 250 (the API's default when absent)
+---@field desired_new_results? integer how many more results, 0 to 250 (the API's default 25 when absent)
 
 local function task_path(id, ...)
   return path("/v1/discovery_tasks", id, ...)
@@ -113,9 +117,37 @@ local function check_criteria(criteria)
   return out
 end
 
+-- The domains to leave out as the API counts them (extruct.domains), or a
+-- raised error: a malformed entry, or more than 1,000 domains.
+local function check_excluded_domains(value)
+  if not endpoint.string_list(value) then
+    misuse("extruct.create_deep_search: spec.exclude_domains must be a list of domains or URLs (strings), got "
+      .. type(value))
+  end
+  local distinct, why = domains.exclusion(type(value) == "string" and { value } or value, "spec.exclude_domains")
+  if not distinct then misuse("extruct.create_deep_search: " .. why) end
+  return list(distinct)
+end
+
+local function check_excluded_tasks(value)
+  if not endpoint.list_of_strings(value) then
+    misuse("extruct.create_deep_search: spec.exclude_task_ids must be a list of task ids (strings), got "
+      .. type(value))
+  end
+  if #value > MAX_EXCLUDED_TASKS then
+    misuse(("extruct.create_deep_search: spec.exclude_task_ids names %d tasks; the API takes at most %d")
+      :format(#value, MAX_EXCLUDED_TASKS))
+  end
+  local ids = list()
+  for i, id in ipairs(value) do ids[i] = id end
+  return ids
+end
+
 --- POST /v1/discovery_tasks: starts a Deep Search; returns the new task.
 --- spec: query (required), desired_num_results (1..250), criteria (a list
---- of { key, name, criterion }); any other field is sent as given.
+--- of { key, name, criterion }), exclude_domains (read as registered
+--- domains, duplicates dropped: more than 1,000 raise), exclude_task_ids
+--- (at most 100); any other field (table, data_sources ...) is sent as given.
 ---@param spec extruct.DeepSearchSpec
 ---@param opts? extruct.Options
 ---@return extruct.DeepSearchTask|nil task
@@ -135,6 +167,8 @@ function methods:create_deep_search(spec, opts)
   local body = {}
   for key, value in pairs(spec) do body[key] = value end
   if spec.criteria ~= nil then body.criteria = check_criteria(spec.criteria) end
+  if spec.exclude_domains ~= nil then body.exclude_domains = check_excluded_domains(spec.exclude_domains) end
+  if spec.exclude_task_ids ~= nil then body.exclude_task_ids = check_excluded_tasks(spec.exclude_task_ids) end
   return call(self, "POST", "/v1/discovery_tasks", opts, { body = body, answer = "object", retry_if = nothing_created })
 end
 
@@ -208,7 +242,7 @@ function methods:iter_deep_search_results(id, opts)
 end
 
 --- POST /v1/discovery_tasks/{id}/resume: asks for more results; returns
---- the task. opts.desired_new_results: 0 to 250 (the API's default when
+--- the task. opts.desired_new_results: 0 to 250 (the API's default, 25, when
 --- absent). A task that is exhausted cannot be resumed (the API answers 400).
 ---@param id string
 ---@param opts? extruct.ResumeOptions

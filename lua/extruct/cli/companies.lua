@@ -3,6 +3,7 @@
 --- an entry).
 
 local args = require("extruct.cli.args")
+local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
 local paging = require("extruct.cli.paging")
 
@@ -58,6 +59,9 @@ local FILTER_OPTIONS = {
 local SEARCH_OPTIONS = {}
 for i, item in ipairs(FILTER_OPTIONS) do SEARCH_OPTIONS[i] = item.spec end
 for _, spec in ipairs({
+  args.option{ name = "--exclude-domains-file", value = "FILE",
+               help = "leave out the companies at the domains or URLs of FILE, one a line (blank lines and lines"
+                 .. " starting with # skipped; - reads standard input); at most 1,000 distinct domains in all" },
   args.option{ name = "--founded-min", value = "Y", type = YEAR, help = "only companies founded in year Y or later" },
   args.option{ name = "--founded-max", value = "Y", type = YEAR, help = "only companies founded in year Y or earlier" },
   args.option{ name = "--filters", value = "JSON",
@@ -78,10 +82,13 @@ Filters narrow the search on the server; an option given several times
 matches any of its values (--country Germany --country France: either):
   --country, --city, --size              only companies that match
   --exclude-country, --exclude-city,     leave out those that match
-  --exclude-size, --exclude-domain
+  --exclude-size, --exclude-domain,
+  --exclude-domains-file
   --founded-min, --founded-max           founded in those years (inclusive)
 --filters takes the API's own JSON, and the options add to it. Filters are
-checked before anything is sent: an unknown key or size exits 2.
+checked before anything is sent: an unknown key or size exits 2, and so do
+excluded domains past 1,000 once each is read as its registered domain
+(https://www.acme.com/about, blog.acme.com and acme.com are one).
 Without --all one request prints one page (the API's page size, or
 --limit); --all pages through every result from --offset on.
 ]]
@@ -130,6 +137,10 @@ local function filters_of(ctx, opts)
       add_values(filters, item.section, item.field, opts[item.spec.key])
     end
   end
+  if opts.exclude_domains_file then
+    given = true
+    add_values(filters, "exclude", "domains", input.domain_lines(ctx, opts.exclude_domains_file))
+  end
   if opts.founded_min or opts.founded_max then
     given = true
     set_founded(filters, opts.founded_min, opts.founded_max)
@@ -162,7 +173,7 @@ command{
   options = SEARCH_OPTIONS,
   check = check_search,
   help = [[
-Searches Extruct's company index for QUERY (GET /v1/companies/search) and
+Searches Extruct's company index for QUERY (POST /v1/companies/search) and
 prints the companies found, best first, one JSON object a line (a profile
 with its relevance_score).
 
@@ -170,6 +181,7 @@ with its relevance_score).
   examples = {
     "extruct companies search 'payroll software for restaurants' --country Germany --size 11-50",
     "extruct companies search 'vertical farming' --founded-min 2015 --all --limit 500 | jq -r .domain",
+    "extruct companies search 'treasury software' --exclude-domains-file customers.txt --all > prospects.jsonl",
   },
   run = function(ctx, a, opts)
     local client, query = ctx:client(), query_of(ctx, a.query)
@@ -196,7 +208,7 @@ command{
   options = SEARCH_OPTIONS,
   check = check_search,
   help = [[
-Finds the companies most like IDENTIFIER (GET
+Finds the companies most like IDENTIFIER (POST
 /v1/companies/IDENTIFIER/similar) and prints them, most alike first, one
 JSON object a line. IDENTIFIER is a domain or a URL (preferred), or a
 company's id; an unknown one exits 1 with kind not_found.

@@ -3,6 +3,7 @@
 --- extruct.cli.registry for the shape of an entry).
 
 local args = require("extruct.cli.args")
+local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
 local paging = require("extruct.cli.paging")
 local progress = require("extruct.cli.progress")
@@ -80,6 +81,25 @@ local function start_check(opts, fail, spelled)
   end
 end
 
+-- The domains of --exclude-domain and --exclude-domains-file, checked as
+-- the API counts them (a usage error past 1,000), or nil when none is given.
+local function excluded_domains(ctx, opts)
+  if not (opts.exclude_domains or opts.exclude_domains_file) then return nil end
+  local domains = require("extruct.domains")
+  local list = {}
+  for _, domain in ipairs(opts.exclude_domains or {}) do
+    local _, why = domains.registered(domain)
+    if why then ctx:usage_error(("--exclude-domain '%s' is not a domain or URL: %s"):format(one_line(domain), why)) end
+    list[#list + 1] = domain
+  end
+  if opts.exclude_domains_file then
+    for _, domain in ipairs(input.domain_lines(ctx, opts.exclude_domains_file)) do list[#list + 1] = domain end
+  end
+  local distinct, why = domains.exclusion(list, "the excluded domains")
+  if not distinct then ctx:usage_error(why) end
+  return distinct
+end
+
 M.commands = {}
 local function command(entry) M.commands[#M.commands + 1] = entry end
 
@@ -109,6 +129,11 @@ command{
                      seen[criterion.key] = true
                    end
                  end },
+    args.option{ name = "--exclude-domain", key = "exclude_domains", value = "D", repeated = true,
+                 help = "leave out the company at domain (or URL) D; repeat it for several" },
+    args.option{ name = "--exclude-domains-file", value = "FILE",
+                 help = "leave out the companies at the domains or URLs of FILE, one a line (blank lines and lines"
+                   .. " starting with # skipped; - reads standard input); at most 1,000 distinct domains in all" },
   }, "print the new task as JSON instead of its id",
   "then wait until the task is done, as `deep-search wait` does, with its options: the task's id and the progress"
     .. " go to stderr (none with --quiet), the done task as JSON to stdout"),
@@ -118,8 +143,11 @@ Starts a Deep Search for QUERY (POST /v1/discovery_tasks) and prints the
 new task's id on stdout. --criterion KEY=TEXT grades each company on TEXT
 (1 to 5) under KEY in its `scores`; the name the API shows is made from the
 key (is_saas: "Is saas"). `deep-search results ID` prints what it found.
-The wait options (--interval, --max-interval, --timeout, --quiet) need
---wait.
+--exclude-domain and --exclude-domains-file leave companies out; each
+entry is read as its registered domain (https://www.acme.com/about,
+blog.acme.com and acme.com are one), and more than 1,000 exit 2 before
+anything is sent. The wait options (--interval, --max-interval, --timeout,
+--quiet) need --wait.
 ]],
   exit_codes = { [3] = "with --wait: timed out before the task was done" },
   examples = {
@@ -130,7 +158,8 @@ The wait options (--interval, --max-interval, --timeout, --quiet) need
   run = function(ctx, a, opts)
     if not a.query:find("%S") then ctx:usage_error("the QUERY is blank: say in words which companies to find") end
     local task, err = ctx:client():create_deep_search{ query = a.query, desired_num_results = opts.results,
-                                                        criteria = opts.criteria }
+                                                        criteria = opts.criteria,
+                                                        exclude_domains = excluded_domains(ctx, opts) }
     if not task then return nil, err end
     if opts.json then return ctx:print_json(task) end
     local id

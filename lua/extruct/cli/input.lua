@@ -40,6 +40,28 @@ local function strip_bom(text)
   return text
 end
 
+--- The domains of FILE, one a line: blanks around each dropped, blank lines
+--- and lines starting with `#` skipped, each a domain or URL as
+--- extruct.domains reads it (a line that is not names the file and line).
+--- Returns them as written; duplicates stay (the count is the caller's).
+function M.domain_lines(ctx, path)
+  local domains = require("extruct.domains")
+  local text = strip_bom(M.read(ctx, path))
+  local list, line = {}, 0
+  for raw in (text .. "\n"):gmatch("([^\n]*)\n") do
+    line = line + 1
+    local entry = raw:match("^%s*(.-)%s*$")
+    if entry ~= "" and entry:sub(1, 1) ~= "#" then
+      local _, why = domains.registered(entry)
+      if why then
+        input_error(ctx, path, line, ("'%s' is not a domain or URL: %s"):format(entry:gsub("%c", "?"):sub(1, 100), why))
+      end
+      list[#list + 1] = entry
+    end
+  end
+  return list
+end
+
 local function is_object(extruct, value)
   return type(value) == "table" and getmetatable(value) ~= extruct.array_mt
 end

@@ -31,10 +31,11 @@ API (Authorization: Bearer T on all but the healthcheck):
   POST|PATCH|DELETE /v1/tables/{id}/rows, POST /v1/tables/{id}/columns,
   PATCH|DELETE /v1/tables/{id}/columns/{column_id}, POST /v1/tables/{id}/run (mode new, all, failed,
   stuck_failed_new; rows, columns)
-  GET /v1/companies/search (q, filters, offset, limit), GET /v1/companies/{identifier}/similar,
-  GET /v1/companies/{identifier} (a domain, URL or id of the mock's 24 companies)
+  POST /v1/companies/search ({q, filters, pagination}; GET with q, filters, offset, limit),
+  POST|GET /v1/companies/{identifier}/similar, GET /v1/companies/{identifier} (any domain or URL
+  is a company, the same for every spelling; 2,000 results a query, 25 on the free plan)
   GET|POST /v1/discovery_tasks, GET /v1/discovery_tasks/{id}, GET /v1/discovery_tasks/{id}/results,
-  POST /v1/discovery_tasks/{id}/resume
+  POST /v1/discovery_tasks/{id}/resume (25 more by default)
   GET|POST /v1/deep_research_tasks, GET /v1/deep_research_tasks/{id}
 Runs: a table's clock is its polls. Each GET of the table, of its /data or of one of its rows
 completes the next --cells-per-poll queued cells. Answers are made up from the row's inputs, the
@@ -48,7 +49,8 @@ Fixtures: tbl_demo (25 rows, run in progress), tbl_idle (3 rows, done), tbl_peop
 
 Control API (no auth): POST /_mock/reset, POST /_mock/tables?id=X&polls=N[&kind=K&rows=R],
 POST /_mock/discovery_tasks?[id=X&outcome=done|failed|exhausted&polls=N&desired=N&query=Q],
-POST /_mock/deep_research_tasks?[id=X&outcome=done|failed|degraded&polls=N&depth=D&brief=B],
+POST /_mock/deep_research_tasks?[id=X&outcome=done|failed|degraded&polls=N&depth=D&brief=B
+                                &foreign=true (another organization's: 403)],
 POST /_mock/advance?id=X[&polls=N] (N polls of a table or task without GETs, default 1),
 POST /_mock/account?[plan=P&credits=N&payment_failed=true|false],
 POST /_mock/quirks?raw_newlines=true|false,

@@ -56,7 +56,7 @@ local TABLE_PARAMS = { id = true, polls = true, kind = true, rows = true }
 local ADVANCE_PARAMS = { id = true, polls = true }
 local TABLE_KINDS = { generic = true, company = true, people = true }
 local DISCOVERY_PARAMS = { id = true, outcome = true, polls = true, desired = true, query = true }
-local RESEARCH_PARAMS = { id = true, outcome = true, polls = true, depth = true, brief = true }
+local RESEARCH_PARAMS = { id = true, outcome = true, polls = true, depth = true, brief = true, foreign = true }
 local ACCOUNT_PARAMS = { plan = true, credits = true, payment_failed = true }
 local QUIRK_PARAMS = { raw_newlines = true }
 
@@ -160,7 +160,8 @@ end
 
 --- Adds a Deep Research task from the control call's parameters: id
 --- (default the next dr_ id), outcome (done, failed or degraded; default
---- from the brief), polls, depth, brief. The task, or nil and a message.
+--- from the brief), polls, depth, brief, foreign (true: a task of another
+--- organization). The task, or nil and a message.
 local function add_research_task(server, params)
   local problem = check_params(params, RESEARCH_PARAMS)
   if problem then return nil, problem end
@@ -175,6 +176,8 @@ local function add_research_task(server, params)
   if not fields.polls then return nil, err end
   fields.brief = params.brief or "Research Acme (acme.example) for an account plan."
   if fields.brief == "" then return nil, "parameter 'brief' must not be empty" end
+  fields.foreign, err = boolean_param(params, "foreign")
+  if err then return nil, err end
   return server.fake:add_research_task(fields)
 end
 

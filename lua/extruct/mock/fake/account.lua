@@ -30,7 +30,8 @@ local function user(account)
   return {
     user_id = state.OWNER.id, email = state.OWNER.email, name = "Mock User",
     available_credits = account.credits, organization_id = "org_mock_0001",
-    organization_name = "Mock organization", organization_is_active = not account.payment_failed,
+    organization_name = "Mock organization", organization_slug = "mock-organization",
+    organization_is_active = not account.payment_failed,
   }
 end
 

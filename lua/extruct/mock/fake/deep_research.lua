@@ -13,6 +13,9 @@
 -- that says "fail" ends "failed" half way with a failure_reason and no
 -- report; one that says "degrade" ends "done" with degradation_reasons.
 --
+-- A task of another organization (made by the control API with
+-- foreign=true) is 403 to GET and left out of the list.
+--
 -- As the real server does, every answer that echoes a brief sends its
 -- newlines as raw bytes inside the JSON string (not valid JSON; the control
 -- API's /_mock/quirks?raw_newlines=false turns that off).
@@ -199,7 +202,8 @@ function M.advance(extruct, task, polls)
 end
 
 --- Creates a task. fields: id (default: the next dr_ id), brief, depth,
---- output_schema, outcome (default: from the brief), polls. Returns it.
+--- output_schema, outcome (default: from the brief), polls, foreign (a task
+--- of another organization). Returns it.
 function M.create(extruct, fields)
   local depth = fields.depth or M.DEFAULT_DEPTH
   local outcome = fields.outcome or M.outcome_of(fields.brief)
@@ -207,7 +211,7 @@ function M.create(extruct, fields)
   local task = {
     id = fields.id or extruct:next_id("dr"), created_at = created_at, updated_at = created_at,
     brief = fields.brief, depth = depth, output_schema = fields.output_schema or null, outcome = outcome,
-    polls = max(1, fields.polls or extruct.default_polls), clock = 0,
+    polls = max(1, fields.polls or extruct.default_polls), clock = 0, foreign = fields.foreign == true,
     executed = outcome == "degraded" and ceil(M.AGENTS[depth] * DEGRADED_SHARE) or M.AGENTS[depth],
     failure_reason = "The brief does not name a research target the agents can work on. Suggestions: name the "
       .. "company, person or team; say what you sell and what decision the report should support.",
@@ -285,8 +289,12 @@ local function list(self, _, params)
   local limit = validation.query_integer(params, "limit", LIST_LIMIT, 1, errs, LIST_LIMIT_MAX)
   if #errs > 0 then return invalid(errs) end
   local answer, order = array(), self.research_order
-  for i = #order - offset, max(1, #order - offset - limit + 1), -1 do
-    answer[#answer + 1] = M.render(self, self.research_tasks[order[i]])
+  local own = {}
+  for _, id in ipairs(order) do
+    if not self.research_tasks[id].foreign then own[#own + 1] = id end
+  end
+  for i = #own - offset, max(1, #own - offset - limit + 1), -1 do
+    answer[#answer + 1] = M.render(self, self.research_tasks[own[i]])
   end
   return respond(200, answer)
 end
@@ -294,6 +302,7 @@ end
 local function get(self, request, _, captured)
   local task = self.research_tasks[captured.task]
   if not task then return detail(404, "Task not found") end
+  if task.foreign then return detail(403, "This task belongs to another organization") end
   if request.count_poll ~= false then M.advance(self, task, 1) end
   return respond(200, M.render(self, task))
 end

@@ -5,7 +5,7 @@
 --   GET  /v1/discovery_tasks               list, newest first (offset, limit)
 --   GET  /v1/discovery_tasks/{id}          the task: status and the four counters
 --   GET  /v1/discovery_tasks/{id}/results  the task with a page of its results
---   POST /v1/discovery_tasks/{id}/resume   {desired_new_results}
+--   POST /v1/discovery_tasks/{id}/resume   {desired_new_results} (default 25)
 --
 -- A task's clock is its polls, as a table's: every authorized GET of the
 -- task or of its results is one. Its candidates (made up from the query)
@@ -17,6 +17,14 @@
 -- "exhaust", its sources run dry at the first poll (is_exhausted true) and
 -- it stays "in_progress" two polls longer while the candidates are scored,
 -- then ends "done" with fewer results than desired.
+--
+-- Companies named in `exclude_domains` (read as registered domains, at most
+-- 1,000) and the results of the tasks in `exclude_task_ids` (finished tasks
+-- of this organization, at most 100) are never candidates. With `table:
+-- {id, auto_import: true}` each result becomes a row of that table as it is
+-- evaluated (the domain as `input`), run when `table.run` says so; the
+-- table's /data lists the task under `discovery_tasks`, and a poll of the
+-- table is a poll of the task too.
 
 local json = require("extruct.mock.json")
 local http = require("extruct.mock.http")
@@ -24,10 +32,12 @@ local validation = require("extruct.mock.fake.validation")
 local answers = require("extruct.mock.fake.answers")
 local account = require("extruct.mock.fake.account")
 local companies = require("extruct.mock.fake.companies")
+local state = require("extruct.mock.fake.state")
+local domains = require("extruct.domains")
 
 local M = {}
 
-local null, array, is_array = json.null, json.array, json.is_array
+local null, array, is_array, is_object = json.null, json.array, json.is_array, json.is_object
 local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
 local format = string.format
 local respond, detail = http.respond, http.detail
@@ -36,7 +46,9 @@ local hash, slug = answers.hash, answers.slug
 
 M.OUTCOMES = { "done", "failed", "exhausted" }
 M.DEFAULT_DESIRED = 100
+M.DEFAULT_NEW_RESULTS = 25   -- a resume without desired_new_results
 M.DESIRED_MAX = 250
+M.MAX_EXCLUDED_TASKS = 100
 local RESULTS_LIMIT, RESULTS_LIMIT_MAX = 50, 250
 local LIST_LIMIT, LIST_LIMIT_MAX = 50, 100
 local EXHAUSTED_SHARE = 0.6   -- of the desired results, what an exhausted task finds
@@ -59,9 +71,6 @@ end
 local NAME_STARTS = { "Nord", "Blue", "Vertex", "Quanta", "Lumen", "Cargo", "Atlas", "Pixel", "Terra", "Helio",
                       "Nimbus", "Orbit", "Kestrel", "Juniper", "Cobalt", "Meridian" }
 local NAME_ENDS = { "ly", "works", "labs", "flow", "stack", "ware", "hub", "logic", "nest", "scale", "grid", "path" }
-local COUNTRIES = { { "United States", "California", "San Francisco" }, { "Germany", "Berlin", "Berlin" },
-                    { "United Kingdom", "England", "London" }, { "France", "Île-de-France", "Paris" },
-                    { "Netherlands", "North Holland", "Amsterdam" }, { "Canada", "Ontario", "Toronto" } }
 
 local function default_criteria(query)
   return array{
@@ -74,21 +83,27 @@ end
 
 -- The next candidate of a task: first the companies of the mock's index
 -- that match the query (all high fit), then made-up ones (three in four
--- high fit).
+-- high fit); those at an excluded domain are passed over.
 local function next_candidate(extruct, task, created_at)
-  local i = #task.candidates + 1
-  local h = hash(task.query .. "\0" .. i)
-  local candidate = { id = extruct:next_id("dsr"), created_at = created_at, h = h }
-  local profile = task.matches[i]
-  if profile then
-    candidate.name, candidate.domain, candidate.fit, candidate.profile = profile.name, profile.domain, true, profile
-  else
-    local name = NAME_STARTS[h % #NAME_STARTS + 1] .. NAME_ENDS[floor(h / 16) % #NAME_ENDS + 1]
-    if task.names[name] then name = name .. " " .. i end
-    candidate.name, candidate.domain, candidate.fit = name, slug(name) .. ".example", h % 4 ~= 0
+  while true do
+    task.drawn = task.drawn + 1
+    local i = task.drawn
+    local h = hash(task.query .. "\0" .. i)
+    local profile = task.matches[i]
+    local name, domain, fit
+    if profile then
+      name, domain, fit = profile.name, profile.domain, true
+    else
+      name = NAME_STARTS[h % #NAME_STARTS + 1] .. NAME_ENDS[floor(h / 16) % #NAME_ENDS + 1]
+      if task.names[name] then name = name .. " " .. i end
+      domain, fit = slug(name) .. ".example", h % 4 ~= 0
+    end
+    if not task.excluded[domain] then
+      task.names[name] = true
+      return { id = extruct:next_id("dsr"), created_at = created_at, h = h, name = name, domain = domain, fit = fit,
+               profile = profile }
+    end
   end
-  task.names[candidate.name] = true
-  return candidate
 end
 
 -- Adds candidates to the task until `wanted` more of them are high fit,
@@ -128,30 +143,22 @@ local function grades_of(task, candidate)
   return scores
 end
 
+-- A result: the company as the index knows it (a well-known one from
+-- Extruct's database, a made-up one from the web, the same company a
+-- lookup of its domain answers), graded on the task's criteria.
 local function render_result(task, candidate)
-  local h, profile = candidate.h, candidate.profile
-  local result = {
+  local h, known = candidate.h, candidate.profile
+  local profile = known or companies.find_company(candidate.domain)
+  return {
     id = candidate.id, task_id = task.id, created_at = candidate.created_at,
     company_name = candidate.name, company_website = "https://" .. candidate.domain,
+    company_description = profile.short_description, company_full_description = profile.full_description,
     relevance = candidate.fit and 70 + h % 31 or 10 + h % 56,
     scores = grades_of(task, candidate),
+    company_profile_id = known and known.id or null, source = known and "extruct_db" or "web_search",
+    founding_year = profile.founding_year, employee_count = profile.employee_count,
+    hq_country = profile.hq_country, hq_state_province = profile.hq_state_province, hq_city = profile.hq_city,
   }
-  if profile then
-    result.company_description, result.company_full_description = profile.short_description, profile.full_description
-    result.company_profile_id, result.source = profile.id, "extruct_db"
-    result.founding_year, result.employee_count = profile.founding_year, profile.employee_count
-    result.hq_country, result.hq_state_province, result.hq_city = profile.hq_country, profile.hq_state_province,
-      profile.hq_city
-  else
-    local place = COUNTRIES[floor(h / 4096) % #COUNTRIES + 1]
-    result.company_description = format("%s works on %s.", candidate.name, task.query)
-    result.company_full_description = result.company_description .. " (A made-up company of the mock Extruct server.)"
-    result.company_profile_id, result.source = null, "web_search"
-    result.founding_year = 1990 + h % 35
-    result.employee_count = companies.SIZES[floor(h / 64) % #companies.SIZES + 1]
-    result.hq_country, result.hq_state_province, result.hq_city = place[1], place[2], place[3]
-  end
-  return result
 end
 
 ---------------------------------------------------------------------------
@@ -198,19 +205,72 @@ local function render(task)
     num_results_discovered = discovered, num_results_enriched = enriched,
     num_results_evaluated = evaluated, num_results = results,
     table_id = task.table_id, auto_data_sources = task.auto_data_sources, data_sources = task.data_sources,
-    criteria = task.criteria, exclude_domains = task.exclude_domains,
+    criteria = task.criteria, exclude_domains = task.exclude_domains, exclude_task_ids = task.exclude_task_ids,
   }
 end
 M.render = render
 
---- Moves a task's clock on by `polls` polls; it stops where the task ends.
-function M.advance(task, polls)
+-- The results evaluated so far, in the order they were: rows of the
+-- task's table (auto_import), run when the task says so.
+local function import_results(extruct, task)
+  local link = task.link
+  local t = link and link.auto_import and extruct.tables[link.table_id]
+  if not t then return end
+  local rows = {}
+  for _, candidate in ipairs(task.candidates) do
+    if candidate.fit and not candidate.imported and candidate.evaluated_at <= task.clock then
+      candidate.imported = true
+      rows[#rows + 1] = extruct:new_row(t, { input = candidate.domain },
+        { discovery_task_id = task.id, discovery_result_id = candidate.id })
+    end
+  end
+  if link.run and #rows > 0 then
+    local columns
+    if link.columns then
+      columns = {}
+      for _, id in ipairs(link.columns) do columns[#columns + 1] = state.find_by_id(t.columns, id) end
+    end
+    extruct:start_run(t, "new", rows, columns)
+  end
+end
+
+--- Moves a task's clock on by `polls` polls (it stops where the task
+--- ends), importing its new results into its table.
+function M.advance(extruct, task, polls)
   task.clock = min(task.clock + polls, max(task.clock, last_poll(task)))
+  import_results(extruct, task)
+end
+
+--- A poll of table `t` is one of the tasks that import into it.
+function M.poll_importers(extruct, t)
+  for _, id in ipairs(t.discovery_task_ids) do
+    local task = extruct.discovery_tasks[id]
+    if task and task.link.auto_import then M.advance(extruct, task, 1) end
+  end
+end
+
+--- The tasks of table `t`, as /data lists them.
+function M.of_table(extruct, t)
+  local list = array()
+  for _, id in ipairs(t.discovery_task_ids) do
+    local task = extruct.discovery_tasks[id]
+    if task then list[#list + 1] = render(task) end
+  end
+  return list
+end
+
+-- The domains of a task's results so far.
+local function result_domains(task, into)
+  for _, candidate in ipairs(task.candidates) do
+    if candidate.fit and candidate.evaluated_at <= task.clock then into[candidate.domain] = true end
+  end
 end
 
 --- Creates a task. fields: id (default: the next ds_ id), query, desired,
---- criteria, outcome (default: from the query), polls, and the echoed
---- table_id, auto_data_sources, data_sources, exclude_domains. Returns it.
+--- criteria, outcome (default: from the query), polls, exclude_domains
+--- (registered domains), exclude_task_ids, table (the checked `table` of
+--- the request: {id, run, columns, auto_import}), and the echoed
+--- auto_data_sources, data_sources. Returns it.
 function M.create(extruct, fields)
   local task = {
     id = fields.id or extruct:next_id("ds"), created_at = extruct:now(), query = fields.query,
@@ -218,12 +278,19 @@ function M.create(extruct, fields)
     criteria = fields.criteria or default_criteria(fields.query),
     outcome = fields.outcome or M.outcome_of(fields.query),
     polls = max(1, fields.polls or extruct.default_polls),
-    table_id = fields.table_id or null,
+    table_id = fields.table and fields.table.id or null,
+    link = fields.table and { table_id = fields.table.id, run = fields.table.run == true,
+                              columns = is_array(fields.table.columns) and fields.table.columns or nil,
+                              auto_import = fields.table.auto_import == true } or {},
     auto_data_sources = fields.auto_data_sources ~= false,
     data_sources = fields.data_sources or array(),
-    exclude_domains = fields.exclude_domains or array(),
-    clock = 0, candidates = {}, names = {}, matches = companies.matching(fields.query),
+    exclude_domains = array(fields.exclude_domains or {}),
+    exclude_task_ids = array(fields.exclude_task_ids or {}),
+    clock = 0, candidates = {}, names = {}, drawn = 0, excluded = {},
+    matches = companies.matching(fields.query),
   }
+  for _, domain in ipairs(task.exclude_domains) do task.excluded[domain] = true end
+  for _, id in ipairs(task.exclude_task_ids) do result_domains(extruct.discovery_tasks[id], task.excluded) end
   task.failed_at = max(1, ceil(task.polls / 2))
   if task.outcome == "exhausted" then
     add_candidates(extruct, task, ceil(task.desired * EXHAUSTED_SHARE), task.polls + EXHAUSTED_EXTRA_POLLS)
@@ -234,6 +301,8 @@ function M.create(extruct, fields)
     extruct.discovery_order[#extruct.discovery_order + 1] = task.id
   end
   extruct.discovery_tasks[task.id] = task
+  local t = fields.table and extruct.tables[fields.table.id]
+  if t then t.discovery_task_ids[#t.discovery_task_ids + 1] = task.id end
   return task
 end
 
@@ -279,9 +348,50 @@ local CREATE_FIELDS = {
     check_fields(v, loc, { { "id", check.string, true }, { "run", check.boolean },
                            { "columns", check.nullable(check.string_list) }, { "auto_import", check.boolean } }, errs)
   end) },
-  { "exclude_domains", check.nullable(check.string_list) },
-  { "exclude_task_ids", check.nullable(check.string_list) },
+  { "exclude_domains", check.nullable(companies.domain_list) },
+  { "exclude_task_ids", check.nullable(function(v, loc, errs)
+    check.string_list(v, loc, errs)
+    if is_array(v) and #v > M.MAX_EXCLUDED_TASKS then
+      add(errs, loc, format("List should have at most %d items after validation, not %d", M.MAX_EXCLUDED_TASKS, #v),
+        "too_long")
+    end
+  end) },
 }
+
+-- The checks that need the server's state: the excluded tasks are finished
+-- tasks of this organization; the table exists, takes companies and has the
+-- columns to run. Returns nil, or the answer that refuses the request.
+local function check_references(self, body, errs)
+  for i, id in ipairs(is_array(body.exclude_task_ids) and body.exclude_task_ids or {}) do
+    local task = self.discovery_tasks[id]
+    local status = task and status_of(task)
+    if status ~= "done" and status ~= "failed" then
+      add(errs, validation.loc_of(array{ "body", "exclude_task_ids" }, i - 1), format(
+        "Value error, '%s' is not a finished Deep Search task of this organization%s", id,
+        task and format(" (it is %s)", status) or ""), "value_error")
+    end
+  end
+  local link = body.table
+  if #errs > 0 or type(link) ~= "table" or link == null then return nil end
+  local t = self.tables[link.id]
+  if not t then return detail(404, "Table not found") end
+  local loc = array{ "body", "table", "id" }
+  if t.kind == "people" then
+    add(errs, loc, format("Value error, a Deep Search finds companies: table '%s' is a people table", t.id),
+      "value_error")
+  elseif link.auto_import and not state.column_by_key(t, "input") then
+    add(errs, loc, format("Value error, table '%s' has no column with key 'input' to import the companies into", t.id),
+      "value_error")
+  end
+  for i, id in ipairs(is_array(link.columns) and link.columns or {}) do
+    local col = state.find_by_id(t.columns, id)
+    if not col then return detail(404, "Column not found") end
+    if not state.is_output(col) then
+      add(errs, validation.loc_of(array{ "body", "table", "columns" }, i - 1), format(
+        "Value error, column '%s' is an input column: a run computes output columns", id), "value_error")
+    end
+  end
+end
 
 local function create(self, request)
   local body, failure = validation.read_body(request)
@@ -296,16 +406,20 @@ local function create(self, request)
         "Value error, data_sources is required when auto_data_sources is false", "value_error")
     end
   end
+  local refused = #errs == 0 and check_references(self, body, errs)
+  if refused then return refused end
   if #errs > 0 then return invalid(errs) end
   local broke = account.need_credits(self.account, 1)
   if broke then return broke end
   local task = M.create(self, {
     query = body.query, desired = body.desired_num_results,
     criteria = is_array(body.criteria) and #body.criteria > 0 and body.criteria or nil,
-    table_id = type(body.table) == "table" and body.table.id or nil,
+    table = is_object(body.table) and body.table or nil,
     auto_data_sources = body.auto_data_sources,
     data_sources = is_array(body.data_sources) and body.data_sources or nil,
-    exclude_domains = is_array(body.exclude_domains) and body.exclude_domains or nil,
+    exclude_domains = is_array(body.exclude_domains)
+      and assert(domains.exclusion(body.exclude_domains, "exclude_domains")) or nil,
+    exclude_task_ids = is_array(body.exclude_task_ids) and body.exclude_task_ids or nil,
   })
   return respond(200, render(task))
 end
@@ -331,17 +445,17 @@ local function on_task(fn)
   end
 end
 
-local function get(_, request, _, task)
-  if request.count_poll ~= false then M.advance(task, 1) end
+local function get(self, request, _, task)
+  if request.count_poll ~= false then M.advance(self, task, 1) end
   return respond(200, render(task))
 end
 
-local function results(_, request, params, task)
+local function results(self, request, params, task)
   local errs = {}
   local offset = validation.query_integer(params, "offset", 0, 0, errs)
   local limit = validation.query_integer(params, "limit", RESULTS_LIMIT, 1, errs, RESULTS_LIMIT_MAX)
   if #errs > 0 then return invalid(errs) end
-  if request.count_poll ~= false then M.advance(task, 1) end
+  if request.count_poll ~= false then M.advance(self, task, 1) end
   local visible = {}
   for _, candidate in ipairs(task.candidates) do
     if candidate.fit and candidate.evaluated_at <= task.clock then visible[#visible + 1] = candidate end
@@ -370,7 +484,7 @@ local function resume(self, request, _, task)
   if is_exhausted(task) then
     return detail(400, "The task is exhausted: its sources have no more candidates")
   end
-  local wanted = body.desired_new_results or M.DEFAULT_DESIRED
+  local wanted = body.desired_new_results or M.DEFAULT_NEW_RESULTS
   if wanted > 0 then
     local broke = account.need_credits(self.account, 1)
     if broke then return broke end

@@ -17,12 +17,14 @@ M.MAX_ROWS = 10000      -- rows of a control API table at most
 
 local FIXTURE_TIME = state.timestamp(0)
 
--- One column of every config kind in the OpenAPI schema (ColumnOutputSchema).
-local function template_configs()
+-- One column of every config kind in the OpenAPI schema (ColumnOutputSchema),
+-- as the API takes them on a table of `kind` (a people table's agents are
+-- not research_pro).
+local function template_configs(kind)
   return {
     { kind = "input", name = "Company website", key = "input" },
     { kind = "agent", name = "Summary", key = "summary", value = {
-      agent_type = "research_pro",
+      agent_type = kind == "people" and "llm" or "research_pro",
       prompt = "Summarise what {input} sells, in one sentence.",
       output_format = "json",
       labels = array(),
@@ -79,7 +81,7 @@ function M.add_polled_table(extruct, fields)
     id = fields.id, name = fields.name, kind = fields.kind, created_at = created_at,
     description = fields.description, tags = fields.tags,
   }
-  for i, config in ipairs(template_configs()) do
+  for i, config in ipairs(template_configs(fields.kind)) do
     t.columns[i] = extruct:new_column(config, created_at)
   end
   for i = 1, fields.rows do

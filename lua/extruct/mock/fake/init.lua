@@ -94,7 +94,7 @@ function Extruct:advance(id, polls)
   end
   local search_task = self.discovery_tasks[id]
   if search_task then
-    deep_search.advance(search_task, polls)
+    deep_search.advance(self, search_task, polls)
     return deep_search.render(search_task)
   end
   local research_task = self.research_tasks[id]

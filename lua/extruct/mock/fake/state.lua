@@ -69,11 +69,12 @@ function State:new_table(fields)
     tags = fields.tags == nil and null or fields.tags,
     kind = fields.kind or "generic",
     notify = fields.notify or false,
-    settings = fields.settings or {},
+    settings = (fields.settings == nil or fields.settings == null) and { exclude_from_search = false } or fields.settings,
     columns = {},
     rows = {},
     child_relationships = array(),
     parent_relationships = array(),
+    discovery_task_ids = {},  -- the Deep Search tasks made for it
     clock = 0,        -- polls so far
     queue = {},       -- queued cells, in the order they complete: queue[head..tail]
     queue_head = 1,
@@ -192,6 +193,8 @@ local function render_table(t)
     description = t.description,
     tags = t.tags,
     kind = t.kind,
+    notify = t.notify,
+    settings = t.settings,
     columns = render_columns(t),
     owner = OWNER,
     child_relationships = t.child_relationships,

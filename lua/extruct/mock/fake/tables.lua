@@ -6,6 +6,7 @@ local http = require("extruct.mock.http")
 local validation = require("extruct.mock.fake.validation")
 local state = require("extruct.mock.fake.state")
 local account = require("extruct.mock.fake.account")
+local deep_search = require("extruct.mock.fake.deep_search")
 
 local M = {}
 
@@ -47,13 +48,60 @@ local BUILT_IN_COLUMNS = {
   },
 }
 
---- Checks column configs for a table (keys unique, email columns known);
---- `existing` are the columns kept. Returns the configs or nil and a 422.
-local function check_configs(list, loc, existing, errs, replaced)
+-- The agent types a people table's agent columns take.
+local PEOPLE_AGENT_TYPES = { "llm", "research_reasoning", "linkedin" }
+local PEOPLE_AGENT_TYPE = set_of(PEOPLE_AGENT_TYPES)
+
+local function sorted_keys(set)
+  local list = {}
+  for key in pairs(set) do list[#list + 1] = key end
+  table.sort(list)
+  return concat(list, ", ")
+end
+
+-- The rules the real API enforces across a table's columns (422
+-- otherwise): a prompt's {key} names a column of the table, a json output
+-- has an output_schema, an agent fits the table's kind, and email and
+-- phone finders have a `company_website` column to work from. `keys`: every
+-- key the table will have.
+local function check_column_rules(configs, keys, kind, errs)
+  for _, item in ipairs(configs) do
+    local config, loc = item.config, item.loc
+    if config.kind == "agent" then
+      local value = config.value
+      for ref in value.prompt:gmatch("{([%w_]+)}") do
+        if not keys[ref] then
+          add(errs, loc_of(loc, "value", "prompt"), format("Value error, the prompt refers to {%s}, but the table has"
+            .. " no column with key '%s' (its keys: %s)", ref, ref, sorted_keys(keys)), "value_error")
+        end
+      end
+      if value.output_format == "json" and (value.output_schema == nil or value.output_schema == null) then
+        add(errs, loc_of(loc, "value", "output_schema"),
+          "Value error, output_format 'json' needs an output_schema (a JSON Schema of the answer)", "value_error")
+      end
+      if kind == "people" and not PEOPLE_AGENT_TYPE[value.agent_type] then
+        add(errs, loc_of(loc, "value", "agent_type"), format("Value error, agent_type '%s' does not fit a people"
+          .. " table: its agent columns take %s (research_pro is the default when none is given)",
+          tostring(value.agent_type), validation.quoted_choices(PEOPLE_AGENT_TYPES)), "value_error")
+      end
+    elseif (config.kind == "email_finder" or config.kind == "phone_finder") and not keys.company_website then
+      add(errs, loc_of(loc, "kind"), format("Value error, a %s column needs a column with key 'company_website' in"
+        .. " this table", config.kind), "value_error")
+    end
+  end
+end
+
+--- Checks column configs for a table: keys unique, email columns known,
+--- and the API's rules across columns. how = { existing = the columns
+--- kept, replaced = the column a config replaces, kind = the table's kind,
+--- built_in = the built-in configs a new table starts with (their keys
+--- count for references, and a config may take one's key) }. Returns the
+--- checked configs ({ config, loc } each); problems go to errs.
+local function check_configs(list, loc, errs, how)
   local configs = {}
   local keys = {}
-  for _, col in ipairs(existing) do
-    if col ~= replaced then keys[col.config.key] = true end
+  for _, col in ipairs(how.existing or {}) do
+    if col ~= how.replaced then keys[col.config.key] = true end
   end
   for i, v in ipairs(list) do
     local item_loc = is_array(list) and loc_of(loc, i - 1) or loc
@@ -74,6 +122,8 @@ local function check_configs(list, loc, existing, errs, replaced)
         format("Value error, no column with key '%s' in this table", ref), "value_error")
     end
   end
+  for _, config in ipairs(how.built_in or {}) do keys[config.key] = true end
+  check_column_rules(configs, keys, how.kind, errs)
   return configs
 end
 
@@ -187,8 +237,10 @@ function routes.list_tables(self, _, _, params)
   })
 end
 
+M.DEFAULT_NAME = "Untitled Table"
+
 local TABLE_FIELDS = {
-  { "name", check.string, true },
+  { "name", check.string },
   { "description", check.nullable(check.string) },
   { "tags", check.nullable(check.string_list) },
   { "kind", check.enum(TABLE_KINDS) },
@@ -205,14 +257,16 @@ function routes.create_table(self, request)
   local errs = {}
   check_fields(body, array{ "body" }, TABLE_FIELDS, errs)
   local configs = {}
+  local kind = body.kind or "generic"
   if #errs == 0 and is_array(body.column_configs) then
-    configs = check_configs(body.column_configs, array{ "body", "column_configs" }, {}, errs)
+    configs = check_configs(body.column_configs, array{ "body", "column_configs" }, errs,
+      { kind = kind, built_in = BUILT_IN_COLUMNS[kind] })
   end
   if #errs > 0 then return invalid(errs) end
   local id
   repeat id = self:next_id("tbl") until not self.tables[id]
   local t = self:new_table{
-    id = id, name = body.name, description = body.description, tags = body.tags,
+    id = id, name = body.name or M.DEFAULT_NAME, description = body.description, tags = body.tags,
     kind = body.kind, notify = body.notify, settings = body.settings,
   }
   -- A built-in column is left out when a column asked for has its key.
@@ -225,8 +279,16 @@ function routes.create_table(self, request)
   return respond(200, render_table(t))
 end
 
-function routes.get_table(_, request, t)
-  if request.count_poll ~= false then advance(t, 1) end
+-- One poll of a table: the Deep Search tasks that import into it move on
+-- with it, then its queued cells.
+local function poll(self, request, t)
+  if request.count_poll == false then return end
+  deep_search.poll_importers(self, t)
+  advance(t, 1)
+end
+
+function routes.get_table(self, request, t)
+  poll(self, request, t)
   return respond(200, render_table(t))
 end
 
@@ -305,7 +367,7 @@ function routes.clone_table(self, _, t, params)
   return respond(200, render_table(copy))
 end
 
-function routes.get_data(_, request, t, params)
+function routes.get_data(self, request, t, params)
   local errs = {}
   local offset = query_integer(params, "offset", 0, 0, errs)
   local limit = query_integer(params, "limit", DEFAULT_LIMIT, 1, errs)
@@ -313,13 +375,13 @@ function routes.get_data(_, request, t, params)
   if limit > M.DATA_LIMIT_MAX then
     return detail(400, format("limit must be at most %d", M.DATA_LIMIT_MAX))
   end
-  if request.count_poll ~= false then advance(t, 1) end
+  poll(self, request, t)
   local answer = render_table(t)
   answer.rows = array()
   for i = offset + 1, math.min(#t.rows, offset + limit) do
     answer.rows[#answer.rows + 1] = render_row(t, t.rows[i])
   end
-  answer.discovery_tasks = array()
+  answer.discovery_tasks = deep_search.of_table(self, t)
   return respond(200, answer)
 end
 
@@ -412,10 +474,10 @@ function routes.delete_rows(_, request, t)
   return respond(200, deleted)
 end
 
-function routes.get_row(_, request, t, _, row_id)
+function routes.get_row(self, request, t, _, row_id)
   local row = find_by_id(t.rows, row_id)
   if not row then return detail(404, "Row not found") end
-  if request.count_poll ~= false then advance(t, 1) end
+  poll(self, request, t)
   local answer = render_row(t, row)
   answer.is_missing_inputs = nil
   answer.status = row_running(row) and "running" or "idle"
@@ -442,7 +504,8 @@ function routes.add_columns(self, request, t)
   }, errs)
   local configs, position = {}, #t.columns
   if #errs == 0 then
-    configs = check_configs(body.column_configs, array{ "body", "column_configs" }, t.columns, errs)
+    configs = check_configs(body.column_configs, array{ "body", "column_configs" }, errs,
+      { existing = t.columns, kind = t.kind })
     local after = body.insert_after
     if after == false then
       position = 0
@@ -471,7 +534,7 @@ function routes.update_column(_, request, t, _, column_id)
   local body, failure = read_body(request)
   if not body then return failure end
   local errs = {}
-  local configs = check_configs({ body }, array{ "body" }, t.columns, errs, col)
+  local configs = check_configs({ body }, array{ "body" }, errs, { existing = t.columns, replaced = col, kind = t.kind })
   if #errs > 0 then return invalid(errs) end
   local config = configs[1].config
   local old_key, was_output = col.config.key, is_output(col)
