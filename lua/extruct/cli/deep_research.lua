@@ -5,6 +5,7 @@
 local args = require("extruct.cli.args")
 local errors = require("extruct.errors")
 local file_writer = require("extruct.file_writer")
+local linear = require("extruct.text")
 local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
 local progress = require("extruct.cli.progress")
@@ -155,7 +156,7 @@ local function brief_of(ctx, opts)
   local brief = opts.brief
   if opts.brief_file then
     brief = input.read(ctx, opts.brief_file):gsub("^\239\187\191", "")
-    brief = brief:match("^%s*(.-)%s*$")
+    brief = linear.trim(brief)
   end
   local where = opts.brief_file and ("the brief in %s"):format(opts.brief_file == "-" and "standard input"
     or opts.brief_file) or "--brief"
