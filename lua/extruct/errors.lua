@@ -139,9 +139,9 @@ end
 --- (The value comes from the server: it is read in time linear in its length.)
 function M.parse_retry_after(value, now)
   if type(value) ~= "string" then return nil end
-  value = linear.trim(value)
-  if value:find("^%d+$") then return tonumber(value) end
-  local at = M.parse_http_date(value)
+  local seconds = linear.whole_number(value)
+  if seconds then return seconds end
+  local at = M.parse_http_date(linear.trim(value))
   if not at then return nil end
   return math.max(0, at - (now or os.time()))
 end

@@ -31,4 +31,15 @@ function M.trim_end(text)
   return text:sub(1, end_of_content(text))
 end
 
+--- The whole number a header holds (decimal digits, white space around
+--- them allowed), or nil for anything else.
+---@param value any
+---@return number|nil
+function M.whole_number(value)
+  if type(value) ~= "string" then return nil end
+  value = M.trim(value)
+  if not value:find("^%d+$") then return nil end
+  return tonumber(value)
+end
+
 return M
