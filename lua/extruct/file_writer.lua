@@ -124,6 +124,9 @@ local function io_reason(why, path)
   return why
 end
 
+--- A file being written (file_writer.open): write, then commit or abort.
+---@class extruct.FileWriter
+---@field path string The file's name, as given to open
 local Writer = {}
 Writer.__index = Writer
 
@@ -132,8 +135,8 @@ Writer.__index = Writer
 --- Nothing in FILE changes before `commit`, except a device, FIFO or
 --- descriptor, which is written as the text comes.
 ---@param path string
----@return table|nil writer
----@return extruct.Error|nil err
+---@return extruct.FileWriter? writer
+---@return extruct.Error? err
 function M.open(path)
   if type(path) ~= "string" or path == "" then
     error("extruct.file_writer.open: expected a file name, got " .. (path == "" and "''" or type(path)), 2)
@@ -211,6 +214,9 @@ end
 
 --- Writes its arguments (strings or numbers): true, or nil and an `output`
 --- error, after which the writer is aborted.
+---@param ... string|number
+---@return true? ok
+---@return extruct.Error? err
 function Writer:write(...)
   check_usable(self, "write")
   for i = 1, select("#", ...) do
@@ -228,6 +234,8 @@ end
 
 --- Puts everything written in FILE: true, or nil and an `output` error,
 --- in which case FILE is as it was (a device has what was written so far).
+---@return true? ok
+---@return extruct.Error? err
 function Writer:commit()
   check_usable(self, "commit")
   local ok, err = flush(self)
@@ -264,7 +272,8 @@ function Writer:commit()
 end
 
 --- Gives up: FILE stays as it was and the new file beside it is removed.
---- Safe to call more than once, and after a failure. Returns true.
+--- Safe to call more than once, and after a failure.
+---@return true
 function Writer:abort()
   if self.done == "committed" then return true end
   self.done = "aborted"
