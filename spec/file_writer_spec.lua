@@ -165,8 +165,10 @@ describe("extruct.file_writer", function()
       if ok then ok, err = out:commit() end
       io.write(tostring(ok), " ", err.kind, " ", err.message, "\n")
     ]]):format(path)
-    local out, status = helpers.run(("ulimit -f 64; trap '' XFSZ; env LUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
-      q(package.path), q(package.cpath), q(helpers.LUA), q(code)))
+    -- (under `make asan` the module needs the ASan runtime preloaded, as here)
+    local preload = os.getenv("LD_PRELOAD")
+    local out, status = helpers.run(("ulimit -f 64; trap '' XFSZ; env %sLUA_PATH=%s LUA_CPATH=%s %s -e %s 2>&1"):format(
+      preload and "LD_PRELOAD=" .. q(preload) .. " " or "", q(package.path), q(package.cpath), q(helpers.LUA), q(code)))
     assert.equal(0, status, out)
     assert.equal(("nil output cannot write %s: File too large\n"):format(path), out)
     assert.equal("the old report\n", read_file(path))

@@ -37,9 +37,12 @@ local function spaces(n) return (" "):rep(n) end
 -- CPU seconds and VM instructions (in thousands) that `runs` calls of
 -- fn(input) take. (LuaJIT calls no hook from compiled code: it runs on its
 -- interpreter here.)
+-- The collector is stopped meanwhile: its work depends on its settings
+-- (`make gc-stress` makes it run all the time) and on everything else alive,
+-- not on fn.
 local function work(fn, input, runs)
   collectgarbage()
-  collectgarbage()
+  collectgarbage("stop")
   local jit = rawget(_G, "jit")
   if jit then jit.off() end
   local thousands = 0
@@ -49,6 +52,7 @@ local function work(fn, input, runs)
   local seconds = os.clock() - start
   debug.sethook()
   if jit then jit.on() end
+  collectgarbage("restart")
   return seconds, thousands
 end
 
@@ -179,7 +183,17 @@ local CASES = {
     function(n) return ("é"):rep(n / 2) end, function(s) return tasks.cut(s, 60) end },
 }
 
+-- Under valgrind (`make valgrind`) every instruction costs some fifty
+-- times more: these measures take minutes there and check nothing of
+-- memory that the other specs do not.
+local UNDER_VALGRIND = (os.getenv("LD_PRELOAD") or ""):find("vgpreload", 1, true) ~= nil
+
 describe("linear time on text from the server", function()
+  if UNDER_VALGRIND then
+    print("NOTICE: linear_text_spec skipped under valgrind: it measures CPU time per byte, not memory")
+    it("is measured outside valgrind", function() pending("under valgrind: CPU time per byte is measured elsewhere") end)
+    return
+  end
   for _, case in ipairs(CASES) do
     it(case[1], function()
       assert_linear(case[1], case[2], case[3])
@@ -191,6 +205,6 @@ describe("linear time on text from the server", function()
     local ok, message = pcall(assert_linear, "the old trim", function(n) return "x" .. spaces(n) .. "y" end,
       function(s) return s:match("^%s*(.-)%s*$") end)
     assert.is_false(ok)
-    assert.matches("the old trim: %d%.%d+ s of CPU at 8 KB", message)
+    assert.matches("the old trim: %d+%.%d+ s of CPU at 8 KB", message)
   end)
 end)
