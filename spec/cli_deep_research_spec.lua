@@ -343,7 +343,8 @@ describe("extruct deep-research commands", function()
     end)
 
     it("a device node stays a device node", function()
-      -- a node of its own where the system allows making one (root), else /dev/null itself
+      -- a node of its own where the system allows making one (root), else
+      -- /dev/null itself (which a user other than root could not replace)
       local device = dir .. "/null"
       local _, made = helpers.run(("mknod %s c 1 3 2>/dev/null"):format(q(device)))
       if made ~= 0 then device = "/dev/null" end
@@ -363,11 +364,15 @@ describe("extruct deep-research commands", function()
       assert.equal(report, read_file(dir .. "/read.md"))
     end)
 
-    it("/dev/stdout is written directly, appended to what stdout is (>> keeps the file's start)", function()
+    -- (/dev/fd/1 rather than /dev/stdout, which names the same descriptor
+    -- and is written the same way: a writer that replaced the name, run as
+    -- root, would leave the machine without its /dev/stdout; /dev/fd is a
+    -- link into /proc, where nothing can be renamed.)
+    it("a name for stdout is written directly, appended to what stdout is (>> keeps the file's start)", function()
       local path = dir .. "/log.md"
       write_file(path, "before\n")
       sh(("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct deep-research get dr_out --markdown"
-        .. " --output /dev/stdout >> %s"):format(q(mock.token), q(mock.url), q(helpers.LUA), q(path)))
+        .. " --output /dev/fd/1 >> %s"):format(q(mock.token), q(mock.url), q(helpers.LUA), q(path)))
       assert.equal("before\n" .. report, read_file(path))
     end)
 

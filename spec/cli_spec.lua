@@ -81,7 +81,7 @@ describe("extruct command line", function()
 
     -- (The reader, head, takes one byte and leaves; the rows are far more
     -- than a pipe holds, so the writer always meets the closed pipe.)
-    it("exits 141 and says nothing when stdout's reader goes away, whether SIGPIPE is ignored or not", function()
+    it("exits 141 and says nothing when stdout's reader goes away, SIGPIPE ignored or not", function()
       local mock = session.mock
       mock:control("POST", "/_mock/tables", { id = "tbl_pipe", rows = 200, polls = 1 })
       local command = ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables data tbl_pipe 2>%s"
@@ -89,7 +89,8 @@ describe("extruct command line", function()
         q(helpers.LUA), q(work .. ".err"))
       -- the default disposition (the process is ended by the signal), and
       -- SIGPIPE ignored as a parent may leave it (the write fails: EPIPE)
-      for _, prefix in ipairs({ "env --default-signal=PIPE bash -c ", "bash -c " .. q("trap '' PIPE; exec bash -c \"$0\"") .. " " }) do
+      local ignoring = "bash -c " .. q("trap '' PIPE; exec bash -c \"$0\"") .. " "
+      for _, prefix in ipairs({ "env --default-signal=PIPE bash -c ", ignoring }) do
         local out, status = helpers.run(prefix .. q(command))
         assert.equal(0, status, out)
         assert.equal("status 141\n", out, prefix)
