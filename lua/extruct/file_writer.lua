@@ -104,7 +104,7 @@ local function create_beside(final, permissions)
   local why, code
   for _ = 1, 10 do
     -- (hidden, and short enough for any name: a file name has at most 255 bytes)
-    local temporary = ("%s/.%s.%s.tmp"):format(folder, name:sub(1, 180), random_hex())
+    local temporary = ("%s/.%s.%s.tmp"):format(folder == "/" and "" or folder, name:sub(1, 180), random_hex())
     local handle
     handle, why, code = system().create_file(temporary, permissions)
     if handle then return handle, temporary end
