@@ -36,7 +36,8 @@ build = {
    modules = {
       ["extruct.core"] = {
          sources = { "src/core.c", "src/client.c", "src/json.c", "src/response.c", "src/clock.c",
-                     "src/encode.c", "src/term.c", "src/transfer.c", "src/engine.c", "src/http1.c" },
+                     "src/encode.c", "src/term.c", "src/transfer.c", "src/engine.c", "src/http1.c",
+                     "src/file.c" },
          libraries = { "curl", "cjson", "http_parser" },
          incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)", "$(HTTP_PARSER_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(HTTP_PARSER_LIBDIR)" },
@@ -75,6 +76,7 @@ build = {
       ["extruct.endpoint"] = "lua/extruct/endpoint.lua",
       ["extruct.errors"] = "lua/extruct/errors.lua",
       ["extruct.domains"] = "lua/extruct/domains.lua",
+      ["extruct.file_writer"] = "lua/extruct/file_writer.lua",
       ["extruct.filters"] = "lua/extruct/filters.lua",
       ["extruct.gather"] = "lua/extruct/gather.lua",
       ["extruct.health"] = "lua/extruct/health.lua",
@@ -101,6 +103,7 @@ build = {
       ["extruct.redirect"] = "lua/extruct/redirect.lua",
       ["extruct.retry"] = "lua/extruct/retry.lua",
       ["extruct.status"] = "lua/extruct/status.lua",
+      ["extruct.text"] = "lua/extruct/text.lua",
       ["extruct.url"] = "lua/extruct/url.lua",
    },
    install = {

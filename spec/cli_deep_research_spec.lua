@@ -285,4 +285,106 @@ describe("extruct deep-research commands", function()
       assert.same({}, mock:requests())
     end)
   end)
+
+  -- What was at FILE before survives as what it was: a device stays a
+  -- device, a link a link, a mode its mode, and nothing beside FILE is
+  -- touched (extruct.file_writer; its own spec has the rest).
+  describe("--output FILE never destroys anything", function()
+    local core = require("extruct.core")
+    local q = helpers.shell_quote
+    local dir, report
+
+    local function sh(command)
+      local out, status = helpers.run(command .. " 2>&1")
+      assert.equal(0, status, out)
+      return out
+    end
+
+    -- The names in dir, sorted.
+    local function listing()
+      return sh("ls -A " .. q(dir))
+    end
+
+    -- `deep-research get dr_out --markdown --output path`, which succeeds.
+    local function write_report(path)
+      local out, err, status = run_extruct(mock, { "deep-research", "get", "dr_out", "--markdown", "--output", path })
+      assert.equal(0, status, err)
+      assert.equal("", out)
+      assert.equal("", err)
+    end
+
+    before_each(function()
+      dir = helpers.scratch_dir()
+      task("dr_out", "done", 1)
+      report = research_report.markdown(finished("dr_out"))
+    end)
+    after_each(function() helpers.remove_dir(dir) end)
+
+    it("a regular file keeps its mode (640), and a FILE.part beside it is left alone", function()
+      local path = dir .. "/report.md"
+      write_file(path, "the old report\n")
+      write_file(path .. ".part", "the user's own file\n")
+      sh("chmod 640 " .. q(path))
+      write_report(path)
+      assert.equal(report, read_file(path))
+      assert.equal(tonumber("640", 8), core.file_info(path).mode)
+      assert.equal("the user's own file\n", read_file(path .. ".part"))
+      assert.equal("report.md\nreport.md.part\n", listing())
+    end)
+
+    it("a symbolic link stays a link, and its target gets the report", function()
+      write_file(dir .. "/target.md", "the old report\n")
+      sh(("ln -s target.md %s/link.md"):format(q(dir)))
+      write_report(dir .. "/link.md")
+      assert.equal("link", core.file_info(dir .. "/link.md", true).type)
+      assert.equal("target.md", core.read_link(dir .. "/link.md"))
+      assert.equal(report, read_file(dir .. "/target.md"))
+      assert.equal("link.md\ntarget.md\n", listing())
+    end)
+
+    it("a device node stays a device node", function()
+      -- a node of its own where the system allows making one (root), else
+      -- /dev/null itself (which a user other than root could not replace)
+      local device = dir .. "/null"
+      local _, made = helpers.run(("mknod %s c 1 3 2>/dev/null"):format(q(device)))
+      if made ~= 0 then device = "/dev/null" end
+      write_report(device)
+      assert.equal("character device", core.file_info(device).type)
+      assert.equal("", read_file(device))
+    end)
+
+    it("a FIFO is written into, and stays a FIFO", function()
+      local fifo = dir .. "/fifo"
+      sh("mkfifo " .. q(fifo))
+      -- a reader, bounded in time, that copies what comes out to a file
+      local reader = assert(io.popen(("timeout 30 cat %s > %s/read.md"):format(q(fifo), q(dir)), "r"))
+      write_report(fifo)
+      reader:close()
+      assert.equal("fifo", core.file_info(fifo).type)
+      assert.equal(report, read_file(dir .. "/read.md"))
+    end)
+
+    -- (/dev/fd/1 rather than /dev/stdout, which names the same descriptor
+    -- and is written the same way: a writer that replaced the name, run as
+    -- root, would leave the machine without its /dev/stdout; /dev/fd is a
+    -- link into /proc, where nothing can be renamed.)
+    it("a name for stdout is written directly, appended to what stdout is (>> keeps the file's start)", function()
+      local path = dir .. "/log.md"
+      write_file(path, "before\n")
+      sh(("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct deep-research get dr_out --markdown"
+        .. " --output /dev/fd/1 >> %s"):format(q(mock.token), q(mock.url), q(helpers.LUA), q(path)))
+      assert.equal("before\n" .. report, read_file(path))
+    end)
+
+    it("a command that fails leaves FILE as it was and nothing beside it", function()
+      local path = dir .. "/report.md"
+      write_file(path, "the old report\n")
+      task("dr_fail", "failed", 1)
+      local _, err, status = run_extruct(mock, { "deep-research", "wait", "dr_fail", "--interval", "0.05", "--quiet",
+        "--output", path })
+      assert.equal(1, status, err)
+      assert.equal("the old report\n", read_file(path))
+      assert.equal("report.md\n", listing())
+    end)
+  end)
 end)

@@ -78,6 +78,27 @@ describe("extruct command line", function()
       assert.equal(1, status)
       assert.matches("^extruct: output: cannot write to stdout: ", out)
     end)
+
+    -- (The reader, head, takes one byte and leaves; the rows are far more
+    -- than a pipe holds, so the writer always meets the closed pipe.)
+    it("exits 141 and says nothing when stdout's reader goes away, SIGPIPE ignored or not", function()
+      local mock = session.mock
+      mock:control("POST", "/_mock/tables", { id = "tbl_pipe", rows = 200, polls = 1 })
+      local command = ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables data tbl_pipe 2>%s"
+        .. " | head -c1 >/dev/null; echo \"status ${PIPESTATUS[0]}\""):format(q(mock.token), q(mock.url),
+        q(helpers.LUA), q(work .. ".err"))
+      -- the default disposition (the process is ended by the signal), and
+      -- SIGPIPE ignored as a parent may leave it (the write fails: EPIPE)
+      local ignoring = "bash -c " .. q("trap '' PIPE; exec bash -c \"$0\"") .. " "
+      for _, prefix in ipairs({ "env --default-signal=PIPE bash -c ", ignoring }) do
+        local out, status = helpers.run(prefix .. q(command))
+        assert.equal(0, status, out)
+        assert.equal("status 141\n", out, prefix)
+        assert.equal("", helpers.read_file(work .. ".err"), prefix)
+      end
+      assert.equal(registry.EXIT_CLOSED_PIPE, 141)
+      assert.truthy(helpers.read_file("docs/cli.md"):find("| `141` | stdout is a pipe whose reader went away", 1, true))
+    end)
   end)
 
   describe("words and options", function()
@@ -221,17 +242,64 @@ describe("extruct command line", function()
       assert.equal(0, status, err)
     end)
 
+    it("comes from a pipe too (--token-file /dev/stdin, or <(command) in bash)", function()
+      local mock = session.mock
+      local out, status = helpers.run(("printf '%%s\\n' %s | EXTRUCT_API_URL=%s %s bin/extruct tables status tbl_idle"
+        .. " --token-file /dev/stdin 2>&1"):format(q(mock.token), q(mock.url), q(helpers.LUA)))
+      assert.equal(0, status, out)
+      assert.matches("^Idle table %(tbl_idle%): ", out)
+    end)
+
     it("a missing or empty token file is a usage error (2) that names the file", function()
       local missing = work .. ".absent"
       local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle", "--token-file", missing })
       support.assert_usage_error(out, err, status, "")
-      assert.matches("^extruct: cannot read the token file: " .. missing:gsub("%p", "%%%0") .. ": ", err)
+      assert.matches("^extruct: cannot read the token file '" .. missing:gsub("%p", "%%%0")
+        .. "': No such file or directory\n", err)
       assert.is_nil(err:find(session.mock.token, 1, true))
 
       helpers.write_file(work, " \n\t")
       out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle", "--token-file", work })
       support.assert_usage_error(out, err, status, "")
       assert.matches("is empty", err, 1, true)
+      assert.same({}, session.mock:requests())
+    end)
+
+    -- /dev/zero would be read until memory ran out: what is not a regular
+    -- file or a pipe is refused before a byte is read, and the rest is
+    -- read up to 64 KB.
+    it("a token file that is not a regular file or a pipe, or holds over 64 KB, is a config error (2)", function()
+      local cases = {
+        { "/dev/zero", "the token file '/dev/zero' is a character device, not a regular file or a pipe" },
+        { "/tmp", "the token file '/tmp' is a directory, not a regular file or a pipe" },
+        { work, ("the token file '%s' holds more than 64 KB: an API token is one line"):format(work) },
+      }
+      helpers.write_file(work, session.mock.token .. (" "):rep(64 * 1024))
+      for _, case in ipairs(cases) do
+        local out, err, status = run_extruct(session.mock, { "user", "--token-file", case[1] })
+        support.assert_usage_error(out, err, status, "")
+        assert.equal("extruct: " .. case[2] .. "\nRun 'extruct --help' for usage.\n", err)
+      end
+      -- the same failure is an error object of kind config in-process
+      local _, err = pcall(function()
+        require("extruct.cli.context").new(extruct, {}, { token_file = "/dev/zero" }):client()
+      end)
+      assert.equal("config", err.kind)
+      assert.truthy(err.message:find("is a character device", 1, true))
+      -- 64 KB exactly is still read (and trimmed)
+      helpers.write_file(work, session.mock.token .. (" "):rep(64 * 1024 - #session.mock.token))
+      local _, err_ok, status_ok = run_extruct(session.mock, { "user", "--token-file", work })
+      assert.equal(0, status_ok, err_ok)
+    end)
+
+    it("a port outside 1-65535 in the base URL is a config error (2) naming it", function()
+      for _, port in ipairs({ "99999", "0", "65536" }) do
+        local base = "http://127.0.0.1:" .. port
+        local _, err, status = run_extruct(session.mock, { "user", "--base-url", base })
+        assert.equal(2, status, err)
+        assert.equal(("extruct: config: malformed base URL '%s': the port %s is out of range (1 to 65535)\n")
+          :format(base, port), err)
+      end
       assert.same({}, session.mock:requests())
     end)
 
@@ -309,6 +377,32 @@ describe("extruct command line", function()
     it("--version names the version, the Lua and libcurl", function()
       local out = help_of{ "--version" }
       assert.matches("^extruct " .. extruct._VERSION:gsub("%p", "%%%0") .. " %(.*libcurl/[%d.]+%)\n$", out)
+    end)
+  end)
+
+  describe("bin/extruct in a checkout", function()
+    local lua_name = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+    local running = (rawget(_G, "jit") and jit.version or _VERSION):gsub("%p", "%%%0")
+
+    it("loads the build of the interpreter running it, whatever $LUA names", function()
+      local other = lua_name == "lua5.3" and "lua5.4" or "lua5.3"
+      local out, status = helpers.run(("env LUA=%s %s bin/extruct --version 2>&1"):format(other, q(helpers.LUA)))
+      assert.equal(0, status, out)
+      assert.matches("^extruct [%d.]+ %(" .. running .. "; libcurl/", out)
+    end)
+
+    it("says which build is missing", function()
+      -- a checkout of its own: the same modules, no build folder
+      local dir = helpers.scratch_dir()
+      local ok = os.execute(("mkdir -p %s/bin && cp bin/extruct %s/bin/ && ln -s %s/lua %s/lua"):format(q(dir), q(dir),
+        q(assert(io.popen("pwd")):read("*l")), q(dir)))
+      assert.truthy(ok == true or ok == 0)
+      local out, status = helpers.run(("env -u LUA_CPATH -u LUA_CPATH_5_2 -u LUA_CPATH_5_3 -u LUA_CPATH_5_4 %s %s"
+        .. " --version 2>&1"):format(q(helpers.LUA), q(dir .. "/bin/extruct")))
+      helpers.remove_dir(dir)
+      assert.equal(2, status, out)
+      assert.equal(("extruct: no build of the C core for %s (%s/bin/../build/%s/extruct/core.so): run"
+        .. " `make build LUA=%s`\n"):format(lua_name, dir, lua_name, lua_name), out)
     end)
   end)
 end)

@@ -2,7 +2,9 @@
 -- (lua/extruct/url.lua), in process: how an error reads, the one list of
 -- kinds (extruct.errors loads without the C core, which holds it), the
 -- API's detail.error as err.code, statuses mapped to kinds, Retry-After as
--- seconds or an HTTP date; path segments, query strings and base URL checks.
+-- seconds or an HTTP date, the server's text escaped in messages (and a 500
+-- from the mock whose body holds ESC, BEL and NUL); path segments, query
+-- strings, base URL checks (ports included) and absolute URLs.
 local errors = require("extruct.errors")
 local url = require("extruct.url")
 
@@ -75,6 +77,65 @@ describe("error objects", function()
     assert.is_nil(errors.parse_retry_after("soon"))
     assert.is_nil(errors.parse_retry_after("-5"))
     assert.is_nil(errors.parse_retry_after(nil))
+    -- white space around either form, however much (spec/linear_text_spec.lua: in linear time)
+    local wide = (" "):rep(30000)
+    assert.equal(7, errors.parse_retry_after(wide .. "7\t" .. wide))
+    assert.equal(30, errors.parse_retry_after(wide .. "Sun, 06 Nov 1994 08:50:07 GMT" .. wide, now))
+    assert.is_nil(errors.parse_retry_after("1" .. wide .. "x"))
+  end)
+end)
+
+-- What the server sent reaches a message on one line with its control
+-- bytes escaped, as ids are (errors.show): printing an error cannot retitle
+-- or clear a terminal. Programs get the body as sent in err.body.
+describe("server text in error messages", function()
+  local CONTROLS = "\27]0;owned\7\27[2J\0\8\127"
+  local ESCAPED = "\\x1B]0;owned\\x07\\x1B[2J\\x00\\x08\\x7F"
+
+  local function assert_clean(text)
+    assert.is_nil(text:find("[%z\1-\8\11-\31\127]"), text)
+    assert.is_nil(text:find("\n", 1, true))
+  end
+
+  it("escapes them in a detail, a body, a Location and a content-type; keeps the body as sent", function()
+    local cases = {
+      { errors.from_status({ status = 500, headers = {}, body = { detail = "bad " .. CONTROLS } }),
+        "(server said: bad " .. ESCAPED .. ")" },
+      { errors.from_status({ status = 502, headers = {}, body_text = "<h1>\n" .. CONTROLS .. "</h1>" }),
+        "(body: <h1> " .. ESCAPED .. "</h1>)" },
+      { errors.from_status({ status = 422, headers = {}, body = { detail = {
+          { loc = { "body", "name\27" }, msg = "field\7 required" } } } }),
+        "(server said: body.name\\x1B: field\\x07 required)" },
+      { errors.from_status({ status = 302, headers = { location = "https://x.example/" .. CONTROLS } }),
+        "the API redirected to https://x.example/" .. ESCAPED .. "; not followed" },
+      { errors.from_bad_body({ status = 200, headers = { ["content-type"] = "text/html\27[2J" }, body_text = "<" },
+        "not JSON"), "(content-type text/html\\x1B[2J) (body: <)" },
+    }
+    for _, case in ipairs(cases) do
+      local err, wanted = case[1], case[2]
+      assert.truthy(err.message:find(wanted, 1, true), err.message .. "\n  wanted: " .. wanted)
+      assert_clean(tostring(err))
+      assert_clean(err.message)
+    end
+    assert.equal("bad " .. CONTROLS, cases[1][1].body.detail)
+    assert.equal("<h1>\n" .. CONTROLS .. "</h1>", cases[2][1].body)
+    assert.equal("<", cases[5][1].body)
+  end)
+
+  describe("from a real server", function()
+    local fixture = require("spec.helpers").mock_and_client{ single_attempt = true }
+
+    it("tostring of a 500 whose body holds ESC, BEL and NUL holds none of them", function()
+      local body = "Internal error\n\27]0;pwned\7\27[2J\0 trace"
+      fixture.mock:fault{ path = "/v1/tables/tbl_demo", status = 500, body = body }
+      local t, err = fixture.client:get_table("tbl_demo")
+      assert.is_nil(t)
+      assert.equal("server", err.kind)
+      assert.equal(500, err.status)
+      assert.equal("extruct: server: the API failed to answer (server error) (body: Internal error"
+        .. " \\x1B]0;pwned\\x07\\x1B[2J\\x00 trace) [HTTP 500]", tostring(err))
+      assert.equal(body, err.body)
+    end)
   end)
 end)
 
@@ -102,6 +163,24 @@ describe("URL building", function()
       local ok, why = url.check_base(bad)
       assert.is_nil(ok, bad)
       assert.is_string(why, bad)
+    end
+    -- ports: 1 to 65535, named when outside
+    assert.equal("http://h:1", (url.check_base("http://h:1")))
+    assert.equal("http://[::1]:65535", (url.check_base("http://[::1]:65535")))
+    for _, case in ipairs({ { "http://h:0", "0" }, { "http://h:65536", "65536" }, { "https://h:99999/v1", "99999" },
+                            { "http://[::1]:70000", "70000" }, { "http://h:" .. ("9"):rep(40), ("9"):rep(40) } }) do
+      assert.same({ nil, "the port " .. case[2] .. " is out of range (1 to 65535)" }, { url.check_base(case[1]) })
+    end
+  end)
+
+  it("parses absolute URLs, as a Location names them", function()
+    assert.same({ scheme = "http", host = "h.example", port = 8080, path = "/a?b", host_header = "H.example:8080" },
+      url.parse("HTTP://user@H.example:8080/a?b#c"))
+    assert.same({ scheme = "https", host = "::1", port = 443, path = "", host_header = "[::1]" }, url.parse("https://[::1]"))
+    assert.same({ scheme = "http", host = "h", port = 80, path = "/", host_header = "h" }, url.parse("http://h:/"))
+    for _, bad in ipairs({ "http://h:99999/", "http://h:0/", "http://:80/", "http://h:8x/", "http://h::80/",
+                           "http://[zz]/", "/relative" }) do
+      assert.is_nil(url.parse(bad), bad)
     end
   end)
 end)

@@ -1,8 +1,9 @@
 /* extruct.core: the C half of the extruct module. It owns what needs C:
  * HTTP transfers on libcurl's multi interface (client.c, transfer.c, engine.c), JSON to Lua
  * conversion through cJSON (json.c, encode.c), a monotonic clock with a real
- * sleep (clock.c), and HTTP/1.1 request bytes and a response parser for
- * transports that own their socket (http1.c). Policy lives in lua/extruct/. */
+ * sleep (clock.c), HTTP/1.1 request bytes and a response parser for
+ * transports that own their socket (http1.c), and the file calls that
+ * replacing a file safely needs (file.c). Policy lives in lua/extruct/. */
 #include <curl/curl.h>
 
 #include "transfer.h"
@@ -61,5 +62,6 @@ int luaopen_extruct_core(lua_State *L) {
   ex_clock_open(L);
   ex_term_open(L);
   ex_http1_open(L);
+  ex_file_open(L);
   return 1;
 }

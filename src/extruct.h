@@ -72,5 +72,6 @@ void ex_client_open(lua_State *L);
 void ex_clock_open(lua_State *L);
 void ex_term_open(lua_State *L);
 void ex_http1_open(lua_State *L);
+void ex_file_open(lua_State *L);
 
 #endif

@@ -289,8 +289,9 @@ local function send(client, method, target, opts)
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end
   end
   if not response then
-    -- (the target is percent-encoded, so one line, but an id can make it long)
-    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(target, 200), message))
+    -- (the target is percent-encoded, so one line, but an id can make it long;
+    -- the transport's words may quote the server: a certificate's name)
+    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(target, 200), errors.show(message, 1000)))
   end
   response.trace = nil
   client.last_response = response_head(response)

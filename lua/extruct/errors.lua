@@ -5,6 +5,8 @@
 -- work. Messages are built only from the server's answer and the request's
 -- path, never from the client's configuration, so the token cannot leak.
 
+local linear = require("extruct.text")
+
 local M = {}
 
 --- What went wrong, in one word: `err.kind`. The C core holds the list
@@ -35,6 +37,7 @@ local M = {}
 ---@field message string What happened and what to do, in words
 ---@field status? integer The HTTP status; nil when no response came
 ---@field detail? any The decoded `detail` of a FastAPI error body: a string, an object (402) or a list (422)
+---@field body? any An HTTP error's body: the decoded JSON, or the first 200 bytes as sent when it is not JSON
 ---@field code? string The API's reason as a word a script can branch on (402: plan_required, insufficient_credits...)
 ---@field retry_after? number Seconds to wait, when the server sent Retry-After
 ---@field attempts? integer How many requests were sent (0 for "config")
@@ -133,11 +136,12 @@ function M.parse_http_date(text)
 end
 
 --- Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date.
+--- (The value comes from the server: it is read in time linear in its length.)
 function M.parse_retry_after(value, now)
   if type(value) ~= "string" then return nil end
-  local seconds = value:match("^%s*(%d+)%s*$")
-  if seconds then return tonumber(seconds) end
-  local at = M.parse_http_date(value:match("^%s*(.-)%s*$"))
+  local seconds = linear.whole_number(value)
+  if seconds then return seconds end
+  local at = M.parse_http_date(linear.trim(value))
   if not at then return nil end
   return math.max(0, at - (now or os.time()))
 end
@@ -190,10 +194,13 @@ local function describe_detail(detail)
   return nil
 end
 
-local function one_line(text, limit)
-  text = text:gsub("%s+", " "):gsub("^ ", "")
-  if #text > limit then text = text:sub(1, limit) .. "..." end
-  return text
+-- Text from the server as it appears inside a message: on one line (each
+-- run of white space one space), its control characters escaped as show
+-- escapes them (an ESC, BEL or NUL printed raw could retitle or clear the
+-- terminal that shows the error), at most `limit` bytes of it. The text as
+-- sent stays in the error's other fields (err.body, err.detail).
+local function server_text(said, limit)
+  return M.show(linear.trim((said:gsub("%s+", " "))), limit)
 end
 
 local STATUS_MESSAGES = {
@@ -222,7 +229,7 @@ function M.from_status(response, subject)
     -- a redirect that was not followed (RFC 9110: only GET and HEAD follow
     -- 301 and 302), or one past the limit
     message = ("the API redirected to %s; not followed (only GET and HEAD follow 301 and 302)")
-      :format(one_line(location, 200))
+      :format(server_text(location, 200))
   elseif status == 403 then
     message = "the API refused access (forbidden); check that the request carries the header"
       .. " 'Authorization: Bearer <token>' and that EXTRUCT_API_TOKEN holds a token allowed to do this"
@@ -231,9 +238,9 @@ function M.from_status(response, subject)
   end
   local said = describe_detail(detail)
   if said then
-    message = message .. " (server said: " .. one_line(said, 300) .. ")"
+    message = message .. " (server said: " .. server_text(said, 300) .. ")"
   elseif response.body_text then
-    message = message .. " (body: " .. one_line(response.body_text, 120) .. ")"
+    message = message .. " (body: " .. server_text(response.body_text, 120) .. ")"
   end
   local retry_after = M.parse_retry_after(response.headers and response.headers["retry-after"])
   if retry_after then
@@ -243,8 +250,10 @@ function M.from_status(response, subject)
   -- the API's reason as a word a script can branch on: a 402 says
   -- plan_required, payment_failed or insufficient_credits
   local code = type(detail) == "table" and type(detail.error) == "string" and detail.error or nil
+  -- (the body as sent, for programs: the message shows it escaped)
+  if body == nil then body = response.body_text end
   return M.new(kind, message, {
-    status = status, detail = detail, code = code, retry_after = retry_after, location = location,
+    status = status, detail = detail, code = code, retry_after = retry_after, location = location, body = body,
   })
 end
 
@@ -252,12 +261,12 @@ end
 function M.from_bad_body(response, why)
   local content_type = response.headers and response.headers["content-type"]
   local message = "the response is not the JSON expected: " .. why
-  if content_type then message = message .. " (content-type " .. content_type .. ")" end
+  if content_type then message = message .. " (content-type " .. server_text(content_type, 100) .. ")" end
   if response.body_text then
-    message = message .. " (body: " .. one_line(response.body_text, 120) .. ")"
+    message = message .. " (body: " .. server_text(response.body_text, 120) .. ")"
   end
   message = message .. " [HTTP " .. response.status .. "]"
-  return M.new("decode", message, { status = response.status })
+  return M.new("decode", message, { status = response.status, body = response.body_text })
 end
 
 return M

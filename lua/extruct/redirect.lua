@@ -24,7 +24,10 @@ local function resolve(location, from)
   if location:sub(1, 1) == "/" then
     target.path = location
   else
-    target.path = from.path:gsub("%?.*$", ""):gsub("[^/]*$", "") .. location
+    -- (the folder of the path: up to its last "/", found by a pattern that
+    -- does not try every start of a long last segment)
+    local folder = from.path:gsub("%?.*$", ""):match("^(.*/)") or ""
+    target.path = folder .. location
   end
   return target
 end

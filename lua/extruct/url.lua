@@ -119,6 +119,10 @@ function M.check_base(base_url)
       and not host:match("^%[[%x:%.]+%](:?%d*)$") then
     return nil, "the host '" .. host .. "' is not a valid host[:port]"
   end
+  local port = host:match(":(%d+)$")
+  if port and not (tonumber(port) >= 1 and tonumber(port) <= 65535) then
+    return nil, "the port " .. port .. " is out of range (1 to 65535)"
+  end
   if path:find("[?#]") then
     return nil, "a base URL takes no query or fragment"
   end
@@ -156,11 +160,19 @@ function M.parse(value)
   scheme = scheme:lower()
   if scheme ~= "http" and scheme ~= "https" then return nil, scheme end
   authority = authority:gsub("^.*@", "")
+  -- (split at the first colon by hand: the pattern "^([^:]+):?(%d*)$"
+  -- backtracks over a long run of digits, and a Location header is the
+  -- server's text)
   local host, port = authority:match("^%[([%x:.]+)%]:?(%d*)$")
-  if not host then host, port = authority:match("^([^:]+):?(%d*)$") end
+  if not host and authority:sub(1, 1) ~= "[" then
+    local colon = authority:find(":", 1, true)
+    host, port = authority:sub(1, (colon or 0) - 1), colon and authority:sub(colon + 1) or ""
+    if not port:find("^%d*$") then host = nil end
+  end
   if not host or host == "" then return nil end
   local default = scheme == "https" and 443 or 80
   port = tonumber(port ~= "" and port or nil) or default
+  if port < 1 or port > 65535 then return nil end
   local host_header = authority:match("^%[") and ("[" .. host .. "]") or host
   if port ~= default then host_header = host_header .. ":" .. port end
   return { scheme = scheme, host = host:lower(), port = port, path = rest:gsub("#.*$", ""), host_header = host_header }

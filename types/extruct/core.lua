@@ -36,6 +36,13 @@ local core = {}
 ---@field noproxy? string Hosts that bypass the proxy
 
 --- The options of core.http_response_parser.
+---@class extruct.core.FileInfo
+---@field type "file"|"directory"|"link"|"character device"|"block device"|"fifo"|"socket"|"other"
+---@field mode integer The permission bits (07777)
+---@field uid integer
+---@field gid integer
+---@field size number In bytes
+
 ---@class extruct.core.ParserOptions
 ---@field max_body? number The largest body accepted, in bytes
 ---@field max_head? number The largest header section accepted, in bytes
@@ -107,6 +114,31 @@ function core.http_request(method, target, host, headers, body) end
 ---@param opts? extruct.core.ParserOptions
 ---@return extruct.core.http1_parser parser
 function core.http_response_parser(opts) end
+
+--- What a path names (stat, or lstat with no_follow), for replacing a file
+--- safely (src/file.c, lua/extruct/file_writer.lua).
+---@param path string
+---@param no_follow? boolean true: a symbolic link is described, not followed
+---@return extruct.core.FileInfo? info nil on failure
+---@return string? message The system's words ("No such file or directory")
+---@return string? code The errno's name ("ENOENT"), or "errno N"
+function core.file_info(path, no_follow) end
+
+--- What the symbolic link at path points to.
+---@param path string
+---@return string? target nil on failure
+---@return string? message
+---@return string? code
+function core.read_link(path) end
+
+--- A new file open for writing, created by this call: never an existing
+--- file, never through a link (O_EXCL), with permissions less the umask.
+---@param path string
+---@param permissions integer Permission bits, 0 to 07777
+---@return extruct.core.file? file nil on failure ("EEXIST" when the name is taken)
+---@return string? message
+---@return string? code
+function core.create_file(path, permissions) end
 
 --- What core.new_client makes (src/client.c). Closed by close(), its __gc
 --- or __close; the token is never readable back.
@@ -226,5 +258,44 @@ function http1_parser:keep_alive() end
 --- The response, once, after "done".
 ---@return extruct.core.Response response
 function http1_parser:response() end
+
+--- What core.create_file makes (src/file.c). Closed by close(), its __gc
+--- or __close.
+---@class extruct.core.file
+local file = {}
+
+--- Writes all of text (or fails).
+---@param text string
+---@return true? ok nil on failure
+---@return string? message
+---@return string? code
+function file:write(text) end
+
+--- Waits until what was written is on the disk (fsync).
+---@return true? ok nil on failure
+---@return string? message
+---@return string? code
+function file:sync() end
+
+--- Gives the file an owner and a group; -1 leaves one as it is.
+---@param uid integer
+---@param gid integer
+---@return true? ok nil on failure ("EPERM" where not allowed)
+---@return string? message
+---@return string? code
+function file:chown(uid, gid) end
+
+--- Sets the file's permission bits.
+---@param permissions integer 0 to 07777
+---@return true? ok nil on failure
+---@return string? message
+---@return string? code
+function file:chmod(permissions) end
+
+--- Closes the file; a delayed write may fail only here. Safe to call twice.
+---@return true? ok nil on failure
+---@return string? message
+---@return string? code
+function file:close() end
 
 return core

@@ -8,6 +8,7 @@
 local cells = require("extruct.cells")
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
+local linear = require("extruct.text")
 
 local call, check_id, check_options = endpoint.call, endpoint.check_id, endpoint.check_options
 local misuse, list, path = endpoint.misuse, endpoint.list, endpoint.path
@@ -167,7 +168,7 @@ local function page_info(response)
   local page, headers = {}, response and response.headers or {}
   for _, name in ipairs(PAGE_HEADERS) do
     local value = headers["x-extruct-pagination-" .. name:gsub("_", "-")]
-    page[name] = tonumber(type(value) == "string" and value:match("^%s*(%d+)%s*$") or nil)
+    page[name] = linear.whole_number(value)
   end
   return page
 end

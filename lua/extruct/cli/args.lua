@@ -19,6 +19,7 @@
 --- of the command the words named.
 
 local errors = require("extruct.errors")
+local linear = require("extruct.text")
 
 local M = {}
 
@@ -80,7 +81,7 @@ M.ID_LIST = {
   parse = function(text)
     local ids = {}
     for item in (text .. ","):gmatch("([^,]*),") do
-      item = item:match("^%s*(.-)%s*$")
+      item = linear.trim(item)
       if item == "" then return nil end
       ids[#ids + 1] = item
     end

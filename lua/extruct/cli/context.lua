@@ -16,6 +16,8 @@
 ---                                    to the command's help
 
 local args = require("extruct.cli.args")
+local errors = require("extruct.errors")
+local linear = require("extruct.text")
 local output = require("extruct.cli.output")
 
 local M = {}
@@ -31,21 +33,41 @@ function Context:usage_error(message)
   args.usage_error(message, self.command and self.command.path)
 end
 
--- Token problems point at the top-level help, where the token's sources
--- are told.
+--- The most a token file may hold: a token is a line of text, and a
+--- bound keeps a wrong PATH (/dev/zero, a disk image) from filling memory.
+M.MAX_TOKEN_FILE = 64 * 1024
+
+local TOKEN_SOURCES = { file = true, fifo = true }
+
+-- The token in the file at path: a regular file or a pipe (as
+-- --token-file <(pass show extruct) gives), read up to its bound. Its
+-- problems are usage errors (kind `config`, exit status 2) that point at
+-- the top-level help, where the token's sources are told.
 local function read_token_file(path)
-  local file, why = io.open(path, "rb")
+  local shown = errors.show(path, 300)
+  local info, why = require("extruct.core").file_info(path)
+  if not info then args.usage_error(("cannot read the token file '%s': %s"):format(shown, why)) end
+  if not TOKEN_SOURCES[info.type] then
+    args.usage_error(("the token file '%s' is a %s, not a regular file or a pipe"):format(shown,
+      info.type == "other" and "special file" or info.type))
+  end
+  local file, open_why = io.open(path, "rb")
   if not file then
-    args.usage_error(("cannot read the token file: %s"):format(why))
+    args.usage_error(("cannot read the token file '%s': %s"):format(shown, (tostring(open_why):gsub("^.-: ", ""))))
   end
-  local text, read_why = file:read("*a")
+  local text, read_why = file:read(M.MAX_TOKEN_FILE + 1)
   file:close()
-  if not text then
-    args.usage_error(("cannot read the token file '%s': %s"):format(path, tostring(read_why)))
+  if text == nil and read_why then
+    args.usage_error(("cannot read the token file '%s': %s"):format(shown, tostring(read_why)))
   end
-  local token = text:match("^%s*(.-)%s*$")
+  text = text or ""
+  if #text > M.MAX_TOKEN_FILE then
+    args.usage_error(("the token file '%s' holds more than %d KB: an API token is one line"):format(shown,
+      M.MAX_TOKEN_FILE / 1024))
+  end
+  local token = linear.trim(text)
   if token == "" then
-    args.usage_error(("the token file '%s' is empty"):format(path))
+    args.usage_error(("the token file '%s' is empty"):format(shown))
   end
   return token
 end

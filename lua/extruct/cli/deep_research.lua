@@ -4,6 +4,8 @@
 
 local args = require("extruct.cli.args")
 local errors = require("extruct.errors")
+local file_writer = require("extruct.file_writer")
+local linear = require("extruct.text")
 local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
 local progress = require("extruct.cli.progress")
@@ -92,8 +94,7 @@ end
 
 -- Opens where the output goes before anything is sent, so that a FILE
 -- that cannot be written is known at once: { write(text) -> true | nil,
--- err }. The text goes to FILE through a file beside it, renamed when
--- whole.
+-- err }. FILE gets the text whole or not at all (extruct.file_writer).
 local function destination(ctx, path)
   if not path or path == "-" then
     return { write = function(text)
@@ -102,30 +103,13 @@ local function destination(ctx, path)
       return ctx:flush()
     end }
   end
-  local scratch = path .. ".part"
-  local file, why = io.open(scratch, "wb")
-  if not file then
-    ctx:usage_error(("--output: cannot write %s: %s"):format(path, (tostring(why):gsub("^.*: ", ""))))
-  end
-  file:close()
-  os.remove(scratch)
+  local out, err = file_writer.open(path)
+  if not out then ctx:usage_error("--output: " .. err.message) end
   return { write = function(text)
-    local failure
-    file, why = io.open(scratch, "wb")
-    if file then
-      local ok, write_why = file:write(text)
-      local closed, close_why = file:close()
-      if not (ok and closed) then failure = write_why or close_why end
-    else
-      failure = why
-    end
-    if not failure then
-      local renamed, rename_why = os.rename(scratch, path)
-      if renamed then return true end
-      failure = rename_why
-    end
-    os.remove(scratch)
-    return nil, errors.new("output", ("cannot write %s: %s"):format(path, tostring(failure)))
+    local ok, write_err = out:write(text)
+    if ok then ok, write_err = out:commit() end
+    if not ok then return nil, write_err end
+    return true
   end }
 end
 
@@ -172,7 +156,7 @@ local function brief_of(ctx, opts)
   local brief = opts.brief
   if opts.brief_file then
     brief = input.read(ctx, opts.brief_file):gsub("^\239\187\191", "")
-    brief = brief:match("^%s*(.-)%s*$")
+    brief = linear.trim(brief)
   end
   local where = opts.brief_file and ("the brief in %s"):format(opts.brief_file == "-" and "standard input"
     or opts.brief_file) or "--brief"

@@ -4,6 +4,7 @@
 
 local args = require("extruct.cli.args")
 local input = require("extruct.cli.input")
+local linear = require("extruct.text")
 local output = require("extruct.cli.output")
 local paging = require("extruct.cli.paging")
 local progress = require("extruct.cli.progress")
@@ -37,7 +38,7 @@ local EXIT_CODES = { [3] = "timed out before the task was done (stdout stays emp
 
 --- "matches_query" -> "Matches query": a criterion's name from its key.
 function M.criterion_name(key)
-  local words = key:gsub("_+", " "):match("^%s*(.-)%s*$")
+  local words = linear.trim((key:gsub("_+", " ")))
   if words == "" then return key end
   return words:sub(1, 1):upper() .. words:sub(2)
 end
@@ -45,8 +46,10 @@ end
 local CRITERION = {
   want = "KEY=TEXT (KEY a letter, then letters, digits or _; TEXT what a company is graded on)",
   parse = function(text)
-    local key, criterion = text:match("^%s*([^=]-)%s*=%s*(.-)%s*$")
-    if not (key and key:find("^%a[%w_]*$")) or criterion == "" then return nil end
+    local equals = text:find("=", 1, true)
+    if not equals then return nil end
+    local key, criterion = linear.trim(text:sub(1, equals - 1)), linear.trim(text:sub(equals + 1))
+    if not key:find("^%a[%w_]*$") or criterion == "" then return nil end
     return { key = key, name = M.criterion_name(key), criterion = criterion }
   end,
 }

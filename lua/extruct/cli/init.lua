@@ -14,6 +14,7 @@
 
 local args = require("extruct.cli.args")
 local context = require("extruct.cli.context")
+local errors = require("extruct.errors")
 local help = require("extruct.cli.help")
 local output = require("extruct.cli.output")
 local registry = require("extruct.cli.registry")
@@ -25,6 +26,7 @@ M.EXIT_API = registry.EXIT_API
 M.EXIT_USAGE = registry.EXIT_USAGE
 M.EXIT_TIMEOUT = registry.EXIT_TIMEOUT
 M.EXIT_NOT_DONE = registry.EXIT_NOT_DONE
+M.EXIT_CLOSED_PIPE = registry.EXIT_CLOSED_PIPE
 
 local standard
 
@@ -67,6 +69,24 @@ end
 local HELP_NAMES = { ["--help"] = true, ["-h"] = true }
 local VERSION_NAMES = { ["--version"] = true }
 
+-- The exit status of a command that failed with err, which is reported on
+-- stderr; a reader that closed stdout's pipe (`| head`) ends it silently,
+-- as SIGPIPE ends other tools.
+local function failed(sys, err, exit_code)
+  if errors.is_error(err) and err.closed_pipe then return M.EXIT_CLOSED_PIPE end
+  sys.stderr:write(output.error_line(err), "\n")
+  if exit_code then return exit_code end
+  return err.kind == "config" and M.EXIT_USAGE or M.EXIT_API
+end
+
+-- A help page or the version on stdout.
+local function show(sys, text)
+  local ok, err = output.write(sys.stdout, text)
+  if ok then ok, err = output.flush(sys.stdout) end
+  if not ok then return failed(sys, err) end
+  return M.EXIT_OK
+end
+
 local function dispatch(argv, sys, commands)
   local words, given = args.split(argv,
     function(name) return commands:spec_of(name) end,
@@ -74,28 +94,23 @@ local function dispatch(argv, sys, commands)
   local extruct = require("extruct")
 
   if given_any(given, VERSION_NAMES) then
-    sys.stdout:write(version_line(extruct), "\n")
-    return M.EXIT_OK
+    return show(sys, version_line(extruct) .. "\n")
   end
   if words[1] == "help" then
     local topic = table.concat(words, " ", 2)
     local page = help.page(commands, topic)
     if not page then args.usage_error(("no help for '%s'"):format(topic)) end
-    sys.stdout:write(page)
-    return M.EXIT_OK
+    return show(sys, page)
   end
   if given_any(given, HELP_NAMES) then
-    sys.stdout:write(help.page(commands, commands:topic_of(words)))
-    return M.EXIT_OK
+    return show(sys, help.page(commands, commands:topic_of(words)))
   end
 
   local entry, used = commands:resolve(words)
   local values, opts = registry.bind(entry, words, used, given)
   local ok, err, exit_code = entry.run(context.new(extruct, sys, opts, entry), values, opts)
   if ok then return M.EXIT_OK end
-  sys.stderr:write(output.error_line(err), "\n")
-  if exit_code then return exit_code end
-  return err.kind == "config" and M.EXIT_USAGE or M.EXIT_API
+  return failed(sys, err, exit_code)
 end
 
 --- Runs the command line argv (a list of strings, like the global `arg`);

@@ -4,6 +4,7 @@
 --- error that names the file and the line.
 
 local csv = require("extruct.csv")
+local plain_text = require("extruct.text")
 
 local M = {}
 
@@ -50,7 +51,7 @@ function M.domain_lines(ctx, path)
   local list, line = {}, 0
   for raw in (text .. "\n"):gmatch("([^\n]*)\n") do
     line = line + 1
-    local entry = raw:match("^%s*(.-)%s*$")
+    local entry = plain_text.trim(raw)
     if entry ~= "" and entry:sub(1, 1) ~= "#" then
       local _, why = domains.registered(entry)
       if why then

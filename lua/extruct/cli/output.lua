@@ -5,6 +5,7 @@
 
 local args = require("extruct.cli.args")
 local errors = require("extruct.errors")
+local linear = require("extruct.text")
 
 local M = {}
 
@@ -82,10 +83,9 @@ function M.created_text(value)
   return M.one_line(value)
 end
 
---- The text with one newline at its end, however many it had ("\n*$"
---- would not do: Lua 5.1 also matches the empty string after the newlines).
+--- The text with one newline at its end, however many it had.
 function M.one_final_newline(text)
-  return (text:gsub("%s+$", "")) .. "\n"
+  return linear.trim_end(text) .. "\n"
 end
 
 --- Characters on screen: UTF-8 continuation bytes take no column.
@@ -181,20 +181,26 @@ function M.error_line(err)
   return M.one_line(tostring(err))
 end
 
-local function output_error(why)
-  return errors.new("output", "cannot write to stdout: " .. tostring(why))
+local EPIPE = 32 -- (Linux, the BSDs and macOS alike)
+
+-- The error of a failed write on stdout; `closed_pipe` when the reader
+-- closed its end (`| head`: with SIGPIPE ignored, as a parent may leave it,
+-- the write fails with EPIPE instead of ending the process).
+local function output_error(why, code)
+  local closed = code == EPIPE or tostring(why):find("Broken pipe", 1, true) ~= nil
+  return errors.new("output", "cannot write to stdout: " .. tostring(why), { closed_pipe = closed or nil })
 end
 
 --- Writes its arguments on stream (stdout): true, or nil and an `output` error.
 function M.write(stream, ...)
-  local ok, why = stream:write(...)
-  if not ok then return nil, output_error(why) end
+  local ok, why, code = stream:write(...)
+  if not ok then return nil, output_error(why, code) end
   return true
 end
 
 function M.flush(stream)
-  local ok, why = stream:flush()
-  if not ok then return nil, output_error(why) end
+  local ok, why, code = stream:flush()
+  if not ok then return nil, output_error(why, code) end
   return true
 end
 

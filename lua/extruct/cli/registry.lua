@@ -36,6 +36,7 @@ M.EXIT_API = 1      -- the API answered with an error, or the network failed
 M.EXIT_USAGE = 2    -- bad command line, configuration or input file
 M.EXIT_TIMEOUT = 3  -- a wait ran out of time
 M.EXIT_NOT_DONE = 4 -- a report asked for before the task wrote it
+M.EXIT_CLOSED_PIPE = 141 -- stdout's reader went away (128 + SIGPIPE, as other tools end)
 
 --- What the exit statuses every command may end with mean.
 M.EXIT_CODES = {
@@ -45,7 +46,8 @@ M.EXIT_CODES = {
     .. " kind: \"extruct: KIND: message\". A 402 says what is missing: \"extruct: payment: this needs the Pro"
     .. " plan ...\", \"... not enough credits ...\" or \"... last payment failed ...\"" },
   { code = M.EXIT_USAGE, meaning = "usage or configuration error: unknown or misplaced option, bad value,"
-    .. " a missing argument (ID, FILE...), unknown command, no token, unreadable or empty token file,"
+    .. " a missing argument (ID, FILE...), unknown command, no token, a token file that is unreadable,"
+    .. " empty, larger than 64 KB or not a regular file or a pipe,"
     .. " malformed base URL,"
     .. " an input FILE that cannot be read or is malformed (the message names the line), an --output FILE"
     .. " that cannot be written, a destructive"
@@ -53,11 +55,21 @@ M.EXIT_CODES = {
     .. " --columns`, after reading the table's header)" },
 }
 
+--- The status of any command whose stdout's reader went away, listed after
+--- the commands' own (the help pages of single commands leave it out).
+M.EXIT_CLOSED_PIPE_CODE = {
+  code = M.EXIT_CLOSED_PIPE, meaning = "stdout is a pipe whose reader went away (`extruct tables data ID | head`):"
+    .. " the command stops at once and says nothing, as other tools stopped by SIGPIPE do (128 + 13)",
+}
+
 M.PROGRAM = {
   summary = "The command line of the Extruct API client (https://extruct.ai).",
   notes = "Options may come before or after the command words, as `--opt value` or `--opt=value`; `--`"
     .. " ends the options. The token is never printed; there is no --token option because command"
-    .. " lines are visible to other users. A FILE of `-` is standard input.",
+    .. " lines are visible to other users. A FILE of `-` is standard input. An --output FILE changes only"
+    .. " when the command succeeds, and then all at once: a regular file is replaced through a new file"
+    .. " beside it (keeping its mode), a symbolic link is written through and stays a link, and a device,"
+    .. " a FIFO or /dev/stdout is written directly.",
   environment = {
     { name = "EXTRUCT_API_TOKEN", meaning = "the API token (unless --token-file is given)" },
     { name = "EXTRUCT_API_URL", meaning = "the API's address (unless --base-url is given)" },
@@ -67,8 +79,8 @@ M.PROGRAM = {
 --- The options of every command.
 M.GLOBAL_OPTIONS = {
   args.option{ name = "--token-file", value = "PATH",
-               help = "read the API token from PATH (surrounding whitespace is trimmed); default: the"
-                 .. " EXTRUCT_API_TOKEN variable" },
+               help = "read the API token from PATH, a regular file or a pipe of at most 64 KB (surrounding"
+                 .. " whitespace is trimmed); default: the EXTRUCT_API_TOKEN variable" },
   args.option{ name = "--base-url", value = "URL",
                help = "the API's address; default: EXTRUCT_API_URL, else https://api.extruct.ai" },
   args.option{ name = "--request-timeout", value = "S", type = args.SECONDS,

@@ -9,6 +9,7 @@
 
 local socket = require("socket")
 local json = require("extruct.mock.json")
+local server_text = require("extruct.text")
 
 local M = {}
 
@@ -304,7 +305,7 @@ function M.read_request_body(conn, request)
   local length
   if cl then
     for value in cl:gmatch("[^,]+") do
-      value = value:match("^%s*(.-)%s*$")
+      value = server_text.trim(value)
       if not value:find("^%d+$") or (length and tonumber(value) ~= length) then
         return refusal(400, "Invalid Content-Length")
       end
