@@ -126,7 +126,8 @@ describe("extruct.health.check", function()
         kinds[call.kind] = (kinds[call.kind] or 0) + 1
         if call.kind == "start" then sections[#sections + 1] = call.message end
       end
-      assert.same({ "extruct: the module", "extruct: the API", "extruct: waiting in the editor" }, sections)
+      assert.same({ "extruct: the module", "extruct: the API", "extruct: waiting in the editor",
+        "extruct: the Neovim plugin" }, sections)
       assert.truthy(kinds.ok and kinds.ok >= 3)
       local seen = {}
       for _, call in ipairs(calls) do seen[#seen + 1] = call.kind .. ": " .. call.message end
