@@ -62,6 +62,58 @@ local function finish(err)
 end
 ]=]
 
+--- Chunk for a script that drives the plugin (after M.TICKER): start_plugin
+--- (settings) puts this checkout on 'runtimepath', sources plugin/extruct.lua
+--- as Neovim does at start, and calls setup(settings) when given;
+--- scenario(fn) runs fn in a coroutine in which wait(ms) lets the editor run
+--- and wait_for(cond, ms, what) waits until cond() is true (an error when
+--- it does not become so), then finishes; vim.notify is recorded in
+--- result.notes ({ message, level }); lines(buf) is a buffer's lines.
+M.PLUGIN = [=[
+result.notes = {}
+vim.notify = function(message, level)
+  result.notes[#result.notes + 1] = { message = tostring(message), level = level }
+end
+local function start_plugin(settings)
+  use_checkout()
+  vim.opt.runtimepath:prepend(ROOT)
+  vim.cmd("runtime! plugin/extruct.lua")
+  if settings then require("extruct.nvim").setup(settings) end
+  -- The first use of the plugin loads the module and the C core (libcurl
+  -- and its libraries): a stall of its own, once a session, measured here
+  -- apart from what the plugin does after.
+  local started = uv.hrtime()
+  require("extruct").new():close()
+  result.load_ms = (uv.hrtime() - started) / 1e6
+end
+local scenario_co
+local function resume_scenario()
+  local ok, err = coroutine.resume(scenario_co)
+  if not ok then finish(err) end
+end
+local function scenario(fn)
+  scenario_co = coroutine.create(function()
+    local ok, err = xpcall(fn, debug.traceback)
+    finish(not ok and err or nil)
+  end)
+  resume_scenario()
+end
+local function wait(ms)
+  vim.defer_fn(resume_scenario, ms)
+  coroutine.yield()
+end
+local function wait_for(cond, ms, what)
+  local deadline = uv.now() + ms
+  while not cond() do
+    if uv.now() > deadline then error("timed out waiting for " .. what, 2) end
+    wait(10)
+  end
+end
+local function lines(buf)
+  return vim.api.nvim_buf_get_lines(buf or 0, 0, -1, false)
+end
+]=]
+
 --- Runs `script` in Neovim (at most 90 s) in the folder `work`, with the
 --- mock's token and URL in its environment; returns the decoded result,
 --- Neovim's output and its exit status.

@@ -201,7 +201,8 @@ function Refresher:words(last_error, done_words)
   if state == "fetching" then
     local waited = self:waited() or 0
     if waited >= self.how.settings().late_after then
-      return ("refresh late: no answer for %d s"):format(math.floor(waited)), "ExtructLate"
+      return ("refresh late: no answer for %s s"):format(waited < 10 and ("%.1f"):format(waited)
+        or tostring(math.floor(waited))), "ExtructLate"
     end
     return "refreshing…", nil
   end

@@ -14,6 +14,7 @@ local text = require("extruct.nvim.text")
 local M = {}
 
 local api = vim.api
+local uv = vim.uv or vim.loop
 
 -- The header takes the first lines; the grid's titles, its rule, then the rows.
 local HEADER_LINES = 4
@@ -45,9 +46,9 @@ local STATE_WORDS = { in_progress = "in progress", requested = "requested", fail
 local STATE_GROUPS = {
   in_progress = "ExtructCellInProgress", requested = "ExtructCellRequested", failed = "ExtructCellFailed",
 }
-local function cell_view(row, key)
+local function cell_view(row, key, limit)
   local answer, status = extruct.cell(row, key)
-  if status == nil or status == "done" then return text.inline(answer), nil end
+  if status == nil or status == "done" then return text.inline(answer, limit), nil end
   return STATE_WORDS[status] or text.inline(status:gsub("_", " ")), STATE_GROUPS[status] or "ExtructCellRequested"
 end
 M.cell_view = cell_view
@@ -117,52 +118,99 @@ function View:header(lines, highlights)
   lines[4] = ""
 end
 
--- The width of each column: its title's or its widest cell's, at most
--- column_width; never narrower than before, so the grid does not jump.
-function View:measure()
-  local limit = config.settings.column_width
-  self.widths = self.widths or {}
-  local row_digits = math.max(1, #tostring(self:num_rows()))
-  self.number_width = math.max(self.number_width or 1, row_digits)
-  for _, column in ipairs(self.columns) do
-    local w = math.max(self.widths[column.key] or 0, text.width(column.name))
-    for _, row in ipairs(self.rows) do
-      w = math.max(w, text.width((cell_view(row, column.key))))
-      if w >= limit then break end
+-- The most a render works before it lets the editor run (inside a refresh).
+local SLICE_NS = 4e6
+
+-- Inside a coroutine: a function to call between pieces of long work; it
+-- yields to the editor (extruct.sleep) whenever a slice's time is up.
+local function pacer()
+  local started = uv.hrtime()
+  return function()
+    if uv.hrtime() - started > SLICE_NS then
+      extruct.sleep(0.001)
+      started = uv.hrtime()
     end
-    self.widths[column.key] = math.max(3, math.min(w, limit))
   end
 end
 
+-- A row as the grid shows it: { cells = { { text, group, width } by
+-- column } }; once laid out at the widths of `layout`, also its line and
+-- highlights (spans).
+local function row_view(row, columns)
+  local bytes = config.settings.column_width * 4 + 8 -- text enough for a cell, whatever the characters
+  local cells = {}
+  for j, column in ipairs(columns) do
+    local value, group = cell_view(row, column.key, bytes)
+    cells[j] = { value, group, text.width(value) }
+  end
+  return { cells = cells }
+end
+
+-- The width of each column: its title's or its widest cell's, at most
+-- column_width; never narrower than before, so the grid does not jump.
+-- Returns the layout (a string that changes whenever a width does) and
+-- the widths by column.
+function View:measure(views, columns, num_rows)
+  local limit = config.settings.column_width
+  self.widths = self.widths or {}
+  self.number_width = math.max(self.number_width or 1, #tostring(num_rows))
+  local layout, widths = { self.number_width }, {}
+  for j, column in ipairs(columns) do
+    local w = math.max(self.widths[column.key] or 0, text.width(column.name))
+    for _, view in ipairs(views) do
+      if w >= limit then break end
+      w = math.max(w, view.cells[j][3])
+    end
+    w = math.max(3, math.min(w, limit))
+    self.widths[column.key] = w
+    widths[j] = w
+    layout[#layout + 1] = w
+  end
+  return table.concat(layout, ","), widths
+end
+
+-- Lays a row out: its line at `widths`, and its highlights (byte spans
+-- { from, to, group }).
+local function lay_out(view, index, layout, widths, number_width)
+  local number = text.right(tostring(index), number_width)
+  local out, spans, at = { number }, { { 0, #number, "ExtructDim" } }, #number
+  for j, cell in ipairs(view.cells) do
+    local width = widths[j]
+    local shown = cell[3] <= width and cell[1] .. (" "):rep(width - cell[3]) or text.fit(cell[1], width)
+    at = at + #SEPARATOR
+    if cell[2] then spans[#spans + 1] = { at, at + #(shown:gsub("%s+$", "")), cell[2] } end
+    out[j + 1] = shown
+    at = at + #shown
+  end
+  view.line, view.spans = (table.concat(out, SEPARATOR):gsub("%s+$", "")), spans
+  view.layout, view.index = layout, index
+end
+
 -- The grid's lines (titles, rule, rows, a line about rows not loaded yet).
+-- Rows a refresh already laid out at the same widths are not redone.
 function View:grid(lines, highlights)
+  local views = self.views
+  for i, row in ipairs(self.rows) do views[i] = views[i] or row_view(row, self.columns) end
+  for i = #views, #self.rows + 1, -1 do views[i] = nil end
+  local layout, widths = self:measure(views, self.columns, self:num_rows())
   local first = #lines
   local parts = { text.right("#", self.number_width) }
   local rule = { ("─"):rep(self.number_width) }
-  for _, column in ipairs(self.columns) do
-    parts[#parts + 1] = text.fit(column.name, self.widths[column.key])
-    rule[#rule + 1] = ("─"):rep(self.widths[column.key])
+  for j, column in ipairs(self.columns) do
+    parts[#parts + 1] = text.fit(column.name, widths[j])
+    rule[#rule + 1] = ("─"):rep(widths[j])
   end
   lines[#lines + 1] = table.concat(parts, SEPARATOR)
   highlights[#highlights + 1] = { first, 0, -1, "ExtructColumnTitle" }
   lines[#lines + 1] = table.concat(rule, "─┼─")
   highlights[#highlights + 1] = { first + 1, 0, -1, "ExtructDim" }
-  for i, row in ipairs(self.rows) do
+  for i, view in ipairs(views) do
+    if view.layout ~= layout or view.index ~= i then lay_out(view, i, layout, widths, self.number_width) end
     local line_index = #lines
-    local number = text.right(tostring(i), self.number_width)
-    local cells, at = { number }, #number
-    highlights[#highlights + 1] = { line_index, 0, #number, "ExtructDim" }
-    for _, column in ipairs(self.columns) do
-      local shown, group = cell_view(row, column.key)
-      shown = text.fit(shown, self.widths[column.key])
-      at = at + #SEPARATOR
-      if group then
-        highlights[#highlights + 1] = { line_index, at, at + #(shown:gsub("%s+$", "")), group }
-      end
-      cells[#cells + 1] = shown
-      at = at + #shown
+    lines[line_index + 1] = view.line
+    for _, span in ipairs(view.spans) do
+      highlights[#highlights + 1] = { line_index, span[1], span[2], span[3] }
     end
-    lines[#lines + 1] = (table.concat(cells, SEPARATOR):gsub("%s+$", ""))
   end
   local more = self:num_rows() - #self.rows
   if more > 0 then
@@ -180,14 +228,14 @@ function View:render()
   local lines, highlights = {}, {}
   self:header(lines, highlights)
   if self.table then
-    self:measure()
     self:grid(lines, highlights)
   end
   buffer.draw(self.buf, lines, highlights)
 end
 
 -- A refresh, inside a coroutine: the table, then the rows loaded so far
--- (at least a page), the pages side by side.
+-- (at least a page), the pages side by side; then the rows made into grid
+-- lines a slice at a time, the editor running in between.
 function View:fetch()
   local client, id, size = self.client, self.id, config.settings.page_size
   local t, err = client:get_table(id, { retries = 0 })
@@ -215,24 +263,35 @@ function View:fetch()
   for _, page in ipairs(pages) do
     for _, row in ipairs(type(page.rows) == "table" and page.rows or {}) do rows[#rows + 1] = row end
   end
-  return { table = t, rows = rows }
+  if self.closed then return nil end
+  local columns, views, pace = columns_of(t), {}, pacer()
+  for i, row in ipairs(rows) do
+    views[i] = row_view(row, columns)
+    pace()
+  end
+  local status = type(t.status) == "table" and t.status or {}
+  local layout, widths = self:measure(views, columns, math.max(tonumber(status.num_rows) or 0, #rows))
+  for i, view in ipairs(views) do
+    lay_out(view, i, layout, widths, self.number_width)
+    pace()
+  end
+  return { table = t, rows = rows, columns = columns, views = views }
 end
 
 -- Shows a refresh's answer; returns its mark and whether the run is over.
 function View:apply(fresh)
   local t = fresh.table
   self.table = t
-  self.columns = columns_of(t)
-  local rows = fresh.rows
+  self.columns = fresh.columns
+  local rows, views = fresh.rows, fresh.views
   local num_rows = type(t.status) == "table" and t.status.num_rows
   -- rows loaded past those refreshed stay, as far as the table still has them
   for i = #rows + 1, math.min(#self.rows, type(num_rows) == "number" and num_rows or #self.rows) do
-    rows[i] = self.rows[i]
+    rows[i], views[i] = self.rows[i], self.views[i]
   end
-  self.rows = rows
+  self.rows, self.views = rows, views
   self.refreshed_at = text.clock()
   self.last_error = nil
-  self.late = nil
   local _, counts = extruct.progress(t)
   local status = type(t.status) == "table" and t.status.run_status
   return ("%s/%d/%d/%d/%d"):format(tostring(status), counts.done, counts.in_progress, counts.failed, #rows),
@@ -269,11 +328,12 @@ function View:cell_at_cursor()
     return nil
   end
   local virtcol = vim.fn.virtcol(".")
-  local right = self.number_width + #SEPARATOR
+  local gap = text.width(SEPARATOR)
+  local right = self.number_width + gap
   local chosen = self.columns[1]
   for _, column in ipairs(self.columns) do
     chosen = column
-    right = right + self.widths[column.key] + #SEPARATOR
+    right = right + self.widths[column.key] + gap
     if virtcol <= right then break end
   end
   return row, chosen
@@ -367,7 +427,7 @@ function M.open(id, client)
   elseif existing then
     api.nvim_buf_delete(existing, { force = true })
   end
-  local view = setmetatable({ id = id, client = client, rows = {}, columns = {} }, View)
+  local view = setmetatable({ id = id, client = client, rows = {}, views = {}, columns = {} }, View)
   view.buf = buffer.create(name, "extruct")
   view.refresher = refresher.new{
     fetch = function() return view:fetch() end,

@@ -50,20 +50,31 @@ end
 --- One line of text for a value: text with its control characters made
 --- spaces, lists joined by ", ", objects as "key: value" joined by " · "
 --- (names, titles and summaries first, without their keys), nothing for null.
-function M.inline(value)
+--- With `limit`, a list or object stops growing past about `limit` bytes
+--- (for a cell that shows only its start).
+function M.inline(value, limit)
   if value == nil or value == null then return "" end
   local kind = type(value)
   if kind == "string" then return (value:gsub("%c+", " ")) end
   if kind == "number" then return number_text(value) end
   if kind ~= "table" then return tostring(value) end
-  local parts = {}
+  local parts, size = {}, 0
   if is_array(value) then
-    for _, item in ipairs(value) do parts[#parts + 1] = M.inline(item) end
+    for _, item in ipairs(value) do
+      local part = M.inline(item, limit)
+      parts[#parts + 1] = part
+      size = size + #part + 2
+      if limit and size > limit then break end
+    end
     return table.concat(parts, ", ")
   end
   for _, key in ipairs(keys_of(value)) do
-    local part = M.inline(value[key])
-    if part ~= "" then parts[#parts + 1] = TELLING[key] and part or (tostring(key) .. ": " .. part) end
+    local part = M.inline(value[key], limit)
+    if part ~= "" then
+      parts[#parts + 1] = TELLING[key] and part or (tostring(key) .. ": " .. part)
+      size = size + #parts[#parts] + 4
+      if limit and size > limit then break end
+    end
   end
   return table.concat(parts, " · ")
 end
@@ -73,16 +84,26 @@ local UTF8_CHAR = "[%z\1-\127\194-\244][\128-\191]*"
 --- `s` cut to at most `width` screen cells, with "…" where it was cut.
 function M.truncate(s, width)
   if M.width(s) <= width then return s end
-  if width <= 0 then return "" end
+  if width <= 1 then return width == 1 and "…" or "" end
   if not s:find("[\128-\255]") then return s:sub(1, width - 1) .. "…" end
-  local out, used = {}, 0
-  for char in s:gmatch(UTF8_CHAR) do
-    local w = M.width(char)
-    if used + w > width - 1 then break end
-    out[#out + 1] = char
-    used = used + w
+  -- the longest run of whole characters that fits in width - 1 cells,
+  -- found in a few measures (each character takes at least one cell, so
+  -- no more than width - 1 of them can fit)
+  local ends = {}
+  for last in s:gmatch(UTF8_CHAR .. "()") do
+    ends[#ends + 1] = last - 1
+    if #ends >= width - 1 then break end
   end
-  return table.concat(out) .. "…"
+  local fits, low, high = 0, 1, #ends
+  while low <= high do
+    local mid = math.floor((low + high) / 2)
+    if M.width(s:sub(1, ends[mid])) <= width - 1 then
+      fits, low = mid, mid + 1
+    else
+      high = mid - 1
+    end
+  end
+  return (fits > 0 and s:sub(1, ends[fits]) or "") .. "…"
 end
 
 --- `s` cut or padded with spaces to exactly `width` screen cells.
