@@ -42,7 +42,8 @@ function M.open_url(url)
 end
 
 --- Shows `lines` (highlights: { line, col_start, col_end, group }) in a
---- floating window near the cursor; returns its window and buffer.
+--- floating window under the cursor, kept inside the editor; returns its
+--- window and buffer.
 function M.show(lines, highlights, opts)
   opts = opts or {}
   local buf = api.nvim_create_buf(false, true)
@@ -59,8 +60,13 @@ function M.show(lines, highlights, opts)
   local wrapped = 0
   for _, line in ipairs(lines) do wrapped = wrapped + math.max(1, math.ceil(text.width(line) / width)) end
   local height = math.max(1, math.min(wrapped, vim.o.lines - 6))
+  -- below the cursor, shifted left and above it as far as needed to show whole
+  local cursor = api.nvim_win_get_cursor(0)
+  local at = vim.fn.screenpos(0, cursor[1], cursor[2] + 1)
+  local row, col = at.row, math.max(0, math.min(at.col - 1, vim.o.columns - width - 2))
+  if row + height + 2 > vim.o.lines - 1 then row = math.max(0, at.row - height - 3) end
   local win = api.nvim_open_win(buf, true, {
-    relative = "cursor", row = 1, col = 0, width = width, height = height,
+    relative = "editor", row = row, col = col, width = width, height = height,
     style = "minimal", border = "rounded",
   })
   vim.wo[win].wrap = true
