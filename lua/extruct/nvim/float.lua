@@ -78,8 +78,7 @@ function M.show(lines, highlights, opts)
     vim.keymap.set("n", lhs, close, { buffer = buf, nowait = true, silent = true, desc = "Close" })
   end
   vim.keymap.set("n", "gx", function()
-    local cursor = api.nvim_win_get_cursor(0)
-    local url = M.url_at(api.nvim_get_current_line(), cursor[2])
+    local url = M.url_at(api.nvim_get_current_line(), api.nvim_win_get_cursor(0)[2])
     if url then M.open_url(url) else vim.notify("extruct: no link on this line", vim.log.levels.WARN) end
   end, { buffer = buf, nowait = true, silent = true, desc = "Open the link under the cursor" })
   api.nvim_create_autocmd("WinLeave", { buffer = buf, once = true, callback = close })
