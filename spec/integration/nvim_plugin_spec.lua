@@ -351,7 +351,7 @@ describe("the Neovim plugin", function()
       result.seen, report)
     local final = result.final
     assert.matches("^Mock table tbl_view  ·  company table tbl_view$", final[1])
-    assert.matches("^idle " .. ("█"):rep(20) .. " 100%%  60 done · 0 in progress · 0 failed · 60 total$", final[2])
+    assert.matches("^idle " .. ("█"):rep(20) .. " 100%%  60 of 60 done · 0 in progress · 0 failed$", final[2])
     assert.matches("^6 of 6 rows · refreshed %d%d:%d%d:%d%d · idle: refreshes stopped · %? keys$", final[3])
     for _, name in ipairs({ "# ", "Company website", "Summary", "Enterprise fit", "Company name", "Work email" }) do
       assert.truthy(final[5]:find(name, 1, true), name .. " missing from the titles: " .. final[5])

@@ -115,16 +115,17 @@ end
 ]=]
 
 --- Runs `script` in Neovim (at most 90 s) in the folder `work`, with the
---- mock's token and URL in its environment; returns the decoded result,
---- Neovim's output and its exit status.
-function M.run(work, mock, script, argument)
+--- mock's token and URL in its environment (and `env`, "NAME=value ...",
+--- when given); returns the decoded result, Neovim's output and its exit
+--- status.
+function M.run(work, mock, script, argument, env)
   local path, result = work .. "/script.lua", work .. "/result.json"
   os.remove(result)
   helpers.write_file(path, PRELUDE:format(root, result, argument or "") .. script)
   local command = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1"
-    .. " XDG_STATE_HOME=%s XDG_DATA_HOME=%s EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s"
+    .. " XDG_STATE_HOME=%s XDG_DATA_HOME=%s EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s"
     .. " timeout -k 5 90 nvim --headless -u NONE -i NONE -n --cmd %s </dev/null 2>&1")
-    :format(q(work), q(work), q(work), q(mock.token), q(mock.url), q("luafile " .. path))
+    :format(q(work), q(work), q(work), q(mock.token), q(mock.url), env or "", q("luafile " .. path))
   local out, status = helpers.run(command)
   local file = io.open(result, "rb")
   assert(file, ("Neovim wrote no result (exit status %s): %s"):format(tostring(status), out))

@@ -98,8 +98,8 @@ function View:header(lines, highlights)
   local fraction, counts = extruct.progress(t)
   local run_status = text.inline(type(t.status) == "table" and t.status.run_status or "unknown")
   local filled, empty = text.bar(fraction, BAR_WIDTH)
-  local line = ("%s %s%s %3d%%  %d done · %d in progress · %d failed · %d total"):format(run_status, filled, empty,
-    math.floor(fraction * 100), counts.done, counts.in_progress, counts.failed, counts.total)
+  local line = ("%s %s%s %3d%%  %d of %d done · %d in progress · %d failed"):format(run_status, filled, empty,
+    math.floor(fraction * 100), counts.done, counts.total, counts.in_progress, counts.failed)
   lines[2] = line
   local idle = extruct.is_idle(t)
   highlights[#highlights + 1] = { 1, 0, #run_status, idle and "ExtructIdle" or "ExtructRunning" }
