@@ -155,9 +155,8 @@ describe("docs/neovim.md", function()
   it("runs every code block as written, and shows the screens Neovim draws", function()
     local text = helpers.read_file(DOC)
     local list = blocks(text)
-    local code, langs = {}, {}
+    local code = {}
     for _, block in ipairs(list) do
-      langs[#langs + 1] = block.lang
       if block.lang == "lua" or block.lang == "vim" then code[#code + 1] = block end
     end
     -- every block is code that runs here, or a screen this spec draws
