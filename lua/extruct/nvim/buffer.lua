@@ -31,12 +31,19 @@ function M.create(name, filetype)
   bo.modifiable = false
   bo.filetype = filetype
   api.nvim_set_current_buf(buf)
-  local wo = vim.wo[api.nvim_get_current_win()]
-  wo.wrap = false
-  wo.number = false
-  wo.relativenumber = false
-  wo.list = false
+  M.window_options()
+  -- and in any window that shows it later
+  api.nvim_create_autocmd("BufWinEnter", { buffer = buf, callback = M.window_options })
   return buf
+end
+
+--- The current window's options for a view, local to it (:setlocal): a
+--- grid is read unwrapped, without line numbers.
+function M.window_options()
+  vim.opt_local.wrap = false
+  vim.opt_local.number = false
+  vim.opt_local.relativenumber = false
+  vim.opt_local.list = false
 end
 
 --- Shows `lines` in buf, replacing only the block between what stays the
@@ -71,9 +78,26 @@ function M.draw(buf, lines, highlights)
   end
 end
 
+--- fn, made to tell an error it raises through vim.notify, once, in one
+--- line and without a stack trace (a bug should not bury the editor in
+--- tracebacks every refresh).
+function M.safely(fn)
+  return function(...)
+    local ok, err = pcall(fn, ...)
+    if not ok then
+      vim.notify("extruct: " .. tostring(err):gsub("\n.*", ""), vim.log.levels.ERROR, { title = "extruct" })
+    end
+  end
+end
+
 --- Maps `lhs` in normal mode in buf to fn.
 function M.map(buf, lhs, fn, desc)
-  vim.keymap.set("n", lhs, fn, { buffer = buf, nowait = true, silent = true, desc = desc })
+  vim.keymap.set("n", lhs, M.safely(fn), { buffer = buf, nowait = true, silent = true, desc = desc })
+end
+
+--- extruct.async(fn, on_done), on_done made safe (M.safely).
+function M.async(fn, on_done)
+  return require("extruct").async(fn, M.safely(on_done))
 end
 
 --- The view of buffer `buf` (default: the current one), if it is one.

@@ -57,7 +57,7 @@ function View:load_more()
   if self.closed or self.loading or self.finished then return end
   self.loading = true
   self:render()
-  extruct.async(function()
+  buffer.async(function()
     local got = {}
     for _ = 1, config.settings.page_size do
       local company, err = self.next_company()

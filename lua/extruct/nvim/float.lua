@@ -8,6 +8,7 @@ local text = require("extruct.nvim.text")
 local M = {}
 
 local api = vim.api
+local namespace = api.nvim_create_namespace("extruct_float")
 
 local URL = "https?://[^%s%)%]>\"'`]+"
 
@@ -49,7 +50,8 @@ function M.show(lines, highlights, opts)
   local buf = api.nvim_create_buf(false, true)
   api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   for _, h in ipairs(highlights or {}) do
-    api.nvim_buf_add_highlight(buf, -1, h[4], h[1], h[2], h[3])
+    local last = h[3] < 0 and #lines[h[1] + 1] or h[3]
+    api.nvim_buf_set_extmark(buf, namespace, h[1], h[2], { end_col = last, hl_group = h[4] })
   end
   vim.bo[buf].modifiable = false
   vim.bo[buf].bufhidden = "wipe"
@@ -69,8 +71,10 @@ function M.show(lines, highlights, opts)
     relative = "editor", row = row, col = col, width = width, height = height,
     style = "minimal", border = "rounded",
   })
-  vim.wo[win].wrap = true
-  vim.wo[win].linebreak = true
+  api.nvim_win_call(win, function()
+    vim.opt_local.wrap = true
+    vim.opt_local.linebreak = true
+  end)
   local function close()
     if api.nvim_win_is_valid(win) then api.nvim_win_close(win, true) end
   end

@@ -138,8 +138,7 @@ end
 function M.tables(opts)
   local client = client_or_report()
   if not client then return nil end
-  local extruct = require("extruct")
-  extruct.async(function()
+  require("extruct.nvim.buffer").async(function()
     local found = {}
     for t, err in client:iter_tables{ limit = 100 } do
       if not t then return nil, err end
@@ -195,7 +194,7 @@ local function start_task(what, create, open, opts)
   if not client then return nil, err end
   define_highlights()
   notify(("extruct: starting a %s…"):format(what), vim.log.levels.INFO)
-  require("extruct").async(function() return create(client) end, function(ok, task, failure)
+  require("extruct.nvim.buffer").async(function() return create(client) end, function(ok, task, failure)
     if not ok or not task then
       client:close()
       return notify(ok and tostring(failure) or without_location(task))
@@ -249,7 +248,7 @@ local function learn_tables()
   if not ok then return end
   local client = config.client(extruct)
   if not client then return end
-  extruct.async(function()
+  require("extruct.nvim.buffer").async(function()
     return client:list_tables{ limit = 100, view = "minimal" }
   end, function(fine, tables)
     client:close()

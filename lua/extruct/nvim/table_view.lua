@@ -303,7 +303,7 @@ function View:load_more()
   if self.closed or self.loading or not self.table or #self.rows >= self:num_rows() then return end
   self.loading = true
   local offset, size = #self.rows, config.settings.page_size
-  extruct.async(function()
+  buffer.async(function()
     return self.client:get_table_data(self.id, { offset = offset, limit = size })
   end, function(ok, page, err)
     self.loading = false
@@ -370,7 +370,7 @@ end
 
 --- R: runs the table (mode new) and follows it.
 function View:run()
-  extruct.async(function()
+  buffer.async(function()
     return self.client:run_table(self.id, { mode = "new" })
   end, function(ok, run, err)
     if self.closed then return end
