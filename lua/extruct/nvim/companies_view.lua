@@ -156,14 +156,16 @@ end
 
 --- extruct://search/{query}: the companies that best match query.
 function M.search(query, client)
-  return open("extruct://search/" .. query, ("Companies matching %q"):format(query), client, function(c)
+  local words = text.inline(query)
+  return open("extruct://search/" .. words, ('Companies matching "%s"'):format(words), client, function(c)
     return c:iter_search_companies(query, { limit = math.min(config.settings.page_size, 250) })
   end)
 end
 
 --- extruct://similar/{domain}: lookalikes of a company.
 function M.similar(domain, client)
-  return open("extruct://similar/" .. domain, ("Companies like %s"):format(domain), client, function(c)
+  local words = text.inline(domain)
+  return open("extruct://similar/" .. words, ("Companies like %s"):format(words), client, function(c)
     return c:iter_similar_companies(domain, { limit = math.min(config.settings.page_size, 250) })
   end)
 end

@@ -4,6 +4,19 @@
 
 local M = {}
 
+--- The options of require("extruct.nvim").setup.
+---@class extruct.nvim.Options
+---@field token? string the API token (default: EXTRUCT_API_TOKEN)
+---@field token_file? string a file whose first line is the token
+---@field base_url? string the API's address (default: EXTRUCT_API_URL, else the API's own)
+---@field interval? number seconds between refreshes while a run moves (default 2)
+---@field max_interval? number the longest pause while nothing moves (default 30)
+---@field page_size? integer rows fetched at a time (default 50)
+---@field column_width? integer the widest a grid column gets (default 30)
+---@field timeout? number seconds a request may take (default 30)
+---@field late_after? number seconds without an answer before a refresh is said to be late (default 5)
+---@field open_url? fun(url: string) how gx opens a link
+
 local DEFAULTS = {
   base_url = nil, -- EXTRUCT_API_URL, else the API's own
   interval = 2, -- seconds between refreshes while a run moves

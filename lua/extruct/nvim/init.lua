@@ -94,6 +94,8 @@ end
 --- Sets the plugin's options (see docs/neovim.md): token, token_file,
 --- base_url, interval, max_interval, page_size, column_width, timeout,
 --- late_after, open_url. Unknown options and wrong types raise.
+---@param opts? extruct.nvim.Options
+---@return true
 function M.setup(opts)
   config.setup(opts, 2)
   define_highlights()
@@ -104,6 +106,10 @@ end
 --- Opens a live view of table `id` in the current window (opts.split: a
 --- modifier such as "vertical" or "tab" opens it in a new one); returns
 --- its buffer number, or nil and an error (also told through vim.notify).
+---@param id string A table id
+---@param opts? { split?: string }
+---@return integer? buf
+---@return extruct.Error? err
 function M.open(id, opts)
   id = check_text(id, "a table id", "open")
   if opts ~= nil and type(opts) ~= "table" then
@@ -119,6 +125,8 @@ end
 
 --- Stops the refreshes of the view in buffer `buf` (default: the current
 --- one); when that is not a view, of every view. Returns how many stopped.
+---@param buf? integer
+---@return integer stopped
 function M.stop(buf)
   local buffer = require("extruct.nvim.buffer")
   local view = buffer.view(buf)
@@ -135,6 +143,8 @@ end
 
 --- Lists the tables with vim.ui.select (a picker that replaces it takes
 --- over) and opens the one chosen. Returns true; the list comes later.
+---@param opts? { split?: string }
+---@return true?
 function M.tables(opts)
   local client = client_or_report()
   if not client then return nil end
@@ -169,6 +179,10 @@ function M.tables(opts)
 end
 
 --- extruct://search/{query}: the companies that match the words.
+---@param query string
+---@param opts? { split?: string }
+---@return integer? buf
+---@return extruct.Error? err
 function M.search(query, opts)
   query = check_text(query, "a query", "search")
   local client, err = client_or_report()
@@ -179,6 +193,10 @@ function M.search(query, opts)
 end
 
 --- extruct://similar/{domain}: companies like the one at domain.
+---@param domain string
+---@param opts? { split?: string }
+---@return integer? buf
+---@return extruct.Error? err
 function M.similar(domain, opts)
   domain = check_text(domain, "a domain", "similar")
   local client, err = client_or_report()
@@ -207,6 +225,10 @@ end
 
 --- Starts a Deep Research task on `brief` and opens extruct://research/{id}
 --- once it is created. Returns true (the buffer comes later).
+---@param brief string
+---@param opts? { split?: string }
+---@return true?
+---@return extruct.Error? err
 function M.research(brief, opts)
   brief = check_text(brief, "a brief", "research")
   return start_task("Deep Research", function(client) return client:create_deep_research{ brief = brief } end,
@@ -214,6 +236,10 @@ function M.research(brief, opts)
 end
 
 --- Starts a Deep Search for `query` and opens extruct://deep-search/{id}.
+---@param query string
+---@param opts? { split?: string }
+---@return true?
+---@return extruct.Error? err
 function M.deep_search(query, opts)
   query = check_text(query, "a query", "deep_search")
   return start_task("Deep Search", function(client) return client:create_deep_search{ query = query } end,
@@ -221,6 +247,10 @@ function M.deep_search(query, opts)
 end
 
 --- Opens extruct://research/{id} for a Deep Research task that exists.
+---@param id string
+---@param opts? { split?: string }
+---@return integer? buf
+---@return extruct.Error? err
 function M.open_research(id, opts)
   id = check_text(id, "a task id", "open_research")
   local client, err = client_or_report()
@@ -231,6 +261,10 @@ function M.open_research(id, opts)
 end
 
 --- Opens extruct://deep-search/{id} for a Deep Search that exists.
+---@param id string
+---@param opts? { split?: string }
+---@return integer? buf
+---@return extruct.Error? err
 function M.open_deep_search(id, opts)
   id = check_text(id, "a task id", "open_deep_search")
   local client, err = client_or_report()
@@ -262,6 +296,10 @@ end
 
 --- Completion of :Extruct: its subcommands, then table ids after `open`
 --- (those seen so far; the first completion also starts listing them).
+---@param arglead string
+---@param cmdline string
+---@param cursorpos? integer
+---@return string[] matches
 function M.complete(arglead, cmdline, cursorpos)
   local before = cmdline:sub(1, cursorpos or #cmdline)
   local words = {}

@@ -346,7 +346,7 @@ function View:show_cell()
   local lines, highlights = {}, {}
   if not index then
     highlights[#highlights + 1] = { 0, 0, -1, "ExtructTitle" }
-    lines[1] = ("%s (%s, key %s)"):format(column.name, text.inline(column.kind), column.key)
+    lines[1] = ("%s (%s, key %s)"):format(column.name, text.inline(column.kind), text.inline(column.key))
     local details = {}
     for _, key in ipairs(text.keys_of(column.config)) do
       if key ~= "name" and key ~= "key" and key ~= "kind" then details[key] = column.config[key] end
