@@ -259,6 +259,13 @@ scenario(function()
     return status == "done"
   end, 5000, "the report")
   result.research = lines(research)
+  -- a task that exists, from Lua
+  local reopened = require("extruct.nvim").open_deep_search("ds_nope")
+  result.reopened = vim.api.nvim_buf_get_name(require("extruct.nvim").open_research(result.research_name:match("dr_%d+")))
+  wait_for(function() return (lines(0)[5] or ""):find("^%*%*done%*%*") end, 5000, "the task again")
+  result.nope_name = vim.api.nvim_buf_get_name(reopened)
+  wait_for(function() return (lines(reopened)[2] or ""):find("refresh failed", 1, true) end, 5000, "not found")
+  result.nope = lines(reopened)[2]
 
   vim.cmd("Extruct deep-search b2b software")
   wait_for(function() return current_name():find("^extruct://deep%-search/") end, 5000, "the deep search buffer")
@@ -477,6 +484,9 @@ describe("the Neovim plugin", function()
     assert.matches("^# Deep Research dr_%d+\n\n> Research acme%.example\n\n%*%*done%*%* · ", research)
     assert.truthy(research:find("\n# Research report: Acme\n", 1, true), research)
     assert.truthy(research:find("\n[1] https://acme.example/", 1, true), research)
+    assert.equal(result.research_name, result.reopened)
+    assert.equal("extruct://deep-search/ds_nope", result.nope_name)
+    assert.matches("^loading… · refresh failed: extruct: not_found: Deep Search 'ds_nope'", result.nope)
     -- Deep Search: results as they come, then done
     assert.matches("^extruct://deep%-search/ds_%d+$", result.deep_search_name)
     assert.matches("^Deep Search ds_%d+: b2b software$", result.deep_search[1])

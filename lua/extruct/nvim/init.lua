@@ -91,6 +91,17 @@ local function make_room(split)
   if split and split ~= "" then vim.cmd(split .. " split") end
 end
 
+-- Opens a view, `require(module)[name](argument, client)`, on a client of
+-- its own made from the settings; returns what that returns (the buffer),
+-- or nil and why there is no client.
+local function open_view(module, name, argument, opts)
+  local client, err = client_or_report()
+  if not client then return nil, err end
+  define_highlights()
+  make_room(opts and opts.split)
+  return require(module)[name](argument, client)
+end
+
 --- Sets the plugin's options (see docs/neovim.md): token, token_file,
 --- base_url, interval, max_interval, page_size, column_width, timeout,
 --- late_after, open_url. Unknown options and wrong types raise.
@@ -115,12 +126,8 @@ function M.open(id, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("extruct.nvim.open: options must be a table, got " .. type(opts), 2)
   end
-  local client, err = client_or_report()
-  if not client then return nil, err end
-  define_highlights()
   known_tables[id] = known_tables[id] or id
-  make_room(opts and opts.split)
-  return require("extruct.nvim.table_view").open(id, client)
+  return open_view("extruct.nvim.table_view", "open", id, opts)
 end
 
 --- Stops the refreshes of the view in buffer `buf` (default: the current
@@ -185,11 +192,7 @@ end
 ---@return extruct.Error? err
 function M.search(query, opts)
   query = check_text(query, "a query", "search")
-  local client, err = client_or_report()
-  if not client then return nil, err end
-  define_highlights()
-  make_room(opts and opts.split)
-  return require("extruct.nvim.companies_view").search(query, client)
+  return open_view("extruct.nvim.companies_view", "search", query, opts)
 end
 
 --- extruct://similar/{domain}: companies like the one at domain.
@@ -199,14 +202,11 @@ end
 ---@return extruct.Error? err
 function M.similar(domain, opts)
   domain = check_text(domain, "a domain", "similar")
-  local client, err = client_or_report()
-  if not client then return nil, err end
-  define_highlights()
-  make_room(opts and opts.split)
-  return require("extruct.nvim.companies_view").similar(domain, client)
+  return open_view("extruct.nvim.companies_view", "similar", domain, opts)
 end
 
--- Creates a task (create(client) inside a coroutine), then opens its view.
+-- Creates a task (create(client) inside a coroutine), then opens its view
+-- with open(id, client).
 local function start_task(what, create, open, opts)
   local client, err = client_or_report()
   if not client then return nil, err end
@@ -253,11 +253,7 @@ end
 ---@return extruct.Error? err
 function M.open_research(id, opts)
   id = check_text(id, "a task id", "open_research")
-  local client, err = client_or_report()
-  if not client then return nil, err end
-  define_highlights()
-  make_room(opts and opts.split)
-  return require("extruct.nvim.task_view").open_research(id, client)
+  return open_view("extruct.nvim.task_view", "open_research", id, opts)
 end
 
 --- Opens extruct://deep-search/{id} for a Deep Search that exists.
@@ -267,11 +263,7 @@ end
 ---@return extruct.Error? err
 function M.open_deep_search(id, opts)
   id = check_text(id, "a task id", "open_deep_search")
-  local client, err = client_or_report()
-  if not client then return nil, err end
-  define_highlights()
-  make_room(opts and opts.split)
-  return require("extruct.nvim.task_view").open_deep_search(id, client)
+  return open_view("extruct.nvim.task_view", "open_deep_search", id, opts)
 end
 
 -- Fills the table ids for completion in the background, at most every 30 s.
