@@ -158,14 +158,21 @@ scenario(function()
   -- R: rows added without running them, then the run, followed to idle
   buf = require("extruct.nvim").open("tbl_run")
   wait_for(function() return (lines(buf)[2] or ""):find("^idle") end, 5000, "idle")
-  assert(control:add_rows("tbl_run", { { input = "https://newco.example" } }))
+  -- (the mock fails the cells of a row whose input says "fail")
+  assert(control:add_rows("tbl_run", { { input = "https://newco.example" }, { input = "https://fail.example" } }))
   key("r")
-  wait_for(function() return (lines(buf)[3] or ""):find("^4 of 4 rows") end, 5000, "the new row")
+  wait_for(function() return (lines(buf)[3] or ""):find("^5 of 5 rows") end, 5000, "the new rows")
   result.before_run = lines(buf)[10]
   key("R")
   wait_for(function() return (lines(buf)[10] or ""):find("Newco", 1, true) and (lines(buf)[2] or ""):find("^idle") end,
     5000, "the run")
   result.after_run = lines(buf)
+  -- the highlight groups on the failed row's cells
+  result.failed_row_groups = {}
+  local ns = vim.api.nvim_create_namespace("extruct")
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(buf, ns, { 10, 0 }, { 10, -1 }, { details = true })) do
+    result.failed_row_groups[mark[4].hl_group] = (result.failed_row_groups[mark[4].hl_group] or 0) + 1
+  end
   result.run_notes = result.notes
   result.notes = {}
 
@@ -449,8 +456,11 @@ describe("the Neovim plugin", function()
     assert.matches("^4 │ https://newco.example +│ +│", result.before_run)
     assert.matches("^idle ", result.after_run[2])
     assert.matches("Newco", result.after_run[10])
+    assert.matches("^5 │ https://fail%.example +│ failed +│ failed +│ failed ", result.after_run[11])
+    assert.matches(" 50 of 50 done · 0 in progress · 10 failed$", result.after_run[2]) -- (failed cells are done too)
+    assert.same({ ExtructDim = 1, ExtructCellFailed = 10 }, result.failed_row_groups)
     assert.equal(1, #result.run_notes, report)
-    assert.matches("^extruct: tbl_run: run run_%d+ started, 10 cells requested$", result.run_notes[1].message)
+    assert.matches("^extruct: tbl_run: run run_%d+ started, 20 cells requested$", result.run_notes[1].message)
     -- a missing table: one message, with its kind; the header says it
     assert.equal(1, #result.missing_notes, report)
     assert.matches("^extruct: not_found: table 'tbl_nope'", result.missing_notes[1].message)
