@@ -117,7 +117,7 @@ workflow: deps-demo
 	LUA=$(LUA) $(LUA) examples/workflow.lua
 
 lint:
-	luacheck lua spec bin examples bench
+	luacheck lua plugin spec bin examples bench
 
 # docs/cli.md, the command-line reference, is made from the command registry.
 .PHONY: cli-doc

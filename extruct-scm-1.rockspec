@@ -99,6 +99,17 @@ build = {
       ["extruct.mock"] = "lua/extruct/mock/init.lua",
       ["extruct.mock.json"] = "lua/extruct/mock/json.lua",
       ["extruct.mock.server"] = "lua/extruct/mock/server.lua",
+      ["extruct.nvim"] = "lua/extruct/nvim/init.lua",
+      ["extruct.nvim.buffer"] = "lua/extruct/nvim/buffer.lua",
+      ["extruct.nvim.companies_view"] = "lua/extruct/nvim/companies_view.lua",
+      ["extruct.nvim.config"] = "lua/extruct/nvim/config.lua",
+      ["extruct.nvim.float"] = "lua/extruct/nvim/float.lua",
+      ["extruct.nvim.health"] = "lua/extruct/nvim/health.lua",
+      ["extruct.nvim.list"] = "lua/extruct/nvim/list.lua",
+      ["extruct.nvim.refresher"] = "lua/extruct/nvim/refresher.lua",
+      ["extruct.nvim.table_view"] = "lua/extruct/nvim/table_view.lua",
+      ["extruct.nvim.task_view"] = "lua/extruct/nvim/task_view.lua",
+      ["extruct.nvim.text"] = "lua/extruct/nvim/text.lua",
       ["extruct.poller"] = "lua/extruct/poller.lua",
       ["extruct.redirect"] = "lua/extruct/redirect.lua",
       ["extruct.retry"] = "lua/extruct/retry.lua",
@@ -106,6 +117,9 @@ build = {
       ["extruct.text"] = "lua/extruct/text.lua",
       ["extruct.url"] = "lua/extruct/url.lua",
    },
+   -- plugin/extruct.lua defines :Extruct; rocks.nvim puts a rock's copied
+   -- folders on 'runtimepath'
+   copy_directories = { "plugin" },
    install = {
       bin = {
          extruct = "bin/extruct",

@@ -1,6 +1,7 @@
 -- :checkhealth extruct: whether Neovim loads the module, which libcurl and
--- TLS library it runs on, whether a token is set (never its value), and how
--- requests and sleeps wait in the editor.
+-- TLS library it runs on, whether a token is set (never its value), how
+-- requests and sleeps wait in the editor, and the plugin
+-- (lua/extruct/nvim/health.lua).
 --
 -- Neovim finds this file as lua/extruct/health.lua on 'runtimepath' and
 -- calls check(). Its reporting functions moved over the versions: the
@@ -142,6 +143,8 @@ function M.check(vim)
       "this Neovim lacks what yielding needs (vim.uv or vim.loop with new_socket_poll, vim.schedule, vim.defer_fn)",
     })
   end
+
+  require("extruct.nvim.health").check(report, vim)
 end
 
 return M

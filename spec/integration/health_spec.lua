@@ -17,8 +17,8 @@ describe(":checkhealth extruct", function()
     helpers.build_luajit()
     work = helpers.scratch_dir()
     plugin = work .. "/extruct.nvim"
-    assert(os.execute(("mkdir -p %s/lua && cp -r lua/extruct %s/lua/ && cp build/luajit/extruct/core.so %s/lua/extruct/")
-      :format(q(plugin), q(plugin), q(plugin))))
+    assert(os.execute(("mkdir -p %s/lua && cp -r lua/extruct %s/lua/ && cp -r plugin %s/"
+      .. " && cp build/luajit/extruct/core.so %s/lua/extruct/"):format(q(plugin), q(plugin), q(plugin), q(plugin))))
   end)
   lazy_teardown(function()
     if work then helpers.remove_dir(work) end
@@ -34,7 +34,8 @@ describe(":checkhealth extruct", function()
       .. " f:write(table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\\n')) f:close()"):format(out_file)
     local command = ("cd %s && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_1 -u LUA_CPATH_5_1"
       .. " -u EXTRUCT_API_TOKEN -u EXTRUCT_API_URL XDG_STATE_HOME=%s XDG_DATA_HOME=%s XDG_CONFIG_HOME=%s %s"
-      .. " timeout -k 5 60 nvim --headless -u NONE -i NONE -n --cmd %s -c %s -c %s -c %s </dev/null 2>&1")
+      .. " timeout -k 5 60 nvim --headless -u NONE -i NONE -n --cmd %s --cmd 'set loadplugins' -c %s -c %s -c %s"
+      .. " </dev/null 2>&1")
       :format(q(work), q(work), q(work), q(work), env or "", q("set runtimepath^=" .. folder),
         q("checkhealth extruct"), q(write), q("qa!"))
     local out, status = helpers.run(command)
@@ -67,6 +68,13 @@ describe(":checkhealth extruct", function()
     has("  - OK: EXTRUCT_API_TOKEN is set (its value is not shown)")
     has("  - INFO: base URL: https://api.extruct.ai (the default)")
     has("  - OK: inside extruct.async: requests and sleeps yield to Neovim's event loop (nvim)")
+    -- the plugin: its command (plugin/extruct.lua), where the token comes from
+    assert.matches("\n  %- OK: Neovim 0%.%d+%.%d+\n", report)
+    has("  - OK: :Extruct is defined")
+    has("  - OK: the token comes from EXTRUCT_API_TOKEN (its value is not shown)")
+    has("  - INFO: refreshes every 2 s while a run moves, up to every 30 s while it does not; late after 5 s;"
+      .. " requests time out after 30 s")
+    has("  - INFO: 0 views open, 0 refreshing")
     assert.matches("main thread (a command, a mapping): requests blocking, sleeps blocking", report, 1, true)
     assert.is_nil(report:find("ERROR", 1, true), report)
     assert.is_nil(report:find("WARNING", 1, true), report)
@@ -126,7 +134,8 @@ describe("extruct.health.check", function()
         kinds[call.kind] = (kinds[call.kind] or 0) + 1
         if call.kind == "start" then sections[#sections + 1] = call.message end
       end
-      assert.same({ "extruct: the module", "extruct: the API", "extruct: waiting in the editor" }, sections)
+      assert.same({ "extruct: the module", "extruct: the API", "extruct: waiting in the editor",
+        "extruct: the Neovim plugin" }, sections)
       assert.truthy(kinds.ok and kinds.ok >= 3)
       local seen = {}
       for _, call in ipairs(calls) do seen[#seen + 1] = call.kind .. ": " .. call.message end

@@ -27,7 +27,7 @@ describe("luarocks make", function()
   lazy_setup(function()
     work = os.tmpname()
     os.remove(work)
-    assert(os.execute("mkdir -p " .. q(work) .. " && cp -r src lua bin rockspecs " .. SCM .. " " .. q(work)))
+    assert(os.execute("mkdir -p " .. q(work) .. " && cp -r src lua bin plugin rockspecs " .. SCM .. " " .. q(work)))
   end)
   lazy_teardown(function()
     if work then os.execute("rm -rf " .. q(work)) end
@@ -52,6 +52,9 @@ describe("luarocks make", function()
 
     local lib = ("%s/lib/lua/%s/extruct/core.so"):format(tree, lua_version)
     assert.truthy(io.open(lib, "rb"), "missing " .. lib)
+    -- plugin/ beside the rock, where rocks.nvim puts it on 'runtimepath'
+    local plugin = ("%s/lib/luarocks/rocks-%s/extruct/scm-1/plugin/extruct.lua"):format(tree, lua_version)
+    assert.truthy(io.open(plugin, "rb"), "missing " .. plugin)
     -- never linked against liblua: the host provides the Lua API
     local deps = helpers.run("ldd " .. q(lib))
     assert.is_nil(deps:find("liblua", 1, true), deps)
