@@ -10,6 +10,7 @@ local cells = require("extruct.cells")
 local client = require("extruct.client")
 local clock = require("extruct.clock")
 local core = require("extruct.core")
+local core_encode = core.encode
 local errors = require("extruct.errors")
 local gather = require("extruct.gather")
 local status = require("extruct.status")
@@ -40,15 +41,19 @@ local extruct = {
 ---@return string? text JSON text
 ---@return extruct.Error? err An "encode" error naming the value JSON cannot hold
 function extruct.encode(value, opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("extruct.encode: options must be a table, got " .. type(opts), 2)
-  end
-  for name in pairs(opts or {}) do
-    if name ~= "pretty" then
-      error(("extruct.encode: unknown option '%s'"):format(tostring(name)), 2)
+  local pretty
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      error("extruct.encode: options must be a table, got " .. type(opts), 2)
     end
+    for name in pairs(opts) do
+      if name ~= "pretty" then
+        error(("extruct.encode: unknown option '%s'"):format(tostring(name)), 2)
+      end
+    end
+    pretty = opts.pretty
   end
-  local text, why = core.encode(value, opts and opts.pretty)
+  local text, why = core_encode(value, pretty)
   if text == nil then
     return nil, errors.new("encode", why)
   end
