@@ -13,6 +13,7 @@ approximations of logarithms that src/dtoa.c uses.
     python3 scripts/pow10_table.py           prints the table's C lines
     python3 scripts/pow10_table.py --check   exits 1 unless src/dtoa.c holds them
 """
+import math
 import os
 import sys
 
@@ -36,25 +37,30 @@ def g(j):
     return -(-(1 << -r) // 10 ** -j)
 
 
+def floor_log10(num, den):
+    """floor(log10(num / den)) for positive integers, exactly: a float's
+    guess, then corrected by comparing integers."""
+    k = math.floor(math.log10(num) - math.log10(den))
+    while not le_pow10(k, num, den):  # 10^k > num/den
+        k -= 1
+    while le_pow10(k + 1, num, den):
+        k += 1
+    return k
+
+
+def le_pow10(k, num, den):
+    """10^k <= num / den."""
+    return 10 ** k * den <= num if k >= 0 else den <= num * 10 ** -k
+
+
 def floor_log10_pow2(e):
     """floor(log10(2^e)), exactly."""
-    if e >= 0:
-        return len(str(1 << e)) - 1
-    n, k = 1 << -e, 0  # 2^e = 1 / n: the largest k with 10^k <= 1/n
-    while 10 ** -k < n:
-        k -= 1
-    return k
+    return floor_log10(1 << max(e, 0), 1 << max(-e, 0))
 
 
 def floor_log10_three_quarters_pow2(e):
-    """floor(log10(3/4 * 2^e)), exactly: 3 * 2^e / 4 = num / den."""
-    num, den = 3 << max(e, 0), 4 << max(-e, 0)
-    k = 0
-    while 10 ** k * den <= num:
-        k += 1
-    while (10 ** k * den > num) if k >= 0 else (den > num * 10 ** -k):
-        k -= 1
-    return k
+    """floor(log10(3/4 * 2^e)), exactly."""
+    return floor_log10(3 << max(e, 0), 4 << max(-e, 0))
 
 
 def check_logs():

@@ -184,9 +184,11 @@ static int encode_number(encoder *e, int idx) {
   double d = (double)lua_tonumber(L, idx);
   if (!ENCODE_ROOM(e, EX_NUMBER_TEXT_MAX))
     return 0;
-  /* most numbers are integers a double holds (of either subtype): their
-   * digits, without asking which subtype (-0 is not one of them) */
-  if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d && (d != 0 || !signbit(d))) {
+  /* most numbers are integers that a double holds exactly, of either
+   * subtype: their digits, without asking which (an integer beyond 2^53
+   * converts to a double of 2^53 or more, so it is not taken here; -0 is
+   * not one of them) */
+  if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d && (d != 0 || !signbit(d))) {
     e->len += ex_format_integer((int64_t)d, e->buf + e->len);
     return 1;
   }
