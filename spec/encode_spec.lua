@@ -411,6 +411,24 @@ describe("extruct.encode", function()
     end)
   end)
 
+  it("writes both whole when an encode runs inside an encode (a __pairs metamethod)", function()
+    if _VERSION == "Lua 5.1" then
+      print("skipped: " .. _VERSION .. "'s pairs does not call __pairs, and encode refuses it")
+      return
+    end
+    local big, inner = {}, nil
+    for i = 1, 2000 do big[i] = ("item %d"):format(i) end -- past the first buffer, as the outer one is
+    local t = setmetatable({}, { __pairs = function()
+      inner = assert(extruct.encode(big))
+      return next, { a = 1 }, nil
+    end })
+    for _ = 1, 3 do
+      local text = assert(extruct.encode({ pad = ("x"):rep(10000), t = t }))
+      assert.are.same({ pad = ("x"):rep(10000), t = { a = 1 } }, cjson.decode(text))
+      assert.are.same(big, cjson.decode(inner))
+    end
+  end)
+
   it("keeps the powers of ten of src/dtoa.c as scripts/pow10_table.py computes them", function()
     local _, status = helpers.run("command -v python3 >/dev/null")
     if status ~= 0 then

@@ -11,7 +11,8 @@
  * The output is written on the C stack until it outgrows ENCODE_LOCAL
  * bytes, then into a malloc'd block owned by a guard userdata with a __gc
  * that sits in a fixed slot of the Lua stack: a memory error raised by the
- * Lua API half-way frees it, and every other exit frees it at once.
+ * Lua API half-way leaves it to the collector. The block is kept for the
+ * next encode (up to ENCODE_KEEP bytes), as lua-cjson keeps its buffer.
  *
  * A table is read with lua_next once: its first key says object (a string)
  * or array (a number), and the members are written as they come. An
@@ -59,14 +60,18 @@
 #define ENCODE_MAX_DEPTH 1000
 /* Output up to this size stays on the C stack. */
 #define ENCODE_LOCAL 4096
+/* A heap block up to this size is kept for the next encode. */
+#define ENCODE_KEEP ((size_t)16 * 1024 * 1024)
 /* Stack slots of the encode call itself: the value, the guard of the heap
- * block, the array metatable (each nil until needed). */
+ * block (the kept one, or nil until one is needed), the array metatable
+ * (nil until a table has a metatable). */
 #define ENCODE_GUARD 2
 #define ENCODE_ARRAY_MT 3
 
 /* The heap block of a big output, owned by a userdata with a __gc. */
 typedef struct {
   char *data;
+  size_t cap;
 } encode_block;
 
 /* A table on the path from the top value to the one being written. */
@@ -91,6 +96,7 @@ static int encode_block_gc(lua_State *L) {
   encode_block *block = (encode_block *)lua_touserdata(L, 1);
   free(block->data);
   block->data = NULL;
+  block->cap = 0;
   return 0;
 }
 
@@ -99,7 +105,9 @@ static int encode_fail(encoder *e, const char *message) {
   return 0;
 }
 
-/* Makes room for need more bytes; 0 when there is no memory for them. */
+/* Makes room for need more bytes; 0 when there is no memory for them. The
+ * output moves from the C stack to the heap block (the kept one, or a new
+ * one owned by a new guard) when it first outgrows the local buffer. */
 static int encode_grow(encoder *e, size_t need) {
   size_t cap = e->cap * 2;
   char *data;
@@ -108,19 +116,32 @@ static int encode_grow(encoder *e, size_t need) {
   if (cap < e->len + need)
     cap = e->len + need;
   if (e->block == NULL) {
-    /* the guard first: should making it raise, nothing is malloc'd yet */
-    e->block = (encode_block *)lua_newuserdata(e->L, sizeof *e->block);
-    e->block->data = NULL;
-    luaL_getmetatable(e->L, EX_ENCODE_MT);
-    lua_setmetatable(e->L, -2);
-    lua_replace(e->L, ENCODE_GUARD);
-    if ((data = (char *)malloc(cap)) == NULL)
-      return encode_fail(e, "out of memory");
+    if (lua_isnil(e->L, ENCODE_GUARD)) {
+      /* the guard first: should making it raise, nothing is malloc'd yet */
+      encode_block *block = (encode_block *)lua_newuserdata(e->L, sizeof *block);
+      block->data = NULL;
+      block->cap = 0;
+      luaL_getmetatable(e->L, EX_ENCODE_MT);
+      lua_setmetatable(e->L, -2);
+      lua_replace(e->L, ENCODE_GUARD);
+    }
+    e->block = (encode_block *)lua_touserdata(e->L, ENCODE_GUARD);
+    if (e->block->cap >= cap) {
+      cap = e->block->cap;
+      data = e->block->data;
+    } else {
+      free(e->block->data); /* nothing in it to keep */
+      e->block->data = NULL;
+      e->block->cap = 0;
+      if ((data = (char *)malloc(cap)) == NULL)
+        return encode_fail(e, "out of memory");
+    }
     memcpy(data, e->buf, e->len);
   } else if ((data = (char *)realloc(e->block->data, cap)) == NULL) {
     return encode_fail(e, "out of memory");
   }
   e->block->data = data;
+  e->block->cap = cap;
   e->buf = data;
   e->cap = cap;
   return 1;
@@ -770,21 +791,37 @@ static ENCODE_NOINLINE int encode_table(encoder *e, int idx, int depth, const en
   return ok;
 }
 
-/* Frees the heap block now, if there is one (the guard stays, empty). */
+/* Hands the heap block back for the next encode (the upvalue), or frees
+ * it now when it has grown past ENCODE_KEEP. */
 static void encode_release(encoder *e) {
-  if (e->block != NULL) {
-    free(e->block->data);
-    e->block->data = NULL;
+  lua_State *L = e->L;
+  encode_block *block = (encode_block *)lua_touserdata(L, ENCODE_GUARD);
+  if (block == NULL)
+    return;
+  if (block->cap > ENCODE_KEEP) {
+    free(block->data);
+    block->data = NULL;
+    block->cap = 0;
   }
+  lua_pushvalue(L, ENCODE_GUARD);
+  lua_replace(L, lua_upvalueindex(1));
 }
 
-/* core.encode(value[, pretty]) -> text | nil, message */
+/* core.encode(value[, pretty]) -> text | nil, message
+ *
+ * Upvalue 1: the heap block kept from the last encode that needed one (as
+ * lua-cjson keeps its buffer: a big output then costs no fresh pages from
+ * the kernel each time). It is taken off the upvalue while an encode runs,
+ * so an encode inside an encode (a __pairs metamethod) makes its own, and
+ * one interrupted by a memory error leaves it to the collector. */
 static int encode(lua_State *L) {
   encoder e;
   luaL_checkany(L, 1);
   e.pretty = lua_toboolean(L, 2);
   lua_settop(L, 1);
-  lua_pushnil(L); /* ENCODE_GUARD: the heap block's guard, once there is one */
+  lua_pushvalue(L, lua_upvalueindex(1)); /* ENCODE_GUARD: the kept block, or nil */
+  lua_pushnil(L);
+  lua_replace(L, lua_upvalueindex(1));
   lua_pushnil(L); /* ENCODE_ARRAY_MT: the array metatable, once a table has a metatable */
   e.L = L;
   e.buf = e.local;
@@ -813,13 +850,11 @@ static int encode(lua_State *L) {
 }
 
 void ex_encode_open(lua_State *L) {
-  static const luaL_Reg funcs[] = {
-      {"encode", encode},
-      {NULL, NULL},
-  };
   luaL_newmetatable(L, EX_ENCODE_MT);
   lua_pushcfunction(L, encode_block_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
-  ex_setfuncs(L, funcs);
+  lua_pushnil(L); /* no block kept yet */
+  lua_pushcclosure(L, encode, 1);
+  lua_setfield(L, -2, "encode");
 }
