@@ -35,7 +35,8 @@ local extruct = {
 }
 
 --- Encodes a Lua value as JSON text: text, or nil and an encode error.
---- opts: { pretty = true } for indented output.
+--- Integers are exact, floats the shortest text that reads back as the same
+--- double. opts: { pretty = true } for indented output.
 ---@param value any A Lua value: tables with extruct.array_mt (or sequences) become arrays
 ---@param opts? extruct.EncodeOptions
 ---@return string? text JSON text
@@ -81,6 +82,8 @@ end
 extruct.new = client.new
 
 --- Decodes JSON text with the core's converter: value, or nil and a decode error.
+--- Numbers are what tonumber makes of their text (on 5.3+ digits alone are an
+--- exact integer where 64 bits hold them, a '.' or an exponent a float).
 --- opts: { strict = false } keeps raw control characters inside strings, as
 --- response bodies are decoded. Strict by default: a general-purpose decoder
 --- takes exactly RFC 8259 JSON (JSONTestSuite checks it); leniency is for
