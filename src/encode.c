@@ -41,7 +41,8 @@
 #include <string.h>
 
 #if defined(__SSE2__) && defined(__GNUC__)
-/* Plain string bytes are copied sixteen at a time (x86-64 always has SSE2). */
+/* Strings are checked sixteen bytes at a time (x86-64 always has SSE2);
+ * elsewhere eight at a time in a word (ENCODE_WORDS), or byte by byte. */
 #define ENCODE_SSE2 1
 #include <emmintrin.h>
 #endif
