@@ -160,12 +160,12 @@ asan: deps $(ASAN_MODULE)
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' $(MEMORY_SPEC)
 
-# libFuzzer targets: the decode path, response handling and the HTTP/1.1
-# parser, built with
+# libFuzzer targets: the decode path, the encode path (cJSON reads every
+# output back), response handling and the HTTP/1.1 parser, built with
 # clang and linked with liblua5.4 (test binaries; the module never is).
 FUZZ_TIME ?= 300
 FUZZ_SMOKE_TIME ?= 20
-FUZZERS = build/fuzz/decode_fuzz build/fuzz/response_fuzz build/fuzz/http1_fuzz
+FUZZERS = build/fuzz/decode_fuzz build/fuzz/encode_fuzz build/fuzz/response_fuzz build/fuzz/http1_fuzz
 build/fuzz/%: fuzz/%.c $(SOURCES) $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(WARNINGS) \

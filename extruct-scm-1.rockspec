@@ -36,7 +36,7 @@ build = {
    modules = {
       ["extruct.core"] = {
          sources = { "src/core.c", "src/client.c", "src/json.c", "src/response.c", "src/clock.c",
-                     "src/encode.c", "src/term.c", "src/transfer.c", "src/engine.c", "src/http1.c",
+                     "src/encode.c", "src/dtoa.c", "src/term.c", "src/transfer.c", "src/engine.c", "src/http1.c",
                      "src/file.c" },
          libraries = { "curl", "cjson", "http_parser" },
          incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)", "$(HTTP_PARSER_INCDIR)" },

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmark: decode speed, round trip, memory, waiting, concurrency,
+# Runs the benchmark: decode and encode speed, round trip, memory, waiting, concurrency,
 # editor stalls and OpenResty throughput, on every
 # interpreter in LUAS, against a loopback nginx it starts with its own
 # configuration (and stops) and the mock server. Prints the tables and
@@ -103,6 +103,11 @@ report=$(mktemp)
   for lua in $LUAS; do
     env LUA="$lua" LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$lua/?.so;;" \
       "$lua" bench/decode.lua $smoke
+    echo
+  done
+  for lua in $LUAS; do
+    env LUA="$lua" LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$lua/?.so;;" \
+      "$lua" bench/encode.lua $smoke
     echo
   done
   for lua in $LUAS; do

@@ -12,7 +12,10 @@
  * same value. Objects have the same keys, each with the value of the last
  * member of that name (cJSON keeps every member, the decode the last one);
  * arrays the same items in order; strings the same bytes; numbers the same
- * double, the sign of a zero included; null is extruct.core.null. The one
+ * double (an integer: its nearest double), the sign of a float zero
+ * included; null is extruct.core.null. A text that is one number decodes
+ * as Lua's tonumber reads it (an integer where 64 bits hold digits alone,
+ * else a float). The one
  * exception is a value holding a string with a NUL byte (from \u0000; a raw
  * one the strict decode refuses), as a key or a value: cJSON keeps its
  * strings NUL-terminated, so it cuts them there. Everything else where the
@@ -174,12 +177,11 @@ static int agrees(lua_State *S, int index, const cJSON *item) {
     if (!cJSON_IsNumber(item))
       break;
     if (lua_isinteger(S, index)) {
-      /* compared as integers too where the double is in range, so that one
-       * beyond 2^53 cannot pass on the rounding of (double); an integer
-       * cannot be -0, which has to come as a float */
+      /* digits alone are an exact integer (as tonumber reads them: see
+       * check_number), of which cJSON's strtod has the nearest double; -0
+       * is the integer 0 */
       lua_Integer i = lua_tointeger(S, index);
-      if ((double)i == item->valuedouble && !(i == 0 && signbit(item->valuedouble)) &&
-          (fabs(item->valuedouble) >= 9223372036854775808.0 || (lua_Integer)item->valuedouble == i))
+      if ((double)i == item->valuedouble)
         return 1;
     } else {
       double d = (double)lua_tonumber(S, index);
@@ -285,6 +287,30 @@ static void check_with_cjson(const uint8_t *data, size_t size, int index) {
   free(text);
 }
 
+/* A text that is one number decodes as Lua's tonumber reads it: the same
+ * value, the same subtype, the same sign of a zero. */
+static void check_number(const uint8_t *data, size_t size, int index) {
+  int same;
+  if (lua_type(L, index) != LUA_TNUMBER)
+    return;
+  if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {
+    data += 3; /* the byte-order mark the decode skips */
+    size -= 3;
+  }
+  lua_getglobal(L, "tonumber");
+  lua_pushlstring(L, (const char *)data, size);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    return;
+  same = lua_type(L, -1) == LUA_TNUMBER && lua_rawequal(L, -1, index) &&
+         lua_isinteger(L, -1) == lua_isinteger(L, index) &&
+         (lua_tonumber(L, index) != 0 || signbit(lua_tonumber(L, -1)) == signbit(lua_tonumber(L, index)));
+  if (!same) {
+    fprintf(stderr, "decode: %.*s is not what tonumber reads\n", (int)(size < 60 ? size : 60), (const char *)data);
+    abort();
+  }
+  lua_pop(L, 1);
+}
+
 /* The text with each raw control character inside a string written as a
  * \u escape; strings are followed as JSON reads them, an escaped byte
  * copied along with its backslash. Sets *escaped_size; NULL when out of
@@ -324,8 +350,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   if (!lua_isnil(L, strict_value) && same(strict_value, lenient_value) == 0)
     abort(); /* the lenient decode refused or changed what the strict one took */
-  if (!lua_isnil(L, strict_value))
+  if (!lua_isnil(L, strict_value)) {
     check_with_cjson(data, size, strict_value);
+    check_number(data, size, strict_value);
+  }
 
   escaped = escape_raw_controls(data, size, &escaped_size);
   if (escaped == NULL)

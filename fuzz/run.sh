@@ -2,7 +2,8 @@
 # Runs each libFuzzer target for SECONDS, seeded from JSONTestSuite's y_
 # files (copied to a temporary folder; response seeds get a status and
 # headers in front, http1 seeds are whole HTTP responses in the framings the
-# parser knows). Findings land in build/fuzz/findings/.
+# parser knows, encode seeds are programs that build a Lua value: see
+# fuzz/encode_fuzz.c). Findings land in build/fuzz/findings/.
 #
 #   fuzz/run.sh SECONDS FUZZER...
 set -uo pipefail
@@ -13,7 +14,7 @@ shift
 suite=${JSON_TEST_SUITE:-../shared/testdata/JSONTestSuite/test_parsing}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p build/fuzz/findings "$work/json" "$work/response" "$work/http1"
+mkdir -p build/fuzz/findings "$work/json" "$work/response" "$work/http1" "$work/encode"
 
 if [ -f "$suite/y_structure_lonely_true.json" ]; then
   cp "$suite"/y_*.json "$work/json/"
@@ -36,6 +37,16 @@ http1_seed head '\001\000\000HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n'
 http1_seed limits '\002\005\000HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n{"c":"0123456789ab"}'
 http1_seed request '\001\000\000POST\000/v1/tables?x=1\000api.extruct.ai\000Accept: application/json\000X-A: 1\000{}'
 
+# encode: op bytes (encode_fuzz.c's push_value): 0 a double from 8 bytes,
+# 1 a decimal, 2/3 integers, 4/5 a string of up to 47 bytes, 6 a long one,
+# 7 a boolean, 8 null, 9/10 an array, 11 an object (a key before each
+# value), 12/13 close
+encode_seed() { printf '%b' "$2" > "$work/encode/$1"; }
+encode_seed doubles '\012\000\064\063\063\063\063\063\323\077\000\377\377\377\377\377\377\357\177\000\001\000\000\000\000\000\000\000\000\000\000\000\000\000\020\000\001\071\060\000\000\000\000\000\000\003\000\015'
+encode_seed object '\013\003id\"\004\006a\"b\\\nc\001k\002\377\377\377\377\377\377\377\177\002nu\010\001t\007\001\001e\012\015\015'
+encode_seed strings '\012\004\020\000\001\037\177/\303\251\342\200\250\\\"\t\r\b\f\006\004ab\n\"\100\005\000\015'
+encode_seed nested '\012\012\013\001a\012\013\000\011\015\015\015\015\015'
+
 status=0
 for fuzzer in "$@"; do
   name=$(basename "$fuzzer")
@@ -43,12 +54,13 @@ for fuzzer in "$@"; do
   case $name in
     response*) seeds=$work/response ;;
     http1*) seeds=$work/http1 dict=fuzz/http1.dict ;;
+    encode*) seeds=$work/encode dict="" ;;
     *) seeds=$work/json ;;
   esac
   mkdir -p "$work/corpus-$name"
   echo "== $name for ${seconds}s ($(ls "$seeds" | wc -l) seeds)"
   if "$fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-       -dict="$dict" -print_final_stats=1 -artifact_prefix="build/fuzz/findings/$name-" \
+       ${dict:+-dict="$dict"} -print_final_stats=1 -artifact_prefix="build/fuzz/findings/$name-" \
        "$work/corpus-$name" "$seeds" 2> "$work/$name.log"; then
     grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE' "$work/$name.log" | tr '\n' ' '
     echo

@@ -37,22 +37,92 @@ describe("extruct.decode", function()
     assert.equal(extruct.null, assert(extruct.decode("null")))
   end)
 
-  it("gives integral numbers as integers and the rest as floats", function()
-    local v = assert(extruct.decode('[0, 42, -7, 9007199254740992, 2.5, 1e3, -0, 1e400, 9007199254740994]'))
+  it("gives digits alone as integers (5.3+) and numbers with a point or an exponent as floats", function()
+    local v = assert(extruct.decode('[0, 42, -7, 9007199254740992, 2.5, 1e3, -0.0, 1e400, 9007199254740994, 2.0]'))
     assert.equal(42, v[2])
     assert.equal(-7, v[3])
     assert.equal(2.5, v[5])
     assert.equal(1000, v[6])
     assert.equal(math.huge, v[8])
-    assert.equal(1 / 0, 1 / v[7] * -1) -- -0 keeps its sign
+    assert.equal(-math.huge, 1 / v[7]) -- -0.0 keeps its sign
     if has_integers then
       assert.equal("integer", math.type(v[1]))
       assert.equal("integer", math.type(v[2]))
       assert.equal("integer", math.type(v[4]))
       assert.equal("float", math.type(v[5]))
+      assert.equal("float", math.type(v[6]))
       assert.equal("float", math.type(v[7]))
-      -- beyond 2^53 a double no longer names one integer exactly
-      assert.equal("float", math.type(v[9]))
+      assert.equal("integer", math.type(v[9]))
+      assert.equal("float", math.type(v[10]))
+    end
+  end)
+
+  -- Each number is what tonumber makes of the same text, on every
+  -- interpreter: the value, the subtype on 5.3+, the sign of a zero.
+  local function as_tonumber(text)
+    local got, want = assert(extruct.decode(text)), tonumber(text)
+    assert.equal("number", type(got), text)
+    if has_integers then
+      assert.equal(math.type(want), math.type(got), text)
+    end
+    assert(got == want or (got ~= got and want ~= want), text .. ": " .. tostring(got) .. " vs " .. tostring(want))
+    if want == 0 then
+      assert.equal(1 / want, 1 / got, text .. ": the sign of zero")
+    end
+    return got
+  end
+
+  it("reads every number as tonumber reads its text: integers exact to 64 bits on 5.3+", function()
+    local edges = {
+      "9007199254740991", "9007199254740992", "9007199254740993", "-9007199254740993", "9007199254740993.0",
+      "9007199254740994", "-9007199254740992", "-9007199254740991", "9223372036854775807", "-9223372036854775807",
+      "9223372036854775809",
+      "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "18446744073709551615",
+      "18446744073709551616", "99999999999999999999", "123456789012345678901234567890", "-0", "0", "-0.0",
+      "0.0", "-0e0", "1e400", "-1e400", "1e-400", "-1e-400", "1E2", "1e+2", "1.5e-3", "0.1", "2.0",
+      "1.7976931348623157e308", "4.9e-324", "2.2250738585072014e-308", "1000000000000000000000",
+    }
+    for _, text in ipairs(edges) do
+      as_tonumber(text)
+    end
+    if has_integers then
+      -- the cases issue reports named
+      local n = as_tonumber("9007199254740993")
+      assert.equal("integer", math.type(n))
+      assert.equal(9007199254740993, n)
+      assert.equal("9007199254740993", tostring(n))
+      assert.equal("float", math.type(as_tonumber("9007199254740993.0")))
+      assert.equal("float", math.type(as_tonumber("9223372036854775808")))
+      assert.equal(math.maxinteger, as_tonumber("9223372036854775807"))
+      assert.equal(math.mininteger, as_tonumber("-9223372036854775808"))
+      assert.equal("integer", math.type(as_tonumber("-0"))) -- 0: an integer has no sign
+    else
+      -- every number the nearest double: 2^53 + 1 reads as 2^53, -0 keeps its sign
+      assert.equal(2 ^ 53, as_tonumber("9007199254740993"))
+      assert.equal(-math.huge, 1 / as_tonumber("-0"))
+    end
+  end)
+
+  it("reads random integers and decimals as tonumber does, inside arrays too", function()
+    local texts, seed = {}, 12345
+    local function random(n) -- deterministic, the same on every interpreter
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n
+    end
+    for i = 1, 2000 do
+      local digits = {}
+      for d = 1, 1 + random(21) do digits[d] = tostring(random(10)) end
+      if digits[1] == "0" and #digits > 1 then digits[1] = "1" end
+      local text = (random(2) == 0 and "-" or "") .. table.concat(digits)
+      if i % 3 == 0 then text = text .. "." .. tostring(random(1000)) end
+      if i % 5 == 0 then text = text .. "e" .. tostring(random(40) - 20) end
+      texts[i] = text
+    end
+    for _, text in ipairs(texts) do as_tonumber(text) end
+    local all = assert(extruct.decode("[" .. table.concat(texts, ",") .. "]"))
+    for i, text in ipairs(texts) do
+      local want = tonumber(text)
+      assert(all[i] == want and (not has_integers or math.type(all[i]) == math.type(want)), text)
     end
   end)
 

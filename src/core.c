@@ -1,6 +1,6 @@
 /* extruct.core: the C half of the extruct module. It owns what needs C:
  * HTTP transfers on libcurl's multi interface (client.c, transfer.c, engine.c), JSON to Lua
- * conversion through cJSON (json.c, encode.c), a monotonic clock with a real
+ * and back in one pass each (json.c, encode.c, dtoa.c), a monotonic clock with a real
  * sleep (clock.c), HTTP/1.1 request bytes and a response parser for
  * transports that own their socket (http1.c), and the file calls that
  * replacing a file safely needs (file.c). Policy lives in lua/extruct/. */

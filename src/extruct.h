@@ -4,6 +4,9 @@
 #ifndef EXTRUCT_H
 #define EXTRUCT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "compat.h"
 
 #define EXTRUCT_VERSION "0.1.0"
@@ -54,6 +57,18 @@ int ex_json_push(lua_State *L, const char *text, size_t len, int strict);
  * one starts, cleared when it returns; the allocation-failure harness counts
  * the failures that hit one). */
 int ex_json_decoding(void);
+
+/* Longest text ex_format_double writes ("-0.0000012345678901234567"). */
+#define EX_NUMBER_TEXT_MAX 32
+
+/* Writes the JSON text of the finite double d at out, without a NUL, and
+ * returns its length: the shortest decimal that reads back as d (strtod,
+ * round to nearest); integral values up to 2^53 as plain digits, -0 as
+ * -0.0, others as 0.25, 1e-7 or 1.7976931348623157e+308 (dtoa.c). */
+size_t ex_format_double(double d, char *out);
+
+/* Writes the decimal digits of i at out, without a NUL; returns the length. */
+size_t ex_format_integer(int64_t i, char *out);
 
 /* Pushes the response table { status, headers, body | body_error, body_text }
  * built from the raw header block of the final response (may be NULL) and

@@ -22,6 +22,12 @@
  * a string without escapes goes to lua_pushlstring straight from the text;
  * integers and short decimals are converted without strtod.
  *
+ * Numbers are what Lua's tonumber makes of the same text: on 5.3+ digits
+ * alone are an integer when 64 bits hold them (9007199254740993 stays
+ * exact), a '.' or an exponent makes a float (1.0, 1e2), and an integer
+ * beyond 64 bits is the nearest float; on 5.1 and LuaJIT every number is
+ * the nearest double.
+ *
  * Nothing in C owns memory while Lua may raise: the value being built lives
  * on the Lua stack, so a memory error anywhere leaves nothing behind (the
  * one malloc, for a number too long for a local buffer, is freed before any
@@ -160,18 +166,6 @@ static long json_hex4(const char *p) {
 
 /* ---- numbers ---------------------------------------------------------- */
 
-static void json_push_double(lua_State *L, double d) {
-#if EX_HAS_INTEGERS
-  /* Integral values that a double holds exactly (|d| <= 2^53) become Lua
-   * integers; -0 stays a float so its sign survives. */
-  if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == floor(d) && !(d == 0 && signbit(d))) {
-    lua_pushinteger(L, (lua_Integer)d);
-    return;
-  }
-#endif
-  lua_pushnumber(L, (lua_Number)d);
-}
-
 /* The powers of ten a double holds exactly. An integer up to 2^53 times or
  * divided by one of them is a single, correctly rounded operation: the
  * double strtod would give (Clinger's fast path). */
@@ -255,36 +249,42 @@ static int json_number(json_parser *jp) {
   }
   jp->p = p;
 
-  if (integral && digits <= 18) {
-    int64_t v = (int64_t)mantissa;
-    if (negative) {
-      if (v == 0) {
-        lua_pushnumber(jp->L, (lua_Number)-0.0);
+  if (integral) {
+    /* digits only: as Lua's tonumber reads them, an integer where one holds
+     * it (5.3+: 64 bits, -0 being 0), else the nearest double (5.1, LuaJIT;
+     * beyond 64 bits everywhere). 19 digits fit the mantissa; more are
+     * beyond 2^63 (JSON has no leading zeros), for strtod. */
+    if (digits <= 19) {
+#if EX_HAS_INTEGERS
+      if (mantissa <= (uint64_t)LUA_MAXINTEGER) {
+        lua_Integer i = (lua_Integer)mantissa;
+        lua_pushinteger(jp->L, negative ? -i : i);
         return 1;
       }
-      v = -v;
+      if (negative && mantissa == (uint64_t)LUA_MAXINTEGER + 1) {
+        lua_pushinteger(jp->L, LUA_MININTEGER);
+        return 1;
+      }
+#endif
+      /* a uint64_t converts to the nearest double, -0 included */
+      d = (double)mantissa;
+      lua_pushnumber(jp->L, (lua_Number)(negative ? -d : d));
+      return 1;
     }
-#if EX_HAS_INTEGERS
-    if (v >= -(int64_t)JSON_TWO_53 && v <= (int64_t)JSON_TWO_53) {
-      lua_pushinteger(jp->L, (lua_Integer)v);
+  } else {
+    exponent -= fraction_digits;
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    if (digits <= 19 && mantissa <= JSON_TWO_53 && exponent >= -22 && exponent <= 22) {
+      d = (double)mantissa;
+      d = exponent < 0 ? d / json_powers_of_ten[-exponent] : d * json_powers_of_ten[exponent];
+      lua_pushnumber(jp->L, (lua_Number)(negative ? -d : d));
       return 1;
     }
 #endif
-    json_push_double(jp->L, (double)v); /* 2^53 + 1 rounds to 2^53, an integer */
-    return 1;
   }
-  exponent -= fraction_digits;
-#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-  if (digits <= 19 && mantissa <= JSON_TWO_53 && exponent >= -22 && exponent <= 22) {
-    d = (double)mantissa;
-    d = exponent < 0 ? d / json_powers_of_ten[-exponent] : d * json_powers_of_ten[exponent];
-    json_push_double(jp->L, negative ? -d : d);
-    return 1;
-  }
-#endif
   if (!json_strtod(start, (size_t)(p - start), &d))
     return json_fail(jp, JSON_NOMEM, NULL, start);
-  json_push_double(jp->L, d);
+  lua_pushnumber(jp->L, (lua_Number)d);
   return 1;
 }
 

@@ -10,6 +10,7 @@ local cells = require("extruct.cells")
 local client = require("extruct.client")
 local clock = require("extruct.clock")
 local core = require("extruct.core")
+local core_encode = core.encode
 local errors = require("extruct.errors")
 local gather = require("extruct.gather")
 local status = require("extruct.status")
@@ -34,21 +35,26 @@ local extruct = {
 }
 
 --- Encodes a Lua value as JSON text: text, or nil and an encode error.
---- opts: { pretty = true } for indented output.
+--- Integers are exact, floats the shortest text that reads back as the same
+--- double. opts: { pretty = true } for indented output.
 ---@param value any A Lua value: tables with extruct.array_mt (or sequences) become arrays
 ---@param opts? extruct.EncodeOptions
 ---@return string? text JSON text
 ---@return extruct.Error? err An "encode" error naming the value JSON cannot hold
 function extruct.encode(value, opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("extruct.encode: options must be a table, got " .. type(opts), 2)
-  end
-  for name in pairs(opts or {}) do
-    if name ~= "pretty" then
-      error(("extruct.encode: unknown option '%s'"):format(tostring(name)), 2)
+  local pretty
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      error("extruct.encode: options must be a table, got " .. type(opts), 2)
     end
+    for name in pairs(opts) do
+      if name ~= "pretty" then
+        error(("extruct.encode: unknown option '%s'"):format(tostring(name)), 2)
+      end
+    end
+    pretty = opts.pretty
   end
-  local text, why = core.encode(value, opts and opts.pretty)
+  local text, why = core_encode(value, pretty)
   if text == nil then
     return nil, errors.new("encode", why)
   end
@@ -76,6 +82,8 @@ end
 extruct.new = client.new
 
 --- Decodes JSON text with the core's converter: value, or nil and a decode error.
+--- Numbers are what tonumber makes of their text (on 5.3+ digits alone are an
+--- exact integer where 64 bits hold them, a '.' or an exponent a float).
 --- opts: { strict = false } keeps raw control characters inside strings, as
 --- response bodies are decoded. Strict by default: a general-purpose decoder
 --- takes exactly RFC 8259 JSON (JSONTestSuite checks it); leniency is for

@@ -1,8 +1,10 @@
 -- A memory error anywhere in a JSON conversion or a request must end in a
 -- clean Lua error and leak nothing. spec/support/oom_harness.c hosts the
 -- core in a lua_State whose allocator runs out at the k-th allocation, for
--- every k until the run succeeds: first a decode of a JSON file, then
--- (given a server) extruct.new + client:get_table + close against the mock.
+-- every k until the run succeeds: first a decode of a JSON file, then an
+-- encode of what it holds (big enough to leave the C stack for the heap),
+-- then (given a server) extruct.new + client:get_table + close against the
+-- mock.
 -- It counts the live blocks of its allocator and cJSON's blocks after each
 -- run. On Lua 5.4 the run with a request also goes
 -- under valgrind, which reports any other block lost (libcurl's included);
@@ -42,6 +44,12 @@ describe("a memory error during conversion or a request", function()
     assert.is_true(tonumber(errors) > 100, out)
     assert.is_true(tonumber(with_tree) > 100, out)
     assert.matches("cJSON blocks leaked: 0", out, 1, true)
+    local encode_runs, encode_errors = out:match("encode: success at run (%d+) after (%d+) memory errors")
+    assert.is_not_nil(encode_runs, out)
+    assert.equal(tonumber(encode_runs) - 1, tonumber(encode_errors))
+    -- the encode allocates little from Lua: the guard of its heap block and
+    -- the text; a failure at each ends cleanly, the block freed
+    assert.is_true(tonumber(encode_errors) >= 2, out)
     return out
   end
 

@@ -58,14 +58,16 @@ local core = {}
 ---@field trace? string With the trace option: the exchange's lines, credentials redacted
 
 --- Decodes JSON text: objects become tables, arrays tables with array_mt,
---- null core.null.
+--- null core.null; numbers as tonumber reads their text (5.3+: digits alone
+--- an exact integer where 64 bits hold it, else a float).
 ---@param text string JSON text
 ---@param strict? boolean false keeps raw control characters inside strings (default true)
 ---@return any value The value; nil on failure
 ---@return string? message Why the text is not JSON, with the byte position
 function core.decode(text, strict) end
 
---- Encodes a Lua value as JSON text.
+--- Encodes a Lua value as JSON text: integers exact, floats as the shortest
+--- text that reads back as the same double.
 ---@param value any
 ---@param pretty? boolean true for indented output
 ---@return string? text JSON text; nil on failure
