@@ -139,6 +139,8 @@ DIALECTS.sqlite = {
   quote_name = function(name) return '"' .. name:gsub('"', '""') .. '"' end,
   -- SQLite compares names without ASCII case
   same_name = function(a, b) return a:lower() == b:lower() end,
+  -- an expression of a text's bytes in hexadecimal
+  hex = function(expression) return "hex(" .. expression .. ")" end,
   clean = nil, -- binds text with its length, every byte as it is
   -- BEGIN IMMEDIATE takes the write lock now, so a concurrent export
   -- waits (busy_timeout) or fails before reading anything
@@ -161,6 +163,7 @@ DIALECTS.postgresql = {
     return '"' .. name:gsub('"', '""') .. '"'
   end,
   same_name = function(a, b) return a == b end,
+  hex = function(expression) return "encode(convert_to(" .. expression .. ", 'UTF8'), 'hex')" end,
   clean = function(v)
     local kind = type(v)
     if kind == "string" then return valid_utf8(v) end

@@ -111,8 +111,26 @@ function M.column_type(config)
   return "text"
 end
 
+-- JSON text in Lua, for the values the core's encoder refuses: an object
+-- key holding a NUL byte (cJSON's keys are C strings). Never NaN or a
+-- cycle: the values come from the decoder.
+local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\" }
+local function escape(c) return ESCAPES[c] or ("\\u%04x"):format(c:byte()) end
+local function lua_json(value)
+  local kind = type(value)
+  if kind == "string" then return '"' .. value:gsub('[%z\1-\31"\\\127]', escape) .. '"' end
+  if kind ~= "table" then return (encode(value)) end
+  local parts = {}
+  if getmetatable(value) == array_mt then
+    for i = 1, #value do parts[i] = lua_json(value[i]) end
+    return "[" .. table.concat(parts, ",") .. "]"
+  end
+  for key, item in pairs(value) do parts[#parts + 1] = lua_json(key) .. ":" .. lua_json(item) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
 local function json_text(value)
-  return (encode(value))
+  return encode(value) or lua_json(value)
 end
 
 -- A number written as text: 12, 0.5, 1e+300.
@@ -329,18 +347,25 @@ function Export:check_ownership()
   return true
 end
 
+local function as_it_is(v) return v end
+
 -- The SQL columns: the key -> column mapping kept in extruct_columns, the
 -- table's new columns added (to the mapping, and to the SQL table, made
 -- here when missing).
 function Export:sync_columns(header_columns)
   local db, id = self.db, self.id
-  local rows, err = db:rows(("SELECT %s, %s, %s FROM %s WHERE %s = ?"):format(self:q("column_key"),
+  -- (the keys in hexadecimal: the driver reads text up to a NUL byte)
+  local rows, err = db:rows(("SELECT %s, %s, %s FROM %s WHERE %s = ?"):format(db.hex(self:q("column_key")),
     self:q("column_name"), self:q("type"), self:q(COLUMNS), self:q("table_id")), { id }, 1)
   if not rows then return nil, err end
+  -- by_key: the keys as the database holds them (PostgreSQL's text has no
+  -- NUL byte and only valid UTF-8)
   local by_key, taken, columns = {}, { row_id = true, created_at = true }, {}
+  local as_stored = db.clean or as_it_is
   for _, row in ipairs(rows) do
-    local column = { key = row[1], name = row[2], type = row[3] == "number" and "number" or "text" }
-    by_key[column.key] = column
+    local key = row[1]:gsub("%x%x", function(byte) return string.char(tonumber(byte, 16)) end)
+    local column = { key = key, name = row[2], type = row[3] == "number" and "number" or "text" }
+    by_key[key] = column
     taken[column.name:lower()] = true
     columns[#columns + 1] = column
   end
@@ -359,14 +384,17 @@ function Export:sync_columns(header_columns)
   for position, column in ipairs(header_columns) do
     local config = type(column) == "table" and column.config
     local key = type(config) == "table" and config.key
-    if type(key) == "string" and not described[key] then
-      local known = by_key[key]
-      if not known then
+    local stored_key = type(key) == "string" and as_stored(key)
+    if stored_key and not described[stored_key] then
+      local known = by_key[stored_key]
+      if known then
+        known.key = key
+      else
         known = { key = key, name = unique_name(M.sql_name(key, "column"), taken), type = M.column_type(config) }
-        by_key[key] = known
+        by_key[stored_key] = known
         columns[#columns + 1] = known
       end
-      described[key] = {
+      described[stored_key] = {
         id, key, known.name, type(column.id) == "string" and column.id or nil,
         type(config.name) == "string" and config.name or nil, type(config.kind) == "string" and config.kind or nil,
         known.type, position,
@@ -396,7 +424,7 @@ function Export:sync_columns(header_columns)
   -- column the table no longer has keeps what was said of it)
   local values, count = {}, 0
   for _, column in ipairs(columns) do
-    local record = described[column.key]
+    local record = described[as_stored(column.key)]
     if record then
       for i = 1, 8 do values[count * 8 + i] = record[i] end
       count = count + 1
