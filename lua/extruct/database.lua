@@ -141,6 +141,14 @@ DIALECTS.sqlite = {
   same_name = function(a, b) return a:lower() == b:lower() end,
   -- an expression of a text's bytes in hexadecimal
   hex = function(expression) return "hex(" .. expression .. ")" end,
+  -- the cells of a row of extruct_cells as one JSON object, column_key ->
+  -- [status, answer, explanation, sources] (a GROUP BY's), the JSON
+  -- columns put in as they are, not parsed again
+  cells_json = function(q)
+    return ("'{' || group_concat(json_quote(%s) || ':[' || json_quote(%s) || ',' || coalesce(%s, 'null') || ','"
+      .. " || json_quote(%s) || ',' || coalesce(%s, 'null') || ']', ',') || '}'"):format(q("column_key"),
+      q("status"), q("answer_json"), q("explanation"), q("sources_json"))
+  end,
   clean = nil, -- binds text with its length, every byte as it is
   -- BEGIN IMMEDIATE takes the write lock now, so a concurrent export
   -- waits (busy_timeout) or fails before reading anything
@@ -164,6 +172,12 @@ DIALECTS.postgresql = {
   end,
   same_name = function(a, b) return a == b end,
   hex = function(expression) return "encode(convert_to(" .. expression .. ", 'UTF8'), 'hex')" end,
+  cells_json = function(q)
+    return ("'{' || string_agg(to_json(%s)::text || ':[' || coalesce(to_json(%s)::text, 'null') || ','"
+      .. " || coalesce(%s, 'null') || ',' || coalesce(to_json(%s)::text, 'null') || ',' || coalesce(%s, 'null')"
+      .. " || ']', ',') || '}'"):format(q("column_key"), q("status"), q("answer_json"), q("explanation"),
+      q("sources_json"))
+  end,
   clean = function(v)
     local kind = type(v)
     if kind == "string" then return valid_utf8(v) end

@@ -8,8 +8,8 @@
 ---                    cell's answer (text, JSON text, or a number)
 ---   extruct_cells    table_id, row_id, column_key, status, answer_json,
 ---                    explanation, sources_json: every cell as it came
----   extruct_rows     table_id, row_id, parent_row_id, row_json: each row
----                    as the API returned it (metadata, parent_data ...)
+---   extruct_rows     table_id, row_id, parent_row_id, row_json: the rest
+---                    of each row (metadata, parent_data ...) as JSON
 ---   extruct_columns  table_id, column_key, column_name, column_id, name,
 ---                    kind, type, position: which SQL column holds which key
 ---   extruct_exports  one row per export: table_id, sql_table, name, kind,
@@ -18,9 +18,10 @@
 ---
 --- An export is one transaction: the pages of /data are read and written
 --- as they come, and the database changes only when the last one is in.
---- A row is written only when it differs from the JSON kept of it in
---- extruct_rows (compared as values: JSON objects have no key order), so
---- a second export with nothing changed writes nothing but its log line.
+--- A row is written only when it differs from what the database holds of
+--- it (its cells read back as one JSON array a row, made by the database;
+--- compared as values: JSON objects have no key order), so a second
+--- export with nothing changed writes nothing but its log line.
 
 local cells = require("extruct.cells")
 local core = require("extruct.core")
@@ -120,16 +121,36 @@ local function lua_json(value)
   local kind = type(value)
   if kind == "string" then return '"' .. value:gsub('[%z\1-\31"\\\127]', escape) .. '"' end
   if kind ~= "table" then return (encode(value)) end
-  local parts = {}
+  local pieces = {}
   if getmetatable(value) == array_mt then
-    for i = 1, #value do parts[i] = lua_json(value[i]) end
-    return "[" .. table.concat(parts, ",") .. "]"
+    for i = 1, #value do pieces[i] = lua_json(value[i]) end
+    return "[" .. table.concat(pieces, ",") .. "]"
   end
-  for key, item in pairs(value) do parts[#parts + 1] = lua_json(key) .. ":" .. lua_json(item) end
-  return "{" .. table.concat(parts, ",") .. "}"
+  for key, item in pairs(value) do pieces[#pieces + 1] = lua_json(key) .. ":" .. lua_json(item) end
+  return "{" .. table.concat(pieces, ",") .. "}"
 end
 
+-- The bytes a JSON string may hold as they are: printable ASCII but " and \.
+local NOT_PLAIN = '[^ !#-%[%]-~]'
+
+-- JSON text of a value. Strings of plain bytes and lists of them, most of
+-- what cells hold, are written here: quicker than a trip through the
+-- encoder's tree.
 local function json_text(value)
+  local kind = type(value)
+  if kind == "string" then
+    if not value:find(NOT_PLAIN) then return '"' .. value .. '"' end
+  elseif kind == "table" and getmetatable(value) == array_mt then
+    local plain = true
+    for i = 1, #value do
+      local item = value[i]
+      if type(item) ~= "string" or item:find(NOT_PLAIN) then
+        plain = false
+        break
+      end
+    end
+    if plain then return #value == 0 and "[]" or '["' .. table.concat(value, '","') .. '"]' end
+  end
   return encode(value) or lua_json(value)
 end
 
@@ -147,8 +168,9 @@ end
 --- What the SQL column of `column_type` holds for a cell: a failed or empty
 --- cell is NULL (nil); a numeric column holds numbers (a number written as
 --- a string too), NULL for anything else; a text column holds a string as
---- it is, a number or boolean as text, an object or array as JSON text.
-function M.column_value(column_type, answer, status)
+--- it is, a number or boolean as text, an object or array as JSON text
+--- (`answer_json`, when the caller has it already).
+function M.column_value(column_type, answer, status, answer_json)
   if answer == nil or answer == null or status == "failed" then return nil end
   local kind = type(answer)
   if column_type == "number" then
@@ -160,7 +182,7 @@ function M.column_value(column_type, answer, status)
   if kind == "string" then return answer end
   if kind == "number" then return number_text(answer) end
   if kind == "boolean" then return answer and "true" or "false" end
-  return json_text(answer)
+  return answer_json or json_text(answer)
 end
 
 
@@ -194,10 +216,47 @@ local function same(a, b)
   return n == 0
 end
 
--- Whether the JSON text stored of a row holds the row as it is now.
-local function same_row(text, row)
+-- The row without its cells: what extruct_rows keeps of it as JSON.
+local function row_rest(row)
+  local rest = {}
+  for key, value in pairs(row) do
+    if key ~= "data" then rest[key] = value end
+  end
+  return rest
+end
+
+-- Whether stored JSON text holds the value.
+local function same_json(text, value)
   local stored = text and decode(text, false)
-  return stored ~= nil and same(stored, row)
+  return stored ~= nil and same(stored, value)
+end
+
+-- A stored value: JSON null for SQL NULL.
+local function same_stored(old, new)
+  if old == null then return new == nil end
+  return old == new or (new ~= nil and same(old, new))
+end
+
+-- Whether the cells stored of a row (column_key -> { status, answer,
+-- explanation, sources }, JSON null for SQL NULL; nil for none) are the
+-- cells of its data now (a JSON null is no cell).
+local function same_cells(stored, data)
+  stored = stored or {}
+  local n = 0
+  for _ in next, stored do n = n + 1 end
+  for key, value in next, data do
+    if value ~= null then
+      local old = stored[key]
+      if old == nil then return false end
+      local answer, status, sources, explanation = parts(value)
+      if not (same_stored(old[1], status) and same_stored(old[3], explanation) and same_stored(old[2], answer)
+        and same_stored(old[4], sources)) then
+        return false
+      end
+      n = n - 1
+    end
+  end
+  return n == 0
 end
 
 ---------------------------------------------------------------------------
@@ -443,6 +502,12 @@ function Export:sync_columns(header_columns)
     if not ok then return nil, why end
   end
   self.columns = columns
+  -- key -> the column, with its place among the SQL table's values
+  self.column_at = {}
+  for i, column in ipairs(columns) do
+    column.position = i
+    self.column_at[column.key] = column
+  end
   -- the statements of the page writes
   local names, updates = { q("row_id"), q("created_at") }, { ("%s = excluded.%s"):format(q("created_at"), q("created_at")) }
   for _, column in ipairs(columns) do
@@ -465,24 +530,32 @@ function Export:sync_columns(header_columns)
   self.delete_main = statement_maker(("DELETE FROM %s WHERE %s IN "):format(q(self.sql_table), q("row_id")), 1, "", true)
   self.select_rows = statement_maker(("SELECT %s, %s FROM %s"):format(q("row_id"), q("row_json"), q(ROWS)) .. where_ids,
     1, "", true)
+  -- each row's cells as one JSON array, made by the database
+  self.select_cells = statement_maker(("SELECT %s, %s FROM %s"):format(q("row_id"), db.cells_json(q), q(CELLS))
+    .. where_ids, 1, (" GROUP BY %s"):format(q("row_id")), true)
   self.select_main = statement_maker(("SELECT %s FROM %s WHERE %s IN "):format(q("row_id"), q(self.sql_table),
     q("row_id")), 1, "", true)
   return true
 end
 
 -- What the database holds of the rows `ids` (a list): which are in the SQL
--- table (row_id -> true), and the JSON of each in extruct_rows.
+-- table (row_id -> true), the JSON kept in extruct_rows of each, and each
+-- one's cells as a JSON array of { column_key, status, answer,
+-- explanation, sources }.
 function Export:stored(ids)
   local db, count = self.db, #ids
-  local present, stored_json = {}, {}
-  if not self.table_exists then return present, stored_json end
+  local present, rest_json, cells_json = {}, {}, {}
+  if not self.table_exists then return present, rest_json, cells_json end
   local rows, err = in_chunks(db, self.select_main, ids, 1, count, nil, true)
   if not rows then return nil, err end
   for _, row in ipairs(rows) do present[row[1]] = true end
   rows, err = in_chunks(db, self.select_rows, ids, 1, count, { self.id }, true)
   if not rows then return nil, err end
-  for _, row in ipairs(rows) do stored_json[row[1]] = row[2] end
-  return present, stored_json
+  for _, row in ipairs(rows) do rest_json[row[1]] = row[2] end
+  rows, err = in_chunks(db, self.select_cells, ids, 1, count, { self.id }, true)
+  if not rows then return nil, err end
+  for _, row in ipairs(rows) do cells_json[row[1]] = row[2] end
+  return present, rest_json, cells_json
 end
 
 -- Writes one page of rows: those that differ from what the database holds.
@@ -503,43 +576,48 @@ function Export:write_page(rows)
   end
   self.read = self.read + #fresh
   if #fresh == 0 then return true end
-  local present, stored_json = self:stored(ids)
-  if not present then return nil, stored_json end
+  local present, rest_json, cells_json = self:stored(ids)
+  if not present then return nil, rest_json end
   local main, row_values, cell_values, stale = {}, {}, {}, {}
   local n_main, n_rows, n_cells, n_stale, changed = 0, 0, 0, 0, 0
-  local columns, width = self.columns, self.width
+  local column_at, width = self.column_at, self.width
   for _, row in ipairs(fresh) do
     local row_id = row.id
     local data = type(row.data) == "table" and row.data or {}
-    if not (present[row_id] and same_row(stored_json[row_id], row)) then
+    local rest = row_rest(row)
+    local stored_cells = cells_json[row_id]
+    if not (present[row_id] and same_json(rest_json[row_id], rest)
+      and same_cells(stored_cells and decode(stored_cells, false), data)) then
       changed = changed + 1
       if present[row_id] then self.updated = self.updated + 1 else self.inserted = self.inserted + 1 end
-      local base = n_main * width
-      main[base + 1] = row_id
-      main[base + 2] = type(row.created_at) == "string" and row.created_at or nil
-      for i, column in ipairs(columns) do
-        local answer, status = parts(data[column.key])
-        main[base + 2 + i] = M.column_value(column.type, answer, status)
-      end
+      -- the SQL table's row: a cell's column left out is NULL (nil)
+      local main_base = n_main * width
+      main[main_base + 1] = row_id
+      main[main_base + 2] = type(row.created_at) == "string" and row.created_at or nil
       n_main = n_main + 1
-      base = n_rows * 4
+      local base = n_rows * 4
       row_values[base + 1], row_values[base + 2] = id, row_id
       row_values[base + 3] = type(row.parent_row_id) == "string" and row.parent_row_id or nil
-      row_values[base + 4] = json_text(row)
+      row_values[base + 4] = json_text(rest)
       n_rows = n_rows + 1
       for key, value in pairs(data) do
         if type(key) == "string" and value ~= null then
           local answer, status, sources, explanation = parts(value)
+          local answer_json = answer ~= nil and json_text(answer) or nil
           base = n_cells * 7
           cell_values[base + 1], cell_values[base + 2], cell_values[base + 3] = id, row_id, key
           cell_values[base + 4] = status
-          cell_values[base + 5] = answer ~= nil and json_text(answer) or nil
+          cell_values[base + 5] = answer_json
           cell_values[base + 6] = explanation
           cell_values[base + 7] = sources ~= nil and json_text(sources) or nil
           n_cells = n_cells + 1
+          local column = column_at[key]
+          if column then
+            main[main_base + 2 + column.position] = M.column_value(column.type, answer, status, answer_json)
+          end
         end
       end
-      if stored_json[row_id] then
+      if stored_cells then
         n_stale = n_stale + 1
         stale[n_stale] = row_id
       end

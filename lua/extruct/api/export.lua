@@ -59,7 +59,7 @@ local EXPORT_OPTIONS = endpoint.with_retry_options{
 --- columns. opts: sql_table, keep_deleted, page_size, on_progress, the retry
 --- options. Needs LuaDBI's driver (lua-dbi-sqlite3, lua-dbi-postgresql).
 ---@param id string The table's id
----@param target string "sqlite:PATH" or a PostgreSQL URI
+---@param target string sqlite:PATH, or a PostgreSQL URI (postgresql://user@host:port/db)
 ---@param opts? extruct.ExportOptions
 ---@return extruct.ExportSummary? summary { table, sql_table, target, rows, inserted, updated, deleted, columns_added, seconds }
 ---@return extruct.Error? err
