@@ -449,13 +449,16 @@ describe("exports against the mock", function()
       assert.same({ 2, 0, 0, 0 }, { summary.rows, summary.inserted, summary.updated, summary.columns_added })
     end)
 
-    needs(MISSING_SQLITE, "a hostile table id makes a SQL table of that name, quoted", function()
+    needs(MISSING_SQLITE, "a hostile table id makes a SQL table of that name, quoted, a NUL byte made _", function()
       local mock, client = session.mock, session.client
-      local id = "tbl'\";--"
+      local id = "tbl'\";--\0x"
       mock:add_table{ id = id, rows = 2, polls = 0 }
       local summary = assert(client:export_table(id, "sqlite:" .. path))
-      assert.equal(id, summary.sql_table)
-      assert.equal("2\n", sqlite(path, ('SELECT count(*) FROM "%s"'):format(id:gsub('"', '""'))))
+      assert.equal("tbl'\";--_x", summary.sql_table)
+      assert.equal("2\n", sqlite(path, ('SELECT count(*) FROM "%s"'):format(summary.sql_table:gsub('"', '""'))))
+      assert.equal(hex(id) .. "\n", sqlite(path, "SELECT DISTINCT hex(table_id) FROM extruct_rows"))
+      summary = assert(client:export_table(id, "sqlite:" .. path))
+      assert.same({ 2, 0, 0, 0 }, { summary.rows, summary.inserted, summary.updated, summary.deleted })
     end)
   end)
 

@@ -259,6 +259,14 @@ local function same_cells(stored, data)
   return n == 0
 end
 
+local function as_it_is(v) return v end
+
+-- Text the database gave in hexadecimal (ids and keys are read that way:
+-- the driver reads text up to a NUL byte).
+local function unhex(text)
+  return (text:gsub("%x%x", function(byte) return string.char(tonumber(byte, 16)) end))
+end
+
 ---------------------------------------------------------------------------
 -- Statements over many records
 ---------------------------------------------------------------------------
@@ -371,16 +379,16 @@ end
 -- database (their rows would share the side tables).
 function Export:check_ownership()
   local db, id, name = self.db, self.id, self.sql_table
-  local pairs_seen, err = db:rows(("SELECT DISTINCT %s, %s FROM %s"):format(self:q("table_id"), self:q("sql_table"),
-    self:q(EXPORTS)))
+  local pairs_seen, err = db:rows(("SELECT DISTINCT %s, %s FROM %s"):format(db.hex(self:q("table_id")),
+    self:q("sql_table"), self:q(EXPORTS)))
   if not pairs_seen then return nil, err end
-  local owned = false
+  local owned, stored_id = false, self.as_stored(id)
   for _, pair in ipairs(pairs_seen) do
-    local table_id, sql_table = pair[1], pair[2]
+    local table_id, sql_table = unhex(pair[1]), pair[2]
     local same_table = db.same_name(sql_table, name)
-    if table_id == id and same_table then
+    if table_id == stored_id and same_table then
       owned = true
-    elseif table_id == id then
+    elseif table_id == stored_id then
       return config_error(("table '%s' is exported to the SQL table '%s' of this database: export it there"
         .. " again (--sql-table / sql_table), or into another database"):format(errors.show(id), errors.show(sql_table)))
     elseif same_table then
@@ -406,23 +414,20 @@ function Export:check_ownership()
   return true
 end
 
-local function as_it_is(v) return v end
-
 -- The SQL columns: the key -> column mapping kept in extruct_columns, the
 -- table's new columns added (to the mapping, and to the SQL table, made
 -- here when missing).
 function Export:sync_columns(header_columns)
   local db, id = self.db, self.id
-  -- (the keys in hexadecimal: the driver reads text up to a NUL byte)
   local rows, err = db:rows(("SELECT %s, %s, %s FROM %s WHERE %s = ?"):format(db.hex(self:q("column_key")),
     self:q("column_name"), self:q("type"), self:q(COLUMNS), self:q("table_id")), { id }, 1)
   if not rows then return nil, err end
   -- by_key: the keys as the database holds them (PostgreSQL's text has no
   -- NUL byte and only valid UTF-8)
   local by_key, taken, columns = {}, { row_id = true, created_at = true }, {}
-  local as_stored = db.clean or as_it_is
+  local as_stored = self.as_stored
   for _, row in ipairs(rows) do
-    local key = row[1]:gsub("%x%x", function(byte) return string.char(tonumber(byte, 16)) end)
+    local key = unhex(row[1])
     local column = { key = key, name = row[2], type = row[3] == "number" and "number" or "text" }
     by_key[key] = column
     taken[column.name:lower()] = true
@@ -528,49 +533,51 @@ function Export:sync_columns(header_columns)
   self.delete_cells = statement_maker("DELETE FROM " .. q(CELLS) .. where_ids, 1, "", true)
   self.delete_rows = statement_maker("DELETE FROM " .. q(ROWS) .. where_ids, 1, "", true)
   self.delete_main = statement_maker(("DELETE FROM %s WHERE %s IN "):format(q(self.sql_table), q("row_id")), 1, "", true)
-  self.select_rows = statement_maker(("SELECT %s, %s FROM %s"):format(q("row_id"), q("row_json"), q(ROWS)) .. where_ids,
+  local hex_id = db.hex(q("row_id"))
+  self.select_rows = statement_maker(("SELECT %s, %s FROM %s"):format(hex_id, q("row_json"), q(ROWS)) .. where_ids,
     1, "", true)
-  -- each row's cells as one JSON array, made by the database
-  self.select_cells = statement_maker(("SELECT %s, %s FROM %s"):format(q("row_id"), db.cells_json(q), q(CELLS))
+  -- each row's cells as one JSON object, made by the database
+  self.select_cells = statement_maker(("SELECT %s, %s FROM %s"):format(hex_id, db.cells_json(q), q(CELLS))
     .. where_ids, 1, (" GROUP BY %s"):format(q("row_id")), true)
-  self.select_main = statement_maker(("SELECT %s FROM %s WHERE %s IN "):format(q("row_id"), q(self.sql_table),
+  self.select_main = statement_maker(("SELECT %s FROM %s WHERE %s IN "):format(hex_id, q(self.sql_table),
     q("row_id")), 1, "", true)
   return true
 end
 
--- What the database holds of the rows `ids` (a list): which are in the SQL
--- table (row_id -> true), the JSON kept in extruct_rows of each, and each
--- one's cells as a JSON array of { column_key, status, answer,
--- explanation, sources }.
+-- What the database holds of the rows `ids` (a list of ids as the
+-- database holds them): which are in the SQL table (id -> true), the JSON
+-- kept in extruct_rows of each, and each one's cells as a JSON object of
+-- column_key -> [status, answer, explanation, sources].
 function Export:stored(ids)
   local db, count = self.db, #ids
   local present, rest_json, cells_json = {}, {}, {}
   if not self.table_exists then return present, rest_json, cells_json end
   local rows, err = in_chunks(db, self.select_main, ids, 1, count, nil, true)
   if not rows then return nil, err end
-  for _, row in ipairs(rows) do present[row[1]] = true end
+  for _, row in ipairs(rows) do present[unhex(row[1])] = true end
   rows, err = in_chunks(db, self.select_rows, ids, 1, count, { self.id }, true)
   if not rows then return nil, err end
-  for _, row in ipairs(rows) do rest_json[row[1]] = row[2] end
+  for _, row in ipairs(rows) do rest_json[unhex(row[1])] = row[2] end
   rows, err = in_chunks(db, self.select_cells, ids, 1, count, { self.id }, true)
   if not rows then return nil, err end
-  for _, row in ipairs(rows) do cells_json[row[1]] = row[2] end
+  for _, row in ipairs(rows) do cells_json[unhex(row[1])] = row[2] end
   return present, rest_json, cells_json
 end
 
 -- Writes one page of rows: those that differ from what the database holds.
 function Export:write_page(rows)
-  local id, db = self.id, self.db
-  local ids, fresh = {}, {}
+  local id, db, as_stored = self.id, self.db, self.as_stored
+  local ids, fresh = {}, {} -- (ids: as the database holds them)
   for _, row in ipairs(rows) do
     local row_id = type(row) == "table" and row.id
     if type(row_id) ~= "string" or row_id == "" then
       return nil, errors.new("decode", ("table '%s': a row of /data has no id (row %d of the export)")
         :format(errors.show(id), self.read + #ids + 1))
     end
-    if not self.seen[row_id] then -- (a row that moved to a later page while paging is taken once)
-      self.seen[row_id] = true
-      ids[#ids + 1] = row_id
+    local key = as_stored(row_id)
+    if not self.seen[key] then -- (a row that moved to a later page while paging is taken once)
+      self.seen[key] = true
+      ids[#ids + 1] = key
       fresh[#fresh + 1] = row
     end
   end
@@ -581,15 +588,15 @@ function Export:write_page(rows)
   local main, row_values, cell_values, stale = {}, {}, {}, {}
   local n_main, n_rows, n_cells, n_stale, changed = 0, 0, 0, 0, 0
   local column_at, width = self.column_at, self.width
-  for _, row in ipairs(fresh) do
-    local row_id = row.id
+  for i, row in ipairs(fresh) do
+    local row_id, stored_id = row.id, ids[i]
     local data = type(row.data) == "table" and row.data or {}
     local rest = row_rest(row)
-    local stored_cells = cells_json[row_id]
-    if not (present[row_id] and same_json(rest_json[row_id], rest)
+    local stored_cells = cells_json[stored_id]
+    if not (present[stored_id] and same_json(rest_json[stored_id], rest)
       and same_cells(stored_cells and decode(stored_cells, false), data)) then
       changed = changed + 1
-      if present[row_id] then self.updated = self.updated + 1 else self.inserted = self.inserted + 1 end
+      if present[stored_id] then self.updated = self.updated + 1 else self.inserted = self.inserted + 1 end
       -- the SQL table's row: a cell's column left out is NULL (nil)
       local main_base = n_main * width
       main[main_base + 1] = row_id
@@ -619,7 +626,7 @@ function Export:write_page(rows)
       end
       if stored_cells then
         n_stale = n_stale + 1
-        stale[n_stale] = row_id
+        stale[n_stale] = stored_id
       end
     end
   end
@@ -636,12 +643,13 @@ end
 -- Deletes the rows the table no longer has.
 function Export:delete_gone()
   local db, id = self.db, self.id
-  local rows, err = db:rows(("SELECT %s FROM %s WHERE %s = ?"):format(self:q("row_id"), self:q(ROWS),
+  local rows, err = db:rows(("SELECT %s FROM %s WHERE %s = ?"):format(db.hex(self:q("row_id")), self:q(ROWS),
     self:q("table_id")), { id }, 1)
   if not rows then return nil, err end
   local gone = {}
   for _, row in ipairs(rows) do
-    if not self.seen[row[1]] then gone[#gone + 1] = row[1] end
+    local row_id = unhex(row[1])
+    if not self.seen[row_id] then gone[#gone + 1] = row_id end
   end
   if #gone == 0 then return true end
   local ok
@@ -758,7 +766,7 @@ function M.run(client, id, target, opts)
   if not db then return nil, err end
   local _, now = endpoint.sleep_and_now(client, opts)
   local export = setmetatable({
-    db = db, id = id, sql_table = sql_table, opts = opts, started = now(), seen = {},
+    db = db, id = id, sql_table = sql_table, opts = opts, started = now(), seen = {}, as_stored = db.clean or as_it_is,
     fetched = 0, read = 0, written = 0, inserted = 0, updated = 0, deleted = 0, columns_added = 0,
   }, Export)
   -- Whatever happens, the transaction ends here: committed after a whole
