@@ -62,6 +62,17 @@ local function hex(s)
   return (s:gsub(".", function(c) return ("%02X"):format(c:byte()) end))
 end
 
+-- The files (not sockets: the client's connection pool is shared) this
+-- process has open; nil where /proc does not say.
+local PID = helpers.run("echo $PPID"):match("%d+")
+local function open_files()
+  collectgarbage()
+  collectgarbage()
+  local out = helpers.run(("ls -l /proc/%s/fd 2>/dev/null | grep -v socket: | grep -c -- '->'"):format(PID))
+  local count = tonumber(out:match("%d+"))
+  return count and count > 0 and count or nil
+end
+
 local function without_seconds(summary)
   assert.is_number(summary.seconds)
   assert.is_true(summary.seconds >= 0)
@@ -549,6 +560,23 @@ describe("exports against the mock", function()
       assert.equal(before, dump(path))
     end)
 
+    needs(MISSING_SQLITE, "leaves no file open, whether it succeeds, is cancelled or refused", function()
+      local mock = session.mock
+      local target = "sqlite:" .. path
+      exported_then_changed(session.client, mock, target)
+      session:new_client():close()
+      local before = open_files()
+      if not before then return pending("/proc/PID/fd is not there to count this process's open files") end
+      local client = session:new_client()
+      assert.equal(1, assert(client:export_table("tbl_big", target)).updated)
+      assert.equal("cancelled", select(2, client:export_table("tbl_big", target, { on_progress = function()
+        return false
+      end })).kind)
+      assert.equal("config", select(2, client:export_table("tbl_big", target, { sql_table = "other" })).kind)
+      client:close()
+      assert.equal(before, open_files())
+    end)
+
     needs(MISSING_SQLITE, "a table whose pages hold fewer rows than it says it has deletes nothing", function()
       local mock, client = session.mock, session.client
       local target = "sqlite:" .. path
@@ -677,6 +705,9 @@ describe("exports against the mock", function()
       assert.is_nil(summary)
       assert.equal("network", err.kind)
       assert.equal(before, pg_dump())
+      -- and its connection is closed: the server serves only psql's
+      assert.equal("0\n", psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        .. " AND pid <> pg_backend_pid()"))
     end)
 
     pg_it("says what failed, without the password, when the server cannot be reached", function()

@@ -338,12 +338,14 @@ end
 --- Closes the statements and the connection (rolling back what was not
 --- committed); safe to call twice.
 function Database:close()
+  -- the rollback first: it is a statement too, and SQLite closes no
+  -- connection that has one left unfinalized
+  self:rollback()
   for sql, statement in pairs(self.statements) do
     pcall(statement.close, statement)
     self.statements[sql] = nil
   end
   if self.connection then
-    self:rollback()
     pcall(self.connection.close, self.connection)
     self.connection = nil
   end

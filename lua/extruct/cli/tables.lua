@@ -521,9 +521,9 @@ table's id) gets the primary key row_id, created_at, and one column per
 column of the table, named by its key and holding the cell's answer: text,
 JSON text for an object or a list, a number where the column's output
 format is a number (a grade, number, numeric or money). Every cell
-(status, answer, explanation, sources) goes into extruct_cells, each row
-as the API sent it into extruct_rows, the columns into extruct_columns,
-and a line per export into extruct_exports.
+(status, answer, explanation, sources) goes into extruct_cells, the rest
+of each row (metadata, parent_data ...) into extruct_rows, the columns
+into extruct_columns, and a line per export into extruct_exports.
 Run again, it brings the copy up to date: changed rows are updated, new
 ones inserted, rows the table no longer has deleted (kept with
 --keep-deleted), new columns added; nothing is duplicated, and rows that
