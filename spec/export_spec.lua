@@ -64,7 +64,13 @@ end
 
 -- The files (not sockets: the client's connection pool is shared) this
 -- process has open; nil where /proc does not say.
-local PID = helpers.run("echo $PPID"):match("%d+")
+local PID = (function()
+  local stat = io.open("/proc/self/stat", "rb") -- (read by this process: /proc/self is its own)
+  if not stat then return "none" end
+  local pid = stat:read("*l"):match("^%d+")
+  stat:close()
+  return pid
+end)()
 local function open_files()
   collectgarbage()
   collectgarbage()
