@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmark: decode and encode speed, round trip, memory, waiting, concurrency,
-# editor stalls and OpenResty throughput, on every
+# the export into SQLite, editor stalls and OpenResty throughput, on every
 # interpreter in LUAS, against a loopback nginx it starts with its own
 # configuration (and stops) and the mock server. Prints the tables and
 # writes them to bench/results.md (bench/results-smoke.md with --smoke).
@@ -123,6 +123,11 @@ report=$(mktemp)
   for lua in $LUAS; do
     env LUA="$lua" LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$lua/?.so;;" \
       "$lua" bench/concurrency.lua $smoke
+    echo
+  done
+  for lua in $LUAS; do
+    env LUA="$lua" LUA_PATH="bench/?.lua;lua/?.lua;lua/?/init.lua;./?.lua;;" LUA_CPATH="build/$lua/?.so;;" \
+      "$lua" bench/export.lua $smoke
     echo
   done
   # Neovim runs the LuaJIT build whichever interpreters LUAS names.

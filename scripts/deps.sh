@@ -6,7 +6,8 @@
 #                          (the C toolchain, libcurl, cJSON, http-parser, Lua 5.4,
 #                          luasocket for the mock server)
 #   scripts/deps.sh test   demo + what `make test` needs (busted, the other
-#                          interpreters, LuaRocks, CMake, Neovim, nginx, valgrind ...)
+#                          interpreters, LuaRocks, CMake, Neovim, nginx, valgrind,
+#                          LuaDBI, sqlite3, PostgreSQL ...)
 #   scripts/deps.sh all    test + the fuzzing and benchmark targets (clang,
 #                          dkjson); the default
 #
@@ -39,6 +40,10 @@ testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev
 testing+=(openssl gzip tmux bsdutils)
 # valgrind runs oom_spec's harness and `make valgrind`.
 testing+=(valgrind)
+# The database export (tables export): LuaDBI's drivers, the sqlite3 shell
+# the specs read the files with (and the bench compares with), and a
+# PostgreSQL server the specs start as their own.
+testing+=(lua-dbi-sqlite3 lua-dbi-postgresql sqlite3 postgresql)
 # clang and its sanitizer runtimes (libFuzzer) for the fuzzing targets.
 extra=(clang libclang-rt-14-dev)
 # make bench and bench-smoke compare against these peers

@@ -26,6 +26,7 @@ describe("error objects", function()
     assert.same({
       "auth", "payment", "not_found", "validation", "rate_limit", "server", "http",
       "network", "tls", "timeout", "decode", "encode", "config", "cancelled", "failed", "output",
+      "database",
     }, errors.KINDS)
     assert.equal("output", errors.new("output", "cannot write to stdout").kind)
     -- a kind outside the list is a bug where the error is made

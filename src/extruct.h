@@ -36,7 +36,8 @@
   X(CONFIG, "config")                                                                                             \
   X(CANCELLED, "cancelled")                                                                                       \
   X(FAILED, "failed")                                                                                             \
-  X(OUTPUT, "output")
+  X(OUTPUT, "output")                                                                                             \
+  X(DATABASE, "database")
 
 #define EX_KIND_ENUM(name, text) EX_KIND_##name,
 typedef enum { EX_ERROR_KINDS(EX_KIND_ENUM) EX_KIND_COUNT } ex_error_kind;

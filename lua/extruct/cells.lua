@@ -40,7 +40,17 @@ function M.cell(row, key)
     endpoint.misuse("extruct.cell: expected a column key (a string), got " .. type(key))
   end
   local data = type(row.data) == "table" and row.data or row
-  local cell = data[key]
+  return M.parts(data[key])
+end
+
+--- The parts of one cell value (what a row's `data` holds under a key), as
+--- M.cell gives them: answer, status, sources, explanation.
+---@param cell any
+---@return any answer
+---@return string? status
+---@return table? sources
+---@return string? explanation
+function M.parts(cell)
   if absent(cell) then return nil end
   if type(cell) ~= "table" or getmetatable(cell) == array_mt or (cell.status == nil and cell.value == nil) then
     return cell -- a plain value

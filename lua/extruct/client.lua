@@ -386,6 +386,7 @@ local GROUPS = {
   "companies",
   "deep_search",
   "deep_research",
+  "export",
 }
 
 --- The names of the endpoint methods, sorted: what extruct makes shortcuts of.

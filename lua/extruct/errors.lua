@@ -28,6 +28,7 @@ local M = {}
 ---| "cancelled" # on_progress returned false, or the client was closed during the request
 ---| "failed" # a Deep Search or Deep Research task waited for ended with status "failed"
 ---| "output" # the command line could not write its output
+---| "database" # an export's database could not be opened, or refused or lost a statement
 
 --- An error object: the second value of every call that failed (`nil, err`).
 --- `tostring(err)` reads "extruct: <kind>: <message>"; which fields are set

@@ -9,7 +9,8 @@
 --- (none: a flag, set to true); type: { parse = fn(text) -> value or nil,
 --- want = "what it takes" } (none: any non-empty text); want: overrides
 --- type.want in messages; repeated: every occurrence is collected in a
---- list; help: one sentence or more for the help pages and the reference;
+--- list; required: the option must be given (a string: the message when
+--- it is not); help: one sentence or more for the help pages and the reference;
 --- check: fn(opts, fail, spelled), run when the option is given, to refuse
 --- (fail(message)) combinations that make no sense.
 ---
@@ -105,7 +106,7 @@ end
 ---------------------------------------------------------------------------
 
 local SPEC_FIELDS = { name = true, short = true, key = true, value = true, type = true, want = true,
-                      repeated = true, help = true, check = true }
+                      repeated = true, required = true, help = true, check = true }
 
 --- Checks an option spec and fills in its key; returns it. A malformed spec
 --- is a mistake in the program, so it raises.
@@ -144,9 +145,11 @@ function M.option_label(spec)
   return (spec.short and spec.short .. ", " or "") .. spec.name .. (spec.value and " " .. spec.value or "")
 end
 
---- "[--interval S]", "[--tag T]..." for a usage line.
+--- "[--interval S]", "[--tag T]...", "--to TARGET" (required) for a usage line.
 function M.option_synopsis(spec)
-  return "[" .. spec.name .. (spec.value and " " .. spec.value or "") .. "]" .. (spec.repeated and "..." or "")
+  local text = spec.name .. (spec.value and " " .. spec.value or "")
+  if not spec.required then text = "[" .. text .. "]" end
+  return text .. (spec.repeated and "..." or "")
 end
 
 ---------------------------------------------------------------------------

@@ -110,6 +110,14 @@ function M.deep_research_summary(task)
     plural(count_of(task.agents), "agent"), plural(count_of(task.sources), "source"))
 end
 
+--- An export's progress in words: "1200/10000 rows fetched, 300 written".
+function M.export_summary(p)
+  p = type(p) == "table" and p or {}
+  local fetched = count_of(p.fetched)
+  local total = type(p.total) == "number" and p.total >= 0 and "/" .. count_text(p.total) or ""
+  return ("%s%s rows fetched, %s written"):format(count_text(fetched), total, count_text(count_of(p.written)))
+end
+
 -- One table's or task's report. Redraws pad over the previous line instead
 -- of using escape sequences, so TERM=dumb terminals work too.
 local Reporter = {}

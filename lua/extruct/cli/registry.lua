@@ -42,7 +42,8 @@ M.EXIT_CLOSED_PIPE = 141 -- stdout's reader went away (128 + SIGPIPE, as other t
 M.EXIT_CODES = {
   { code = M.EXIT_OK, meaning = "success" },
   { code = M.EXIT_API, meaning = "API or network error, a Deep Search or Deep Research task that ended failed"
-    .. " (kind `failed`, with the API's reason), or stdout cannot be written; stderr has one line naming the"
+    .. " (kind `failed`, with the API's reason), an export's database that failed (kind `database`; the"
+    .. " database is as it was), or stdout cannot be written; stderr has one line naming the"
     .. " kind: \"extruct: KIND: message\". A 402 says what is missing: \"extruct: payment: this needs the Pro"
     .. " plan ...\", \"... not enough credits ...\" or \"... last payment failed ...\"" },
   { code = M.EXIT_USAGE, meaning = "usage or configuration error: unknown or misplaced option, bad value,"
@@ -52,7 +53,8 @@ M.EXIT_CODES = {
     .. " an input FILE that cannot be read or is malformed (the message names the line), an --output FILE"
     .. " that cannot be written, a destructive"
     .. " command without --yes; nothing is sent. Also a column key the table does not have (`tables data"
-    .. " --columns`, after reading the table's header)" },
+    .. " --columns`, after reading the table's header), and an export's target that cannot be used (a"
+    .. " malformed --to, a database driver that is not installed, a --sql-table taken by another table)" },
 }
 
 --- The status of any command whose stdout's reader went away, listed after
@@ -331,6 +333,9 @@ function M.bind(entry, words, used, given)
   local opts, spelled = args.read_options(given, entry.options_by_name, path)
   local function fail(message) args.usage_error(message, path) end
   for _, spec in ipairs(entry.options) do
+    if spec.required and opts[spec.key] == nil then
+      fail(type(spec.required) == "string" and spec.required or "missing " .. args.option_label(spec))
+    end
     if spec.check and opts[spec.key] ~= nil then spec.check(opts, fail, spelled) end
   end
   if entry.check then entry.check(opts, fail, spelled) end

@@ -496,6 +496,74 @@ jsonl); it reads the table's header first to check the keys.
   end,
 }
 
+command{
+  words = { "tables", "export" },
+  args = { TABLE_ID },
+  summary = "write the table into SQLite or PostgreSQL; run again to bring that copy up to date",
+  options = {
+    args.option{ name = "--to", value = "TARGET",
+                 required = "missing --to TARGET (sqlite:PATH or postgresql://user@host:port/db)",
+                 help = "where: sqlite:PATH (a file, made when missing) or postgresql://user@host:port/db"
+                   .. " (libpq's URI; the host may be a socket folder: postgresql:///db?host=/run/postgresql)" },
+    args.option{ name = "--sql-table", value = "NAME", help = "the SQL table's name (default: the table's id)" },
+    args.option{ name = "--keep-deleted", help = "keep the rows the table no longer has (default: delete them)" },
+    args.option{ name = "--page-size", value = "N", type = args.whole(1, 1000),
+                 help = "rows a request, 1..1000 (default 50)" },
+    args.option{ name = "--quiet", help = "no progress line on a terminal" },
+    args.option{ name = "--json", help = "print the summary as JSON instead of a line" },
+    PRETTY, COMPACT,
+  },
+  check = json_style_needs_json,
+  help = [[
+Writes the table ID into a database (GET /v1/tables/ID/data, page after
+page), in one transaction: the SQL table (named by --sql-table, else the
+table's id) gets the primary key row_id, created_at, and one column per
+column of the table, named by its key and holding the cell's answer: text,
+JSON text for an object or a list, a number where the column's output
+format is a number (a grade, number, numeric or money). Every cell
+(status, answer, explanation, sources) goes into extruct_cells, the rest
+of each row (metadata, parent_data ...) into extruct_rows, the columns
+into extruct_columns, and a line per export into extruct_exports.
+Run again, it brings the copy up to date: changed rows are updated, new
+ones inserted, rows the table no longer has deleted (kept with
+--keep-deleted), new columns added; nothing is duplicated, and rows that
+did not change are not written. If anything fails (the network, the disk,
+Ctrl-C) the database is left as it was. Prints one line on stdout:
+  exported tbl_demo to sqlite:leads.db, SQL table tbl_demo: 25 rows, 25 inserted, 0 updated, 0 deleted, 11 columns added
+On a terminal, stderr shows the rows fetched and written as pages come.
+Needs LuaDBI's driver: Debian's lua-dbi-sqlite3 or lua-dbi-postgresql.
+A password is better in PGPASSWORD or ~/.pgpass than in the URI, which
+other users can see on the command line.
+]],
+  examples = {
+    "extruct tables export tbl_demo --to sqlite:leads.db",
+    "extruct tables export tbl_demo --to 'postgresql://me@db.internal:5432/crm' --sql-table leads",
+    "extruct tables export tbl_demo --to sqlite:leads.db --json | jq .updated",
+  },
+  run = function(ctx, a, opts)
+    local reporter
+    if not opts.quiet and ctx.sys.isatty(2) then reporter = progress.reporter(ctx, a.id, progress.export_summary) end
+    local summary, err = ctx:client():export_table(a.id, opts.to, {
+      sql_table = opts.sql_table, keep_deleted = opts.keep_deleted or nil, page_size = opts.page_size,
+      on_progress = reporter and function(p) reporter:update(p) end,
+    })
+    if reporter then reporter:clear() end
+    if not summary then return nil, err end
+    if opts.json then return ctx:print_json(summary) end
+    return ctx:print(M.export_line(summary))
+  end,
+}
+
+--- "exported tbl_demo to sqlite:leads.db, SQL table tbl_demo: 25 rows, 25
+--- inserted, 0 updated, 0 deleted, 11 columns added"
+function M.export_line(summary)
+  local count = output.count_text
+  return ("exported %s to %s, SQL table %s: %s row%s, %s inserted, %s updated, %s deleted, %s column%s added")
+    :format(one_line(summary.table), one_line(summary.target), one_line(summary.sql_table), count(summary.rows),
+      summary.rows == 1 and "" or "s", count(summary.inserted), count(summary.updated), count(summary.deleted),
+      count(summary.columns_added), summary.columns_added == 1 and "" or "s")
+end
+
 -- `rows add` under its earlier name.
 command(rows_commands.alias{ "tables", "rows", "add" })
 
