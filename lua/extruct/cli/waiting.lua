@@ -109,7 +109,7 @@ function M.wait_many(ctx, ids)
   local wait_opts = { interval = opts.interval, max_interval = opts.max_interval, timeout = opts.timeout,
                       concurrency = opts.concurrency }
   if not opts.quiet then
-    wait_opts.on_progress = function(id, t) reporter:update(id, t) end
+    wait_opts.on_progress = function(t, info) reporter:update(info.id, t) end
   end
   local tables, err = ctx:client():wait_all(ids, wait_opts)
   if not opts.quiet then reporter:finish() end
