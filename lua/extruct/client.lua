@@ -167,6 +167,10 @@ local function config_problem(token, base_url, opts)
     end
     return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
   end
+  if token:find("^[Bb][Ee][Aa][Rr][Ee][Rr]%s") then
+    return "the API token starts with 'Bearer ': give the token alone (the client sends the header"
+      .. " 'Authorization: Bearer <token>' itself); check EXTRUCT_API_TOKEN"
+  end
   if token:find("[%c ]") then
     return "the API token holds spaces or control characters (CR, LF, NUL...); check EXTRUCT_API_TOKEN"
   end
@@ -276,6 +280,45 @@ local function response_head(response)
   return setmetatable({ status = response.status }, mt)
 end
 
+-- Where a request went, as its errors say: the base URL and the path, never
+-- the query (its values are the caller's) nor the token (a header).
+local function request_url(client, target)
+  return client.base_url .. target:match("^[^?]*")
+end
+
+-- Whether a 404 is no answer about a thing but a path the server has no
+-- route for: FastAPI's bare "Not Found", or a body that is not the API's
+-- JSON (another server's page). A wrong base URL is then the likely cause.
+local function no_such_route(response)
+  if response.status ~= 404 then return false end
+  local body = response.body
+  if type(body) ~= "table" then return true end
+  return body.detail == nil or body.detail == "Not Found"
+end
+
+-- The error of a non-2xx response, carrying err.url. A 404 from a path
+-- that is not an API route names the URL asked for and the base URL it
+-- came from; one ending in /v1 (every path starts with /v1 already) is
+-- named as the mistake.
+local function status_error(client, response, method, target, subject)
+  local url_asked = request_url(client, target)
+  local missing = no_such_route(response)
+  local err = errors.from_status(response, not missing and subject or nil)
+  err.url = url_asked
+  local doubled = client.base_url:match("^(.-)/v1$")
+  if missing or (doubled and (response.status == 404 or response.status == 405)) then
+    local why = ("%s %s is not a route of the API: "):format(method, errors.show(url_asked, 200))
+    local check = ("; check the base URL '%s' (base_url, EXTRUCT_API_URL or --base-url)"):format(
+      errors.show(url.redact(client.base_url), 200))
+    if doubled then
+      check = check .. (": it ends in /v1, which every path starts with already; use '%s'"):format(
+        errors.show(url.redact(doubled), 200))
+    end
+    err.message = why .. err.message .. check
+  end
+  return err
+end
+
 -- One transfer: the response, or false and an error. Every response that
 -- came is recorded as the client's last_response, whatever its status; a
 -- transfer that got none leaves nil there.
@@ -289,15 +332,17 @@ local function send(client, method, target, opts)
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end
   end
   if not response then
-    -- (the target is percent-encoded, so one line, but an id can make it long;
+    -- (the URL is percent-encoded, so one line, but an id can make it long;
     -- the transport's words may quote the server: a certificate's name)
-    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(target, 200), errors.show(message, 1000)))
+    local url_asked = request_url(client, target)
+    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(url_asked, 200),
+      errors.show(message, 1000)), { url = url_asked })
   end
   response.trace = nil
   client.last_response = response_head(response)
   local status = response.status
   if status < 200 or status > 299 then
-    return false, errors.from_status(response, opts.subject)
+    return false, status_error(client, response, method, target, opts.subject)
   end
   if response.body_error then
     return false, errors.from_bad_body(response, response.body_error)
