@@ -463,6 +463,7 @@ static int client_new(lua_State *L) {
   c->connect_timeout_ms = client_milliseconds(connect_timeout);
   c->insecure = client_opt_boolean(L, 1, "insecure");
   c->tracing = client_opt_boolean(L, 1, "trace");
+  c->keep_text = client_opt_boolean(L, 1, "keep_text");
 
   /* The base URL, without trailing slashes; the Lua layer checked its form. */
   url_len = strlen(base_url);

@@ -38,6 +38,7 @@ end
 ---@field allow_http? boolean true allows plaintext http:// to a host that is not loopback
 ---@field ca_file? string A PEM file of CA certificates to trust instead of the system's
 ---@field trace? fun(line: string) Called with each line of every exchange, credentials redacted
+---@field keep_text? boolean true keeps each answer's body as received in client.last_response.text (libcurl transport)
 ---@field proxy? string A proxy URL; "" for none (default: the environment's)
 ---@field noproxy? string Hosts that bypass the proxy: "localhost,127.0.0.1", ".example.com", "*"
 ---@field transport? "auto"|"curl"|"cosocket" How requests go: by libcurl, by nginx's cosockets, or either
@@ -53,6 +54,7 @@ local CLIENT_OPTIONS = endpoint.with_retry_options{
   allow_http = { check = is_boolean, want = "a boolean" },
   ca_file = { check = is_string, want = "a string (the path of a PEM file)" },
   trace = { check = is_function, want = "a function(line)" },
+  keep_text = { check = is_boolean, want = "a boolean" },
   proxy = { check = is_string, want = 'a string (a proxy URL such as "http://host:3128", or "" for none)' },
   noproxy = { check = is_string, want = 'a string (hosts that bypass the proxy, such as "localhost,127.0.0.1", or "*")' },
   transport = { check = function(v) return v == "auto" or v == "curl" or v == "cosocket" end,
@@ -98,6 +100,8 @@ end
 ---@field status integer The HTTP status
 ---@field headers table<string, string> The response headers, names lower-cased
 ---@field page? extruct.Page After list_tables and each page of iter_tables
+---@field text? string With the keep_text option: the body exactly as received (libcurl transport)
+---@field body? any With the keep_text option: what that body decoded to (the answer, or the page an iterator read)
 
 --- Paging facts from the x-extruct-pagination-* headers; a field is nil when
 --- its header is missing.
@@ -204,7 +208,7 @@ local function config_problem(token, base_url, opts)
 end
 
 --- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
----              insecure, allow_http, ca_file, trace, proxy, noproxy, transport,
+---              insecure, allow_http, ca_file, trace, keep_text, proxy, noproxy, transport,
 ---              retries, backoff, sleep, now }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 ---@param opts? extruct.ClientOptions
@@ -250,6 +254,7 @@ function M.new(opts)
       insecure = opts.insecure or false,
       ca_file = opts.ca_file,
       trace = opts.trace ~= nil,
+      keep_text = opts.keep_text or false,
       proxy = opts.proxy,
       noproxy = opts.noproxy,
     }
@@ -326,10 +331,14 @@ local function send(client, method, target, opts)
   -- (a sleep, trace or on_progress callback may have closed the client)
   if client._closed then misuse("extruct: the client is closed") end
   client.last_response = nil
+  local started = client._trace and core.monotime()
   local response, kind, message, trace = loop.perform(client, method, target, opts.body)
   if client._trace then
     -- The core redacted the credentials before the text reached Lua.
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end
+    -- and the exchange's outcome and time, in a line of its own
+    client._trace(("* extruct: %s in %.3f s"):format(response and ("HTTP " .. response.status) or kind,
+      core.monotime() - started))
   end
   if not response then
     -- (the URL is percent-encoded, so one line, but an id can make it long;
@@ -340,6 +349,10 @@ local function send(client, method, target, opts)
   end
   response.trace = nil
   client.last_response = response_head(response)
+  if response.text then
+    -- (keep_text: the body as the server sent it, for tools that show it so)
+    client.last_response.text, client.last_response.body = response.text, response.body
+  end
   local status = response.status
   if status < 200 or status > 299 then
     return false, status_error(client, response, method, target, opts.subject)
