@@ -158,19 +158,19 @@ local function plaintext_proxy(base_url, opts, getenv)
 end
 M.plaintext_proxy = plaintext_proxy
 
--- Why a configuration cannot work, or nil. Checked when the client is made,
--- reported by every request: a token from the environment is not the
--- caller's misuse, so it is an error value, not a raised error.
-local function config_problem(token, base_url, opts)
-  if token == nil or token == "" then
-    local ngx = rawget(_G, "ngx")
-    if type(ngx) == "table" and type(ngx.get_phase) == "function" then
-      -- nginx clears its workers' environment unless told otherwise
-      return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN, and let nginx pass it"
-        .. " to its workers with the directive `env EXTRUCT_API_TOKEN;` in nginx.conf's main context"
-    end
-    return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
+-- The message of a missing token.
+local function no_token_problem()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.get_phase) == "function" then
+    -- nginx clears its workers' environment unless told otherwise
+    return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN, and let nginx pass it"
+      .. " to its workers with the directive `env EXTRUCT_API_TOKEN;` in nginx.conf's main context"
   end
+  return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
+end
+
+-- Why a token that is there cannot work, or nil.
+local function token_problem(token)
   if token:find("^[Bb][Ee][Aa][Rr][Ee][Rr]%s") then
     return "the API token starts with 'Bearer ': give the token alone (the client sends the header"
       .. " 'Authorization: Bearer <token>' itself); check EXTRUCT_API_TOKEN"
@@ -178,6 +178,14 @@ local function config_problem(token, base_url, opts)
   if token:find("[%c ]") then
     return "the API token holds spaces or control characters (CR, LF, NUL...); check EXTRUCT_API_TOKEN"
   end
+  return nil
+end
+
+-- Why a configuration cannot work, the token aside, or nil. Checked when
+-- the client is made, reported by every request: a token or URL from the
+-- environment is not the caller's misuse, so it is an error value, not a
+-- raised error.
+local function config_problem(base_url, opts)
   if base_url:find("%c") then
     return "the base URL holds control characters (CR, LF, NUL...)"
   end
@@ -239,14 +247,19 @@ function M.new(opts)
   }, Client)
   self._url = url.parse(self.base_url)
 
-  local problem = config_problem(token, base_url, opts)
+  local missing_token = token == nil or token == ""
+  local problem = (not missing_token and token_problem(token)) or config_problem(base_url, opts)
   if problem then
     self._config_error = errors.new("config", problem, { attempts = 0 })
   else
+    if missing_token then
+      -- Only the requests that need no token can be sent (the healthcheck).
+      self._token_error = errors.new("config", no_token_problem(), { attempts = 0 })
+    end
     -- The token goes to the core and stays there: the Lua object never holds it.
     self._core = core.new_client{
       base_url = self.base_url,
-      token = token,
+      token = token or "",
       timeout = core_timeout(self.timeout),
       connect_timeout = core_timeout(self.connect_timeout),
       max_response_size = self.max_response_size,
@@ -376,6 +389,9 @@ function Client:_request(method, path, opts)
   self.last_response = nil
   if self._config_error then
     return nil, self._config_error
+  end
+  if self._token_error and not opts.anonymous then
+    return nil, self._token_error
   end
   local target = path .. url.query(opts.query)
   -- retry_if: the call knows which failures left nothing done on the server

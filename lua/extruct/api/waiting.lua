@@ -22,14 +22,14 @@ local pass_retry_options, sleep_and_now = endpoint.pass_retry_options, endpoint.
 ---@field interval? number Seconds between polls (default 5); the pause after a poll that shows progress
 ---@field max_interval? number The longest pause (default interval); pauses grow up to it while nothing moves
 ---@field timeout? number Seconds before giving up (default 900)
----@field on_progress? fun(t: extruct.Table, info: extruct.WaitInfo): boolean? Called after every poll with the table seen; false cancels
+---@field on_progress? fun(t: extruct.Table, info: extruct.WaitInfo): boolean? After every poll, the table seen; false cancels
 
 --- The options of wait_all: those of wait_until_idle, timeout for the whole wait.
 ---@class extruct.WaitAllOptions: extruct.Options
 ---@field interval? number Seconds between polls of a table (default 5)
 ---@field max_interval? number The longest pause (default interval)
 ---@field timeout? number Seconds before giving up, for the whole wait (default 900)
----@field on_progress? fun(t: extruct.Table, info: extruct.WaitInfo): boolean? Called after every poll of any of the tables (info.id says which); false cancels
+---@field on_progress? fun(t: extruct.Table, info: extruct.WaitInfo): boolean? After every poll of a table (info.id); false stops
 ---@field concurrency? integer Tables polled at once (default 8)
 
 ---@class extruct.Client

@@ -52,6 +52,7 @@ function M.reindent(text, first, last, indent)
     return m
   end
   local depth, pos = 0, skip_space(text, first)
+  local closers = {} -- what closes each open level: } or ]
   while pos <= last do
     local c = text:byte(pos)
     if c == 34 then -- a string: as received, raw control characters escaped
@@ -69,13 +70,14 @@ function M.reindent(text, first, last, indent)
         pos = after + 1
       else
         depth = depth + 1
+        closers[depth] = close
         n = n + 1
         out[n] = (c == 123 and "{" or "[") .. margin(depth)
         pos = after
       end
     elseif c == 125 or c == 93 then -- } or ]
+      if closers[depth] ~= c then return nil end
       depth = depth - 1
-      if depth < 0 then return nil end
       n = n + 1
       out[n] = margin(depth) .. (c == 125 and "}" or "]")
       pos = pos + 1

@@ -31,7 +31,7 @@ function M.options(defaults)
     },
     args.option{ name = "--timeout", value = "S", type = args.SECONDS_OR_ZERO,
                  help = ("give up after S seconds, exit status 3 (default %g); 0 polls once"):format(defaults.timeout) },
-    args.option{ name = "--quiet", help = "no progress report" },
+    args.option{ name = "--quiet", short = "-q", help = "no progress report" },
   }
 end
 
