@@ -70,7 +70,19 @@ local WAIT_DEFAULTS = { interval = 5, max_interval = 30, timeout = 1800 }
 ---@field num_results_enriched integer
 ---@field num_results_evaluated integer
 ---@field num_results integer
----@field results? table[] with get_deep_search_results: a page of results, best first
+---@field results? extruct.DeepSearchResult[] with get_deep_search_results: a page of results, best first
+
+--- A company a Deep Search found, graded on each criterion.
+---@class extruct.DeepSearchResult
+---@field id string
+---@field company_name string
+---@field company_website string
+---@field company_description? string
+---@field relevance number
+---@field scores table<string, { grade: integer, explanation: string, sources: string[] }> criterion key -> its grade
+---@field hq_country? string
+---@field employee_count? string
+---@field founding_year? integer
 
 --- on_progress's info in wait_deep_search: the wait's (done: results
 --- found, total: results asked for) and the task's counters.

@@ -14,8 +14,8 @@ local pass_retry_options, sleep_and_now = endpoint.pass_retry_options, endpoint.
 
 -- The module-level shortcuts of these methods, on the default client.
 ---@class extruct
----@field wait_until_idle fun(id: string, opts?: extruct.WaitOptions): table?, extruct.Error?
----@field wait_all fun(ids: string[], opts?: extruct.WaitAllOptions): table<string, table>?, extruct.Error?
+---@field wait_until_idle fun(id: string, opts?: extruct.WaitOptions): extruct.Table?, extruct.Error?
+---@field wait_all fun(ids: string[], opts?: extruct.WaitAllOptions): table<string, extruct.Table>?, extruct.Error?
 
 --- The options of wait_until_idle (docs/api.md#clientwait_until_idle).
 ---@class extruct.WaitOptions: extruct.Options
@@ -79,7 +79,7 @@ end
 --- "cancelled" (err.last), or the permanent error of a poll.
 ---@param id string The table's id
 ---@param opts? extruct.WaitOptions
----@return table? t The idle table
+---@return extruct.Table? t The idle table
 ---@return extruct.Error? err Of kind "timeout" or "cancelled", or the permanent error of a poll
 function methods:wait_until_idle(id, opts)
   check_id(id, "wait_until_idle")
@@ -116,7 +116,7 @@ local WAIT_ALL_OPTIONS = with_retry_options{
 --- that table's wait did not end idle) hold what was learned of every table.
 ---@param ids string[] The tables' ids
 ---@param opts? extruct.WaitAllOptions
----@return table<string, table>? tables id -> the idle table
+---@return table<string, extruct.Table>? tables id -> the idle table
 ---@return extruct.Error? err The first failure, with err.id, err.tables and err.errors
 function methods:wait_all(ids, opts)
   if type(ids) ~= "table" then
