@@ -101,7 +101,7 @@ columns go after the last one, or after --after's column, or with --first
 before the first. The new cells are empty until a run fills them.
 ]],
   examples = {
-    "col=$(extruct columns add tbl_demo summary.json)",
+    "col=$(extruct columns add tbl_demo pitch.json)",
     "extruct columns add tbl_demo - --first < inputs.json",
   },
   run = function(ctx, a, opts)
@@ -149,7 +149,7 @@ A changed prompt or kind does not refill the cells: run the table (mode
 all) for that.
 ]],
   examples = {
-    "extruct columns update tbl_demo col_0003 summary.json",
+    "extruct columns update tbl_demo col_0003 fit.json",
     "extruct columns list tbl_demo --json | jq -c 'select(.id == \"col_0003\") | .config | .name = \"Brief\"'"
       .. " | extruct columns update tbl_demo col_0003 -",
   },

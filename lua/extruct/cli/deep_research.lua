@@ -251,7 +251,7 @@ on stderr; one still at work exits 4 (`deep-research wait` waits for it).
   exit_codes = { [EXIT_NOT_DONE] = "with --markdown: the task is still at work, so there is no report yet" },
   examples = {
     "extruct deep-research get dr_0001 | jq -r .status",
-    "extruct deep-research get dr_0001 --markdown --output report.md",
+    "extruct deep-research get dr_0002 --markdown --output report.md",
   },
   run = function(ctx, a)
     local to = destination(ctx)
@@ -295,7 +295,7 @@ Markdown on stdout (or to --output FILE), or with --json the done task.
 ]] .. REPORT_HELP .. "\n" .. WAIT_HELP,
   exit_codes = { [3] = "timed out before the task was done (stdout and the --output FILE stay as they were)" },
   examples = {
-    "extruct deep-research wait dr_0001 --output report.md",
+    "extruct deep-research wait dr_0001 --interval 1 --output report.md",
     "extruct deep-research wait dr_0001 --json --quiet | jq .report.fields",
   },
   run = function(ctx, a)

@@ -170,7 +170,7 @@ anything is sent. The wait options (--interval, --max-interval, --timeout,
   examples = {
     "id=$(extruct deep-search create 'B2B payroll software in Germany' --results 50)",
     "extruct deep-search create 'robotics startups in Japan' --criterion funded='raised a Series A or later'"
-      .. " --wait > task.json",
+      .. " --wait --interval 1 > task.json",
   },
   run = function(ctx, a, opts)
     if not a.query:find("%S") then ctx:usage_error("the QUERY is blank: say in words which companies to find") end
@@ -294,7 +294,7 @@ API refuses (exit status 1). The wait options need --wait.
   exit_codes = { [3] = "with --wait: timed out before the task was done" },
   examples = {
     "extruct deep-search resume ds_0001 --results 50",
-    "extruct deep-search resume ds_0001 --wait --quiet > task.json",
+    "extruct deep-search resume ds_0001 --wait --interval 1 --quiet > task.json",
   },
   run = function(ctx, a, opts)
     local task, err = ctx:client():resume_deep_search(a.id, { desired_new_results = opts.results })
@@ -321,7 +321,7 @@ exits 1, with stdout empty and the failure on stderr:
 ]] .. "\n" .. WAIT_HELP,
   exit_codes = EXIT_CODES,
   examples = {
-    "extruct deep-search wait ds_0001 > task.json && extruct deep-search results ds_0001 --all",
+    "extruct deep-search wait ds_0001 --interval 1 > task.json && extruct deep-search results ds_0001 --all",
     "extruct deep-search wait ds_0001 --timeout 600 --quiet",
   },
   run = function(ctx, a)

@@ -218,7 +218,7 @@ With several IDs, a terminal shows one bar per table. Transient failures
   exit_codes = { [3] = "timed out before the table went idle (stdout stays empty for one table)" },
   examples = {
     "extruct tables wait tbl_demo --interval 1 > demo.json",
-    "extruct tables wait tbl_a tbl_b --timeout 600 --quiet",
+    "extruct tables wait tbl_demo tbl_idle --timeout 600 --quiet",
   },
   run = function(ctx, a)
     if #a.ids == 1 then return waiting.wait_one(ctx, a.ids[1]) end
@@ -339,7 +339,7 @@ Deletes the table ID (DELETE /v1/tables/ID) and prints one line on stdout:
   deleted Acme leads (tbl_demo)
 There is no undo, so it refuses to run without --yes.
 ]],
-  examples = { "extruct tables delete tbl_0001 --yes" },
+  examples = { "extruct tables delete tbl_0002 --yes" },
   run = function(ctx, a)
     local t, err = ctx:client():delete_table(a.id)
     if not t then return nil, err end
