@@ -227,7 +227,7 @@ describe("Tables API against the offline mock", function()
     assert.equal(1, #made)
     local t = assert(client:get_table(made[1].id))
     local keys = {}
-    for i, column in ipairs(t.columns) do keys[i] = column.config.key end
+    for i, col in ipairs(t.columns) do keys[i] = col.config.key end
     assert.same({ "input", "company_profile", "company_name", "company_website", "summary", "funding", "fit",
                   "work_email" }, keys)
     -- a rule the text names, refused: a people table's agent on research_pro
