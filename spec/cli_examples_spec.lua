@@ -4,7 +4,9 @@
 -- one shell session (so that `id=$(...)` and the files one line writes are
 -- there for the next), with pipefail: a failing `extruct` in a pipe to jq
 -- fails its line. The page is made from the command registry, so this is
--- every example of every command's help too.
+-- every example of every command's help too. The mock runs with --polls 1,
+-- so that a wait's first poll finds the table or task done: the lines'
+-- exit statuses are what is checked, not how long a reader's waits take.
 local helpers = require("spec.helpers")
 local q = helpers.shell_quote
 
@@ -28,7 +30,7 @@ describe("docs/cli.md's examples", function()
   end
   local mock, work
   lazy_setup(function()
-    mock = helpers.start_mock()
+    mock = helpers.start_mock{ polls = 1 }
     work = helpers.scratch_dir()
     assert(os.execute(("cp -r examples/cli/. %s && mkdir %s/.bin"):format(q(work), q(work))))
     -- `extruct` on the PATH: this checkout's, on the interpreter of the specs
