@@ -12,17 +12,18 @@ description = {
    detailed = [[
 extruct fetches Extruct tables over a reused libcurl connection, decodes the
 JSON straight into Lua tables in C, returns structured errors, and waits for
-table runs to finish. Works on Lua 5.1 to 5.4 and LuaJIT. Ships a mock
-Extruct server (on luasocket) for offline development.
+table runs to finish. Works on Lua 5.1 to 5.4 and LuaJIT. Needs nothing but
+Lua from LuaRocks; the mock Extruct server for offline development is the
+rock extruct-mock.
 ]],
    homepage = "https://github.com/extruct-lua/extruct",
    license = "MIT",
    labels = { "http", "json", "api", "extruct" },
 }
+-- Nothing LuaRocks would download: `luarocks make` works offline. The mock
+-- server and its luasocket are the rock extruct-mock.
 dependencies = {
    "lua >= 5.1, < 5.5",
-   -- the mock server (bin/extruct-mock, extruct.mock) only: the client never loads it
-   "luasocket",
 }
 external_dependencies = {
    -- Debian keeps curl/curl.h under a multiarch include folder that the
@@ -61,9 +62,11 @@ build = {
       ["extruct.cli.help"] = "lua/extruct/cli/help.lua",
       ["extruct.cli"] = "lua/extruct/cli/init.lua",
       ["extruct.cli.input"] = "lua/extruct/cli/input.lua",
+      ["extruct.cli.json_text"] = "lua/extruct/cli/json_text.lua",
       ["extruct.cli.output"] = "lua/extruct/cli/output.lua",
       ["extruct.cli.paging"] = "lua/extruct/cli/paging.lua",
       ["extruct.cli.progress"] = "lua/extruct/cli/progress.lua",
+      ["extruct.cli.records"] = "lua/extruct/cli/records.lua",
       ["extruct.cli.registry"] = "lua/extruct/cli/registry.lua",
       ["extruct.cli.research_report"] = "lua/extruct/cli/research_report.lua",
       ["extruct.cli.rows"] = "lua/extruct/cli/rows.lua",
@@ -85,23 +88,6 @@ build = {
       ["extruct.health"] = "lua/extruct/health.lua",
       extruct = "lua/extruct/init.lua",
       ["extruct.loop"] = "lua/extruct/loop.lua",
-      ["extruct.mock.command"] = "lua/extruct/mock/command.lua",
-      ["extruct.mock.control"] = "lua/extruct/mock/control.lua",
-      ["extruct.mock.fake.account"] = "lua/extruct/mock/fake/account.lua",
-      ["extruct.mock.fake.answers"] = "lua/extruct/mock/fake/answers.lua",
-      ["extruct.mock.fake.companies"] = "lua/extruct/mock/fake/companies.lua",
-      ["extruct.mock.fake.deep_research"] = "lua/extruct/mock/fake/deep_research.lua",
-      ["extruct.mock.fake.deep_search"] = "lua/extruct/mock/fake/deep_search.lua",
-      ["extruct.mock.fake.fixtures"] = "lua/extruct/mock/fake/fixtures.lua",
-      ["extruct.mock.fake"] = "lua/extruct/mock/fake/init.lua",
-      ["extruct.mock.fake.state"] = "lua/extruct/mock/fake/state.lua",
-      ["extruct.mock.fake.tables"] = "lua/extruct/mock/fake/tables.lua",
-      ["extruct.mock.fake.validation"] = "lua/extruct/mock/fake/validation.lua",
-      ["extruct.mock.faults"] = "lua/extruct/mock/faults.lua",
-      ["extruct.mock.http"] = "lua/extruct/mock/http.lua",
-      ["extruct.mock"] = "lua/extruct/mock/init.lua",
-      ["extruct.mock.json"] = "lua/extruct/mock/json.lua",
-      ["extruct.mock.server"] = "lua/extruct/mock/server.lua",
       ["extruct.nvim"] = "lua/extruct/nvim/init.lua",
       ["extruct.nvim.buffer"] = "lua/extruct/nvim/buffer.lua",
       ["extruct.nvim.companies_view"] = "lua/extruct/nvim/companies_view.lua",
@@ -120,15 +106,16 @@ build = {
       ["extruct.text"] = "lua/extruct/text.lua",
       ["extruct.url"] = "lua/extruct/url.lua",
    },
-   -- plugin/extruct.lua defines :Extruct; rocks.nvim puts a rock's copied
-   -- folders on 'runtimepath'
-   copy_directories = { "plugin" },
    install = {
       bin = {
          extruct = "bin/extruct",
-         ["extruct-mock"] = "bin/extruct-mock",
       },
    },
+   -- into the rock's folder (`luarocks show --rock-dir extruct`): the
+   -- reference, the declarations of the C module for lua-language-server,
+   -- and plugin/extruct.lua, which defines :Extruct (rocks.nvim puts a
+   -- rock's copied folders on 'runtimepath')
+   copy_directories = { "docs", "types", "plugin" },
 }
 test = {
    type = "command",

@@ -36,8 +36,9 @@ testing=(luajit2 libluajit2-5.1-dev lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev
          lua5.3 liblua5.3-dev lua-busted lua-cjson lua-check luarocks cmake
          neovim nginx libnginx-mod-http-lua curl)
 # openssl and gzip stage the TLS and transfer-encoding faults of the specs;
-# tmux and bsdutils (script) give the command-line specs a real terminal.
-testing+=(openssl gzip tmux bsdutils)
+# tmux and bsdutils (script) give the command-line specs a real terminal;
+# jq reads the JSON of docs/cli.md's examples, and checks --pretty.
+testing+=(openssl gzip tmux bsdutils jq)
 # valgrind runs oom_spec's harness and `make valgrind`.
 testing+=(valgrind)
 # The database export (tables export): LuaDBI's drivers, the sqlite3 shell

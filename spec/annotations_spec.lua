@@ -1115,6 +1115,38 @@ describe("annotations", function()
     expect_none(problems, "annotations lua-language-server would not read as meant")
   end)
 
+  -- What an editor completes after `local t = extruct.get_table(id)`:
+  -- t.status.run_status, each step a declared field of a declared class.
+  it("types the answers, so that a chain of fields completes (t.status.run_status, row.data, company.domain)", function()
+    local function type_of(class, field)
+      local entry = class_fields(ALL_FILES, class)[field]
+      assert.truthy(entry, ("no ---@field %s of ---@class %s"):format(field, class))
+      return render(entry.ann.type)
+    end
+    local shortcuts = class_fields(LIBRARY_FILES, "extruct")
+    local chains = {
+      { "get_table", "extruct.Table?", { { "extruct.Table", "status", "extruct.TableStatus" },
+                                         { "extruct.TableStatus", "run_status", '"running"|"idle"' },
+                                         { "extruct.Table", "columns", "extruct.Column[]" },
+                                         { "extruct.Column", "config", "extruct.ColumnConfig" } } },
+      { "wait_until_idle", "extruct.Table?", {} },
+      { "get_table_data", "extruct.TableData?", { { "extruct.TableData", "rows", "extruct.Row[]" } } },
+      { "get_row", "extruct.Row?", { { "extruct.Row", "data", "table<string, extruct.Cell|any>" } } },
+      { "run_table", "extruct.Run?", { { "extruct.Run", "num_requested_cells", "integer" } } },
+      { "get_company", "extruct.Company?", { { "extruct.Company", "domain", "string" } } },
+      { "get_deep_search", "extruct.DeepSearchTask?", { { "extruct.DeepSearchTask", "num_results", "integer" } } },
+      { "get_deep_research", "extruct.DeepResearchTask?", { { "extruct.DeepResearchTask", "report", "table" } } },
+    }
+    for _, chain in ipairs(chains) do
+      local shortcut = assert(shortcuts[chain[1]], "no ---@field " .. chain[1] .. " of ---@class extruct")
+      assert.matches(": " .. chain[2]:gsub("%p", "%%%0") .. ", extruct%.Error%?$", render(shortcut.ann.type), nil)
+      for _, step in ipairs(chain[3]) do
+        assert.equal(step[3], type_of(step[1], step[2]), step[1] .. "." .. step[2])
+      end
+    end
+    assert.truthy(class_fields(ALL_FILES, "extruct.Cell").value, "extruct.Cell has no value")
+  end)
+
   it("ships a .luarc.json whose workspace.library holds types/", function()
     local file = assert(io.open(LUARC, "rb"), LUARC .. " is missing")
     local text = file:read("*a")

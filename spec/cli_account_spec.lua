@@ -173,7 +173,7 @@ describe("extruct account commands", function()
       local out, err, status, took = timed({ "--request-timeout", "0.3", "tables", "create", work .. ".json" })
       assert.equal(1, status)
       assert.equal("", out)
-      assert.matches("^extruct: timeout: POST /v1/tables: [^\n]*\n$", err)
+      assert.matches("^extruct: timeout: POST " .. mock.url:gsub("%p", "%%%0") .. "/v1/tables: [^\n]*\n$", err)
       assert.is_true(took < 3, ("took %.1f s"):format(took))
     end)
 

@@ -219,7 +219,7 @@ describe("extruct deep-research commands", function()
     it("list prints a text table of every task, the brief on one line; --json one task a line", function()
       task("dr_a", "done", 3, "Research acme.example:\nwho buys anvils, and why they keep buying them year after year")
       task("dr_b", "done", 3, "Research globex.example")
-      local out, err, status = run_extruct(mock, { "deep-research", "list" })
+      local out, err, status = run_extruct(mock, { "deep-research", "list", "--format", "table" })
       assert.equal(0, status, err)
       local listed = lines_of(out)
       assert.equal(3, #listed)
@@ -238,7 +238,7 @@ describe("extruct deep-research commands", function()
   describe("refuse before sending anything", function()
     local long = ("é"):rep(20001)
     support.usage_error_cases(fixture, {
-      { args = { "deep-research", "create" }, says = "missing the brief: pass --brief TEXT or --brief-file FILE",
+      { args = { "deep-research", "create" }, says = "missing BRIEF (what to research, in words), or --brief-file FILE",
         hint = "deep-research create" },
       { args = { "deep-research", "create", "--brief", "x", "--brief-file", "b.md" },
         says = "--brief and --brief-file exclude each other", hint = "deep-research create" },
@@ -254,8 +254,11 @@ describe("extruct deep-research commands", function()
         says = "option --depth wants medium, high or xhigh", hint = "deep-research create" },
       { args = { "deep-research", "create", "--brief", "x", "--markdown" }, says = "option --markdown needs --wait",
         hint = "deep-research create" },
-      { args = { "deep-research", "create", "--brief", "x", "--output", "r.md" }, says = "option --output needs --wait",
+      { args = { "deep-research", "create", "BRIEF", "--brief", "x" }, says = "BRIEF and --brief exclude each other",
         hint = "deep-research create" },
+      { args = { "deep-research", "create", "brief", "--brief-file", "b.md" },
+        says = "BRIEF and --brief-file exclude each other", hint = "deep-research create" },
+      { args = { "deep-research", "create", " \n " }, says = "BRIEF is blank", hint = "deep-research create" },
       { args = { "deep-research", "create", "--brief", "x", "--interval", "5" }, says = "option --interval needs --wait",
         hint = "deep-research create" },
       { args = { "deep-research", "create", "--brief", "x", "--pretty" }, says = "option --pretty shapes JSON",
@@ -272,8 +275,10 @@ describe("extruct deep-research commands", function()
         says = "--max-interval (10) must be at least --interval (15)", hint = "deep-research wait" },
       { args = { "deep-research", "get", "dr_1", "--markdown", "--pretty" }, says = "option --pretty shapes JSON",
         hint = "deep-research get" },
-      { args = { "deep-research", "list", "--compact" }, says = "option --compact needs --json",
-        hint = "deep-research list" },
+      { args = { "deep-research", "list", "--compact", "--format", "csv" },
+        says = "option --compact shapes JSON: it does not go with --format csv", hint = "deep-research list" },
+      { args = { "deep-research", "list", "--json", "--format", "table" },
+        says = "--json and --format table exclude each other", hint = "deep-research list" },
     })
 
     it("a --schema that is not a JSON object", function()

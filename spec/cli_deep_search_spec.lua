@@ -198,7 +198,7 @@ describe("extruct deep-search commands", function()
       task("ds_b", "done", 3)
       local long = ("growing "):rep(12) .. "companies"
       assert(client:create_deep_search{ query = long, desired_num_results = 7 })
-      local out, err, status = run_extruct(mock, { "deep-search", "list" })
+      local out, err, status = run_extruct(mock, { "deep-search", "list", "--format", "table" })
       assert.equal(0, status, err)
       local listed = lines_of(out)
       assert.matches("^ID +STATUS +RESULTS +CREATED +QUERY$", listed[1])
@@ -319,7 +319,10 @@ describe("extruct deep-search commands", function()
         hint = "deep-search resume" },
       { args = { "deep-search", "results", "ds_1", "--page-size", "5" }, says = "option --page-size needs --all",
         hint = "deep-search results" },
-      { args = { "deep-search", "list", "--pretty" }, says = "option --pretty needs --json", hint = "deep-search list" },
+      { args = { "deep-search", "list", "--pretty", "--format", "table" },
+        says = "option --pretty shapes JSON: it does not go with --format table", hint = "deep-search list" },
+      { args = { "deep-search", "list", "--format", "xml" }, says = "option --format wants table, jsonl, json or csv",
+        hint = "deep-search list" },
       { args = { "deep-search", "get" }, says = "missing task ID", hint = "deep-search get" },
       { args = { "deep-search" }, says = "missing subcommand of deep-search: create, get, list, results, resume or wait",
         hint = "deep-search" },

@@ -142,7 +142,8 @@ describe("extruct command line", function()
         hint = "columns delete" },
       { args = { "columns", "add", "x", "f.json", "--first", "--after", "c" },
         says = "--after and --first exclude each other", hint = "columns add" },
-      { args = { "columns", "list", "x", "--pretty" }, says = "option --pretty needs --json", hint = "columns list" },
+      { args = { "columns", "list", "x", "--pretty", "--format", "table" },
+        says = "option --pretty shapes JSON: it does not go with --format table", hint = "columns list" },
       { args = { "user", "extra" }, says = "unexpected argument 'extra'", hint = "user" },
       { args = { "health", "--json" }, says = "option --json does not apply to 'health'", hint = "health" },
       { args = { "tables", "update", "x" }, says = "nothing to change: pass --name, --description or --tag",
@@ -153,7 +154,21 @@ describe("extruct command line", function()
         hint = "tables clone" },
       { args = { "tables", "list", "--view", "tiny" }, says = "option --view wants full or minimal",
         hint = "tables list" },
-      { args = { "tables", "list", "--pretty" }, says = "option --pretty needs --json", hint = "tables list" },
+      { args = { "tables", "list", "--csv" }, says = "unknown option '--csv'", hint = "tables list" },
+      { args = { "tabels", "list" }, says = "unknown command 'tabels'; did you mean 'tables'?", hint = "" },
+      { args = { "tables", "lst" }, says = "unknown subcommand 'lst' of tables; did you mean 'list'?", hint = "tables" },
+      { args = { "deep-serach", "list" }, says = "unknown command 'deep-serach'; did you mean 'deep-search'?",
+        hint = "" },
+      { args = { "tables", "get", "x", "--prety" }, says = "unknown option '--prety'; did you mean '--pretty'?",
+        hint = "tables get" },
+      { args = { "tables", "data", "x", "--fromat", "csv" }, says = "unknown option '--fromat'; did you mean '--format'?",
+        hint = "tables data" },
+      { args = { "tables", "get", "x", "--limit", "2" },
+        says = "option --limit does not apply to 'tables get'", hint = "tables get" },
+      { args = { "tables", "list", "--format", "yaml" }, says = "option --format wants table, jsonl, json or csv",
+        hint = "tables list" },
+      { args = { "tables", "get", "x", "-o", "/nonexistent/dir/t.json" },
+        says = "--output: cannot write /nonexistent/dir/t.json: No such file or directory", hint = "tables get" },
       { args = { "tables", "data", "x", "--format", "csv", "--pretty" },
         says = "option --pretty shapes JSON: it does not go with --format csv", hint = "tables data" },
       { args = { "tables", "data", "x", "--columns", "a,,b" }, says = "option --columns wants column keys separated",
@@ -481,7 +496,10 @@ describe("the command registry", function()
     assert.equal(0, status, err)
     assert.equal("gone\n", out)
     assert.equal(1, ran)
-    assert.truthy(support.main({ "greetings", "hello", "--help" }, {}, commands):find("\n  --yes ", 1, true))
+    assert.truthy(support.main({ "greetings", "hello", "--help" }, {}, commands):find("\n  -y, --yes ", 1, true))
+    local _, short_err, short_status = support.main({ "greetings", "hello", "Ada", "-y" }, {}, commands)
+    assert.equal(0, short_status, short_err)
+    assert.equal(2, ran)
   end)
 
   it("refuses an entry without help, summary, examples or run, and clashing words or options", function()

@@ -73,7 +73,7 @@ describe("extruct tables commands", function()
       local expected = {}
       for t in client:iter_tables() do expected[#expected + 1] = assert(t) end
 
-      local out, err, status = run_extruct(mock, { "tables", "list" })
+      local out, err, status = run_extruct(mock, { "tables", "list", "--format", "table" })
       assert.equal(0, status, err)
       assert.equal("", err)
       local lines = lines_of(out)
@@ -128,7 +128,7 @@ describe("extruct tables commands", function()
 
     it("--limit N prints at most N tables and asks for no more than it needs", function()
       for i = 1, 5 do support.new_table(client, ("Limited %d"):format(i)) end
-      local out, err, status = run_extruct(mock, { "tables", "list", "--limit", "2" })
+      local out, err, status = run_extruct(mock, { "tables", "list", "--limit", "2", "--format", "table" })
       assert.equal(0, status, err)
       assert.equal(3, #lines_of(out))
       local lists = api_requests(mock, "GET", "/v1/tables")
@@ -459,15 +459,25 @@ describe("extruct tables commands", function()
       assert.is_true(#records[2][5] > 0)
     end)
 
-    it("--id puts the row id first", function()
-      local t = support.new_table(client, "Export", { { company = "acme.com" } })
+    it("--id puts the row id first and keeps the input columns: edited, the file goes back through rows update",
+      function()
+      local t = support.new_table(client, "Export", { { company = "acme.com", employees = 12 } })
       local row = assert(client:get_table_data(t.id)).rows[1]
-      local out, err, status = run_extruct(mock, { "tables", "data", t.id, "--format=csv", "--id" })
+      local file = work .. ".csv"
+      local out, err, status = run_extruct(mock, { "tables", "data", t.id, "--format=csv", "--id", "-o", file })
       assert.equal(0, status, err)
-      local records = assert(csv.parse(out))
-      assert.same({ "id", "company", "employees", "summary" }, records[1])
-      assert.equal(row.id, records[2][1])
-      assert.equal("acme.com", records[2][2])
+      assert.equal("", out)
+      local records = assert(csv.parse(helpers.read_file(file)))
+      -- summary, an agent column, is filled by runs: not in the file
+      assert.same({ { "id", "company", "employees" }, { row.id, "acme.com", "12" } }, records)
+
+      helpers.write_file(file, (helpers.read_file(file):gsub("acme%.com", "acme.example")))
+      out, err, status = run_extruct(mock, { "rows", "update", t.id, file })
+      assert.equal(0, status, err)
+      assert.equal("updated 1 row of " .. t.id .. "\n", out)
+      local changed = assert(client:get_row(t.id, row.id))
+      assert.equal("acme.example", extruct.cell(changed, "company"))
+      assert.equal("12", tostring(extruct.cell(changed, "employees")))
     end)
 
     it("--columns keeps only those cells of each row's data, in JSON lines and in CSV", function()

@@ -202,15 +202,17 @@ describe("Deep Research", function()
       assert.same({ 15, 22.5, 33.75, 50.625, 60, 60 }, { (table.unpack or unpack)(session.clock.slept, 1, 6) })
     end)
 
-    it("calls on_progress with the task and its iterations, agents and sources", function()
+    it("calls on_progress with the task and its info: the wait's fields, iterations, agents and sources", function()
       add_task(session.mock, { id = "dr_progress", polls = 3, depth = "high" })
       local seen = {}
       assert(session.client:wait_deep_research("dr_progress", {
         interval = 1, on_progress = function(task, progress) seen[#seen + 1] = { task, progress } end,
       }))
       assert.equal(3, #seen)
-      for _, s in ipairs(seen) do
-        assert.same({ iterations = s[1].iterations, agents = s[1].agents, sources = s[1].sources }, s[2])
+      for i, s in ipairs(seen) do
+        local done = i == 3 and 1 or 0
+        assert.same({ iterations = s[1].iterations, agents = s[1].agents, sources = s[1].sources, id = "dr_progress",
+                      polls = i, elapsed = s[2].elapsed, done = done, total = 1, fraction = done }, s[2])
       end
       assert.is_true(seen[1][2].agents < seen[3][2].agents)
     end)

@@ -341,7 +341,7 @@ describe("Deep Search", function()
       assert.equal(5, polls())
     end)
 
-    it("calls on_progress with the task and its progress from the four counters", function()
+    it("calls on_progress with the task and its info: the wait's fields and the four counters", function()
       add_task(session.mock, { id = "ds_progress", polls = 3, desired = 6 })
       local seen = {}
       assert(session.client:wait_deep_search("ds_progress", {
@@ -356,6 +356,9 @@ describe("Deep Search", function()
         assert.equal(t.num_results_evaluated, p.evaluated)
         assert.equal(t.num_results, p.results)
         assert.equal(6, p.desired)
+        assert.equal("ds_progress", p.id)
+        assert.equal(t.num_results, p.done)
+        assert.equal(6, p.total)
         assert.is_false(p.is_exhausted)
         assert.is_true(p.discovered >= p.enriched and p.enriched >= p.evaluated and p.evaluated >= p.results)
       end

@@ -3,9 +3,12 @@
 -- kinds (extruct.errors loads without the C core, which holds it), the
 -- API's detail.error as err.code, statuses mapped to kinds, Retry-After as
 -- seconds or an HTTP date, the server's text escaped in messages (and a 500
--- from the mock whose body holds ESC, BEL and NUL); path segments, query
+-- from the mock whose body holds ESC, BEL and NUL); err.url and the words
+-- that locate a failed request (a base URL ending in /v1, a path that is
+-- no API route), a token pasted with 'Bearer '; path segments, query
 -- strings, base URL checks (ports included) and absolute URLs.
 local errors = require("extruct.errors")
+local extruct = require("extruct")
 local url = require("extruct.url")
 
 describe("error objects", function()
@@ -137,6 +140,80 @@ describe("server text in error messages", function()
         .. " \\x1B]0;pwned\\x07\\x1B[2J\\x00 trace) [HTTP 500]", tostring(err))
       assert.equal(body, err.body)
     end)
+  end)
+end)
+
+describe("errors that locate themselves", function()
+  local helpers = require("spec.helpers")
+  local fixture = helpers.mock_and_client{ single_attempt = true }
+
+  -- A client of the mock at base_url (the mock's own when nil).
+  local function client_at(base_url)
+    return fixture:new_client{ base_url = base_url or fixture.mock.url }
+  end
+
+  it("a 404 about a thing: err.url, and the usual message naming the thing", function()
+    local _, err = client_at():get_table("tbl_nope")
+    assert.equal("not_found", err.kind)
+    assert.equal(fixture.mock.url .. "/v1/tables/tbl_nope", err.url)
+    assert.equal("extruct: not_found: table 'tbl_nope' is unknown or not in this workspace (server said: Table not"
+      .. " found) [HTTP 404]", tostring(err))
+  end)
+
+  it("a base URL ending in /v1: the URL asked for, the base URL, and what to use instead", function()
+    local base = fixture.mock.url .. "/v1"
+    local _, err = client_at(base):get_table("tbl_demo")
+    assert.equal("not_found", err.kind)
+    assert.equal(base .. "/v1/tables/tbl_demo", err.url)
+    assert.equal(("extruct: not_found: GET %s/v1/tables/tbl_demo is not a route of the API: not found (server said:"
+      .. " Not Found) [HTTP 404]; check the base URL '%s' (base_url, EXTRUCT_API_URL or --base-url): it ends in"
+      .. " /v1, which every path starts with already; use '%s'"):format(base, base, fixture.mock.url), tostring(err))
+    local _, user_err = fixture.client:get_user()
+    assert.matches("GET " .. base .. "/v1/user is not a route of the API", user_err.message, 1, true)
+  end)
+
+  it("a path the server has no route for names the URL and the base URL, without the query", function()
+    local _, err = client_at():request("GET", "/v2/tables", { query = { secret = "s3cr3t" } })
+    assert.equal("not_found", err.kind)
+    assert.equal(fixture.mock.url .. "/v2/tables", err.url)
+    assert.matches("GET " .. fixture.mock.url .. "/v2/tables is not a route of the API", err.message, 1, true)
+    assert.matches("check the base URL '" .. fixture.mock.url .. "'", err.message, 1, true)
+    assert.is_nil(tostring(err):find("s3cr3t", 1, true))
+  end)
+
+  it("a page that is not the API's JSON is not a route either: another server at the base URL", function()
+    fixture.mock:fault{ path = "/v1/tables/tbl_demo", status = 404, body = "<html>nginx</html>",
+                        content_type = "text/html" }
+    local _, err = client_at():get_table("tbl_demo")
+    assert.equal("not_found", err.kind)
+    assert.matches("is not a route of the API: not found (body: <html>nginx</html>) [HTTP 404]", err.message, 1, true)
+  end)
+
+  it("other HTTP statuses and transfer failures carry err.url; the token is in none", function()
+    fixture.mock:fault{ path = "/v1/tables/tbl_demo", status = 418 }
+    local _, err = client_at():get_table("tbl_demo")
+    assert.equal("http", err.kind)
+    assert.equal(fixture.mock.url .. "/v1/tables/tbl_demo", err.url)
+
+    local refused = "http://127.0.0.1:" .. helpers.closed_port()
+    local _, net = client_at(refused):get_user()
+    assert.equal("network", net.kind)
+    assert.equal(refused .. "/v1/user", net.url)
+    assert.matches("^GET " .. refused:gsub("%p", "%%%0") .. "/v1/user: ", net.message)
+    for _, e in ipairs({ err, net }) do
+      assert.is_nil(tostring(e):find(fixture.mock.token, 1, true))
+      assert.is_nil(e.url:find(fixture.mock.token, 1, true))
+    end
+  end)
+
+  it("a token pasted with its 'Bearer ' says to give the token alone", function()
+    local c = extruct.new{ token = "Bearer abc123", base_url = fixture.mock.url }
+    local _, err = c:get_user()
+    assert.equal("config", err.kind)
+    assert.equal("extruct: config: the API token starts with 'Bearer ': give the token alone (the client sends the"
+      .. " header 'Authorization: Bearer <token>' itself); check EXTRUCT_API_TOKEN", tostring(err))
+    assert.same({}, fixture.mock:requests())
+    c:close()
   end)
 end)
 

@@ -176,9 +176,9 @@ describe("client:wait_all", function()
     local polled = {}
     local all, err = client:wait_all(ids, {
       interval = 0.05,
-      on_progress = function(id, t)
-        assert.equal(id, t.id)
-        polled[id] = (polled[id] or 0) + 1
+      on_progress = function(t, info)
+        assert.equal(info.id, t.id)
+        polled[info.id] = (polled[info.id] or 0) + 1
       end,
     })
     assert.is_nil(err)
@@ -226,7 +226,7 @@ describe("client:wait_all", function()
 
   it("stops when on_progress returns false", function()
     local ids = running_tables(3, 1000)
-    local all, err = client:wait_all(ids, { interval = 0.05, on_progress = function(id) return id ~= "tbl_run02" end })
+    local all, err = client:wait_all(ids, { interval = 0.05, on_progress = function(_, info) return info.id ~= "tbl_run02" end })
     assert.is_nil(all)
     assert.equal("cancelled", err.kind)
     assert.equal("tbl_run02", err.id)

@@ -17,6 +17,7 @@ local redirect = require("extruct.redirect")
 local csv = require("extruct.csv")
 local output = require("extruct.cli.output")
 local tasks = require("extruct.cli.tasks")
+local json_text = require("extruct.cli.json_text")
 local research_report = require("extruct.cli.research_report")
 
 local KB = 1024
@@ -181,6 +182,22 @@ local CASES = {
     function(s) return output.one_final_newline(s), output.text_width(s), output.wrap(s, 80) end },
   { "tasks.cut: multi-byte characters cut to 60",
     function(n) return ("é"):rep(n / 2) end, function(s) return tasks.cut(s, 60) end },
+
+  -- --pretty: the server's own JSON text, re-indented, and the items of a page
+  { "json_text.reindent: a string of escaped quotes and backslashes",
+    function(n) return '["' .. ('\\\"'):rep(n / 4) .. '"]' end, json_text.reindent },
+  -- (the output of nesting d deep holds d levels of indent a line, as
+  -- jq's does: linear in the input for a nesting the decoder accepts)
+  { "json_text.reindent: objects 32 deep side by side, and an array of many small items",
+    function(n)
+      local deep = ('{"a":'):rep(32) .. "1" .. ("}"):rep(32)
+      return "[" .. (deep .. ","):rep(math.floor(n / 2 / (#deep + 1))) .. ("1,"):rep(n / 4) .. "2]"
+    end,
+    function(s) return json_text.reindent(s) end },
+  { "json_text.items: a page of many rows, each with a nested array",
+    function(n) return '{"rows": [' .. ('{"a":[1,"]"]},'):rep(n / 16) .. '{}], "n": 1}' end, json_text.items },
+  { "json_text.items: a bare array of strings of white space",
+    function(n) return "[" .. ('"' .. spaces(6) .. '",'):rep(math.floor(n / 9)) .. '""]' end, json_text.items },
 }
 
 -- Under valgrind (`make valgrind`) every instruction costs some fifty

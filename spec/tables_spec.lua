@@ -216,6 +216,28 @@ describe("Tables API against the offline mock", function()
   local mock, client
   with_mock(function(m, c) mock, client = m, c end)
 
+  it("takes docs/api.md's column configs example as written, and follows the rules it lists", function()
+    local block = helpers.read_file("docs/api.md"):match("\n#### Column configs\n.-\n```lua\n(.-)```\n")
+    assert.truthy(block)
+    local env = setmetatable({ client = client }, { __index = _G })
+    local chunk = assert((loadstring or load)(block, "=api.md", "t", env))
+    if setfenv then setfenv(chunk, env) end
+    chunk()
+    local made = assert(client:list_tables{ search = "Leads" })
+    assert.equal(1, #made)
+    local t = assert(client:get_table(made[1].id))
+    local keys = {}
+    for i, col in ipairs(t.columns) do keys[i] = col.config.key end
+    assert.same({ "input", "company_profile", "company_name", "company_website", "summary", "funding", "fit",
+                  "work_email" }, keys)
+    -- a rule the text names, refused: a people table's agent on research_pro
+    local _, err = client:create_table{ name = "People", kind = "people", column_configs = {
+      { kind = "agent", name = "Bio", key = "bio", value = { agent_type = "research_pro", prompt = "Who is {full_name}?" } },
+    } }
+    assert.equal("validation", err.kind)
+    assert.matches("does not fit a people table", err.message, 1, true)
+  end)
+
   local function new_table(name, extra)
     local spec = {
       name = name, kind = "generic",

@@ -238,3 +238,59 @@ describe("wait_until_idle on long runs", function()
     end)
   end)
 end)
+
+-- One callback for every wait: on_progress(item, info), the table or task
+-- just fetched first, then { id, polls, elapsed, done, total, fraction }.
+-- Each wait runs on the same injected clock against the mock; what every
+-- one must hand its callback is written once, below the cases.
+describe("every wait's on_progress(item, info)", function()
+  local fixture = helpers.mock_and_client{ fake_clock = 500 }
+
+  local cases = {
+    { wait = "wait_until_idle", id = "tbl_progress",
+      start = function(mock) mock:add_table{ id = "tbl_progress", polls = 3, rows = 2 } end,
+      run = function(client, opts) return client:wait_until_idle("tbl_progress", opts) end },
+    { wait = "wait_all", id = "tbl_progress",
+      start = function(mock) mock:add_table{ id = "tbl_progress", polls = 3, rows = 2 } end,
+      run = function(client, opts) return client:wait_all({ "tbl_progress" }, opts) end },
+    { wait = "wait_deep_search", id = "ds_progress",
+      start = function(mock) mock:control("POST", "/_mock/discovery_tasks", { id = "ds_progress", polls = 3, desired = 4 }) end,
+      run = function(client, opts) return client:wait_deep_search("ds_progress", opts) end },
+    { wait = "wait_deep_research", id = "dr_progress",
+      start = function(mock) mock:control("POST", "/_mock/deep_research_tasks", { id = "dr_progress", polls = 3 }) end,
+      run = function(client, opts) return client:wait_deep_research("dr_progress", opts) end },
+  }
+
+  for _, case in ipairs(cases) do
+    it(case.wait .. " calls it after every poll with the item fetched and the same info fields", function()
+      local clock = fixture.clock
+      case.start(fixture.mock)
+      local started, calls = clock.now(), {}
+      local done = assert(case.run(fixture.client, {
+        interval = 2,
+        on_progress = function(item, info)
+          calls[#calls + 1] = { item = item, info = info, at = clock.now() }
+        end,
+      }))
+      assert.is_true(#calls >= 2, case.wait)
+      for i, call in ipairs(calls) do
+        local info = call.info
+        assert.equal(case.id, call.item.id)
+        assert.equal(case.id, info.id)
+        assert.equal(i, info.polls)
+        assert.equal(call.at - started, info.elapsed)
+        assert.is_number(info.done)
+        assert.is_number(info.total)
+        assert.is_true(info.fraction >= 0 and info.fraction <= 1, case.wait .. ": " .. tostring(info.fraction))
+        if info.total > 0 then assert.equal(math.min(info.done / info.total, 1), info.fraction) end
+      end
+      local last = calls[#calls]
+      assert.equal(1, last.info.fraction)
+      assert.equal(last.info.total, last.info.done)
+      assert.is_true(calls[1].info.fraction < 1)
+      assert.is_true(last.info.elapsed > 0)
+      -- the last item handed over is what the wait returns (wait_all: in its map)
+      assert.equal(last.item, done[case.id] or done)
+    end)
+  end
+end)

@@ -463,6 +463,7 @@ static int client_new(lua_State *L) {
   c->connect_timeout_ms = client_milliseconds(connect_timeout);
   c->insecure = client_opt_boolean(L, 1, "insecure");
   c->tracing = client_opt_boolean(L, 1, "trace");
+  c->keep_text = client_opt_boolean(L, 1, "keep_text");
 
   /* The base URL, without trailing slashes; the Lua layer checked its form. */
   url_len = strlen(base_url);
@@ -495,11 +496,15 @@ static int client_new(lua_State *L) {
   c->anonymous_body_headers = client_add_header(L, c->anonymous_body_headers, user_agent);
   c->anonymous_body_headers = client_add_header(L, c->anonymous_body_headers, accept_encoding);
   lua_pop(L, 2);
+  /* An empty token sends no Authorization header: a client without a token
+   * can still ask what needs none (the healthcheck). */
   c->headers = client_add_header(L, c->headers, "Accept: application/json");
-  c->headers = client_add_authorization(L, c->headers, token);
+  if (*token != '\0')
+    c->headers = client_add_authorization(L, c->headers, token);
   c->body_headers = client_add_header(L, c->body_headers, "Accept: application/json");
   c->body_headers = client_add_header(L, c->body_headers, "Content-Type: application/json");
-  c->body_headers = client_add_authorization(L, c->body_headers, token);
+  if (*token != '\0')
+    c->body_headers = client_add_authorization(L, c->body_headers, token);
   /* Suppress libcurl's "Expect: 100-continue" on large bodies: one round trip less. */
   c->body_headers = client_add_header(L, c->body_headers, "Expect:");
   c->anonymous_headers = client_add_header(L, c->anonymous_headers, "Accept: application/json");

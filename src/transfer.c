@@ -257,6 +257,7 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   }
   t->max_body = c->max_body;
   t->tracing = c->tracing;
+  t->keep_text = c->keep_text;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -453,7 +454,8 @@ static int transfer_id(lua_State *L) {
  * decoded JSON; when the body is not JSON, body_error says why and body_text
  * holds its first bytes. With the trace option, response.trace (or the
  * fourth value on failure) holds the exchange's lines, credentials
- * redacted. Reading the result releases the transfer: its handle and
+ * redacted; with the keep_text option, response.text holds the body as
+ * received (when there was one). Reading the result releases the transfer: its handle and
  * buffers go back to the client for the next request. */
 static int transfer_result(lua_State *L) {
   ex_transfer_box *box = transfer_box(L);
@@ -481,6 +483,10 @@ static int transfer_result(lua_State *L) {
     long status = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
     ex_response_push(L, status, t->head.data, t->head.len, t->body.data, t->body.len);
+    if (t->keep_text && t->body.len > 0) {
+      lua_pushlstring(L, t->body.data, t->body.len);
+      lua_setfield(L, -2, "text");
+    }
     if (t->tracing) {
       lua_pushlstring(L, t->trace.data ? t->trace.data : "", t->trace.len);
       lua_setfield(L, -2, "trace");

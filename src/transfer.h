@@ -39,6 +39,7 @@ typedef struct ex_transfer {
   ex_buffer trace; /* with the `trace` option: the exchange, credentials redacted */
   size_t max_body;
   int body_too_large, out_of_memory, tracing, trace_full;
+  int keep_text;      /* the response carries its body as received (`text`) */
   int unread_bytes;   /* the connection held bytes nobody asked for: not reused */
   int fresh_connect;  /* this attempt asked for a new connection */
   int tls_target;     /* the request goes to an https URL */
@@ -77,6 +78,7 @@ typedef struct ex_client {
   /* The settings of a new easy handle. */
   long timeout_ms, connect_timeout_ms;
   int insecure, tracing, redirect_https_only;
+  int keep_text; /* with the `keep_text` option */
   char *ca_file;
   char *proxy, *noproxy; /* CURLOPT_PROXY and CURLOPT_NOPROXY, when given */
 } ex_client;

@@ -38,6 +38,7 @@ end
 ---@field allow_http? boolean true allows plaintext http:// to a host that is not loopback
 ---@field ca_file? string A PEM file of CA certificates to trust instead of the system's
 ---@field trace? fun(line: string) Called with each line of every exchange, credentials redacted
+---@field keep_text? boolean true keeps each answer's body as received in client.last_response.text (libcurl transport)
 ---@field proxy? string A proxy URL; "" for none (default: the environment's)
 ---@field noproxy? string Hosts that bypass the proxy: "localhost,127.0.0.1", ".example.com", "*"
 ---@field transport? "auto"|"curl"|"cosocket" How requests go: by libcurl, by nginx's cosockets, or either
@@ -53,6 +54,7 @@ local CLIENT_OPTIONS = endpoint.with_retry_options{
   allow_http = { check = is_boolean, want = "a boolean" },
   ca_file = { check = is_string, want = "a string (the path of a PEM file)" },
   trace = { check = is_function, want = "a function(line)" },
+  keep_text = { check = is_boolean, want = "a boolean" },
   proxy = { check = is_string, want = 'a string (a proxy URL such as "http://host:3128", or "" for none)' },
   noproxy = { check = is_string, want = 'a string (hosts that bypass the proxy, such as "localhost,127.0.0.1", or "*")' },
   transport = { check = function(v) return v == "auto" or v == "curl" or v == "cosocket" end,
@@ -98,6 +100,8 @@ end
 ---@field status integer The HTTP status
 ---@field headers table<string, string> The response headers, names lower-cased
 ---@field page? extruct.Page After list_tables and each page of iter_tables
+---@field text? string With the keep_text option: the body exactly as received (libcurl transport)
+---@field body? any With the keep_text option: what that body decoded to (the answer, or the page an iterator read)
 
 --- Paging facts from the x-extruct-pagination-* headers; a field is nil when
 --- its header is missing.
@@ -154,22 +158,34 @@ local function plaintext_proxy(base_url, opts, getenv)
 end
 M.plaintext_proxy = plaintext_proxy
 
--- Why a configuration cannot work, or nil. Checked when the client is made,
--- reported by every request: a token from the environment is not the
--- caller's misuse, so it is an error value, not a raised error.
-local function config_problem(token, base_url, opts)
-  if token == nil or token == "" then
-    local ngx = rawget(_G, "ngx")
-    if type(ngx) == "table" and type(ngx.get_phase) == "function" then
-      -- nginx clears its workers' environment unless told otherwise
-      return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN, and let nginx pass it"
-        .. " to its workers with the directive `env EXTRUCT_API_TOKEN;` in nginx.conf's main context"
-    end
-    return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
+-- The message of a missing token.
+local function no_token_problem()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.get_phase) == "function" then
+    -- nginx clears its workers' environment unless told otherwise
+    return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN, and let nginx pass it"
+      .. " to its workers with the directive `env EXTRUCT_API_TOKEN;` in nginx.conf's main context"
+  end
+  return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN"
+end
+
+-- Why a token that is there cannot work, or nil.
+local function token_problem(token)
+  if token:find("^[Bb][Ee][Aa][Rr][Ee][Rr]%s") then
+    return "the API token starts with 'Bearer ': give the token alone (the client sends the header"
+      .. " 'Authorization: Bearer <token>' itself); check EXTRUCT_API_TOKEN"
   end
   if token:find("[%c ]") then
     return "the API token holds spaces or control characters (CR, LF, NUL...); check EXTRUCT_API_TOKEN"
   end
+  return nil
+end
+
+-- Why a configuration cannot work, the token aside, or nil. Checked when
+-- the client is made, reported by every request: a token or URL from the
+-- environment is not the caller's misuse, so it is an error value, not a
+-- raised error.
+local function config_problem(base_url, opts)
   if base_url:find("%c") then
     return "the base URL holds control characters (CR, LF, NUL...)"
   end
@@ -200,7 +216,7 @@ local function config_problem(token, base_url, opts)
 end
 
 --- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
----              insecure, allow_http, ca_file, trace, proxy, noproxy, transport,
+---              insecure, allow_http, ca_file, trace, keep_text, proxy, noproxy, transport,
 ---              retries, backoff, sleep, now }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
 ---@param opts? extruct.ClientOptions
@@ -231,14 +247,19 @@ function M.new(opts)
   }, Client)
   self._url = url.parse(self.base_url)
 
-  local problem = config_problem(token, base_url, opts)
+  local missing_token = token == nil or token == ""
+  local problem = (not missing_token and token_problem(token)) or config_problem(base_url, opts)
   if problem then
     self._config_error = errors.new("config", problem, { attempts = 0 })
   else
+    if missing_token then
+      -- Only the requests that need no token can be sent (the healthcheck).
+      self._token_error = errors.new("config", no_token_problem(), { attempts = 0 })
+    end
     -- The token goes to the core and stays there: the Lua object never holds it.
     self._core = core.new_client{
       base_url = self.base_url,
-      token = token,
+      token = token or "",
       timeout = core_timeout(self.timeout),
       connect_timeout = core_timeout(self.connect_timeout),
       max_response_size = self.max_response_size,
@@ -246,6 +267,7 @@ function M.new(opts)
       insecure = opts.insecure or false,
       ca_file = opts.ca_file,
       trace = opts.trace ~= nil,
+      keep_text = opts.keep_text or false,
       proxy = opts.proxy,
       noproxy = opts.noproxy,
     }
@@ -276,6 +298,45 @@ local function response_head(response)
   return setmetatable({ status = response.status }, mt)
 end
 
+-- Where a request went, as its errors say: the base URL and the path, never
+-- the query (its values are the caller's) nor the token (a header).
+local function request_url(client, target)
+  return client.base_url .. target:match("^[^?]*")
+end
+
+-- Whether a 404 is no answer about a thing but a path the server has no
+-- route for: FastAPI's bare "Not Found", or a body that is not the API's
+-- JSON (another server's page). A wrong base URL is then the likely cause.
+local function no_such_route(response)
+  if response.status ~= 404 then return false end
+  local body = response.body
+  if type(body) ~= "table" then return true end
+  return body.detail == nil or body.detail == "Not Found"
+end
+
+-- The error of a non-2xx response, carrying err.url. A 404 from a path
+-- that is not an API route names the URL asked for and the base URL it
+-- came from; one ending in /v1 (every path starts with /v1 already) is
+-- named as the mistake.
+local function status_error(client, response, method, target, subject)
+  local url_asked = request_url(client, target)
+  local missing = no_such_route(response)
+  local err = errors.from_status(response, not missing and subject or nil)
+  err.url = url_asked
+  local doubled = client.base_url:match("^(.-)/v1$")
+  if missing or (doubled and (response.status == 404 or response.status == 405)) then
+    local why = ("%s %s is not a route of the API: "):format(method, errors.show(url_asked, 200))
+    local check = ("; check the base URL '%s' (base_url, EXTRUCT_API_URL or --base-url)"):format(
+      errors.show(url.redact(client.base_url), 200))
+    if doubled then
+      check = check .. (": it ends in /v1, which every path starts with already; use '%s'"):format(
+        errors.show(url.redact(doubled), 200))
+    end
+    err.message = why .. err.message .. check
+  end
+  return err
+end
+
 -- One transfer: the response, or false and an error. Every response that
 -- came is recorded as the client's last_response, whatever its status; a
 -- transfer that got none leaves nil there.
@@ -283,21 +344,31 @@ local function send(client, method, target, opts)
   -- (a sleep, trace or on_progress callback may have closed the client)
   if client._closed then misuse("extruct: the client is closed") end
   client.last_response = nil
+  local started = client._trace and core.monotime()
   local response, kind, message, trace = loop.perform(client, method, target, opts.body)
   if client._trace then
     -- The core redacted the credentials before the text reached Lua.
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end
+    -- and the exchange's outcome and time, in a line of its own
+    client._trace(("* extruct: %s in %.3f s"):format(response and ("HTTP " .. response.status) or kind,
+      core.monotime() - started))
   end
   if not response then
-    -- (the target is percent-encoded, so one line, but an id can make it long;
+    -- (the URL is percent-encoded, so one line, but an id can make it long;
     -- the transport's words may quote the server: a certificate's name)
-    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(target, 200), errors.show(message, 1000)))
+    local url_asked = request_url(client, target)
+    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(url_asked, 200),
+      errors.show(message, 1000)), { url = url_asked })
   end
   response.trace = nil
   client.last_response = response_head(response)
+  if response.text then
+    -- (keep_text: the body as the server sent it, for tools that show it so)
+    client.last_response.text, client.last_response.body = response.text, response.body
+  end
   local status = response.status
   if status < 200 or status > 299 then
-    return false, errors.from_status(response, opts.subject)
+    return false, status_error(client, response, method, target, opts.subject)
   end
   if response.body_error then
     return false, errors.from_bad_body(response, response.body_error)
@@ -318,6 +389,9 @@ function Client:_request(method, path, opts)
   self.last_response = nil
   if self._config_error then
     return nil, self._config_error
+  end
+  if self._token_error and not opts.anonymous then
+    return nil, self._token_error
   end
   local target = path .. url.query(opts.query)
   -- retry_if: the call knows which failures left nothing done on the server

@@ -29,6 +29,9 @@ end
 --- breaks inside quoted fields), for messages about the records. On
 --- malformed text: nil and an error of kind "decode" whose `line` field and
 --- message name the line.
+---@param text string CSV text
+---@return string[][]|nil records The records, each a list of fields
+---@return integer[]|extruct.Error lines The line each record starts on; or the error
 function M.parse(text)
   if type(text) ~= "string" then
     error("extruct.csv.parse: expected a string, got " .. type(text), 2)
@@ -107,6 +110,8 @@ end
 
 --- One field as CSV: quoted when it holds a comma, a quote or a line break
 --- (quotes doubled), as it is otherwise.
+---@param field string
+---@return string text
 function M.quote(field)
   if field:find('[,"\r\n]') then
     return '"' .. field:gsub('"', '""') .. '"'
@@ -117,6 +122,9 @@ end
 --- One record as a line of CSV text, ending with "\n". fields: a list of
 --- strings; n (default #fields) the number of fields, so that trailing nils
 --- count: nil and false are written as empty fields.
+---@param fields (string|false)[] The fields
+---@param n? integer How many fields (default #fields)
+---@return string line
 function M.format_record(fields, n)
   if type(fields) ~= "table" then
     error("extruct.csv.format_record: expected a list of fields, got " .. type(fields), 2)

@@ -251,7 +251,8 @@ end
 --- One call of an endpoint. how = { body (a Lua value, encoded here, so a
 --- value JSON cannot hold is an "encode" error before anything is sent),
 --- query, subject, retry_if, idempotent (true: a POST that only reads, retried
---- as a GET is), deadline, answer (required: "object",
+--- as a GET is), deadline, anonymous (true: the endpoint needs no token, so
+--- a client without one sends it), answer (required: "object",
 --- "array" or "object or array"), optional (true: no body, or JSON null,
 --- is an answer too, and gives true) }. Returns the decoded answer (or true), or nil and
 --- an error.
@@ -266,7 +267,7 @@ function M.call(client, method, path, opts, how)
   end
   local response, err = client:_request(method, path, M.pass_retry_options(opts, {
     query = how.query, body = text, subject = how.subject, retry_if = how.retry_if, deadline = how.deadline,
-    idempotent = how.idempotent,
+    idempotent = how.idempotent, anonymous = how.anonymous,
   }))
   if response == nil then return nil, err end
   local body = response.body

@@ -43,6 +43,7 @@ local M = {}
 ---@field retry_after? number Seconds to wait, when the server sent Retry-After
 ---@field attempts? integer How many requests were sent (0 for "config")
 ---@field location? string Where a redirect that was not followed pointed
+---@field url? string Where the failed request went: the base URL and the path, without the query string
 ---@field last? table A wait's "timeout", "cancelled" and "failed": the last table or task seen
 ---@field cause? extruct.Error A wait's "timeout": the error of the last poll, when it failed
 ---@field task? table The waits of Deep Search and Deep Research: the last task seen (as `last`)
@@ -206,7 +207,7 @@ end
 
 local STATUS_MESSAGES = {
   auth = "the API rejected the credentials; check that the request carries the header"
-    .. " 'Authorization: Bearer <token>' and that EXTRUCT_API_TOKEN (or the token option) holds a valid API token",
+    .. " 'Authorization: Bearer <token>' and that EXTRUCT_API_TOKEN (or extruct.new's token option) holds a valid API token",
   payment = "payment required: the workspace's plan or credits do not cover this request",
   not_found = "not found",
   validation = "the API rejected the request as invalid",

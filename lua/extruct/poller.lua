@@ -1,9 +1,9 @@
 -- Polling until something the server works on is finished: a table's run,
 -- a Deep Search, a Deep Research task. Every wait is this one loop, so each
 -- keeps the same promises: a deadline on the monotonic clock kept to within
--- one request, pauses that grow while nothing moves, on_progress after
--- every poll (returning false cancels), transient failures ridden out as
--- missed polls, and a permanent one ending the wait at once.
+-- one request, pauses that grow while nothing moves, on_progress(item,
+-- info) after every poll (returning false cancels), transient failures
+-- ridden out as missed polls, and a permanent one ending the wait at once.
 
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
@@ -16,17 +16,29 @@ M.OPTIONS = endpoint.with_retry_options{
   interval = { check = endpoint.positive_number, want = "a positive number of seconds" },
   max_interval = { check = endpoint.positive_number, want = "a positive number of seconds" },
   timeout = { check = endpoint.non_negative_number, want = "a number of seconds >= 0" },
-  on_progress = { check = endpoint.is_function, want = "a function" },
+  on_progress = { check = endpoint.is_function, want = "a function(item, info)" },
 }
 
 --- How much longer the pause gets after each poll that shows no progress.
 M.INTERVAL_GROWTH = 1.5
 
+--- What every wait hands on_progress as its second argument, after the
+--- table or task it just fetched: the same fields for every wait (a task's
+--- own counters are added by its wait: extruct.DeepSearchProgress,
+--- extruct.DeepResearchProgress).
+---@class extruct.WaitInfo
+---@field id string The table's or task's id
+---@field polls integer Polls that fetched it so far, this one included
+---@field elapsed number Seconds since the wait began
+---@field done number Cells done (a table), results found (a Deep Search), 1 once done (a Deep Research task)
+---@field total number Cells of the run (a table), results asked for (a Deep Search), 1 (a Deep Research task)
+---@field fraction number done / total, from 0 to 1 (1 once the wait is over)
+
 ---@class extruct.TaskWaitOptions: extruct.Options
 ---@field interval? number seconds between polls while the work moves
 ---@field max_interval? number the longest pause while nothing moves
 ---@field timeout? number seconds before giving up
----@field on_progress? fun(value: table, progress: table?): boolean? after every poll; false cancels
+---@field on_progress? fun(task: table, info: extruct.WaitInfo): boolean? after every poll; false cancels
 
 ---@class extruct.WaitSettings
 ---@field interval number seconds between polls while something moves
@@ -51,13 +63,15 @@ function M.settings(opts, defaults, where)
 end
 
 --- Polls until `how.is_done(value)`. how = {
+---   id: what is polled, for on_progress's info.id;
 ---   fetch(deadline): one poll: the value, or nil and an error (its own
 ---     retries must not pause past `deadline`);
 ---   is_done(value): whether the wait is over;
 ---   failure(value) (optional): an error when the value says the work
 ---     ended and failed, else nil;
 ---   mark(value): a string that changes whenever the work moves on;
----   progress(value) (optional): the second argument of on_progress;
+---   progress(value): { done, total, fraction, ... }: how far the work got,
+---     on_progress's info (to which id, polls and elapsed are added);
 ---   timeout_error(last, cause, why): the error of a deadline passed (last:
 ---     the last value seen or nil; cause: the last poll's transient error
 ---     or nil; why: more words or nil);
@@ -73,22 +87,23 @@ end
 function M.poll(client, opts, settings, how)
   local sleep, now = endpoint.sleep_and_now(client, opts)
   local interval, max_interval = settings.interval, settings.max_interval
-  local deadline = now() + settings.timeout
+  local started = now()
+  local deadline = started + settings.timeout
   local pause = interval
   local last, last_mark, cause
+  local polls = 0
   while true do
     -- A poll retries transient failures as any GET does, but never past the
     -- deadline; one that still fails is a missed poll, not the end.
     local value, err = how.fetch(deadline)
     if value then
       last, cause = value, nil
+      polls = polls + 1
       local verdict
       if opts.on_progress then
-        if how.progress then
-          verdict = opts.on_progress(value, how.progress(value))
-        else
-          verdict = opts.on_progress(value)
-        end
+        local info = how.progress(value)
+        info.id, info.polls, info.elapsed = how.id, polls, now() - started
+        verdict = opts.on_progress(value, info)
       end
       if how.is_done(value) then return value end
       local failed = how.failure and how.failure(value)
@@ -126,7 +141,7 @@ end
 --- task that ended "failed" is a `failed` error, the deadline a `timeout`
 --- (with err.cause, the last poll's error if it failed), on_progress
 --- returning false `cancelled`. task = {
----   subject: the task in messages ("Deep Search 'ds_1'");
+---   id, subject: the task's id, and the task in messages ("Deep Search 'ds_1'");
 ---   fetch(deadline), mark(task), progress(task): as for M.poll;
 ---   failed(task): the failure message's tail and extra error fields;
 ---   state(task): what a timeout message says in brackets }.
@@ -139,6 +154,7 @@ end
 function M.wait_for_task(client, opts, settings, task)
   local subject = task.subject
   return M.poll(client, opts, settings, {
+    id = task.id,
     fetch = task.fetch,
     is_done = function(value) return value.status == "done" end,
     failure = function(value)

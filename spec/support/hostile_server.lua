@@ -22,7 +22,8 @@
 --                              one's Authorization header and target
 --   GET http://...             (a request for a proxy: an absolute URL) recorded
 --                              and answered 200 {"via":"proxy"}
---   anything else              404
+--   GET /v1/tables/ID          404 {"detail":"Table not found"}, as the API says
+--   anything else              404 {"detail":"Not Found"}, FastAPI's missing route
 
 local socket = require("socket")
 
@@ -126,6 +127,9 @@ local function serve(conn)
     answer(conn, 200, {}, rows_json(offset + 1, count))
   elseif path:match("^/v1/tables/[^/]+/data$") then
     answer(conn, 200, {}, rows_json(1, math.min(tonumber(params.limit) or 50, 1000)))
+  elseif path:match("^/v1/tables/[^/]+$") then
+    -- (the API's own 404 for a table, not FastAPI's for a missing route)
+    answer(conn, 404, {}, '{"detail":"Table not found"}')
   else
     answer(conn, 404, {}, '{"detail":"Not Found"}')
   end

@@ -32,6 +32,7 @@ local core = {}
 ---@field insecure? boolean true turns TLS verification off
 ---@field ca_file? string A PEM file of CA certificates to trust
 ---@field trace? boolean true records each exchange (credentials redacted) for result()
+---@field keep_text? boolean true: a response also carries its body as received, in `text`
 ---@field proxy? string A proxy URL; "" for none
 ---@field noproxy? string Hosts that bypass the proxy
 
@@ -55,6 +56,7 @@ local core = {}
 ---@field body? any The decoded JSON body (nil when there was none)
 ---@field body_error? string Why the body is not JSON
 ---@field body_text? string The body's first bytes, when it is not JSON
+---@field text? string With the keep_text option: the whole body as received
 ---@field trace? string With the trace option: the exchange's lines, credentials redacted
 
 --- Decodes JSON text: objects become tables, arrays tables with array_mt,

@@ -23,13 +23,14 @@ function methods:get_user(opts)
 end
 
 --- GET /v1/healthcheck: the API's own health report (true when it answers
---- with no body: a 2xx is the news).
+--- with no body: a 2xx is the news). It needs no token: a client made
+--- without one asks too (and sends no Authorization header).
 ---@param opts? extruct.Options
 ---@return table|true|nil report The API's health report
 ---@return extruct.Error? err
 function methods:healthcheck(opts)
   opts = endpoint.check_options(opts, NO_OPTIONS, "extruct.healthcheck")
-  return endpoint.call(self, "GET", "/v1/healthcheck", opts, { answer = "object", optional = true })
+  return endpoint.call(self, "GET", "/v1/healthcheck", opts, { answer = "object", optional = true, anonymous = true })
 end
 
 -- The module-level shortcut of get_billing, on the default client.

@@ -21,7 +21,7 @@ local options = endpoint.with_retry_options
 ---@field iter_search_companies fun(query: string, opts?: extruct.CompanySearchOptions): extruct.Iterator
 ---@field similar_companies fun(identifier: string, opts?: extruct.CompanySearchOptions): extruct.CompanyPage?, extruct.Error?
 ---@field iter_similar_companies fun(identifier: string, opts?: extruct.CompanySearchOptions): extruct.Iterator
----@field get_company fun(identifier: string, opts?: extruct.Options): table?, extruct.Error?
+---@field get_company fun(identifier: string, opts?: extruct.Options): extruct.Company?, extruct.Error?
 
 ---@class extruct.Client
 local methods = {}
@@ -52,8 +52,30 @@ local NO_OPTIONS = options{}
 ---@field filters? table include = { country, city, size }, exclude = { ..., domains }, range = { founded = { min, max } }
 ---@field method? "POST"|"GET" the form of the request (default "POST"; a 405 to it is asked again as GET)
 
+--- A company's profile, as get_company answers it and each result of a
+--- search is (with its relevance_score); null fields hold extruct.null.
+---@class extruct.Company
+---@field id string
+---@field name string
+---@field domain string Its registered domain
+---@field short_description? string
+---@field full_description? string
+---@field products_services? string
+---@field use_cases? string
+---@field target_audience? string
+---@field other_considerations? string
+---@field founding_year? integer
+---@field employee_count? string A size: "1-10", "11-50", ... "10001+"
+---@field hq_country? string
+---@field hq_state_province? string
+---@field hq_city? string
+---@field hq_full_address? string
+---@field social_profiles? table<string, string> e.g. linkedin -> URL
+---@field website_authority? { score: number, tier: string, tier_label: string }
+---@field relevance_score? number In a search's or lookalikes' results: how well it matches
+
 ---@class extruct.CompanyPage
----@field results table[] the companies of the page, best first, each a profile with a relevance_score
+---@field results extruct.Company[] the companies of the page, best first, each a profile with a relevance_score
 ---@field request table the query, filters, offset and limit the API read
 
 local function subject_company(identifier)
@@ -187,7 +209,7 @@ end
 --- GET /v1/companies/{identifier}: one company's profile.
 ---@param identifier string a domain, a URL or a company id
 ---@param opts? extruct.Options
----@return table|nil company
+---@return extruct.Company|nil company
 ---@return extruct.Error? err
 function methods:get_company(identifier, opts)
   check_id(identifier, "get_company", "company identifier")

@@ -58,7 +58,9 @@ local WAIT_DEFAULTS = { interval = 15, max_interval = 60, timeout = 3600 }
 ---@field report? table once done: { markdown, sources = { { id, url } }, degradation_reasons, fields }
 ---@field failure_reason? string once failed: why
 
----@class extruct.DeepResearchProgress
+--- on_progress's info in wait_deep_research: the wait's (done of total:
+--- 0 or 1 of 1) and the task's counters.
+---@class extruct.DeepResearchProgress: extruct.WaitInfo
 ---@field iterations integer
 ---@field agents integer
 ---@field sources integer
@@ -140,15 +142,20 @@ function methods:list_deep_research(opts)
   })
 end
 
+-- How far a task has got: its counters, and done of total (1 of 1 once
+-- done: a report comes whole).
 local function progress(task)
   local count = poller.count
-  return { iterations = count(task.iterations), agents = count(task.agents), sources = count(task.sources) }
+  local done = task.status == "done" and 1 or 0
+  return { iterations = count(task.iterations), agents = count(task.agents), sources = count(task.sources),
+           done = done, total = 1, fraction = done }
 end
 
 --- Polls the task until its status is "done". opts: interval (s, default
 --- 15), max_interval (s, default 60), timeout (s, default 3600),
---- on_progress(task, progress) after every poll (returning false
---- cancels), retries, backoff, sleep, now.
+--- on_progress(task, info) after every poll (info:
+--- extruct.DeepResearchProgress; returning false cancels), retries,
+--- backoff, sleep, now.
 --- Returns the done task (its report in task.report), or nil and an
 --- error: "failed" (err.task; err.failure_reason, the API's words),
 --- "timeout" (err.task, the last task seen; err.cause, the last poll's
@@ -163,6 +170,7 @@ function methods:wait_deep_research(id, opts)
   opts = check_options(opts, poller.OPTIONS, "extruct.wait_deep_research")
   local settings = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_deep_research")
   return poller.wait_for_task(self, opts, settings, {
+    id = id,
     subject = subject_task(id),
     fetch = function(deadline) return fetch_task(self, id, opts, deadline) end,
     failed = function(task)

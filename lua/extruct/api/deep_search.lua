@@ -70,10 +70,23 @@ local WAIT_DEFAULTS = { interval = 5, max_interval = 30, timeout = 1800 }
 ---@field num_results_enriched integer
 ---@field num_results_evaluated integer
 ---@field num_results integer
----@field results? table[] with get_deep_search_results: a page of results, best first
+---@field results? extruct.DeepSearchResult[] with get_deep_search_results: a page of results, best first
 
----@class extruct.DeepSearchProgress
----@field fraction number 0..1: num_results of desired_num_results (1 once done)
+--- A company a Deep Search found, graded on each criterion.
+---@class extruct.DeepSearchResult
+---@field id string
+---@field company_name string
+---@field company_website string
+---@field company_description? string
+---@field relevance number
+---@field scores table<string, { grade: integer, explanation: string, sources: string[] }> criterion key -> its grade
+---@field hq_country? string
+---@field employee_count? string
+---@field founding_year? integer
+
+--- on_progress's info in wait_deep_search: the wait's (done: results
+--- found, total: results asked for) and the task's counters.
+---@class extruct.DeepSearchProgress: extruct.WaitInfo
 ---@field discovered integer
 ---@field enriched integer
 ---@field evaluated integer
@@ -273,7 +286,8 @@ local function counts(task)
 end
 
 --- How far a Deep Search task has got, from its counters: fraction (0..1,
---- num_results of desired_num_results, 1 once done) and the counts.
+--- num_results of desired_num_results, 1 once done), done and total (the
+--- results found and asked for) and the counts.
 local function progress(task)
   local c = counts(task)
   if task.status == "done" then
@@ -283,6 +297,7 @@ local function progress(task)
   else
     c.fraction = 0
   end
+  c.done, c.total = c.results, c.desired
   return c
 end
 
@@ -294,7 +309,8 @@ end
 
 --- Polls the task until its status is "done". opts: interval (s, default
 --- 5), max_interval (s, default 30), timeout (s, default 1800),
---- on_progress(task, progress) after every poll (returning false cancels),
+--- on_progress(task, info) after every poll (info:
+--- extruct.DeepSearchProgress; returning false cancels),
 --- retries, backoff, sleep, now. A task that is exhausted but still in
 --- progress is still being scored: the wait goes on.
 --- Returns the done task, or nil and an error: "failed" (the task ended
@@ -310,6 +326,7 @@ function methods:wait_deep_search(id, opts)
   opts = check_options(opts, poller.OPTIONS, "extruct.wait_deep_search")
   local settings = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_deep_search")
   return poller.wait_for_task(self, opts, settings, {
+    id = id,
     subject = subject_task(id),
     fetch = function(deadline) return fetch_task(self, id, opts, deadline) end,
     failed = function(task)

@@ -19,27 +19,122 @@ local options = endpoint.with_retry_options
 
 -- The module-level shortcuts of these methods, on the default client:
 -- extruct.get_table(id) is extruct.default_client():get_table(id).
+-- luacheck: push ignore 631
 ---@class extruct
----@field get_table fun(id: string, opts?: extruct.Options): table?, extruct.Error?
----@field list_tables fun(opts?: extruct.ListTablesOptions): table?, extruct.Error?
+---@field get_table fun(id: string, opts?: extruct.Options): extruct.Table?, extruct.Error?
+---@field list_tables fun(opts?: extruct.ListTablesOptions): extruct.Table[]?, extruct.Error?
 ---@field iter_tables fun(opts?: extruct.IterTablesOptions): extruct.Iterator
----@field create_table fun(spec: extruct.TableSpec, opts?: extruct.Options): table?, extruct.Error?
----@field update_table fun(id: string, changes: extruct.TableChanges, opts?: extruct.Options): table|true|nil, extruct.Error?
----@field delete_table fun(id: string, opts?: extruct.Options): table|true|nil, extruct.Error?
----@field clone_table fun(id: string, opts?: extruct.CloneOptions): table?, extruct.Error?
----@field get_table_data fun(id: string, opts?: extruct.DataOptions): table?, extruct.Error?
+---@field create_table fun(spec: extruct.TableSpec, opts?: extruct.Options): extruct.Table?, extruct.Error?
+---@field update_table fun(id: string, changes: extruct.TableChanges, opts?: extruct.Options): extruct.Table|true|nil, extruct.Error?
+---@field delete_table fun(id: string, opts?: extruct.Options): extruct.Table|true|nil, extruct.Error?
+---@field clone_table fun(id: string, opts?: extruct.CloneOptions): extruct.Table?, extruct.Error?
+---@field get_table_data fun(id: string, opts?: extruct.DataOptions): extruct.TableData?, extruct.Error?
 ---@field iter_rows fun(id: string, opts?: extruct.DataOptions): extruct.Iterator
----@field add_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): table|true|nil, extruct.Error?
----@field update_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): table|true|nil, extruct.Error?
+---@field add_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): extruct.Row[]|true|nil, extruct.Error?
+---@field update_rows fun(id: string, rows: table[], opts?: extruct.RowsOptions): extruct.Row[]|true|nil, extruct.Error?
 ---@field delete_rows fun(id: string, row_ids: string[], opts?: extruct.Options): table|true|nil, extruct.Error?
----@field get_row fun(id: string, row_id: string, opts?: extruct.Options): table?, extruct.Error?
----@field add_columns fun(id: string, column_configs: table|table[], opts?: extruct.ColumnOptions): table|true|nil, extruct.Error?
----@field update_column fun(id: string, column_id: string, config: table, opts?: extruct.Options): table|true|nil, extruct.Error?
+---@field get_row fun(id: string, row_id: string, opts?: extruct.Options): extruct.Row?, extruct.Error?
+---@field add_columns fun(id: string, column_configs: table|table[], opts?: extruct.ColumnOptions): extruct.Column[]|true|nil, extruct.Error?
+---@field update_column fun(id: string, column_id: string, config: table, opts?: extruct.Options): extruct.Column|true|nil, extruct.Error?
 ---@field delete_column fun(id: string, column_id: string, opts?: extruct.Options): table|true|nil, extruct.Error?
----@field run_table fun(id: string, opts?: extruct.RunOptions): table?, extruct.Error?
+---@field run_table fun(id: string, opts?: extruct.RunOptions): extruct.Run?, extruct.Error?
+-- luacheck: pop
 
 ---@class extruct.Client
 local methods = {}
+
+-- What the Tables API answers: the JSON as decoded, typed for editors.
+-- A field the API sends as null holds extruct.null (a light userdata,
+-- which is truthy: compare with it); the API may add fields.
+
+--- A table as get_table answers it (the API's TableHeaderWithStatusOutput).
+---@class extruct.Table
+---@field id string
+---@field created_at string When it was made (ISO 8601, UTC)
+---@field name string
+---@field description string|lightuserdata The description, or extruct.null
+---@field tags string[]|lightuserdata The tags, or extruct.null
+---@field kind "generic"|"company"|"people"
+---@field columns extruct.Column[] In the table's order
+---@field owner { id: string, email: string }
+---@field child_relationships { table_id: string, relationship_type: string }[] Tables made from this one
+---@field parent_relationships { table_id: string, relationship_type: string }[] Tables this one was made from
+---@field status extruct.TableStatus The run status: idle when run_status is "idle" and no cell is in progress
+---@field notify? boolean
+---@field settings? table
+
+--- A table's run status (TableStatus in the API's schema).
+---@class extruct.TableStatus
+---@field run_status "running"|"idle"
+---@field num_rows integer
+---@field num_columns integer
+---@field num_input_columns integer
+---@field num_output_columns integer
+---@field num_cells_completed integer Non-input cells done
+---@field num_cells_in_progress integer Non-input cells at work
+---@field num_cells_failed? integer
+
+--- A column: its id and its config (docs/api.md#column-configs).
+---@class extruct.Column
+---@field id string
+---@field created_at string
+---@field config extruct.ColumnConfig
+
+--- The kinds of column (docs/api.md#column-configs).
+---@alias extruct.ColumnKind
+---| "input" # filled in by you
+---| "agent" # an agent answers value.prompt
+---| "criterion_grade" # a grade from 1 to 5 against value.criterion
+---| "company_people_finder" # people at the row's company (a child people table)
+---| "discovery_scores" # a Deep Search's grades, one per criterion
+---| "company_name" # built in: the company's name
+---| "company_website" # built in: its website
+---| "company_profile" # built in: its profile
+---| "email_finder" # a person's work e-mail
+---| "phone_finder" # a person's phone
+---| "reverse_email_lookup" # a LinkedIn profile from an e-mail address
+
+--- A column's config: what create_table's column_configs and add_columns take.
+---@class extruct.ColumnConfig
+---@field kind extruct.ColumnKind
+---@field name string
+---@field key string The key of its cells in every row's data
+---@field value? table agent: { agent_type, prompt, output_format, labels, output_schema, extra_dependencies };
+---criterion_grade: { criterion }; company_people_finder: { roles, provider, max_results }
+---@field criteria? table discovery_scores: criterion key -> { key, name, criterion }
+---@field email_column_key? string reverse_email_lookup: the column of the e-mail addresses
+
+--- get_table_data's answer: the header with a page of rows.
+---@class extruct.TableData: extruct.Table
+---@field rows extruct.Row[] One page of rows
+---@field discovery_tasks? table[] Deep Search tasks importing into the table
+
+--- A row: its cells under data, by column key (extruct.cell reads them).
+---@class extruct.Row
+---@field id string
+---@field created_at string
+---@field data table<string, extruct.Cell|any> Column key -> its cell (an input's may be a plain value)
+---@field metadata table
+---@field is_missing_inputs? boolean
+---@field parent_row_id? string|lightuserdata
+---@field parent_data? table|lightuserdata
+---@field status? "running"|"idle" get_row: the row's own run status
+---@field columns? table get_row: the columns of its cells
+
+--- A cell of a row: what an agent answered, and how it went.
+---@class extruct.Cell
+---@field status "done"|"failed"|"requested"|"in_progress"|string
+---@field value? { answer: any, explanation?: string, sources?: string[], source?: string[] }
+
+--- A run, as run_table answers it.
+---@class extruct.Run
+---@field id string
+---@field created_at string
+---@field status "created"|"in_progress"|"done"|"failed"
+---@field mode "new"|"all"|"failed"|"stuck_failed_new"
+---@field num_requested_cells integer
+---@field rows? string[]
+---@field columns? string[]
 
 ---------------------------------------------------------------------------
 -- Option checks
@@ -153,7 +248,7 @@ end
 --- opts: retries, backoff, sleep, now (default: the client's).
 ---@param id string The table's id
 ---@param opts? extruct.Options
----@return table? t The table's header and run status
+---@return extruct.Table? t The table's header and run status
 ---@return extruct.Error? err
 function methods:get_table(id, opts)
   check_id(id, "get_table")
@@ -194,7 +289,7 @@ end
 --- list: a table carrying any of them matches), sort, view ("full" or
 --- "minimal"), offset, limit (1..100, the API's default 50).
 ---@param opts? extruct.ListTablesOptions
----@return table? tables One page of table headers, an array
+---@return extruct.Table[]? tables One page of table headers, an array
 ---@return extruct.Error? err
 function methods:list_tables(opts)
   opts = check_options(opts, LIST_OPTIONS, "extruct.list_tables")
@@ -226,7 +321,7 @@ end
 --- kind, notify, settings, column_configs }; returns its header.
 ---@param spec extruct.TableSpec
 ---@param opts? extruct.Options
----@return table? t The new table's header
+---@return extruct.Table? t The new table's header
 ---@return extruct.Error? err
 function methods:create_table(spec, opts)
   endpoint.check_table_arg(spec, "create_table", "the table's spec")
@@ -239,7 +334,7 @@ end
 ---@param id string The table's id
 ---@param changes extruct.TableChanges
 ---@param opts? extruct.Options
----@return table|true|nil t The updated header
+---@return extruct.Table|true|nil t The updated header
 ---@return extruct.Error? err
 function methods:update_table(id, changes, opts)
   check_id(id, "update_table")
@@ -254,7 +349,7 @@ end
 --- the API answers with no body).
 ---@param id string The table's id
 ---@param opts? extruct.Options
----@return table|true|nil t The deleted table's header
+---@return extruct.Table|true|nil t The deleted table's header
 ---@return extruct.Error? err
 function methods:delete_table(id, opts)
   check_id(id, "delete_table")
@@ -266,7 +361,7 @@ end
 --- of its columns only. Returns the new table's header.
 ---@param id string The table's id
 ---@param opts? extruct.CloneOptions
----@return table? t The copy's header
+---@return extruct.Table? t The copy's header
 ---@return extruct.Error? err
 function methods:clone_table(id, opts)
   check_id(id, "clone_table")
@@ -292,7 +387,7 @@ end
 --- listing the keys it has).
 ---@param id string The table's id
 ---@param opts? extruct.DataOptions
----@return table? page The header with one page of `rows`
+---@return extruct.TableData? page The header with one page of `rows`
 ---@return extruct.Error? err
 function methods:get_table_data(id, opts)
   check_id(id, "get_table_data")
@@ -375,7 +470,7 @@ end
 ---@param id string The table's id
 ---@param rows table[] Rows { data = {...}, metadata = {...} }, or maps of column key -> value
 ---@param opts? extruct.RowsOptions
----@return table|true|nil rows The created rows
+---@return extruct.Row[]|true|nil rows The created rows
 ---@return extruct.Error? err
 function methods:add_rows(id, rows, opts)
   return send_rows(self, "POST", id, rows, opts, "add_rows")
@@ -386,7 +481,7 @@ end
 ---@param id string The table's id
 ---@param rows table[] Rows; those with an `id` are updated, the others created
 ---@param opts? extruct.RowsOptions
----@return table|true|nil rows
+---@return extruct.Row[]|true|nil rows
 ---@return extruct.Error? err
 function methods:update_rows(id, rows, opts)
   return send_rows(self, "PATCH", id, rows, opts, "update_rows")
@@ -413,7 +508,7 @@ end
 ---@param id string The table's id
 ---@param row_id string
 ---@param opts? extruct.Options
----@return table? row The row, with its own status
+---@return extruct.Row? row The row, with its own status
 ---@return extruct.Error? err
 function methods:get_row(id, row_id, opts)
   check_id(id, "get_row")
@@ -438,7 +533,7 @@ end
 ---@param id string The table's id
 ---@param column_configs table|table[] A list of column configs, or one config
 ---@param opts? extruct.ColumnOptions
----@return table|true|nil columns The new columns
+---@return extruct.Column[]|true|nil columns The new columns
 ---@return extruct.Error? err
 function methods:add_columns(id, column_configs, opts)
   check_id(id, "add_columns")
@@ -459,7 +554,7 @@ end
 ---@param column_id string
 ---@param config table The column's whole new config
 ---@param opts? extruct.Options
----@return table|true|nil column
+---@return extruct.Column|true|nil column
 ---@return extruct.Error? err
 function methods:update_column(id, column_id, config, opts)
   check_id(id, "update_column")
@@ -492,7 +587,7 @@ end
 --- Returns the run { id, status, num_requested_cells, ... }.
 ---@param id string The table's id
 ---@param opts? extruct.RunOptions
----@return table? run The run { id, status, num_requested_cells, ... }
+---@return extruct.Run? run The run { id, status, num_requested_cells, ... }
 ---@return extruct.Error? err
 function methods:run_table(id, opts)
   check_id(id, "run_table")

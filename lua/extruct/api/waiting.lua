@@ -14,22 +14,22 @@ local pass_retry_options, sleep_and_now = endpoint.pass_retry_options, endpoint.
 
 -- The module-level shortcuts of these methods, on the default client.
 ---@class extruct
----@field wait_until_idle fun(id: string, opts?: extruct.WaitOptions): table?, extruct.Error?
----@field wait_all fun(ids: string[], opts?: extruct.WaitAllOptions): table<string, table>?, extruct.Error?
+---@field wait_until_idle fun(id: string, opts?: extruct.WaitOptions): extruct.Table?, extruct.Error?
+---@field wait_all fun(ids: string[], opts?: extruct.WaitAllOptions): table<string, extruct.Table>?, extruct.Error?
 
 --- The options of wait_until_idle (docs/api.md#clientwait_until_idle).
 ---@class extruct.WaitOptions: extruct.Options
 ---@field interval? number Seconds between polls (default 5); the pause after a poll that shows progress
 ---@field max_interval? number The longest pause (default interval); pauses grow up to it while nothing moves
 ---@field timeout? number Seconds before giving up (default 900)
----@field on_progress? fun(t: table): boolean? Called after every poll with the table seen; false cancels
+---@field on_progress? fun(t: extruct.Table, info: extruct.WaitInfo): boolean? After every poll, the table seen; false cancels
 
 --- The options of wait_all: those of wait_until_idle, timeout for the whole wait.
 ---@class extruct.WaitAllOptions: extruct.Options
 ---@field interval? number Seconds between polls of a table (default 5)
 ---@field max_interval? number The longest pause (default interval)
 ---@field timeout? number Seconds before giving up, for the whole wait (default 900)
----@field on_progress? fun(id: string, t: table): boolean? Called after every poll; false cancels
+---@field on_progress? fun(t: extruct.Table, info: extruct.WaitInfo): boolean? After every poll of a table (info.id); false stops
 ---@field concurrency? integer Tables polled at once (default 8)
 
 ---@class extruct.Client
@@ -44,6 +44,13 @@ local function progress_mark(t)
   local _, counts = table_status.progress(t)
   local status = type(t.status) == "table" and t.status or {}
   return ("%s %s %s %s"):format(tostring(status.run_status), counts.done, counts.in_progress, counts.failed)
+end
+
+-- on_progress's info about a table: its cells done of those of the run.
+local function progress_info(t)
+  local fraction, counts = table_status.progress(t)
+  return { done = counts.done, total = counts.total, fraction = fraction, in_progress = counts.in_progress,
+           failed = counts.failed }
 end
 
 -- Built from whatever the server sent: a missing or non-numeric count must
@@ -65,23 +72,25 @@ end
 
 --- Polls the table until it is idle. opts: interval (s, default 5),
 --- max_interval (s, default interval), timeout (s, default 900),
---- on_progress(t) after every poll (returning false cancels), retries,
---- backoff, sleep, now.
+--- on_progress(t, info) after every poll (info: extruct.WaitInfo; returning
+--- false cancels), retries, backoff, sleep, now.
 --- Returns the idle table, or nil and an error: "timeout" (err.last, the
 --- last table seen; err.cause, the last poll's error if it failed),
 --- "cancelled" (err.last), or the permanent error of a poll.
 ---@param id string The table's id
 ---@param opts? extruct.WaitOptions
----@return table? t The idle table
+---@return extruct.Table? t The idle table
 ---@return extruct.Error? err Of kind "timeout" or "cancelled", or the permanent error of a poll
 function methods:wait_until_idle(id, opts)
   check_id(id, "wait_until_idle")
   opts = check_options(opts, WAIT_OPTIONS, "extruct.wait_until_idle")
   local settings = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_until_idle")
   return poller.poll(self, opts, settings, {
+    id = id,
     fetch = function(deadline) return endpoint.fetch_table(self, id, opts, deadline) end,
     is_done = table_status.is_idle,
     mark = progress_mark,
+    progress = progress_info,
     timeout_error = function(t, cause, why) return timeout_error(id, settings.timeout, t, cause, why) end,
     cancelled_error = function(t)
       return errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(errors.show(id)),
@@ -94,20 +103,20 @@ local WAIT_ALL_OPTIONS = with_retry_options{
   interval = WAIT_OPTIONS.interval,
   max_interval = WAIT_OPTIONS.max_interval,
   timeout = WAIT_OPTIONS.timeout,
-  on_progress = { check = is_function, want = "a function(id, t)" },
+  on_progress = { check = is_function, want = "a function(t, info)" },
   concurrency = { check = endpoint.retry_count, want = "a whole number >= 1" },
 }
 
 --- Waits until every table of the list `ids` is idle, polling several at
 --- once (extruct.gather). opts: interval, max_interval, timeout (for the
---- whole wait), on_progress(id, t) after every poll (returning false
---- cancels), concurrency (tables polled at once, default 8), and the retry
+--- whole wait), on_progress(t, info) after every poll of any table
+--- (info.id names it; returning false cancels), concurrency (tables polled at once, default 8), and the retry
 --- options. Returns a map id -> idle table; or nil and the first failure,
 --- whose err.tables (id -> the last table seen) and err.errors (id -> why
 --- that table's wait did not end idle) hold what was learned of every table.
 ---@param ids string[] The tables' ids
 ---@param opts? extruct.WaitAllOptions
----@return table<string, table>? tables id -> the idle table
+---@return table<string, extruct.Table>? tables id -> the idle table
 ---@return extruct.Error? err The first failure, with err.id, err.tables and err.errors
 function methods:wait_all(ids, opts)
   if type(ids) ~= "table" then
@@ -140,10 +149,10 @@ function methods:wait_all(ids, opts)
       interval = opts.interval,
       max_interval = opts.max_interval,
       timeout = math.max(0, deadline - now()),
-      on_progress = function(t)
+      on_progress = function(t, info)
         tables[id] = t
         if first then return false end
-        if opts.on_progress then return opts.on_progress(id, t) end
+        if opts.on_progress then return opts.on_progress(t, info) end
       end,
     })
     local t, err = self:wait_until_idle(id, wait_opts)

@@ -137,11 +137,12 @@ command{
   words = { "health" },
   summary = "ask the API whether it is up; print its answer as JSON",
   options = { PRETTY, COMPACT },
+  needs_token = false,
   help = [[
 Asks the API for its health report (GET /v1/healthcheck) and prints it as
 one JSON document on stdout. The exit status is the answer for scripts: 0
-when the API answered, 1 when it failed or could not be reached. The token
-is needed, as for every command.
+when the API answered, 1 when it failed or could not be reached. No token
+is needed: without one, none is sent.
 ]],
   examples = { "extruct health --request-timeout 5 >/dev/null && echo up" },
   run = function(ctx)

@@ -40,6 +40,48 @@ function M.or_list(items)
   return table.concat(items, ", ", 1, #items - 1) .. " or " .. items[#items]
 end
 
+-- The edit distance between a and b, adjacent swaps counting one (the
+-- optimal string alignment distance): "tabels" is 1 from "tables".
+local function distance(a, b)
+  local previous, before_previous = {}, {}
+  for j = 0, #b do previous[j] = j end
+  for i = 1, #a do
+    local row = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local best = math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        best = math.min(best, before_previous[j - 2] + 1)
+      end
+      row[j] = best
+    end
+    before_previous, previous = previous, row
+  end
+  return previous[#b]
+end
+
+--- The candidate closest to `word` when it is close enough to be a typo
+--- of it (at most 2 edits, and fewer than half the word's length), else
+--- nil. Ties go to the candidate listed first.
+function M.closest(word, candidates)
+  -- (words longer than this are no typo of a command or an option)
+  if #word > 40 then return nil end
+  local best, best_distance
+  for _, candidate in ipairs(candidates) do
+    local d = distance(word, candidate)
+    if d <= 2 and d * 2 < #word and (best_distance == nil or d < best_distance) then
+      best, best_distance = candidate, d
+    end
+  end
+  return best
+end
+
+--- "; did you mean 'x'?" when one of candidates is close to word, else "".
+function M.did_you_mean(word, candidates)
+  local close = M.closest(word, candidates)
+  return close and ("; did you mean '%s'?"):format(close) or ""
+end
+
 ---------------------------------------------------------------------------
 -- Value types
 ---------------------------------------------------------------------------
@@ -160,8 +202,9 @@ end
 --- the options as typed: a list of { name, value (a string or true) }.
 --- spec_of(name) is a spec of that spelling, from any command (they agree
 --- on whether it takes a value), or nil for an unknown one; topic_of(words)
---- names the help to point at when a usage error is raised.
-function M.split(argv, spec_of, topic_of)
+--- names the help to point at when a usage error is raised; spellings(topic)
+--- (optional) lists the options a typo may be of.
+function M.split(argv, spec_of, topic_of, spellings)
   local words, given = {}, {}
   local i, only_words = 1, false
   while argv[i] ~= nil do
@@ -175,7 +218,9 @@ function M.split(argv, spec_of, topic_of)
       name = name or arg
       local spec = spec_of(name)
       if spec == nil then
-        M.usage_error(("unknown option '%s'"):format(name), topic_of(words))
+        local topic = topic_of(words)
+        M.usage_error(("unknown option '%s'%s"):format(name, spellings and M.did_you_mean(name, spellings(topic)) or ""),
+          topic)
       end
       local value = true
       if spec.value then
@@ -208,7 +253,13 @@ function M.read_options(given, specs_by_name, path)
   for _, option in ipairs(given) do
     local spec = specs_by_name[option.name]
     if not spec then
-      M.usage_error(("option %s does not apply to '%s'"):format(option.name, path), path)
+      local own = {}
+      for name in pairs(specs_by_name) do
+        if name:sub(1, 2) == "--" then own[#own + 1] = name end
+      end
+      table.sort(own)
+      M.usage_error(("option %s does not apply to '%s'%s"):format(option.name, path, M.did_you_mean(option.name, own)),
+        path)
     end
     local value = option.value
     if spec.value then

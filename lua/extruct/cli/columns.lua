@@ -4,6 +4,7 @@
 local args = require("extruct.cli.args")
 local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
+local records = require("extruct.cli.records")
 
 local field_text, one_line = output.field_text, output.one_line
 
@@ -46,38 +47,32 @@ command{
   words = { "columns", "list" },
   args = { TABLE_ID },
   summary = "list the table's columns: id, key, kind, name",
-  options = {
-    args.option{ name = "--json", help = "one column object ({id, created_at, config}) per line instead" },
-    output.PRETTY_LINES, output.COMPACT_LINES,
-  },
-  check = json_style_needs_json,
+  options = records.options(),
+  check = records.check,
   help = [[
 Lists the columns of the table ID in the table's order, from its header
-(GET /v1/tables/ID), on stdout: an aligned text table with a header line
-(ID, KEY, KIND, NAME), or with --json one column per line as compact JSON.
+(GET /v1/tables/ID), on stdout: on a terminal an aligned table with a
+header line (ID, KEY, KIND, NAME), otherwise one column object ({id,
+created_at, config}) a line as JSON (--format: table, jsonl, json or csv;
+csv has the columns id, key, kind and name).
 ]],
   examples = {
     "extruct columns list tbl_demo",
-    "extruct columns list tbl_demo --json | jq -r 'select(.config.kind == \"agent\") | .id'",
+    "extruct columns list tbl_demo --format jsonl | jq -r 'select(.config.kind == \"agent\") | .id'",
   },
-  run = function(ctx, a, opts)
+  run = function(ctx, a)
     local t, err = ctx:client():get_table(a.id)
     if not t then return nil, err end
     local columns = type(t.columns) == "table" and t.columns or {}
-    if opts.json then
-      for _, column in ipairs(columns) do
-        local ok, why = ctx:json_line(column)
-        if not ok then return nil, why end
-      end
-      return ctx:flush()
+    local function config_field(name)
+      return function(column) return field_text(config_of(column)[name]) end
     end
-    local lines = { { "ID", "KEY", "KIND", "NAME" } }
-    for _, column in ipairs(columns) do
-      local config = config_of(column)
-      lines[#lines + 1] = { field_text(type(column) == "table" and column.id or nil), field_text(config.key),
-                            field_text(config.kind), field_text(config.name) }
-    end
-    return ctx:print((output.aligned(lines):gsub("\n$", "")))
+    return records.print(ctx, records.each(columns), {
+      { "ID", "id" },
+      { "KEY", "key", text = config_field("key"), value = config_field("key") },
+      { "KIND", "kind", text = config_field("kind"), value = config_field("kind") },
+      { "NAME", "name", text = config_field("name"), value = config_field("name") },
+    })
   end,
 }
 
@@ -106,7 +101,7 @@ columns go after the last one, or after --after's column, or with --first
 before the first. The new cells are empty until a run fills them.
 ]],
   examples = {
-    "col=$(extruct columns add tbl_demo summary.json)",
+    "col=$(extruct columns add tbl_demo pitch.json)",
     "extruct columns add tbl_demo - --first < inputs.json",
   },
   run = function(ctx, a, opts)
@@ -154,7 +149,7 @@ A changed prompt or kind does not refill the cells: run the table (mode
 all) for that.
 ]],
   examples = {
-    "extruct columns update tbl_demo col_0003 summary.json",
+    "extruct columns update tbl_demo col_0003 fit.json",
     "extruct columns list tbl_demo --json | jq -c 'select(.id == \"col_0003\") | .config | .name = \"Brief\"'"
       .. " | extruct columns update tbl_demo col_0003 -",
   },

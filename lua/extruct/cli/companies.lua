@@ -30,6 +30,28 @@ local YEAR = args.whole(0, 9999)
 
 local IDENTIFIER_HELP = "a domain (acme.com) or URL, or a company's id"
 
+-- A company's columns as records (extruct.cli.records): table = false
+-- leaves one out of the aligned table, keeping it in CSV.
+local COMPANY_COLUMNS = {
+  { "ID", "id", table = false },
+  { "NAME", "name" },
+  { "DOMAIN", "domain" },
+  { "COUNTRY", "hq_country" },
+  { "CITY", "hq_city", table = false },
+  { "EMPLOYEES", "employee_count" },
+  { "FOUNDED", "founding_year" },
+  { "SCORE", "relevance_score" },
+  { "DESCRIPTION", "short_description", table = false },
+}
+
+local RECORDS_HELP = [[
+On a terminal they come as an aligned table (NAME, DOMAIN, COUNTRY,
+EMPLOYEES, FOUNDED, SCORE), otherwise one JSON object a line (--format:
+table, jsonl, json or csv; csv has the columns id, name, domain,
+hq_country, hq_city, employee_count, founding_year, relevance_score and
+short_description).
+]]
+
 -- Each option that adds to the filters: the section and key it fills.
 local FILTER_OPTIONS = {
   { spec = args.option{ name = "--country", key = "countries", value = "C", repeated = true,
@@ -70,11 +92,11 @@ for _, spec in ipairs({
 }) do SEARCH_OPTIONS[#SEARCH_OPTIONS + 1] = spec end
 for _, spec in ipairs(paging.options("companies")) do SEARCH_OPTIONS[#SEARCH_OPTIONS + 1] = spec end
 
-local function check_search(opts, fail)
+local function check_search(opts, fail, spelled)
   if opts.founded_min and opts.founded_max and opts.founded_min > opts.founded_max then
     fail(("--founded-min (%d) is after --founded-max (%d)"):format(opts.founded_min, opts.founded_max))
   end
-  paging.check(opts, fail)
+  paging.check(opts, fail, spelled)
 end
 
 local FILTERS_HELP = [[
@@ -169,19 +191,19 @@ command{
   words = { "companies", "search" },
   args = { { name = "QUERY", key = "query", help = "which companies to find, in words",
              missing = "missing QUERY (which companies to find, in words)" } },
-  summary = "search companies in words, print them as JSON lines",
+  summary = "search companies in words: a table, JSON lines, a JSON array or CSV",
   options = SEARCH_OPTIONS,
   check = check_search,
   help = [[
 Searches Extruct's company index for QUERY (POST /v1/companies/search) and
-prints the companies found, best first, one JSON object a line (a profile
-with its relevance_score).
-
-]] .. FILTERS_HELP,
+prints the companies found, best first: each a profile with its
+relevance_score.
+]] .. RECORDS_HELP .. "\n" .. FILTERS_HELP,
   examples = {
     "extruct companies search 'payroll software for restaurants' --country Germany --size 11-50",
-    "extruct companies search 'vertical farming' --founded-min 2015 --all --limit 500 | jq -r .domain",
-    "extruct companies search 'treasury software' --exclude-domains-file customers.txt --all > prospects.jsonl",
+    "extruct companies search 'vertical farming' --founded-min 2015 --all --limit 500 --format jsonl | jq -r .domain",
+    "extruct companies search 'treasury software' --exclude-domains-file customers.txt --all -o prospects.jsonl",
+    "extruct companies search 'payroll software' --limit 20 --format csv -o payroll.csv",
   },
   run = function(ctx, a, opts)
     local client, query = ctx:client(), query_of(ctx, a.query)
@@ -196,7 +218,7 @@ with its relevance_score).
       iterate = function(offset, page_size)
         return client:iter_search_companies(query, { filters = filters, offset = offset, limit = page_size })
       end,
-    })
+    }, COMPANY_COLUMNS)
   end,
 }
 
@@ -204,19 +226,19 @@ command{
   words = { "companies", "similar" },
   args = { { name = "IDENTIFIER", key = "identifier", help = "the company to find lookalikes of: " .. IDENTIFIER_HELP,
              missing = "missing IDENTIFIER (a domain, URL or company id)" } },
-  summary = "find lookalikes of a company, print them as JSON lines",
+  summary = "find lookalikes of a company: a table, JSON lines, a JSON array or CSV",
   options = SEARCH_OPTIONS,
   check = check_search,
   help = [[
 Finds the companies most like IDENTIFIER (POST
-/v1/companies/IDENTIFIER/similar) and prints them, most alike first, one
-JSON object a line. IDENTIFIER is a domain or a URL (preferred), or a
+/v1/companies/IDENTIFIER/similar) and prints them, most alike first.
+IDENTIFIER is a domain or a URL (preferred), or a
 company's id; an unknown one exits 1 with kind not_found.
-
-]] .. FILTERS_HELP,
+]] .. RECORDS_HELP .. "\n" .. FILTERS_HELP,
   examples = {
-    "extruct companies similar acme.com --limit 10",
-    "extruct companies similar https://www.acme.com --exclude-country 'United States' --all > lookalikes.jsonl",
+    "extruct companies similar acme.example --limit 10",
+    "extruct companies similar https://www.acme.example --exclude-country 'United States' --all --limit 100"
+      .. " -o lookalikes.jsonl",
   },
   run = function(ctx, a, opts)
     local client = ctx:client()
@@ -231,7 +253,7 @@ company's id; an unknown one exits 1 with kind not_found.
       iterate = function(offset, page_size)
         return client:iter_similar_companies(a.identifier, { filters = filters, offset = offset, limit = page_size })
       end,
-    })
+    }, COMPANY_COLUMNS)
   end,
 }
 
@@ -248,8 +270,8 @@ size, founding year, headquarters and social profiles. An unknown company
 exits 1 with kind not_found.
 ]],
   examples = {
-    "extruct companies get acme.com --pretty",
-    "extruct companies get https://www.acme.com/about | jq -r .short_description",
+    "extruct companies get acme.example --pretty",
+    "extruct companies get https://www.acme.example/about | jq -r .short_description",
   },
   run = function(ctx, a)
     local company, err = ctx:client():get_company(a.identifier)

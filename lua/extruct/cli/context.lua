@@ -6,17 +6,20 @@
 ---   ctx.opts       the options given, by key
 ---   ctx.command    the command's registry entry (ctx.command.path: "tables get")
 ---   ctx:client()   the API client, made on first use from --token-file or
----                  EXTRUCT_API_TOKEN, --base-url or EXTRUCT_API_URL, and
----                  --request-timeout
+---                  EXTRUCT_API_TOKEN, --base-url or EXTRUCT_API_URL,
+---                  --request-timeout and --verbose
 ---   ctx:print(...), ctx:print_json(value), ctx:json_line(value),
----   ctx:print_change(answer, line),
----   ctx:write(...), ctx:flush()      stdout; failures are `output` errors
+---   ctx:json_text(value, pretty), ctx:print_change(answer, line),
+---   ctx:write(...), ctx:flush()      stdout, or the --output FILE;
+---                                    failures are `output` errors
+---   ctx:pretty()                     whether JSON goes out indented
 ---   ctx:note(...)                    a line on stderr
 ---   ctx:usage_error(message)         raises: exit status 2, and a pointer
 ---                                    to the command's help
 
 local args = require("extruct.cli.args")
 local errors = require("extruct.errors")
+local json_text = require("extruct.cli.json_text")
 local linear = require("extruct.text")
 local output = require("extruct.cli.output")
 
@@ -72,8 +75,45 @@ local function read_token_file(path)
   return token
 end
 
+-- The --verbose report: a trace hook that writes, as each request ends,
+-- one line on stderr: its method, URL, status and time. The request and
+-- status lines are libcurl's (the credentials never reach Lua); the URL is
+-- the base URL's scheme and host with the path requested.
+local function verbose_trace(ctx, base_url)
+  local origin = base_url:match("^(%a[%w+.-]*://[^/]+)") or base_url
+  local request, status = nil, nil
+  local function report(tail)
+    if request then
+      ctx.sys.stderr:write("extruct: ", request, " -> ", status or "no answer", tail or "", "\n")
+      ctx.sys.stderr:flush()
+    end
+    request, status = nil, nil
+  end
+  return function(line)
+    local method, target = line:match("^> (%u+) (%S+) HTTP/")
+    if method then
+      report() -- the one before it (a redirect)
+      request = ("%s %s"):format(method, output.one_line(origin .. target))
+      return
+    end
+    local code_and_reason = line:match("^< HTTP/%S+ (%d%d%d.*)$")
+    if code_and_reason then
+      status = output.one_line(code_and_reason)
+      return
+    end
+    local outcome, took = line:match("^%* extruct: (%S+.-) in (%S+ s)$")
+    if outcome then
+      if not outcome:find("^HTTP ") then
+        status = status and (status .. ", then " .. outcome) or outcome
+      end
+      report((" (%s)"):format(took))
+    end
+  end
+end
+
 --- The client, made once. The token never comes from the command line,
---- which other users can see.
+--- which other users can see. A command that needs none (the healthcheck)
+--- gets a client without one when none is set.
 function Context:client()
   if self.made_client then return self.made_client end
   local token
@@ -82,21 +122,97 @@ function Context:client()
   else
     token = self.sys.getenv("EXTRUCT_API_TOKEN")
     if token == nil or token == "" then
-      args.usage_error("no API token: set EXTRUCT_API_TOKEN or pass --token-file PATH")
+      if self.command and self.command.needs_token == false then
+        token = "" -- (not nil: the library would read the process's environment)
+      else
+        args.usage_error("no API token: set EXTRUCT_API_TOKEN or pass --token-file PATH")
+      end
     end
   end
-  self.made_client = self.extruct.new{ token = token, base_url = self.opts.base_url,
-                                       timeout = self.opts.request_timeout }
+  local base_url = self.opts.base_url or self.sys.getenv("EXTRUCT_API_URL")
+  if base_url == nil or base_url == "" then base_url = require("extruct.client").DEFAULT_BASE_URL end
+  self.made_client = self.extruct.new{
+    token = token, base_url = base_url, timeout = self.opts.request_timeout,
+    trace = self.opts.verbose and verbose_trace(self, base_url) or nil,
+    -- the server's own text, for --pretty
+    keep_text = true,
+  }
   return self.made_client
 end
 
---- Writes on stdout: true, or nil and an `output` error.
+--- Sends what the command prints to `out` (an extruct.file_writer)
+--- instead of stdout.
+function Context:write_to(out)
+  self.out_file = out
+end
+
+--- Writes on stdout (or the --output FILE): true, or nil and an `output` error.
 function Context:write(...)
+  if self.out_file then
+    local ok, err = self.out_file:write(...)
+    if not ok then return nil, err end
+    return true
+  end
   return output.write(self.sys.stdout, ...)
 end
 
 function Context:flush()
+  if self.out_file then return true end -- (the file is written whole at the end)
   return output.flush(self.sys.stdout)
+end
+
+--- Whether JSON goes out indented: --pretty, --compact, else whether it
+--- goes to a terminal (not to an --output FILE).
+function Context:pretty()
+  return output.pretty_json(self.opts, function(fd) return not self.out_file and self.sys.isatty(fd) end)
+end
+
+-- The server's text of `value`, as { text, first, last }: the answer of
+-- the last response, or an item of an array of it (a page's rows, a
+-- search's results), found by identity; nil when it is neither (a value
+-- the command made or changed).
+function Context:server_text(value)
+  local client = self.made_client
+  local last = client and client.last_response
+  if type(value) ~= "table" or not (last and last.text) then return nil end
+  if last.body == value then return { last.text, 1, #last.text } end
+  if self.spans_of ~= last then
+    self.spans_of, self.spans = last, {}
+    local body, found = last.body, json_text.items(last.text)
+    if type(body) == "table" and found then
+      local function add(list, spans)
+        if type(list) ~= "table" or #list ~= #spans then return end
+        for i, item in ipairs(list) do
+          if type(item) == "table" then self.spans[item] = spans[i] end
+        end
+      end
+      if getmetatable(body) == self.extruct.array_mt then
+        add(body, found)
+      else
+        for key, spans in pairs(found) do add(rawget(body, key), spans) end
+      end
+    end
+  end
+  local span = self.spans[value]
+  return span and { last.text, span[1], span[2] } or nil
+end
+
+--- value as JSON text: indented (pretty) as `jq .` indents, from the
+--- server's own text when value came as it is from the server (its keys in
+--- its order, its numbers as sent), else from the encoder; on one line
+--- otherwise. Returns the text, or nil and an `encode` error.
+function Context:json_text(value, pretty)
+  if pretty then
+    local from = self:server_text(value)
+    if from then
+      local text = json_text.reindent(from[1], from[2], from[3])
+      if text then return text end
+    end
+  end
+  local text, err = self.extruct.encode(value)
+  if not text then return nil, err end
+  if pretty then return json_text.reindent(text) or text end
+  return text
 end
 
 --- Its arguments and a newline on stdout, flushed.
@@ -112,8 +228,8 @@ end
 --- on a terminal, on one line with --compact or otherwise. pretty, when not
 --- nil, decides instead.
 function Context:print_json(value, pretty)
-  if pretty == nil then pretty = output.pretty_json(self.opts, self.sys.isatty) end
-  local text, err = self.extruct.encode(value, { pretty = pretty })
+  if pretty == nil then pretty = self:pretty() end
+  local text, err = self:json_text(value, pretty)
   if not text then return nil, err end
   return self:print(text)
 end
@@ -122,7 +238,7 @@ end
 --- of many); indented with --pretty, a stream of documents that JSON
 --- readers such as jq still take one by one.
 function Context:json_line(value)
-  local text, err = self.extruct.encode(value, { pretty = self.opts.pretty or false })
+  local text, err = self:json_text(value, self.opts.pretty or false)
   if not text then return nil, err end
   return self:write(text, "\n")
 end

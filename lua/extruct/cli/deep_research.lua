@@ -4,11 +4,11 @@
 
 local args = require("extruct.cli.args")
 local errors = require("extruct.errors")
-local file_writer = require("extruct.file_writer")
 local linear = require("extruct.text")
 local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
 local progress = require("extruct.cli.progress")
+local records = require("extruct.cli.records")
 local registry = require("extruct.cli.registry")
 local research_report = require("extruct.cli.research_report")
 local tasks = require("extruct.cli.tasks")
@@ -29,19 +29,12 @@ local PRETTY, COMPACT = output.PRETTY, output.COMPACT
 --- The wait's options, with wait_deep_research's defaults.
 local WAIT_OPTIONS = waiting.options{ interval = 15, max_interval = 60, timeout = 3600 }
 
-local OUTPUT_OPTION = args.option{
-  name = "--output", value = "FILE",
-  help = "write the report (or the JSON) to FILE instead of stdout, once it is there: a command that fails"
-    .. " leaves FILE as it was",
-}
-
 local function format_options(default)
   return {
     args.option{ name = "--markdown", help = "the report as Markdown, followed by its numbered sources"
                    .. (default == "markdown" and " (the default)" or "") },
     args.option{ name = "--json", help = "the whole task as JSON: status, progress, and the report once written"
                    .. (default == "json" and " (the default)" or "") },
-    OUTPUT_OPTION,
   }
 end
 
@@ -92,24 +85,14 @@ local function no_report(task, id, why)
   return setmetatable(err, { __tostring = function(e) return "extruct: " .. e.message end }), EXIT_NOT_DONE
 end
 
--- Opens where the output goes before anything is sent, so that a FILE
--- that cannot be written is known at once: { write(text) -> true | nil,
--- err }. FILE gets the text whole or not at all (extruct.file_writer).
-local function destination(ctx, path)
-  if not path or path == "-" then
-    return { write = function(text)
-      local ok, err = ctx:write(text)
-      if not ok then return nil, err end
-      return ctx:flush()
-    end }
-  end
-  local out, err = file_writer.open(path)
-  if not out then ctx:usage_error("--output: " .. err.message) end
+-- Where the report goes: stdout, or the --output FILE, which the command
+-- line opened before anything was sent and writes whole once the command
+-- succeeds (extruct.file_writer).
+local function destination(ctx)
   return { write = function(text)
-    local ok, write_err = out:write(text)
-    if ok then ok, write_err = out:commit() end
-    if not ok then return nil, write_err end
-    return true
+    local ok, err = ctx:write(text)
+    if not ok then return nil, err end
+    return ctx:flush()
   end }
 end
 
@@ -117,15 +100,13 @@ end
 --- json_by_default and not --markdown), else the report as Markdown.
 --- Returns true, or nil, err and the exit status.
 local function write_task(ctx, to, id, task, json_by_default)
-  local opts, extruct = ctx.opts, ctx.extruct
+  local opts = ctx.opts
   if opts.json or (json_by_default and not opts.markdown) then
-    local pretty = opts.pretty or false
-    if not opts.output then pretty = output.pretty_json(opts, ctx.sys.isatty) end
-    local text, err = extruct.encode(task, { pretty = pretty })
+    local text, err = ctx:json_text(task, ctx:pretty())
     if not text then return nil, err end
     return to.write(text .. "\n")
   end
-  local text, why = research_report.markdown(task, function(value) return (extruct.encode(value, { pretty = true })) end)
+  local text, why = research_report.markdown(task, function(value) return (ctx:json_text(value, true)) end)
   if not text then return nil, no_report(task, id, why) end
   local ok, err = to.write(text)
   if not ok then return nil, err end
@@ -151,7 +132,7 @@ local function characters(text)
   return #text - select(2, text:gsub("[\128-\191]", ""))
 end
 
--- The brief of --brief or --brief-file, checked (a usage error otherwise).
+-- The brief of BRIEF, --brief or --brief-file, checked (a usage error otherwise).
 local function brief_of(ctx, opts)
   local brief = opts.brief
   if opts.brief_file then
@@ -159,7 +140,7 @@ local function brief_of(ctx, opts)
     brief = linear.trim(brief)
   end
   local where = opts.brief_file and ("the brief in %s"):format(opts.brief_file == "-" and "standard input"
-    or opts.brief_file) or "--brief"
+    or opts.brief_file) or (opts.brief_given_as or "--brief")
   if not brief:find("%S") then ctx:usage_error(where .. " is blank: say what to research") end
   local length = characters(brief)
   if length > M.MAX_BRIEF then
@@ -180,9 +161,12 @@ credits (25, 50 or 75 by depth).
 
 command{
   words = { "deep-research", "create" },
+  args = { { name = "BRIEF", key = "brief", optional = true,
+             help = "what to research, in words (at most 20,000 characters); or --brief-file",
+             missing = "missing BRIEF (what to research, in words)" } },
   summary = "start a Deep Research task, print its id (--wait: its report)",
   options = args.options({
-    args.option{ name = "--brief", value = "TEXT", help = "what to research, in words (at most 20,000 characters)" },
+    args.option{ name = "--brief", value = "TEXT", help = "the same as BRIEF (its earlier spelling)" },
     args.option{ name = "--brief-file", value = "FILE", help = "read the brief from FILE (`-`: standard input)" },
     args.option{ name = "--depth", value = "D", type = args.choice("medium", "high", "xhigh"),
                  help = "medium, high or xhigh: how many agents work on it (the API's default otherwise)" },
@@ -193,41 +177,43 @@ command{
                    .. " write its report: the task's id and the progress go to stderr (none with --quiet)" },
     args.option{ name = "--markdown", help = "with --wait: the report as Markdown (the default)" },
     args.option{ name = "--json", help = "the task as JSON instead of its id (with --wait, the done task)" },
-    OUTPUT_OPTION,
   }, WAIT_OPTIONS, { PRETTY, COMPACT }),
   check = function(opts, fail, spelled)
     if opts.brief and opts.brief_file then fail("--brief and --brief-file exclude each other") end
-    if not (opts.brief or opts.brief_file) then fail("missing the brief: pass --brief TEXT or --brief-file FILE") end
     if opts.brief_file == "-" and opts.schema == "-" then
       fail("--brief-file and --schema cannot both read standard input")
     end
     waiting.need_wait(WAIT_OPTIONS)(opts, fail, spelled)
-    if not opts.wait then
-      if opts.markdown then fail("option --markdown needs --wait (there is no report before)") end
-      if opts.output then fail("option --output needs --wait") end
-    end
+    if not opts.wait and opts.markdown then fail("option --markdown needs --wait (there is no report before)") end
     format_check(false)(opts, fail, spelled)
   end,
   help = [[
-Starts a Deep Research task (POST /v1/deep_research_tasks) on the brief of
---brief or --brief-file and prints the new task's id on stdout. --schema
-FILE asks for the report as fields that fit a JSON Schema (at most 5
-levels and 50 properties) instead of Markdown. With --wait it waits until
-the task is done, as `deep-research wait` does, and writes its report as
-Markdown, or with --json the done task; --output FILE writes it to FILE.
-A 402 says what is missing: the Pro plan, or credits (how many are needed
-and available).
+Starts a Deep Research task (POST /v1/deep_research_tasks) on BRIEF (or
+the brief in --brief-file FILE) and prints the new task's id on stdout.
+--schema FILE asks for the report as fields that fit a JSON Schema (at
+most 5 levels and 50 properties) instead of Markdown. With --wait it waits
+until the task is done, as `deep-research wait` does, and writes its
+report as Markdown, or with --json the done task; --output FILE writes it
+to FILE. A 402 says what is missing: the Pro plan, or credits (how many
+are needed and available).
 ]],
   exit_codes = { [3] = "with --wait: timed out before the task was done" },
   examples = {
-    "id=$(extruct deep-research create --brief 'Who are the main suppliers of industrial anvils in Europe?')",
-    "extruct deep-research create --brief-file brief.md --depth high --wait --output report.md",
-    "extruct deep-research create --brief 'Acme Corp: funding' --schema funding.schema.json --wait --json",
+    "id=$(extruct deep-research create 'Who are the main suppliers of industrial anvils in Europe?')",
+    "extruct deep-research create --brief-file brief.md --depth high --wait --interval 1 -o report.md",
+    "extruct deep-research create 'Acme Corp: funding' --schema funding.schema.json --wait --interval 1 --json",
   },
-  run = function(ctx, _, opts)
+  run = function(ctx, a, opts)
+    if a.brief and (opts.brief or opts.brief_file) then
+      ctx:usage_error(("BRIEF and %s exclude each other"):format(opts.brief and "--brief" or "--brief-file"))
+    end
+    if a.brief then opts.brief, opts.brief_given_as = a.brief, "BRIEF" end
+    if not (opts.brief or opts.brief_file) then
+      ctx:usage_error("missing BRIEF (what to research, in words), or --brief-file FILE")
+    end
     local brief = brief_of(ctx, opts)
     local schema = opts.schema and input.json_object(ctx, opts.schema, "the output schema") or nil
-    local to = opts.wait and destination(ctx, opts.output) or nil
+    local to = opts.wait and destination(ctx) or nil
     local task, err = ctx:client():create_deep_research{ brief = brief, depth = opts.depth, output_schema = schema }
     if not task then return nil, err end
     if not opts.wait then
@@ -265,10 +251,10 @@ on stderr; one still at work exits 4 (`deep-research wait` waits for it).
   exit_codes = { [EXIT_NOT_DONE] = "with --markdown: the task is still at work, so there is no report yet" },
   examples = {
     "extruct deep-research get dr_0001 | jq -r .status",
-    "extruct deep-research get dr_0001 --markdown --output report.md",
+    "extruct deep-research get dr_0002 --markdown --output report.md",
   },
-  run = function(ctx, a, opts)
-    local to = destination(ctx, opts.output)
+  run = function(ctx, a)
+    local to = destination(ctx)
     local task, err = ctx:client():get_deep_research(a.id)
     if not task then return nil, err end
     return write_task(ctx, to, a.id, task, true)
@@ -279,21 +265,20 @@ command{
   words = { "deep-research", "list" },
   summary = "list the Deep Research tasks: id, status, depth, created, brief",
   options = tasks.LIST_OPTIONS,
-  check = output.json_style_needs_json,
+  check = records.check,
   help = [[
 Lists the Deep Research tasks, newest first (GET /v1/deep_research_tasks,
-page after page), on stdout: an aligned text table with a header line (ID,
-STATUS, DEPTH, CREATED in UTC to the minute, BRIEF on one line, cut to 60
-characters), or with --json one task per line.
+page after page), on stdout: on a terminal an aligned table with a header
+line (ID, STATUS, DEPTH, CREATED in UTC to the minute, BRIEF on one line,
+cut to 60 characters), otherwise one task a line as JSON (--format: table,
+jsonl, json or csv).
 ]],
   examples = {
     "extruct deep-research list --limit 5",
-    "extruct deep-research list --json | jq -r 'select(.status == \"done\") | .id'",
+    "extruct deep-research list --format jsonl | jq -r 'select(.status == \"done\") | .id'",
   },
   run = function(ctx, _, opts)
-    return tasks.list(ctx, opts, "list_deep_research", {
-      { "DEPTH", function(task) return field_text(task.depth) end },
-    }, { "BRIEF", "brief" })
+    return tasks.list(ctx, opts, "list_deep_research", { { "DEPTH", "depth" } }, { "BRIEF", "brief" })
   end,
 }
 
@@ -310,11 +295,11 @@ Markdown on stdout (or to --output FILE), or with --json the done task.
 ]] .. REPORT_HELP .. "\n" .. WAIT_HELP,
   exit_codes = { [3] = "timed out before the task was done (stdout and the --output FILE stay as they were)" },
   examples = {
-    "extruct deep-research wait dr_0001 --output report.md",
+    "extruct deep-research wait dr_0001 --interval 1 --output report.md",
     "extruct deep-research wait dr_0001 --json --quiet | jq .report.fields",
   },
-  run = function(ctx, a, opts)
-    return wait_and_write(ctx, destination(ctx, opts.output), a.id)
+  run = function(ctx, a)
+    return wait_and_write(ctx, destination(ctx), a.id)
   end,
 }
 

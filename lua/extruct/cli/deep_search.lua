@@ -8,6 +8,7 @@ local linear = require("extruct.text")
 local output = require("extruct.cli.output")
 local paging = require("extruct.cli.paging")
 local progress = require("extruct.cli.progress")
+local records = require("extruct.cli.records")
 local tasks = require("extruct.cli.tasks")
 local waiting = require("extruct.cli.waiting")
 
@@ -16,6 +17,19 @@ local field_text, one_line = output.field_text, output.one_line
 local M = {}
 
 local TASK_ID = { name = "ID", key = "id", help = "the Deep Search task's id", missing = "missing task ID" }
+
+-- A result's columns as records (extruct.cli.records): table = false
+-- leaves one out of the aligned table, keeping it in CSV.
+local RESULT_COLUMNS = {
+  { "ID", "id", table = false },
+  { "COMPANY", "company_name" },
+  { "WEBSITE", "company_website" },
+  { "COUNTRY", "hq_country" },
+  { "EMPLOYEES", "employee_count", table = false },
+  { "FOUNDED", "founding_year", table = false },
+  { "RELEVANCE", "relevance" },
+  { "SCORES", "scores", table = false },
+}
 local PRETTY, COMPACT = output.PRETTY, output.COMPACT
 
 --- The API's bound on a task's results.
@@ -156,7 +170,7 @@ anything is sent. The wait options (--interval, --max-interval, --timeout,
   examples = {
     "id=$(extruct deep-search create 'B2B payroll software in Germany' --results 50)",
     "extruct deep-search create 'robotics startups in Japan' --criterion funded='raised a Series A or later'"
-      .. " --wait > task.json",
+      .. " --wait --interval 1 > task.json",
   },
   run = function(ctx, a, opts)
     if not a.query:find("%S") then ctx:usage_error("the QUERY is blank: say in words which companies to find") end
@@ -197,22 +211,24 @@ command{
   words = { "deep-search", "list" },
   summary = "list the Deep Search tasks: id, status, results, created, query",
   options = tasks.LIST_OPTIONS,
-  check = output.json_style_needs_json,
+  check = records.check,
   help = [[
 Lists the Deep Search tasks, newest first (GET /v1/discovery_tasks, page
-after page), on stdout: an aligned text table with a header line (ID,
-STATUS, RESULTS found of those asked for, CREATED in UTC to the minute,
-QUERY cut to 60 characters), or with --json one task per line.
+after page), on stdout: on a terminal an aligned table with a header line
+(ID, STATUS, RESULTS found of those asked for, CREATED in UTC to the
+minute, QUERY cut to 60 characters), otherwise one task a line as JSON
+(--format: table, jsonl, json or csv).
 ]],
   examples = {
     "extruct deep-search list --limit 10",
-    "extruct deep-search list --json | jq -r 'select(.status == \"done\") | .id'",
+    "extruct deep-search list --format jsonl | jq -r 'select(.status == \"done\") | .id'",
   },
   run = function(ctx, _, opts)
     return tasks.list(ctx, opts, "list_deep_searches", {
-      { "RESULTS", function(task)
+      { "RESULTS", "num_results", text = function(task)
         return ("%s/%s"):format(field_text(task.num_results), field_text(task.desired_num_results))
       end },
+      { "WANTED", "desired_num_results", table = false },
     }, { "QUERY", "query" })
   end,
 }
@@ -220,21 +236,25 @@ QUERY cut to 60 characters), or with --json one task per line.
 command{
   words = { "deep-search", "results" },
   args = { TASK_ID },
-  summary = "print the task's results as JSON lines",
+  summary = "print the task's results: a table, JSON lines, a JSON array or CSV",
   options = paging.options("results"),
   check = paging.check,
   help = [[
 Prints the results of the Deep Search task ID (GET
-/v1/discovery_tasks/ID/results), best first, one JSON object a line: the
-company's name, website and descriptions, its relevance, and its `scores`
-on each criterion (grade, explanation, sources). They can be read while the
-task runs: more come as it goes on. Without --all one request prints one
-page (the API's page size, or --limit); --all pages through every result
-from --offset on.
+/v1/discovery_tasks/ID/results), best first: on a terminal an aligned
+table (COMPANY, WEBSITE, COUNTRY, RELEVANCE), otherwise one JSON object a
+line: the company's name, website and descriptions, its relevance, and
+its `scores` on each criterion (grade, explanation, sources). --format
+csv has the columns id, company_name, company_website, hq_country,
+employee_count, founding_year, relevance and scores (as JSON). They can be
+read while the task runs: more come as it goes on. Without --all one
+request prints one page (the API's page size, or --limit); --all pages
+through every result from --offset on.
 ]],
   examples = {
-    "extruct deep-search results ds_0001 --all > results.jsonl",
-    "extruct deep-search results ds_0001 --limit 10 | jq -r .company_website",
+    "extruct deep-search results ds_0001 --all --format jsonl > results.jsonl",
+    "extruct deep-search results ds_0001 --limit 10 --format jsonl | jq -r .company_website",
+    "extruct deep-search results ds_0001 --all --format csv -o results.csv",
   },
   run = function(ctx, a, opts)
     local client = ctx:client()
@@ -248,7 +268,7 @@ from --offset on.
       iterate = function(offset, page_size)
         return client:iter_deep_search_results(a.id, { offset = offset, limit = page_size })
       end,
-    })
+    }, RESULT_COLUMNS)
   end,
 }
 
@@ -274,7 +294,7 @@ API refuses (exit status 1). The wait options need --wait.
   exit_codes = { [3] = "with --wait: timed out before the task was done" },
   examples = {
     "extruct deep-search resume ds_0001 --results 50",
-    "extruct deep-search resume ds_0001 --wait --quiet > task.json",
+    "extruct deep-search resume ds_0001 --wait --interval 1 --quiet > task.json",
   },
   run = function(ctx, a, opts)
     local task, err = ctx:client():resume_deep_search(a.id, { desired_new_results = opts.results })
@@ -301,7 +321,7 @@ exits 1, with stdout empty and the failure on stderr:
 ]] .. "\n" .. WAIT_HELP,
   exit_codes = EXIT_CODES,
   examples = {
-    "extruct deep-search wait ds_0001 > task.json && extruct deep-search results ds_0001 --all",
+    "extruct deep-search wait ds_0001 --interval 1 > task.json && extruct deep-search results ds_0001 --all",
     "extruct deep-search wait ds_0001 --timeout 600 --quiet",
   },
   run = function(ctx, a)

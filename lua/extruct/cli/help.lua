@@ -16,7 +16,8 @@ local MAX_OPTION_COLUMN = 26
 function M.arguments_synopsis(entry)
   local parts = {}
   for _, arg in ipairs(entry.args) do
-    parts[#parts + 1] = arg.many and ("%s [%s ...]"):format(arg.name, arg.name) or arg.name
+    parts[#parts + 1] = arg.many and ("%s [%s ...]"):format(arg.name, arg.name)
+      or arg.optional and ("[%s]"):format(arg.name) or arg.name
   end
   return table.concat(parts, " ")
 end

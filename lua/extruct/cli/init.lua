@@ -87,10 +87,11 @@ local function show(sys, text)
   return M.EXIT_OK
 end
 
-local function dispatch(argv, sys, commands)
+local function dispatch(argv, sys, commands, state)
   local words, given = args.split(argv,
     function(name) return commands:spec_of(name) end,
-    function(so_far) return commands:topic_of(so_far) end)
+    function(so_far) return commands:topic_of(so_far) end,
+    function(topic) return commands:spellings(topic) end)
   local extruct = require("extruct")
 
   if given_any(given, VERSION_NAMES) then
@@ -108,7 +109,24 @@ local function dispatch(argv, sys, commands)
 
   local entry, used = commands:resolve(words)
   local values, opts = registry.bind(entry, words, used, given)
-  local ok, err, exit_code = entry.run(context.new(extruct, sys, opts, entry), values, opts)
+  local ctx = context.new(extruct, sys, opts, entry)
+  if opts.output and opts.output ~= "-" then
+    -- opened before anything is sent: a FILE that cannot be written is known at once
+    local out, why = require("extruct.file_writer").open(opts.output)
+    if not out then args.usage_error("--output: " .. why.message, entry.path) end
+    state.out = out
+    ctx:write_to(out)
+  end
+  local ok, err, exit_code = entry.run(ctx, values, opts)
+  if state.out then
+    state.out = nil
+    if ok then
+      ok, err = ctx.out_file:commit()
+      exit_code = nil
+    else
+      ctx.out_file:abort()
+    end
+  end
   if ok then return M.EXIT_OK end
   return failed(sys, err, exit_code)
 end
@@ -122,11 +140,15 @@ function M.main(argv, sys, commands)
   for name, value in pairs(defaults) do
     if sys[name] == nil then sys[name] = value end
   end
-  -- Usage errors unwind to here; anything else is a bug, raised with its traceback.
-  local ok, result = xpcall(function() return dispatch(argv or {}, sys, commands or M.commands()) end, function(e)
-    if args.is_usage_error(e) then return e end
-    return debug.traceback(tostring(e), 2)
-  end)
+  -- Usage errors unwind to here; anything else is a bug, raised with its
+  -- traceback. Either way an --output FILE is left as it was.
+  local state = {}
+  local ok, result = xpcall(function() return dispatch(argv or {}, sys, commands or M.commands(), state) end,
+    function(e)
+      if state.out then state.out:abort() end
+      if args.is_usage_error(e) then return e end
+      return debug.traceback(tostring(e), 2)
+    end)
   if ok then return result end
   if not args.is_usage_error(result) then error(result, 0) end
   sys.stderr:write("extruct: ", result.message, "\n", help_hint(result.help_topic), "\n")

@@ -11,7 +11,8 @@ local M = {}
 
 --- The options of commands that print JSON documents.
 M.PRETTY = args.option{
-  name = "--pretty", help = "indented JSON (the default when stdout is a terminal)",
+  name = "--pretty", help = "JSON indented as `jq .` indents it: two spaces, the server's text with its keys in"
+    .. " its order (the default when stdout is a terminal)",
   check = function(opts, fail)
     if opts.compact then fail("--pretty and --compact exclude each other") end
   end,
@@ -20,7 +21,8 @@ M.COMPACT = args.option{ name = "--compact", help = "JSON on one line (the defau
 
 --- For commands that print JSON lines: --pretty indents each item.
 M.PRETTY_LINES = args.option{
-  name = "--pretty", help = "indent each JSON object (they follow one another; without it, one a line)",
+  name = "--pretty", help = "indent each JSON object as `jq .` does (they follow one another; without it, one a"
+    .. " line)",
   check = M.PRETTY.check,
 }
 M.COMPACT_LINES = args.option{ name = "--compact", help = "one JSON object a line (the default)" }
@@ -173,10 +175,16 @@ local PAYMENT_TEXT = {
 
 --- The line that reports a failed command on stderr: "extruct: KIND:
 --- message". A 402 says in words what the plan, the payment or the credits
---- lack, followed by the API's code.
+--- lack, followed by the API's code; a 401 says where the command line's
+--- token comes from.
 function M.error_line(err)
   if errors.is_error(err) and err.kind == "payment" and PAYMENT_TEXT[err.code] then
     return M.one_line(("extruct: payment: %s [%s, HTTP 402]"):format(PAYMENT_TEXT[err.code](err.detail), err.code))
+  end
+  if errors.is_error(err) and err.kind == "auth" and err.status == 401 then
+    local said = type(err.detail) == "string" and (" (server said: %s)"):format(errors.show(err.detail, 300)) or ""
+    return M.one_line(("extruct: auth: the API rejected the token%s [HTTP 401]: set EXTRUCT_API_TOKEN to a valid"
+      .. " API token, or pass --token-file PATH naming a file that holds one; `extruct user` checks it"):format(said))
   end
   return M.one_line(tostring(err))
 end

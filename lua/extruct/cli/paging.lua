@@ -1,11 +1,12 @@
 --- extruct.cli.paging: the commands that print the items of paged answers
---- as JSON lines (`companies search`, `deep-search results`): one page
---- (--offset, --limit) or, with --all, page after page; and listings,
---- which page through everything and print a text table or JSON lines.
+--- (`companies search`, `deep-search results`): one page (--offset,
+--- --limit) or, with --all, page after page; and listings, which page
+--- through everything. Both print records as extruct.cli.records does
+--- (--format table, jsonl, json or csv).
 
 local args = require("extruct.cli.args")
 local errors = require("extruct.errors")
-local output = require("extruct.cli.output")
+local records = require("extruct.cli.records")
 
 local M = {}
 
@@ -26,13 +27,14 @@ function M.options(noun)
     args.option{ name = "--page-size", value = "N", type = args.whole(1, M.MAX_PAGE),
                  help = ("with --all: %s a request, 1..%d (default %d, or N of --limit when that is"
                    .. " smaller)"):format(noun, M.MAX_PAGE, DEFAULT_PAGE) },
-    output.PRETTY_LINES, output.COMPACT_LINES,
+    (table.unpack or unpack)(records.options()),
   }
 end
 
 --- The check of those options: --page-size needs --all, and one request
 --- takes at most MAX_PAGE.
-function M.check(opts, fail)
+function M.check(opts, fail, spelled)
+  records.check(opts, fail, spelled)
   if opts.page_size and not opts.all then fail("option --page-size needs --all") end
   if opts.limit and opts.limit > M.MAX_PAGE and not opts.all then
     fail(("--limit is at most %d for one request: add --all to page through more"):format(M.MAX_PAGE))
@@ -48,71 +50,26 @@ function M.results_of(page, what)
   return results
 end
 
---- Prints items as JSON lines. source = {
+--- Prints items as records (`columns`: see extruct.cli.records). source = {
 ---   page(offset, limit): one page's items (a list), or nil and an error;
 ---   iterate(offset, page_size): an iterator of items (false, err on failure) }.
 --- Without --all one page (--offset, --limit); with it every item from
 --- --offset on, at most --limit. Returns true, or nil and an error.
-function M.print(ctx, opts, source)
+function M.print(ctx, opts, source, columns)
   if not opts.all then
     local items, err = source.page(opts.offset, opts.limit)
     if not items then return nil, err end
-    for _, item in ipairs(items) do
-      local ok, why = ctx:json_line(item)
-      if not ok then return nil, why end
-    end
-    return ctx:flush()
+    return records.print(ctx, records.each(items), columns)
   end
   local page_size = opts.page_size or math.min(opts.limit or DEFAULT_PAGE, DEFAULT_PAGE)
-  local count = 0
-  for item, err in source.iterate(opts.offset, page_size) do
-    if item == false then
-      ctx:flush()
-      return nil, err
-    end
-    local ok, why = ctx:json_line(item)
-    if not ok then return nil, why end
-    count = count + 1
-    if count == opts.limit then break end
-    if count % page_size == 0 then
-      ok, why = ctx:flush() -- a page at a time, for readers downstream
-      if not ok then return nil, why end
-    end
-  end
-  return ctx:flush()
+  return records.print(ctx, source.iterate(opts.offset, page_size), columns, opts.limit, page_size)
 end
 
 --- Prints the items of `each` (an iterator as the client's: an item, or
---- false and an error), at most --limit of them: with --json one JSON
---- object a line as they come, else an aligned text table of `columns` =
---- { { "HEADER", function(item) -> text }, ... } with a header line.
+--- false and an error), at most --limit of them, as records of `columns`.
 --- Returns true, or nil and an error.
 function M.print_listing(ctx, opts, each, columns)
-  local header = {}
-  for i, column in ipairs(columns) do header[i] = column[1] end
-  local lines, count = { header }, 0
-  for item, err in each do
-    if item == false then
-      ctx:flush()
-      return nil, err
-    end
-    if opts.json then
-      local ok, why = ctx:json_line(item)
-      if not ok then return nil, why end
-    else
-      item = type(item) == "table" and item or {}
-      local line = {}
-      for i, column in ipairs(columns) do line[i] = column[2](item) end
-      lines[#lines + 1] = line
-    end
-    count = count + 1
-    if count == opts.limit then break end
-  end
-  if not opts.json then
-    local ok, err = ctx:write(output.aligned(lines))
-    if not ok then return nil, err end
-  end
-  return ctx:flush()
+  return records.print(ctx, each, columns, opts.limit)
 end
 
 --- An iterator over every item of a listing that pages by offset and

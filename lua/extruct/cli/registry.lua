@@ -5,13 +5,15 @@
 ---   {
 ---     words = { "tables", "get" },                 -- the command's words
 ---     args = { { name = "ID", key = "id", help = "the table's id",
----                missing = "missing table ID" } }, -- many = true: one or more
+---                missing = "missing table ID" } }, -- many = true: one or more;
+---                                                   -- optional = true: the last may be left out
 ---     options = { args.option{...}, ... },         -- beyond the global ones
 ---     summary = "print the table as JSON",         -- a line for the lists
 ---     help = [[Prints the table ...]],             -- the help page's text
 ---     examples = { "extruct tables get tbl_demo" },
 ---     exit_codes = { [3] = "timed out ..." },      -- beyond 0, 1 and 2
 ---     destructive = true,                          -- refuses without --yes
+---     needs_token = false,                         -- runs without a token too (the healthcheck)
 ---     check = function(opts, fail, spelled) end,   -- options that go together
 ---     run = function(ctx, args, opts) end,         -- true | nil, err [, exit]
 ---   }
@@ -68,7 +70,11 @@ M.PROGRAM = {
   summary = "The command line of the Extruct API client (https://extruct.ai).",
   notes = "Options may come before or after the command words, as `--opt value` or `--opt=value`; `--`"
     .. " ends the options. The token is never printed; there is no --token option because command"
-    .. " lines are visible to other users. A FILE of `-` is standard input. An --output FILE changes only"
+    .. " lines are visible to other users. A FILE of `-` is standard input. Commands that print records"
+    .. " (lists, rows, companies, results) take --format: `table`, aligned columns (the default when stdout"
+    .. " is a terminal), `jsonl`, one JSON object a line (the default otherwise, and what --json asks"
+    .. " for), `json`, one JSON array, or `csv`. --pretty indents JSON as `jq .` does (two spaces), keeping"
+    .. " the server's text: its keys in its order, its numbers as sent. An --output FILE changes only"
     .. " when the command succeeds, and then all at once: a regular file is replaced through a new file"
     .. " beside it (keeping its mode), a symbolic link is written through and stays a link, and a device,"
     .. " a FIFO or /dev/stdout is written directly.",
@@ -89,13 +95,18 @@ M.GLOBAL_OPTIONS = {
                help = "give each HTTP request at most S seconds, connecting included (default 30); past that"
                  .. " it fails as a timeout, retried where that is safe (a wait counts it as a missed poll)."
                  .. " Not the --timeout of the wait commands, which bounds the whole wait" },
+  args.option{ name = "--output", short = "-o", value = "FILE",
+               help = "write what the command prints to FILE instead of stdout, once it succeeds (a command that"
+                 .. " fails leaves FILE as it was; `-`: stdout)" },
+  args.option{ name = "--verbose", short = "-v",
+               help = "print each request on stderr as it ends: method, URL, status and time (the token never)" },
   args.option{ name = "--help", short = "-h", help = "show help" },
   args.option{ name = "--version", help = "show the version" },
 }
 
 --- The option destructive commands take, and refuse to run without.
 M.YES_OPTION = args.option{
-  name = "--yes",
+  name = "--yes", short = "-y",
   help = "confirm: the command cannot be undone, so without --yes it refuses (exit status 2) and sends nothing",
 }
 
@@ -170,7 +181,7 @@ function Registry:add_groups(words)
 end
 
 local ENTRY_FIELDS = { words = true, args = true, options = true, summary = true, help = true, examples = true,
-                       exit_codes = true, destructive = true, check = true, run = true }
+                       exit_codes = true, destructive = true, needs_token = true, check = true, run = true }
 
 --- Adds a command; returns the registry's copy of its entry, completed
 --- with `path`, `args`, `options` and `options_by_name` (the global ones
@@ -195,9 +206,11 @@ function Registry:add(given)
     if not (nonblank(arg.name) and nonblank(arg.help) and nonblank(arg.missing)) then
       misuse(("'%s': argument %d needs a name, help and a missing message"):format(path, i))
     end
-    if arg.many and i < #entry.args then misuse(("'%s': only the last argument may be many"):format(path)) end
+    if (arg.many or arg.optional) and i < #entry.args then
+      misuse(("'%s': only the last argument may be many or optional"):format(path))
+    end
     arguments[i] = { name = arg.name, key = arg.key or arg.name:lower(), help = arg.help, missing = arg.missing,
-                     many = arg.many }
+                     many = arg.many, optional = arg.optional }
   end
   entry.args = arguments
   entry.options = entry.options or {}
@@ -287,6 +300,18 @@ function Registry:spec_of(name)
   return self.spec_by_name[name]
 end
 
+--- The long spellings an unknown option may be a typo of: those of the
+--- command `topic` when it names one, else of every command, sorted.
+function Registry:spellings(topic)
+  local entry = self.by_path[topic]
+  local names = {}
+  for name in pairs(entry and entry.options_by_name or self.spec_by_name) do
+    if name:sub(1, 2) == "--" then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
 --- The command the words name, and how many words that took.
 function Registry:resolve(words)
   local path, used = "", 0
@@ -299,8 +324,9 @@ function Registry:resolve(words)
     end
     local candidate = path == "" and word or path .. " " .. word
     if not (self.by_path[candidate] or self.groups[candidate]) then
-      if path == "" then args.usage_error(("unknown command '%s'"):format(word)) end
-      args.usage_error(("unknown subcommand '%s' of %s"):format(word, path), path)
+      local guess = args.did_you_mean(word, choices)
+      if path == "" then args.usage_error(("unknown command '%s'%s"):format(word, guess)) end
+      args.usage_error(("unknown subcommand '%s' of %s%s"):format(word, path, guess), path)
     end
     path, used = candidate, used + 1
   end
@@ -315,6 +341,7 @@ function M.bind(entry, words, used, given)
   local next_word = used + 1
   for _, arg in ipairs(entry.args) do
     local value = words[next_word]
+    if value == nil and arg.optional then break end
     if value == nil or value == "" then args.usage_error(arg.missing, path) end
     next_word = next_word + 1
     if arg.many then

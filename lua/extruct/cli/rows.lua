@@ -112,7 +112,7 @@ error says how many rows were added before it.
 ]] .. FORMATS_HELP,
   examples = {
     "extruct rows add tbl_0001 leads.csv",
-    "printf 'company\\nacme.com\\n' | extruct rows add tbl_0001 - --format csv --run",
+    "printf 'input\\nhooli.example\\n' | extruct rows add tbl_0001 - --format csv --run",
   },
   run = function(ctx, a, opts)
     local format = input.rows_format(ctx, opts.format, a.file)
@@ -182,8 +182,8 @@ them.
 
 ]] .. FORMATS_HELP,
   examples = {
-    "extruct rows update tbl_demo demo.csv --run  # demo.csv from tables data --format csv --id, edited",
-    "echo '{\"id\": \"row_0001\", \"company\": \"acme.com\"}' | extruct rows update tbl_demo - --format jsonl",
+    "extruct rows update tbl_demo demo-inputs.csv --run  # from tables data --format csv --id, edited",
+    "echo '{\"id\": \"row_0001\", \"input\": \"https://acme.example\"}' | extruct rows update tbl_demo - --format jsonl",
   },
   run = function(ctx, a, opts)
     local format = input.rows_format(ctx, opts.format, a.file)

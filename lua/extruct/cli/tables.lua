@@ -2,12 +2,12 @@
 --- (see extruct.cli.registry for the shape of an entry).
 
 local args = require("extruct.cli.args")
-local csv = require("extruct.csv")
 local errors = require("extruct.errors")
 local input = require("extruct.cli.input")
 local output = require("extruct.cli.output")
 local paging = require("extruct.cli.paging")
 local progress = require("extruct.cli.progress")
+local records = require("extruct.cli.records")
 local rows_commands = require("extruct.cli.rows")
 local waiting = require("extruct.cli.waiting")
 
@@ -52,12 +52,15 @@ function M.cell_text(extruct, row, key)
   return ""
 end
 
--- The column keys of a table, in its column order.
-local function column_keys(t)
+-- The column keys of a table, in its column order; only those of columns
+-- of `kind` when given.
+local function column_keys(t, kind)
   local keys = {}
   for _, column in ipairs(type(t.columns) == "table" and t.columns or {}) do
     local config = type(column) == "table" and column.config
-    if type(config) == "table" and type(config.key) == "string" then keys[#keys + 1] = config.key end
+    if type(config) == "table" and type(config.key) == "string" and (kind == nil or config.kind == kind) then
+      keys[#keys + 1] = config.key
+    end
   end
   return keys
 end
@@ -77,14 +80,16 @@ local function check_column_keys(ctx, id, wanted, keys)
     #unknown == 1 and "" or "s", table.concat(unknown, ", "), #valid > 0 and table.concat(valid, ", ") or "(none)"))
 end
 
--- The row with only `keys` of its data.
+-- A copy of the row with only `keys` of its data (a new table: it is no
+-- longer the row as the server sent it).
 local function project(row, keys)
-  if type(row) == "table" and type(row.data) == "table" then
-    local kept = {}
-    for _, key in ipairs(keys) do kept[key] = row.data[key] end
-    row.data = kept
-  end
-  return row
+  if type(row) ~= "table" or type(row.data) ~= "table" then return row end
+  local copy = {}
+  for field, value in pairs(row) do copy[field] = value end
+  local kept = {}
+  for _, key in ipairs(keys) do kept[key] = row.data[key] end
+  copy.data = kept
+  return copy
 end
 
 M.commands = {}
@@ -119,31 +124,32 @@ command{
                  end },
     args.option{ name = "--view", value = "V", type = args.choice("full", "minimal"),
                  help = "full or minimal: how much of each table the API sends (its default: full)" },
-    args.option{ name = "--json", help = "one JSON object per line instead of the text table" },
-    output.PRETTY_LINES, output.COMPACT_LINES,
+    (table.unpack or unpack)(records.options()),
   },
-  check = json_style_needs_json,
+  check = records.check,
   help = [[
-Lists every table (GET /v1/tables, page after page) on stdout: an aligned
-text table with a header line (ID, NAME, KIND, CREATED, the time in UTC to
-the minute), or with --json one table header per line as compact JSON, in
-the API's order. --kind, --scope, --search, --tag and --sort filter and
-order on the server; a table carrying any of the --tag tags is listed.
---view minimal asks for less of each table (with --json, fewer fields).
+Lists every table (GET /v1/tables, page after page) on stdout, in the
+API's order: on a terminal an aligned table with a header line (ID, NAME,
+KIND, CREATED, the time in UTC to the minute), otherwise one table header
+a line as JSON (--format says which: table, jsonl, json or csv). --kind,
+--scope, --search, --tag and --sort filter and order on the server; a
+table carrying any of the --tag tags is listed. --view minimal asks for
+less of each table (in JSON, fewer fields).
 ]],
   examples = {
     "extruct tables list --kind company",
-    "extruct tables list --tag demo --sort name --json | jq -r .id",
+    "extruct tables list --tag demo --sort name --format jsonl | jq -r .id",
+    "extruct tables list --format csv -o tables.csv",
   },
   run = function(ctx, _, opts)
     local page_size = opts.page_size or math.min(opts.limit or LIST_PAGE_SIZE, LIST_PAGE_SIZE)
     local query = { kind = opts.kind, scope = opts.scope, search = opts.search, tags = opts.tags, sort = opts.sort,
                     view = opts.view, limit = page_size }
     return paging.print_listing(ctx, opts, ctx:client():iter_tables(query), {
-      { "ID", function(t) return field_text(t.id) end },
-      { "NAME", function(t) return field_text(t.name) end },
-      { "KIND", function(t) return field_text(t.kind) end },
-      { "CREATED", function(t) return output.created_text(t.created_at) end },
+      { "ID", "id" },
+      { "NAME", "name" },
+      { "KIND", "kind" },
+      { "CREATED", "created_at", text = function(t) return output.created_text(t.created_at) end },
     })
   end,
 }
@@ -212,7 +218,7 @@ With several IDs, a terminal shows one bar per table. Transient failures
   exit_codes = { [3] = "timed out before the table went idle (stdout stays empty for one table)" },
   examples = {
     "extruct tables wait tbl_demo --interval 1 > demo.json",
-    "extruct tables wait tbl_a tbl_b --timeout 600 --quiet",
+    "extruct tables wait tbl_demo tbl_idle --timeout 600 --quiet",
   },
   run = function(ctx, a)
     if #a.ids == 1 then return waiting.wait_one(ctx, a.ids[1]) end
@@ -333,7 +339,7 @@ Deletes the table ID (DELETE /v1/tables/ID) and prints one line on stdout:
   deleted Acme leads (tbl_demo)
 There is no undo, so it refuses to run without --yes.
 ]],
-  examples = { "extruct tables delete tbl_0001 --yes" },
+  examples = { "extruct tables delete tbl_0002 --yes" },
   run = function(ctx, a)
     local t, err = ctx:client():delete_table(a.id)
     if not t then return nil, err end
@@ -401,9 +407,8 @@ The wait options (--interval, --max-interval, --timeout, --quiet) need
 command{
   words = { "tables", "data" },
   args = { TABLE_ID },
-  summary = "print every row, as JSON lines or CSV",
+  summary = "print every row: a table, JSON lines, a JSON array or CSV",
   options = {
-    args.option{ name = "--format", value = "FORMAT", type = args.choice("jsonl", "csv"), help = "jsonl or csv" },
     args.option{ name = "--columns", value = "KEYS", type = args.ID_LIST, want = "column keys separated by commas",
                  help = "only these columns: their keys separated by commas, in this order for csv; a key the"
                    .. " table does not have exits 2, naming the keys it has",
@@ -414,85 +419,79 @@ command{
                      seen[key] = true
                    end
                  end },
-    args.option{ name = "--id", help = "csv: a first column `id` with the row id (without it, the header is the"
-                   .. " column keys, as `rows add` reads them; with it, as `rows update` does)" },
+    args.option{ name = "--id", help = "csv: a first column `id` with the row id, and the input columns only (without"
+                   .. " it, the header is every column key, as `rows add` reads them; with it, what `rows update`"
+                   .. " takes back)" },
     args.option{ name = "--limit", value = "N", type = args.COUNT, help = "at most N rows" },
     args.option{ name = "--page-size", value = "N", type = args.COUNT,
                  help = "rows a request (default 50, or N of --limit when that is smaller)" },
-    output.PRETTY_LINES, output.COMPACT_LINES,
+    (table.unpack or unpack)(records.options()),
   },
   check = function(opts, fail, spelled)
+    records.check(opts, fail, spelled)
     if opts.id and opts.format ~= "csv" then
-      fail("option --id needs --format csv (JSON lines carry the row id)")
-    end
-    if (opts.pretty or opts.compact) and opts.format == "csv" then
-      fail(("option %s shapes JSON: it does not go with --format csv"):format(spelled.pretty or spelled.compact))
+      fail("option --id needs --format csv (JSON carries the row id, and the table shows it)")
     end
   end,
   help = [[
 Prints every row of the table (GET /v1/tables/ID/data, page after page),
-written as the pages arrive:
-  jsonl  one row object per line, as the API returns it (the default)
+written as the pages arrive (--format):
+  table  on a terminal, the default: the row id, then each column's answer
+         cut to 60 characters
+  jsonl  one row object per line, as the API returns it (the default when
+         stdout is not a terminal); json: one array of them
   csv    a header line of the column keys, in the table's column order, then
          one record per row (RFC 4180, LF line ends): the answer of each
          cell, a string as it is, a number or boolean as text, an object or
          array as compact JSON; a null, missing or failed cell is an empty
          field. Data under keys that are not columns is left out.
 --columns keeps only the cells of the columns named (in a row's `data` for
-jsonl); it reads the table's header first to check the keys.
+JSON); it reads the table's header first to check the keys.
+--id (csv) starts each record with the row's id and keeps the input
+columns only, the ones a person fills in: edit the file and send it back
+with `extruct rows update ID FILE`, which changes those rows (an output
+column is filled by runs, and an update that names one is refused).
 ]],
   examples = {
     "extruct tables data tbl_demo --format csv > demo.csv",
-    "extruct tables data tbl_demo --limit 10 | jq .data",
-    "extruct tables data tbl_demo --columns company,summary --format csv",
+    "extruct tables data tbl_demo --limit 10 --format jsonl | jq .data",
+    "extruct tables data tbl_demo --columns input,summary --format csv -o demo-summaries.csv",
+    "extruct tables data tbl_demo --format csv --id -o demo-inputs.csv",
   },
   run = function(ctx, a, opts)
     local extruct, client = ctx.extruct, ctx:client()
     local page_size = opts.page_size or math.min(opts.limit or DATA_PAGE_SIZE, DATA_PAGE_SIZE)
-    local write_row, keys
-    if opts.format == "csv" or opts.columns then
+    local format = records.format_of(ctx)
+    local keys = {}
+    if format == "csv" or format == "table" or opts.columns then
       -- the column keys and their order come with the table's header
       local t, err = client:get_table(a.id)
       if not t then return nil, err end
-      keys = column_keys(t)
       if opts.columns then
-        check_column_keys(ctx, a.id, opts.columns, keys)
+        check_column_keys(ctx, a.id, opts.columns, column_keys(t))
         keys = opts.columns
+      else
+        keys = column_keys(t, opts.id and "input" or nil)
       end
     end
-    if opts.format == "csv" then
-      local header = {}
-      if opts.id then header[1] = "id" end
-      for _, key in ipairs(keys) do header[#header + 1] = key end
-      local ok, err = ctx:write(csv.format_record(header, #header))
-      if not ok then return nil, err end
-      write_row = function(row)
-        local fields = {}
-        if opts.id then fields[1] = type(row) == "table" and field_text(row.id) or "" end
-        for _, key in ipairs(keys) do fields[#fields + 1] = M.cell_text(extruct, row, key) end
-        return ctx:write(csv.format_record(fields, #header))
-      end
-    elseif opts.columns then
-      write_row = function(row) return ctx:json_line(project(row, keys)) end
-    else
-      write_row = function(row) return ctx:json_line(row) end
+    local columns = {}
+    if opts.id or format == "table" then
+      columns[1] = { "ID", "id", value = function(row) return field_text(row.id) end }
     end
-    local count = 0
-    for row, err in client:iter_rows(a.id, { limit = page_size }) do
-      if row == false then
-        ctx:flush()
-        return nil, err
-      end
-      local ok, write_err = write_row(row)
-      if not ok then return nil, write_err end
-      count = count + 1
-      if count % page_size == 0 then
-        ok, write_err = ctx:flush() -- a page at a time, for readers downstream
-        if not ok then return nil, write_err end
-      end
-      if count == opts.limit then break end
+    for _, key in ipairs(keys) do
+      local function answer(row) return M.cell_text(extruct, row, key) end
+      columns[#columns + 1] = { key, key, value = answer, text = answer }
     end
-    return ctx:flush()
+    local each = client:iter_rows(a.id, { limit = page_size })
+    if opts.columns then
+      local rows = each
+      each = function()
+        local row, err = rows()
+        if row then row = project(row, keys) end
+        return row, err
+      end
+    end
+    return records.print(ctx, each, columns, opts.limit, page_size)
   end,
 }
 

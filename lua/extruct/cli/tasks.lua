@@ -6,6 +6,7 @@ local args = require("extruct.cli.args")
 local errors = require("extruct.errors")
 local output = require("extruct.cli.output")
 local paging = require("extruct.cli.paging")
+local records = require("extruct.cli.records")
 
 local M = {}
 
@@ -15,43 +16,30 @@ local LIST_PAGE_SIZE = 100
 --- The options of a listing.
 M.LIST_OPTIONS = {
   args.option{ name = "--limit", value = "N", type = args.COUNT, help = "at most N tasks in all (default: every one)" },
-  args.option{ name = "--json", help = "one JSON object per line instead of the text table" },
-  output.PRETTY_LINES, output.COMPACT_LINES,
+  (table.unpack or unpack)(records.options()),
 }
-
 
 --- Text for one cell of a listing: on one line, at most `most` characters
 --- (cut with "...").
 function M.cut(value, most)
-  local text = output.field_text(value)
-  if output.text_width(text) <= most then return text end
-  -- (cut between characters, not inside one)
-  local kept, width = {}, 0
-  for char in text:gmatch("[\1-\127\194-\244][\128-\191]*") do
-    if width == most - 3 then break end
-    kept[#kept + 1], width = char, width + 1
-  end
-  return table.concat(kept) .. "..."
+  return records.cut(output.field_text(value), most)
 end
 
 --- Lists every task with client[method] (list_deep_searches,
---- list_deep_research: a page by offset and limit): a text table of the
---- columns ID, STATUS, those of `own` ({ { "HEADER", function(task) ->
---- text }, ... }), CREATED and `last` ({ "HEADER", field }: the field's
---- text cut to 60 characters); or with --json one task a line.
+--- list_deep_research: a page by offset and limit) as records (see
+--- extruct.cli.records) of the columns ID, STATUS, those of `own` (records'
+--- columns), CREATED and `last` ({ "HEADER", field }: the field's text, cut
+--- to 60 characters in the aligned table).
 function M.list(ctx, opts, method, own, last)
   local client = ctx:client()
   local page_size = math.min(opts.limit or LIST_PAGE_SIZE, LIST_PAGE_SIZE)
   local each = paging.listing(function(offset, limit)
     return client[method](client, { offset = offset, limit = limit })
   end, page_size)
-  local columns = {
-    { "ID", function(task) return output.field_text(task.id) end },
-    { "STATUS", function(task) return output.field_text(task.status) end },
-  }
+  local columns = { { "ID", "id" }, { "STATUS", "status" } }
   for _, column in ipairs(own) do columns[#columns + 1] = column end
-  columns[#columns + 1] = { "CREATED", function(task) return output.created_text(task.created_at) end }
-  columns[#columns + 1] = { last[1], function(task) return M.cut(task[last[2]], 60) end }
+  columns[#columns + 1] = { "CREATED", "created_at", text = function(task) return output.created_text(task.created_at) end }
+  columns[#columns + 1] = { last[1], last[2] }
   return paging.print_listing(ctx, opts, each, columns)
 end
 

@@ -31,7 +31,7 @@ function M.options(defaults)
     },
     args.option{ name = "--timeout", value = "S", type = args.SECONDS_OR_ZERO,
                  help = ("give up after S seconds, exit status 3 (default %g); 0 polls once"):format(defaults.timeout) },
-    args.option{ name = "--quiet", help = "no progress report" },
+    args.option{ name = "--quiet", short = "-q", help = "no progress report" },
   }
 end
 
@@ -109,7 +109,7 @@ function M.wait_many(ctx, ids)
   local wait_opts = { interval = opts.interval, max_interval = opts.max_interval, timeout = opts.timeout,
                       concurrency = opts.concurrency }
   if not opts.quiet then
-    wait_opts.on_progress = function(id, t) reporter:update(id, t) end
+    wait_opts.on_progress = function(t, info) reporter:update(info.id, t) end
   end
   local tables, err = ctx:client():wait_all(ids, wait_opts)
   if not opts.quiet then reporter:finish() end
