@@ -531,12 +531,14 @@ Ctrl-C) the database is left as it was. Prints one line on stdout:
   exported tbl_demo to sqlite:leads.db, SQL table tbl_demo: 25 rows, 25 inserted, 0 updated, 0 deleted, 11 columns added
 On a terminal, stderr shows the rows fetched and written as pages come.
 Needs LuaDBI's driver: Debian's lua-dbi-sqlite3 or lua-dbi-postgresql.
-A password is better in PGPASSWORD or ~/.pgpass than in the URI, which
+PostgreSQL: --to 'postgresql://me@db.internal:5432/crm' (libpq's URI; a
+socket folder as host=: postgresql:///crm?host=/run/postgresql). A
+password is better in PGPASSWORD or ~/.pgpass than in the URI, which
 other users can see on the command line.
 ]],
   examples = {
     "extruct tables export tbl_demo --to sqlite:leads.db",
-    "extruct tables export tbl_demo --to 'postgresql://me@db.internal:5432/crm' --sql-table leads",
+    "extruct tables export tbl_demo --to sqlite:crm.db --sql-table leads --keep-deleted",
     "extruct tables export tbl_demo --to sqlite:leads.db --json | jq .updated",
   },
   run = function(ctx, a, opts)
