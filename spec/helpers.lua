@@ -12,6 +12,9 @@ local helpers = {}
 -- the subprocess tests use the same one.
 helpers.LUA = os.getenv("LUA") or "lua5.4"
 helpers.TOKEN = "spec-token-7f3a9c"
+-- What of a checkout the rocks build and install from: a copy of these is a
+-- checkout as far as `luarocks make` is concerned.
+helpers.ROCK_SOURCES = "src lua bin plugin rockspecs docs types"
 
 -- The Lua a host program of the specs links (spec/support/*.c): the running
 -- one, or 5.1 (LuaJIT's C API) when the specs run on LuaJIT.

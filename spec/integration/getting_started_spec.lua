@@ -35,8 +35,8 @@ describe(PAGE, function()
   local work
   lazy_setup(function()
     work = helpers.scratch_dir()
-    assert(os.execute(("cp -r src lua bin rockspecs docs types extruct-scm-1.rockspec %s && mkdir %s/home")
-      :format(q(work), q(work))))
+    assert(os.execute(("cp -r %s extruct-scm-1.rockspec %s && mkdir %s/home")
+      :format(helpers.ROCK_SOURCES, q(work), q(work))))
   end)
   lazy_teardown(function()
     if work then os.execute("rm -rf " .. q(work)) end

@@ -40,7 +40,7 @@ describe("luarocks make", function()
   lazy_setup(function()
     work = os.tmpname()
     os.remove(work)
-    assert(os.execute("mkdir -p " .. q(work) .. " && cp -r src lua bin plugin rockspecs docs types " .. SCM .. " " .. q(work)))
+    assert(os.execute("mkdir -p " .. q(work) .. " && cp -r " .. helpers.ROCK_SOURCES .. " " .. SCM .. " " .. q(work)))
   end)
   lazy_teardown(function()
     if work then os.execute("rm -rf " .. q(work)) end

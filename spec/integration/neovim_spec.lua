@@ -217,9 +217,12 @@ describe("inside Neovim", function()
     assert.is_nil(result.error, report)
     assert.same({ get_table = "tbl_slow", fetch_then_wait = "idle", gather = 20, stalled = "timeout",
                   notify = "idle" }, result.outcomes, report)
+    -- (the longest gap less the time the kernel kept Neovim waiting for a
+    -- CPU: spec/support/neovim.lua's TICKER, as the plugin's specs judge it)
     for _, name in ipairs({ "get_table", "fetch_then_wait", "gather", "stalled", "notify" }) do
-      assert.is_number(result.gaps[name], name)
-      assert.is_true(result.gaps[name] < 50, ("%s: the editor froze for %.0f ms"):format(name, result.gaps[name]))
+      assert.is_number(result.stalls[name], name)
+      assert.is_true(result.stalls[name] < 50, ("%s: the editor froze for %.0f ms (a tick gap of %.0f ms)")
+        :format(name, result.stalls[name], result.gaps[name]))
     end
     -- the callbacks ran on the main loop, where vim.notify works
     assert.is_false(result.fast_in_progress, report)

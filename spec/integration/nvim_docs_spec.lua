@@ -98,7 +98,7 @@ local function after_command(command, before)
     result.screens.cell = float_screen(vim.api.nvim_get_current_win())
     vim.api.nvim_feedkeys("q", "x", false)
   elseif sub == "search" or sub == "similar" then
-    wait_for(function() return (lines(buf)[2] or ""):find("companies", 1, true) end, 5000, "companies")
+    wait_for(function() return (lines(buf)[2] or ""):find("shows a profile", 1, true) end, 5000, "companies")
   end
 end
 
