@@ -199,4 +199,38 @@ function M.assert_ran(blocks, results, out)
   end
 end
 
+--- Why shell blocks cannot run in a sandbox here, or nil. The sandbox is a
+--- network namespace (no network; the documents' fixed ports are free
+--- whoever else runs tests), a PID namespace (a server a block leaves
+--- running ends with the session) and a mount namespace (a folder a block
+--- installs into, /usr/local, can be an empty tmpfs that vanishes after).
+function M.sandbox_unavailable()
+  local ok = os.execute("unshare --mount --net --pid --fork --mount-proc true >/dev/null 2>&1")
+  if not (ok == true or ok == 0) then return "unshare (network, PID and mount namespaces) is not allowed here: it needs root" end
+  for _, tool in ipairs({ "ip", "bash", "timeout" }) do
+    local found = os.execute("command -v " .. tool .. " >/dev/null 2>&1")
+    if not (found == true or found == 0) then return tool .. " is not installed" end
+  end
+  return nil
+end
+
+--- Runs the bash script `script` (text) in the folder dir inside the
+--- sandbox: the loopback up, opts.tmpfs (a list of folders) each an empty
+--- tmpfs, then `bash` with only PATH, HOME (opts.home, default dir) and
+--- opts.env ({ NAME = value }) set, killed after opts.timeout seconds
+--- (default 300). Returns its output (stdout and stderr) and exit status.
+function M.run_sandboxed(dir, script, opts)
+  opts = opts or {}
+  helpers.write_file(dir .. "/.session.sh", script)
+  local setup = { "ip link set lo up" }
+  for _, folder in ipairs(opts.tmpfs or {}) do setup[#setup + 1] = "mount -t tmpfs tmpfs " .. q(folder) end
+  local vars = { "PATH=" .. q(opts.path or "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"),
+                 "HOME=" .. q(opts.home or dir) }
+  for name, value in pairs(opts.env or {}) do vars[#vars + 1] = name .. "=" .. q(value) end
+  table.sort(vars)
+  setup[#setup + 1] = "exec env -i " .. table.concat(vars, " ") .. " bash .session.sh"
+  return helpers.run(("cd %s && timeout %d unshare --mount --net --pid --fork --kill-child --mount-proc sh -c %s 2>&1")
+    :format(q(dir), opts.timeout or 300, q(table.concat(setup, " && "))))
+end
+
 return M
