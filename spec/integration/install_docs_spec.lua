@@ -90,7 +90,8 @@ describe(PAGE, function()
       "Test #1: specs",                                         -- ctest -N
       "/usr/local/lib/lua/5.1/extruct/core.so\n/usr/local/lib/lua/5.4/extruct/core.so\n",
       -- the release replaced scm-1 in the 5.4 tree: `luarocks make` keeps one version (--keep keeps more)
-      "extruct\t" .. version .. "-1\tinstalled\t/usr/local/lib/luarocks/rocks-5.4\nextruct\tscm-1\tinstalled\t/usr/local/lib/luarocks/rocks-5.1\n",
+      "extruct\t" .. version .. "-1\tinstalled\t/usr/local/lib/luarocks/rocks-5.4\n"
+        .. "extruct\tscm-1\tinstalled\t/usr/local/lib/luarocks/rocks-5.1\n",
       "extruct-mock\tscm-1\tinstalled\t" .. work .. "/home/.extruct/lib/luarocks/rocks-5.4\n",
       "extruct " .. version .. " (Lua 5.4; libcurl/",
       "usage: extruct-mock ",
