@@ -199,6 +199,64 @@ function M.assert_ran(blocks, results, out)
   end
 end
 
+-- Whether a shell command's text goes on past its end: an open quote, or a
+-- backslash at its end (a `#` comment ends at the line's end).
+local function continues(text)
+  local state, i = nil, 1
+  while i <= #text do
+    local c = text:sub(i, i)
+    if state == "'" then
+      if c == "'" then state = nil end
+    elseif state == '"' then
+      if c == "\\" then i = i + 1 elseif c == '"' then state = nil end
+    elseif c == "\\" then
+      if i == #text then return true end
+      i = i + 1 -- what it escapes (a line break: the next line goes on)
+    elseif c == "'" or c == '"' then
+      state = c
+    elseif c == "#" and (i == 1 or text:sub(i - 1, i - 1):match("%s")) then
+      local eol = text:find("\n", i, true)
+      if not eol then return false end
+      i = eol
+    end
+    i = i + 1
+  end
+  return state ~= nil
+end
+
+--- The commands of a transcript block (`$ ` lines, each with the lines an
+--- open quote or a trailing backslash carries on) and the output the page
+--- shows after each: a list of { command = text, shown = the output lines,
+--- the indented ones joined to the line before (nil when none is shown) }.
+function M.transcript(block)
+  local commands, current = {}, nil
+  for line in block.text:gmatch("([^\n]*)\n") do
+    if current and continues(current.command) then
+      current.command = current.command .. "\n" .. line
+    elseif line:find("^%$ ") then
+      current = { command = line:sub(3) }
+      commands[#commands + 1] = current
+    else
+      assert(current, M.where(block) .. ": output before the first `$ ` line")
+      if current.shown and line:find("^%s") then
+        current.shown[#current.shown] = current.shown[#current.shown] .. line:gsub("^%s+", "")
+      else
+        current.shown = current.shown or {}
+        current.shown[#current.shown + 1] = line
+      end
+    end
+  end
+  return commands
+end
+
+--- Whether text (one line) is what `shown` shows, where each `...` of
+--- shown stands for any text.
+function M.shows(shown, text)
+  local pieces = {}
+  for piece in (shown .. "..."):gmatch("(.-)%.%.%.") do pieces[#pieces + 1] = (piece:gsub("%p", "%%%0")) end
+  return text:find("^" .. table.concat(pieces, ".-") .. "$") ~= nil
+end
+
 --- Why shell blocks cannot run in a sandbox here, or nil. The sandbox is a
 --- network namespace (no network; the documents' fixed ports are free
 --- whoever else runs tests), a PID namespace (a server a block leaves
