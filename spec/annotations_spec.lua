@@ -1275,3 +1275,67 @@ function M.f(t, kind, err) end]])
     assert.matches("extruct.core.new_type: a userdata type of the module, not declared", text, 1, true)
   end)
 end)
+
+describe("docs/types.md's settings", function()
+  local markdown = require("spec.support.markdown")
+  local blocks = markdown.claimed("docs/types.md", "annotations_spec")
+  -- the versions lua-language-server's runtime.version takes
+  local VERSIONS = { ["Lua 5.1"] = true, ["Lua 5.2"] = true, ["Lua 5.3"] = true, ["Lua 5.4"] = true, LuaJIT = true }
+
+  -- A library folder of the page, in this checkout: "/path/to/extruct/x" is x.
+  local function in_checkout(path)
+    local inside = path:match("^/path/to/extruct/(.+)$")
+    assert.truthy(inside, path)
+    return inside
+  end
+
+  it("are the three the page shows: lazydev's plugin spec, lua_ls' settings, a .luarc.json", function()
+    assert.same({ "lua", "lua", "json" }, { blocks[1].lang, blocks[2].lang, blocks[3].lang })
+  end)
+
+  it("lazydev's: an entry of lazy.nvim's list of plugins, naming types/ under the plugin folder extruct", function()
+    -- as written, it is an item of a list: `return { <block> }` reads it
+    local chunk = assert((loadstring or load)("return {\n" .. blocks[1].text .. "}", "=" .. markdown.where(blocks[1])))
+    local plugins = chunk()
+    assert.equal(1, #plugins)
+    local spec = plugins[1]
+    assert.equal("folke/lazydev.nvim", spec[1])
+    assert.equal("lua", spec.ft)
+    local library = spec.opts.library[1]
+    assert.same({ "extruct" }, library.words)
+    -- lazy.nvim names a plugin's folder after its repository: extruct
+    local folder = library.path:match("^extruct/(.+)$")
+    assert.equal("types", folder)
+    assert.truthy(helpers.read_file(folder .. "/extruct/core.lua"):find("---@meta", 1, true))
+  end)
+
+  it("lua_ls': Neovim 0.11's vim.lsp.config, given settings whose library folders exist", function()
+    -- vim.lsp.config came with Neovim 0.11 (Debian 12 has 0.7.2), and its
+    -- use needs lua-language-server, which the project does not install:
+    -- the block runs with a vim.lsp.config that keeps what it is given
+    print("NOTICE: annotations_spec: docs/types.md's vim.lsp.config block runs with a vim.lsp.config that records"
+      .. " its settings, not Neovim's: that needs Neovim 0.11+ and lua-language-server")
+    local given = {}
+    local env = { vim = { lsp = { config = function(name, config) given[#given + 1] = { name, config } end } } }
+    local text = blocks[2].text
+    local chunk = assert((loadstring or load)(text, "=" .. markdown.where(blocks[2]), "t", env))
+    if setfenv then setfenv(chunk, env) end
+    chunk()
+    assert.equal(1, #given)
+    assert.equal("lua_ls", given[1][1])
+    local Lua = given[1][2].settings.Lua
+    assert.is_true(VERSIONS[Lua.runtime.version], Lua.runtime.version)
+    local folders = {}
+    for i, path in ipairs(Lua.workspace.library) do folders[i] = in_checkout(path) end
+    assert.same({ "lua", "types" }, folders)
+    assert.truthy(io.open("lua/extruct/init.lua", "rb") and io.open("types/extruct/core.lua", "rb"))
+  end)
+
+  it("the .luarc.json: JSON whose runtime version lua-language-server knows, and folders that exist", function()
+    local luarc = assert(extruct.decode(blocks[3].text))
+    assert.is_true(VERSIONS[luarc.runtime.version], luarc.runtime.version)
+    local folders = {}
+    for i, path in ipairs(luarc.workspace.library) do folders[i] = in_checkout(path) end
+    assert.same({ "lua", "types" }, folders)
+  end)
+end)

@@ -7,7 +7,10 @@
 -- every example of every command's help too. The mock runs with --polls 1,
 -- so that a wait's first poll finds the table or task done: the lines'
 -- exit statuses are what is checked, not how long a reader's waits take.
+-- The JSON a command's section shows as its FILE (a `text` block holding a
+-- JSON value) is taken by that command from standard input, as it is.
 local helpers = require("spec.helpers")
+local markdown = require("spec.support.markdown")
 local q = helpers.shell_quote
 
 -- The example lines of docs/cli.md, in order, with their line numbers.
@@ -19,6 +22,36 @@ local function example_lines()
     if command then lines[#lines + 1] = { line = n, command = command } end
   end
   return lines
+end
+
+-- The command each section's JSON is a FILE of, with `-` for standard input:
+-- the column goes into the table that the spec of `tables create` made,
+-- whose input column it names.
+local TAKES_JSON = {
+  ["extruct tables create"] = function() return { "tables", "create", "-" } end,
+  ["extruct columns add"] = function(made) return { "columns", "add", assert(made, "no table made"), "-" } end,
+}
+
+-- The text blocks of docs/cli.md that hold a JSON value, with the heading of
+-- the command section each is in.
+local function json_inputs()
+  local headings, n = {}, 0
+  for line in (helpers.read_file("docs/cli.md") .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    local heading = line:match("^### (extruct .-)%s*$")
+    if heading then headings[#headings + 1] = { line = n, text = heading } end
+  end
+  local found = {}
+  for _, block in ipairs(markdown.blocks("docs/cli.md")) do
+    if block.lang == "text" and block.text:find("^[{%[]") then
+      local section
+      for _, heading in ipairs(headings) do
+        if heading.line < block.line then section = heading.text end
+      end
+      found[#found + 1] = { block = block, section = section }
+    end
+  end
+  return found
 end
 
 describe("docs/cli.md's examples", function()
@@ -72,5 +105,24 @@ describe("docs/cli.md's examples", function()
     end
     assert.equal(#lines, seen, "not every line ran:\n" .. helpers.read_file(work .. "/.out"))
     assert.same({}, failed, helpers.read_file(work .. "/.out"))
+  end)
+
+  -- after the lines above: the table it makes must not take their tbl_0001
+  it("of JSON input are taken, as written, by the command whose section shows them", function()
+    local inputs = json_inputs()
+    assert.same({ "extruct tables create", "extruct columns add" }, { inputs[1].section, inputs[2].section })
+    local made
+    for _, input in ipairs(inputs) do
+      local where = markdown.where(input.block)
+      local args = TAKES_JSON[input.section]
+      assert.truthy(args, where .. ": JSON in the section of " .. tostring(input.section) .. ", a command this spec"
+        .. " does not feed it to")
+      assert.truthy(require("extruct").decode(input.block.text), where .. ": not JSON")
+      local out, err, status = helpers.run_extruct(mock, args(made), { stdin = input.block.text })
+      assert.equal(0, status, where .. ": " .. err)
+      made = made or out:match("^(tbl_%w+)\n$")
+      assert.matches("^%a+_%w+\n$", out, nil, false, where)
+    end
+    assert.truthy(made)
   end)
 end)

@@ -243,6 +243,67 @@ describe("spec/README.md", function()
   end)
 end)
 
+describe("the code blocks a reader may copy", function()
+  local markdown = require("spec.support.markdown")
+  local documents = markdown.documents()
+
+  it("finds what it checks: the documents, their blocks, and a marker", function()
+    local set = {}
+    for _, path in ipairs(documents) do set[path] = true end
+    for _, path in ipairs({ "README.md", "docs/api.md", "docs/cli.md", "examples/openresty/README.md",
+                            "bench/README.md", "spec/README.md" }) do
+      assert.truthy(set[path], path .. " is not among the documents checked")
+    end
+    local scratch = helpers.scratch_dir()
+    helpers.write_file(scratch .. "/page.md", "text\n\n<!-- spec: integration/x_spec -->\n```sh\nls\n```\n\n"
+      .. "```lua\nprint(1)\n```\n<!-- spec: y_spec -->\n\n```text\nout\n```\n")
+    local blocks = markdown.blocks(scratch .. "/page.md")
+    helpers.remove_dir(scratch)
+    assert.same({ "integration/x_spec", "nil", "nil" },
+      { tostring(blocks[1].spec), tostring(blocks[2].spec), tostring(blocks[3].spec) })
+    assert.same({ true, true, false }, { markdown.copyable(blocks[1]), markdown.copyable(blocks[2]),
+      markdown.copyable(blocks[3]) })
+  end)
+
+  it("each say their language: `text` for layouts, output and usage lines", function()
+    local bare = {}
+    for _, path in ipairs(documents) do
+      for _, block in ipairs(markdown.blocks(path)) do
+        if block.lang == "" then bare[#bare + 1] = markdown.where(block) end
+      end
+    end
+    assert.same({}, bare, "blocks without a language")
+  end)
+
+  it("each run in the spec their <!-- spec: NAME --> marker names, a spec that reads that document", function()
+    local problems, claimed = {}, 0
+    for _, path in ipairs(documents) do
+      local generated = markdown.GENERATED[path]
+      for _, block in ipairs(markdown.blocks(path)) do
+        if markdown.copyable(block) then
+          local where = markdown.where(block)
+          local spec = generated and generated.spec or block.spec
+          local file = spec and ("spec/" .. spec .. ".lua")
+          local source = file and read(file)
+          if generated and not generated.check(block) then
+            problems[#problems + 1] = where .. ": not what " .. spec .. " runs (" .. generated.rule .. ")"
+          elseif not spec then
+            problems[#problems + 1] = where .. ": no <!-- spec: NAME --> marker on the line before the fence"
+          elseif not source then
+            problems[#problems + 1] = where .. ": its marker names " .. file .. ", which does not exist"
+          elseif not source:find(path, 1, true) then
+            problems[#problems + 1] = where .. ": " .. file .. " never names " .. path
+          else
+            claimed = claimed + 1
+          end
+        end
+      end
+    end
+    assert.same({}, problems, "code blocks no spec runs")
+    assert.truthy(claimed >= 60, tostring(claimed))
+  end)
+end)
+
 describe("links between the documents", function()
   local documents = { "README.md", "spec/README.md" }
   for name in helpers.run("ls docs"):gmatch("%S+") do

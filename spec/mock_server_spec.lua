@@ -162,7 +162,7 @@ describe("extruct-mock (subprocess)", function()
     it("docs/mock.md quotes the usage text as it is", function()
       local usage = require("extruct.mock").USAGE
       local docs = helpers.read_file("docs/mock.md")
-      local begin_mark = "<!%-%- extruct%-mock %-%-help: begin %-%->\n```\n"
+      local begin_mark = "<!%-%- extruct%-mock %-%-help: begin %-%->\n```text\n"
       local end_mark = "```\n<!%-%- extruct%-mock %-%-help: end %-%->"
       local before, quoted, after = docs:match("^(.-" .. begin_mark .. ")(.-)(" .. end_mark .. ".*)$")
       assert.is_string(quoted, "docs/mock.md has no usage block")

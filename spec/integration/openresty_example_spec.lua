@@ -48,7 +48,7 @@ describe(README, function()
   end)
 
   it("runs as written: a table's status as JSON, 400 without an id, one worker watching", function()
-    local blocks = markdown.blocks_of(README, "sh")
+    local blocks = markdown.claimed(README, "integration/openresty_example_spec")
     assert.equal(1, #blocks)
     helpers.write_file(work .. "/session.sh", "set -e\n" .. blocks[1].text)
     local out, status = helpers.run(("cd %s && timeout 120 unshare -n sh -c %s 2>&1"):format(q(work),
