@@ -68,8 +68,8 @@ describe(PAGE, function()
   local work
   lazy_setup(function()
     work = helpers.scratch_dir()
-    assert(os.execute(("cp -r CMakeLists.txt src lua bin plugin rockspecs docs types spec extruct-scm-1.rockspec %s"
-      .. " && mkdir %s/home"):format(q(work), q(work))))
+    assert(os.execute(("cp -r CMakeLists.txt spec %s extruct-scm-1.rockspec %s && mkdir %s/home")
+      :format(helpers.ROCK_SOURCES, q(work), q(work))))
   end)
   lazy_teardown(function() helpers.remove_dir(work) end)
 

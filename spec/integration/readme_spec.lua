@@ -90,8 +90,8 @@ describe(PAGE, function()
     lazy_setup(function()
       work = helpers.scratch_dir()
       -- the module built already (make's timestamps kept) spares `make demo` a build
-      assert(os.execute(("cp -rp Makefile src lua bin plugin rockspecs docs types examples scripts extruct-scm-1.rockspec"
-        .. " %s && mkdir -p %s/build %s/home && cp -rp build/lua5.4 %s/build/"):format(q(work), q(work), q(work), q(work))))
+      assert(os.execute(("cp -rp Makefile examples scripts %s extruct-scm-1.rockspec %s && mkdir -p %s/build %s/home"
+        .. " && cp -rp build/lua5.4 %s/build/"):format(helpers.ROCK_SOURCES, q(work), q(work), q(work), q(work))))
     end)
     lazy_teardown(function() helpers.remove_dir(work) end)
 
