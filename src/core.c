@@ -17,6 +17,14 @@ const char *ex_kind_name(ex_error_kind kind) {
   return core_error_kinds[kind];
 }
 
+#define EX_FAILURE_TEXT(name, text) text,
+static const char *const core_failures[] = {EX_FAILURES(EX_FAILURE_TEXT)};
+#undef EX_FAILURE_TEXT
+
+const char *ex_failure_name(ex_failure failure) {
+  return core_failures[failure];
+}
+
 /* Pushes core.error_kinds: the list of error kinds, in their order. */
 static void core_push_error_kinds(lua_State *L) {
   int i;
@@ -51,6 +59,15 @@ int luaopen_extruct_core(lua_State *L) {
   lua_setfield(L, -2, "null");
   core_push_error_kinds(L);
   lua_setfield(L, -2, "error_kinds");
+  {
+    int i;
+    lua_createtable(L, EX_FAILURE_COUNT, 0);
+    for (i = 0; i < EX_FAILURE_COUNT; i++) {
+      lua_pushstring(L, core_failures[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "failures");
+  }
 
   ex_json_open(L);
   ex_response_open(L);
@@ -61,5 +78,6 @@ int luaopen_extruct_core(lua_State *L) {
   ex_clock_open(L);
   ex_term_open(L);
   ex_http1_open(L);
+  ex_coroutine_open(L);
   return 1;
 }

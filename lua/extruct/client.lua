@@ -6,8 +6,10 @@
 local core = require("extruct.core")
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
-local loop = require("extruct.loop")
+local failures = require("extruct.failures")
+local host = require("extruct.host")
 local retry = require("extruct.retry")
+local transport = require("extruct.transport")
 local url = require("extruct.url")
 
 local M = {}
@@ -159,8 +161,7 @@ M.plaintext_proxy = plaintext_proxy
 -- caller's misuse, so it is an error value, not a raised error.
 local function config_problem(token, base_url, opts)
   if token == nil or token == "" then
-    local ngx = rawget(_G, "ngx")
-    if type(ngx) == "table" and type(ngx.get_phase) == "function" then
+    if host.clears_environment() then
       -- nginx clears its workers' environment unless told otherwise
       return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN, and let nginx pass it"
         .. " to its workers with the directive `env EXTRUCT_API_TOKEN;` in nginx.conf's main context"
@@ -253,7 +254,9 @@ function M.new(opts)
   return self
 end
 
---- Releases the connection; safe to call more than once. Returns true.
+--- Closes the client's connections (no socket of it stays open, and none
+--- is ever lent to another client); safe to call more than once. Requests
+--- of it in flight end as `cancelled`. Returns true.
 ---@return true
 function Client:close()
   self._closed = true
@@ -261,7 +264,7 @@ function Client:close()
     self._core:close()
     self._core = nil
     -- requests of this client that were in flight end as cancelled
-    loop.cancelled()
+    host.after_close()
   end
   return true
 end
@@ -283,14 +286,14 @@ local function send(client, method, target, opts)
   -- (a sleep, trace or on_progress callback may have closed the client)
   if client._closed then misuse("extruct: the client is closed") end
   client.last_response = nil
-  local response, kind, message, trace = loop.perform(client, method, target, opts.body)
+  local response, failure, message, trace = transport.perform(client, method, target, opts.body)
   if client._trace then
     -- The core redacted the credentials before the text reached Lua.
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end
   end
   if not response then
     -- (the target is percent-encoded, so one line, but an id can make it long)
-    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(target, 200), message))
+    return false, errors.new(failures.kind(failure), ("%s %s: %s"):format(method, errors.show(target, 200), message))
   end
   response.trace = nil
   client.last_response = response_head(response)

@@ -174,7 +174,7 @@ http {
     }
 
     location /strategy {
-      content_by_lua_block { ngx.say(require("extruct.loop").strategy(), " ", require("extruct.clock").strategy()) }
+      content_by_lua_block { local host = require("extruct.host"); ngx.say(host.request_strategy(), " ", host.sleep_strategy()) }
     }
 
     location /ping {
