@@ -45,15 +45,32 @@ local NGINX_YIELDING_PHASES = {
 }
 
 local isyieldable = coroutine.isyieldable
+-- The C functions LuaJIT lets a yield through.
+local LETS_YIELD_THROUGH = { [pcall] = true, [xpcall] = true }
+
+-- Whether no C function other than pcall and xpcall is on the running
+-- coroutine's stack below the caller's caller: LuaJIT's rule, for LuaJIT
+-- without coroutine.isyieldable (lua-nginx-module replaces the coroutine
+-- library with its own, which has none).
+local function no_c_call_below()
+  local level = 3
+  while true do
+    local info = debug.getinfo(level, "Sf")
+    if info == nil then return true end
+    if info.what == "C" and not LETS_YIELD_THROUGH[info.func] then return false end
+    level = level + 1
+  end
+end
 
 --- Whether the running code can yield to its coroutine's resumer: not the
 --- main thread, and no C call (a sort comparator, a gsub callback, a pcall
 --- on Lua 5.1) in between.
 function M.can_yield()
-  if isyieldable then return isyieldable() end -- Lua 5.3, 5.4, LuaJIT 2.1
+  if isyieldable then return isyieldable() end -- Lua 5.3, 5.4, LuaJIT 2.1 outside nginx
   local co, is_main = coroutine.running()
   if co == nil or is_main then return false end
-  return core.can_yield()
+  if rawget(_G, "jit") then return no_c_call_below() end
+  return core.can_yield() -- Lua 5.1, 5.2
 end
 
 --- nginx's `ngx` and the running phase, inside nginx; else nil.
