@@ -9,6 +9,7 @@
  * so nothing long-jumps through libcurl. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -66,24 +67,93 @@ static size_t transfer_on_body(char *data, size_t size, size_t nmemb, void *user
   return len;
 }
 
+/* RFC 9110 tchar, and the space http-parser (the cosocket transport's
+ * parser) lets into a header name: the same names pass on both transports. */
+static int transfer_is_name_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != '\0' && strchr("!#$%&'*+-.^_`|~ ", c) != NULL);
+}
+
+/* What is wrong with a status line, or NULL. Over plain http libcurl speaks
+ * HTTP/1.1 only, so "HTTP/2.0" there is the server's invention; over TLS
+ * libcurl writes "HTTP/2 <code>" for a real HTTP/2 response. No upgrade is
+ * ever asked for, so a 101 cannot be followed. */
+static const char *transfer_status_line_problem(const ex_transfer *t, const char *line, size_t len) {
+  int h1 = len >= 9 && memcmp(line, "HTTP/1.", 7) == 0 && (line[7] == '0' || line[7] == '1') && line[8] == ' ';
+  int h2 = t->tls_target && len >= 7 && memcmp(line, "HTTP/2 ", 7) == 0;
+  const char *code;
+  if (!h1 && !h2)
+    return "unsupported HTTP version in the status line";
+  code = line + (h1 ? 9 : 7);
+  if ((size_t)(code - line) + 3 <= len && memcmp(code, "101", 3) == 0)
+    return "unexpected 101 Switching Protocols (no protocol upgrade was asked for)";
+  return NULL;
+}
+
+/* What is wrong with a header line, or NULL: a name of token characters,
+ * then a colon. */
+static const char *transfer_header_line_problem(const char *line, size_t len) {
+  size_t i;
+  if (line[0] == ' ' || line[0] == '\t')
+    return NULL; /* an obsolete continuation of the line before */
+  for (i = 0; i < len && line[i] != ':'; i++)
+    if (!transfer_is_name_char((unsigned char)line[i]))
+      return "invalid character in the header section";
+  if (i == 0 || i == len)
+    return "a header line without a name and a colon";
+  return NULL;
+}
+
+/* Whether a Content-Length value (after the colon) is digits, with spaces
+ * around them only. */
+static int transfer_is_length(const char *value, const char *end, long long *length) {
+  const char *p = value;
+  long long n = 0;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  if (p == end || *p < '0' || *p > '9')
+    return 0;
+  while (p < end && *p >= '0' && *p <= '9') {
+    if (n > (LLONG_MAX - 9) / 10)
+      return 0;
+    n = n * 10 + (*p++ - '0');
+  }
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    p++;
+  *length = n;
+  return p == end;
+}
+
 /* Header lines of every response of the transfer come here: interim 1xx
  * ones, the final one, and then any trailer fields of a chunked body. Only
  * the final response's header section is kept: a trailer is never merged
  * into the headers (RFC 9110, 6.5: it could otherwise set Content-Type,
- * Retry-After or the paging headers after the fact). */
+ * Retry-After or the paging headers after the fact). Each line is held to
+ * what http-parser, the cosocket transport's parser, takes: the same
+ * answer fails the same way on both transports. */
 static size_t transfer_on_header(char *data, size_t size, size_t nmemb, void *userdata) {
   ex_transfer *t = (ex_transfer *)userdata;
   size_t len = size * nmemb;
   int status_line = len >= 5 && memcmp(data, "HTTP/", 5) == 0;
+  int blank = len <= 2 && (data[0] == '\r' || data[0] == '\n');
   /* A new status line starts a new response (after a 100 Continue). */
-  if (status_line) {
+  if (status_line && (t->head.len == 0 || t->head_ended)) {
+    if (t->head_ended && t->head_final) /* a trailer that looks like a status line */
+      return len;
     t->head.len = 0;
     t->head_bytes = 0;
-    t->head_ended = 0;
+    t->head_ended = t->head_final = 0;
     t->transfer_encoding = 0;
     t->content_length = -1;
+    t->protocol_error = transfer_status_line_problem(t, data, len);
+    if (t->protocol_error != NULL)
+      return 0;
   } else if (t->head_ended) {
     return len; /* a trailer field: not a header */
+  } else if (!blank) {
+    t->protocol_error = transfer_header_line_problem(data, len);
+    if (t->protocol_error != NULL)
+      return 0;
   }
   t->head_bytes += len;
   if (t->head_bytes > EX_MAX_HEAD) {
@@ -92,20 +162,28 @@ static size_t transfer_on_header(char *data, size_t size, size_t nmemb, void *us
   }
   if (len > 15 && strncasecmp(data, "content-length:", 15) == 0) {
     /* Which length frames the body? libcurl takes the last; a second one
-     * is a framing error (RFC 9112, 6.3), not a choice (http-parser, the
-     * cosocket transport's parser, refuses it too). */
+     * is a framing error (RFC 9112, 6.3), not a choice (http-parser refuses
+     * it too), and so is one that is not a number. */
+    long long length;
     if (t->content_length >= 0) {
       t->protocol_error = "two Content-Length headers";
       return 0;
     }
-    t->content_length = strtoll(data + 15, NULL, 10);
+    if (!transfer_is_length(data + 15, data + len, &length)) {
+      t->protocol_error = "invalid Content-Length";
+      return 0;
+    }
+    t->content_length = length;
   } else if (len > 18 && strncasecmp(data, "transfer-encoding:", 18) == 0) {
     t->transfer_encoding = 1;
   }
-  if (len <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+  if (blank) {
     /* the blank line that ends a header section; a 1xx's is followed by
      * another status line, the final one's by the body and any trailers */
+    long status = 0;
     t->head_ended = 1;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    t->head_final = status >= 200;
     /* Both framings at once: libcurl would let the chunks win, but the
      * message may be smuggling another (RFC 9112, 6.3): refused. */
     if (t->transfer_encoding && t->content_length >= 0) {
@@ -275,7 +353,7 @@ int ex_transfer_retry_fresh(ex_transfer *t) {
   t->fresh_connect = 1;
   t->body.len = t->head.len = t->trace.len = 0;
   t->head_bytes = 0;
-  t->head_ended = t->transfer_encoding = 0;
+  t->head_ended = t->head_final = t->transfer_encoding = 0;
   t->error[0] = '\0';
   t->protocol_error = NULL;
   t->content_length = -1;
@@ -352,7 +430,7 @@ void ex_transfer_prepare(ex_transfer *t) {
   t->body.len = t->head.len = t->trace.len = t->post.len = 0;
   t->body_too_large = t->head_too_large = t->out_of_memory = t->trace_full = 0;
   t->head_bytes = 0;
-  t->head_ended = t->transfer_encoding = 0;
+  t->head_ended = t->head_final = t->transfer_encoding = 0;
   t->error[0] = '\0';
   t->code = CURLE_OK;
   t->state = EX_IDLE;
@@ -404,6 +482,8 @@ static int transfer_never_started(const ex_transfer *t, CURLcode code) {
 
 /* What went wrong, in the words both transports use (core.failures). */
 static ex_failure transfer_failure(const ex_transfer *t, CURLcode code) {
+  if (code == CURLE_OK && !t->head_final)
+    return EX_FAILURE_TRUNCATED; /* libcurl takes a header section the connection cut short */
   if (t->out_of_memory)
     return EX_FAILURE_MEMORY;
   if (t->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
@@ -470,6 +550,8 @@ static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURL
     lua_pushfstring(L, "the response's header section is larger than %d bytes", EX_MAX_HEAD);
   else if (t->protocol_error != NULL)
     lua_pushfstring(L, "the server broke HTTP: %s", t->protocol_error);
+  else if (failure == EX_FAILURE_TRUNCATED && code == CURLE_OK)
+    lua_pushliteral(L, "the connection closed before the response was complete");
   else if (failure == EX_FAILURE_QUEUED) {
     /* (libcurl's own words would name a lookup or a connection that never began) */
     lua_pushfstring(L, "waited %d ms for a connection (at most %d to one host at a time) and ran out of time"
@@ -526,7 +608,7 @@ static int transfer_result(lua_State *L) {
     lua_pushstring(L, ex_failure_name(EX_FAILURE_CANCELLED));
     lua_pushliteral(L, "the client was closed while the request was in flight");
     results = 3;
-  } else if (t->code != CURLE_OK || t->out_of_memory) {
+  } else if (t->code != CURLE_OK || t->out_of_memory || !t->head_final) {
     lua_pushnil(L);
     lua_pushstring(L, ex_failure_name(transfer_failure(t, t->code)));
     transfer_push_error_message(L, t, t->code);

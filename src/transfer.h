@@ -71,7 +71,8 @@ typedef struct ex_transfer {
   int unread_bytes;   /* the connection held bytes nobody asked for: not reused */
   int fresh_connect;  /* this attempt asked for a new connection */
   int tls_target;     /* the request goes to an https URL */
-  int head_ended;     /* the final header section ended: later lines are trailers */
+  int head_ended;     /* the header section ended: later lines are a new one, or trailers */
+  int head_final;     /* ... and it was the final response's (not a 1xx's) */
   int transfer_encoding; /* the header section has a Transfer-Encoding */
   size_t head_bytes;  /* bytes of the current header section */
   const char *protocol_error; /* what the server broke, when the header callback saw it */
