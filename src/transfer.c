@@ -377,6 +377,7 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   }
   t->max_body = c->max_body;
   t->tracing = c->tracing;
+  t->timeout_ms = c->timeout_ms;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -473,11 +474,21 @@ void ex_transfer_free(ex_transfer *t) {
 
 /* ---- the result ------------------------------------------------------- */
 
-/* Whether the transfer never left libcurl's queue: it ran out of time
- * without having resolved, connected or sent anything of its own. */
+/* How long the transfer waited in libcurl's queue for a connection (its
+ * host's are all in use) before it could start, in seconds. */
+static double transfer_queued_for(const ex_transfer *t) {
+  return (t->started_at != 0 ? t->started_at : t->ended_at) - t->added_at;
+}
+
+/* Whether the transfer ran out of time in libcurl's queue: it failed on
+ * its timeout without having resolved, connected or sent anything of its
+ * own, or left the queue with no time left (libcurl then names a lookup or
+ * a connection that timed out at once). */
 static int transfer_never_started(const ex_transfer *t, CURLcode code) {
-  return t->started_at == 0 && t->state == EX_DONE &&
-         (code == CURLE_OPERATION_TIMEDOUT || code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_CONNECT);
+  if (t->state != EX_DONE ||
+      (code != CURLE_OPERATION_TIMEDOUT && code != CURLE_COULDNT_RESOLVE_HOST && code != CURLE_COULDNT_CONNECT))
+    return 0;
+  return t->started_at == 0 || transfer_queued_for(t) * 1000 >= (double)t->timeout_ms - 1;
 }
 
 /* What went wrong, in the words both transports use (core.failures). */
@@ -556,7 +567,7 @@ static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURL
     /* (libcurl's own words would name a lookup or a connection that never began) */
     lua_pushfstring(L, "waited %d ms for a connection (at most %d to one host at a time) and ran out of time"
                        " before the request was sent",
-                    (int)((t->ended_at - t->added_at) * 1000 + 0.5), EX_MAX_HOST_CONNECTIONS);
+                    (int)(transfer_queued_for(t) * 1000 + 0.5), EX_MAX_HOST_CONNECTIONS);
   } else if (failure == EX_FAILURE_PROTOCOL)
     lua_pushfstring(L, "the server broke HTTP: %s", t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
   else if (failure == EX_FAILURE_TLS_VERIFY)

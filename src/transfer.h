@@ -67,6 +67,7 @@ typedef struct ex_transfer {
   ex_buffer body, head, post;
   ex_buffer trace; /* with the `trace` option: the exchange, credentials redacted */
   size_t max_body;
+  long timeout_ms; /* its client's timeout */
   int body_too_large, head_too_large, out_of_memory, tracing, trace_full;
   int unread_bytes;   /* the connection held bytes nobody asked for: not reused */
   int fresh_connect;  /* this attempt asked for a new connection */

@@ -17,9 +17,11 @@ local unpack = table.unpack or unpack
 
 local function pack(...) return { n = select("#", ...), ... } end
 
-local tasks = setmetatable({}, { __mode = "k" }) -- task coroutine -> true
-local blocked = setmetatable({}, { __mode = "k" }) -- task -> what it waits for
-local finished_of = setmetatable({}, { __mode = "k" }) -- task -> function(ok, ...)
+-- (plain tables: a task leaves them as it ends, or when the scheduler
+-- abandons it; weak ones would cost the collector dearly with many tasks)
+local tasks = {} -- task coroutine -> true
+local blocked = {} -- task -> what it waits for
+local finished_of = {} -- task -> function(ok, ...)
 local waiting_task = {} -- transfer id -> task
 local waiting_count = 0
 
@@ -30,19 +32,16 @@ local function make_ready(co)
   ready[last] = co
 end
 
--- The sleepers: a binary heap of { wake_at, co, order } by wake_at, then
--- by order (first asleep, first woken).
-local heap, heap_size, sleep_order = {}, 0, 0
-local function before(a, b)
-  return a[1] < b[1] or (a[1] == b[1] and a[3] < b[3])
-end
+-- The sleepers: a binary heap of { wake_at, co } by wake time.
+local heap, heap_size = {}, 0
 local function heap_push(entry)
   heap_size = heap_size + 1
-  local i = heap_size
+  local i, key = heap_size, entry[1]
   while i > 1 do
-    local parent = math.floor(i / 2)
-    if not before(entry, heap[parent]) then break end
-    heap[i] = heap[parent]
+    local parent = (i - i % 2) / 2
+    local above = heap[parent]
+    if above[1] <= key then break end
+    heap[i] = above
     i = parent
   end
   heap[i] = entry
@@ -52,13 +51,17 @@ local function heap_pop()
   heap[heap_size] = nil
   heap_size = heap_size - 1
   if heap_size > 0 then
-    local i = 1
+    local i, key = 1, tail[1]
     while true do
       local child = 2 * i
       if child > heap_size then break end
-      if child < heap_size and before(heap[child + 1], heap[child]) then child = child + 1 end
-      if not before(heap[child], tail) then break end
-      heap[i] = heap[child]
+      local lower = heap[child]
+      if child < heap_size and heap[child + 1][1] < lower[1] then
+        child = child + 1
+        lower = heap[child]
+      end
+      if lower[1] >= key then break end
+      heap[i] = lower
       i = child
     end
     heap[i] = tail
@@ -180,8 +183,7 @@ end
 --- Sleeps the running task: the other tasks go on meanwhile.
 function M.sleep(seconds)
   local wake_at = core.monotime() + seconds
-  sleep_order = sleep_order + 1
-  heap_push({ wake_at, coroutine.running(), sleep_order })
+  heap_push({ wake_at, coroutine.running() })
   block("sleep", function() return core.monotime() >= wake_at end)
 end
 
