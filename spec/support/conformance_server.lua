@@ -104,14 +104,14 @@ local function serve_connection(conn)
     if not request_line then break end
     if request_line ~= "" then
       local method, target = request_line:match("^(%S+) (%S+)")
-      local headers, length = {}, 0
+      local headers = {}
       while true do
         local line = r.line()
         if not line or line == "" then break end
         local name, value = line:match("^([^:]+):%s*(.-)%s*$")
         if name then headers[name:lower()] = value end
       end
-      length = tonumber(headers["content-length"] or "0") or 0
+      local length = tonumber(headers["content-length"] or "0") or 0
       local body = length > 0 and r.bytes(length) or ""
       local path = (target or "/"):gsub("%?.*$", "")
       local query = query_of(target or "")
