@@ -303,13 +303,23 @@ function helpers.run_lua(env, code, seconds)
   return helpers.run(command)
 end
 
---- Compiles a host program, spec/support/<name>.c, with the core's sources
---- into `output`, linked with HOST_LUA; returns the compiler's output and
---- its exit status.
-function helpers.build_host(name, output)
-  return helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-    .. " spec/support/%s.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(
-    helpers.HOST_LUA, shell_quote(output), name, helpers.HOST_LUA))
+--- A host program, spec/support/<name>.c compiled with the core's sources
+--- and linked with HOST_LUA, as build/spec/<name>-<HOST_LUA>: compiled
+--- only when that file is older than one of its sources (as make would),
+--- so the specs that run it do not pay a compiler each time. Returns its
+--- path, or nil and the compiler's output.
+function helpers.built_host(name)
+  local output = ("build/spec/%s-%s"):format(name, helpers.HOST_LUA)
+  local sources = "spec/support/" .. name .. ".c src/*.c src/*.h"
+  local _, stale = helpers.run(("test -x %s && for f in %s; do [ %s -nt \"$f\" ] || exit 1; done"):format(
+    shell_quote(output), sources, shell_quote(output)))
+  if stale == 0 then return output end
+  local out, status = helpers.run(("mkdir -p build/spec && cc -std=c99 -Wall -Wextra -Werror -pedantic -g"
+    .. " -I/usr/include/%s -Isrc -o %s.part spec/support/%s.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"
+    .. " && mv %s.part %s"):format(helpers.HOST_LUA, shell_quote(output), name, helpers.HOST_LUA,
+    shell_quote(output), shell_quote(output)))
+  if status ~= 0 then return nil, out end
+  return output
 end
 
 --- Runs `bin/extruct ARGS` against a mock (nil: none) and returns stdout,

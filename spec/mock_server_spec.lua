@@ -520,7 +520,7 @@ describe("extruct-mock (subprocess)", function()
       local conn = connect(server.port)
       conn:request("GET", "/v1/tables/tbl_idle", { AUTH })
       assert.matches("Content-Length: " .. #whole, raw_head(conn), 1, true)
-      conn.sock:settimeout(1)
+      conn.sock:settimeout(0.3)
       local data, err, partial = conn.sock:receive(#whole)
       conn:close()
       assert.is_nil(data)
@@ -610,22 +610,22 @@ describe("extruct-mock (subprocess)", function()
     end)
 
     it("a delay holds up only its own connection", function()
-      server:fault{ delay = 2, path = "/v1/tables/tbl_idle" }
+      server:fault{ delay = 0.8, path = "/v1/tables/tbl_idle" }
       local started = socket.gettime()
       local slow = connect(server.port)
       slow:request("GET", "/v1/tables/tbl_idle", { AUTH })
       -- a second connection is answered while the first one waits
-      socket.sleep(0.2)
+      socket.sleep(0.1)
       local quick = fetch(server.port, "GET", "/v1/healthcheck")
       local quick_elapsed = socket.gettime() - started
       assert.equal(200, quick.status)
-      assert.is_true(quick_elapsed < 1, "the other connection waited " .. quick_elapsed .. " s")
+      assert.is_true(quick_elapsed < 0.6, "the other connection waited " .. quick_elapsed .. " s")
       local response = assert(slow:response())
       local slow_elapsed = socket.gettime() - started
       slow:close()
       assert.equal(200, response.status) -- a delay alone answers normally
       assert.equal("tbl_idle", cjson.decode(response.body).id)
-      assert.is_true(slow_elapsed >= 1.9 and slow_elapsed < 4, "the delayed answer came after " .. slow_elapsed .. " s")
+      assert.is_true(slow_elapsed >= 0.75 and slow_elapsed < 3, "the delayed answer came after " .. slow_elapsed .. " s")
     end)
 
     it("rejects bad fault parameters with 400", function()

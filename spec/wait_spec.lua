@@ -156,12 +156,13 @@ describe("client:wait_until_idle", function()
   end)
 
   it("defaults to a 5 s interval", function()
-    -- a table that is idle on its second poll comes back after one default interval
-    mock:add_table{ id = "tbl_defaults", polls = 2 }
-    local started = core.monotime()
-    local t = assert(client:wait_until_idle("tbl_defaults"))
-    local elapsed = core.monotime() - started
+    -- a table that is idle on its third poll comes back after two default
+    -- intervals, slept on a clock that only moves when slept on
+    mock:add_table{ id = "tbl_defaults", polls = 3 }
+    local clock = helpers.fake_clock(100)
+    local t = assert(client:wait_until_idle("tbl_defaults", { sleep = clock.sleep, now = clock.now }))
     assert.is_true(extruct.is_idle(t))
-    assert.is_true(elapsed >= 4.9 and elapsed < 7, tostring(elapsed))
+    assert.same({ 5, 5 }, clock.slept)
+    assert.equal(3, #mock:requests())
   end)
 end)
