@@ -61,14 +61,14 @@ describe("extruct tables wait and tables run --wait", function()
         id = "tbl_still", name = "Still",
         status = { run_status = "running", num_cells_completed = 1, num_cells_in_progress = 9 } } }
       local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_still",
-        "--interval", "0.05", "--max-interval", "0.4", "--timeout", "1.2" })
+        "--interval", "0.05", "--max-interval", "0.2", "--timeout", "0.6" })
       assert.equal(3, status, err)
       assert.equal("", out)
-      -- pauses of at least 0.05, 0.075, 0.11, 0.17, 0.25, 0.38, 0.4 s: at
-      -- most 7 of them fit in 1.2 s, so at most 8 polls and one at the
-      -- deadline (a steady 0.05 s interval would poll about 24 times)
+      -- pauses of at least 0.05, 0.075, 0.11, 0.17, 0.2 s: at most 5 of
+      -- them fit in 0.6 s, so at most 6 polls and one at the deadline (a
+      -- steady 0.05 s interval would poll about 12 times)
       local polls = #mock:requests()
-      assert.is_true(polls >= 2 and polls <= 9, "polls: " .. polls)
+      assert.is_true(polls >= 2 and polls <= 7, "polls: " .. polls)
       -- no change, so one progress line
       assert.equal(2, #lines_of(err), err)
     end)
@@ -203,12 +203,12 @@ describe("extruct tables wait and tables run --wait", function()
         pending("tmux not found")
         return
       end
-      mock:add_table{ id = "tbl_tmux", polls = 30 }
+      mock:add_table{ id = "tbl_tmux", polls = 16 }
       local socket_name = "extruct-cli-spec-" .. mock.port
       local tmux = "tmux -f /dev/null -L " .. socket_name
       local done_flag = work .. ".done"
       os.remove(done_flag)
-      local inner = ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables wait tbl_tmux --interval 0.1 >%s;"
+      local inner = ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables wait tbl_tmux --interval 0.05 >%s;"
         .. " echo $? >%s; sleep 30"):format(q(mock.token), q(mock.url), q(helpers.LUA), q(work), q(done_flag))
       local here = helpers.run("pwd"):gsub("\n$", "")
       local ok = os.execute(("%s new-session -d -x 100 -y 20 -s cli %s"):format(tmux, q("cd " .. q(here) .. " && " .. inner)))

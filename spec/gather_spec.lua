@@ -27,7 +27,7 @@ describe("extruct.gather", function()
   end
 
   it("overlaps 20 get_table calls: the mock answers many at once", function()
-    delay_answers(0.3)
+    delay_answers(0.15)
     local results = extruct.gather(gets(20), { concurrency = 20 })
     assert.equal(20, #results)
     for i = 1, 20 do
@@ -41,11 +41,11 @@ describe("extruct.gather", function()
   end)
 
   it("runs at most `concurrency` functions at once, 8 by default", function()
-    delay_answers(0.1)
+    delay_answers(0.05)
     extruct.gather(gets(20))
     assert.equal(8, mock:stats().max_in_flight)
     mock:reset()
-    delay_answers(0.1)
+    delay_answers(0.05)
     extruct.gather(gets(9), { concurrency = 3 })
     assert.equal(3, mock:stats().max_in_flight)
   end)
@@ -214,8 +214,8 @@ describe("client:wait_all", function()
   end
 
   it("returns every one of 20 running tables idle, polling them side by side", function()
-    local ids = running_tables(20, 3)
-    mock:fault{ count = 1000, delay = 0.05, path = "/v1/tables/" }
+    local ids = running_tables(20, 2)
+    mock:fault{ count = 1000, delay = 0.02, path = "/v1/tables/" }
     local polled = {}
     local all, err = client:wait_all(ids, {
       interval = 0.05,
@@ -230,7 +230,7 @@ describe("client:wait_all", function()
       count = count + 1
       assert.equal(id, t.id)
       assert.is_true(extruct.is_idle(t), id)
-      assert.is_true(polled[id] >= 3, id)
+      assert.is_true(polled[id] >= 2, id)
     end
     assert.equal(20, count)
     local stats = mock:stats()
