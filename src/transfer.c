@@ -335,6 +335,7 @@ static int transfer_on_prereq(void *userdata, char *primary_ip, char *local_ip, 
   (void)primary_ip;
   (void)local_ip;
   transfer_mark_started(t);
+  t->sending = 1;
   if (t->engine == NULL || t->pool == NULL ||
       (t->tls_target && !(t->engine->running == t && t->engine_next == NULL)))
     return CURL_PREREQFUNC_OK;
@@ -439,6 +440,7 @@ void ex_transfer_prepare(ex_transfer *t) {
   t->protocol_error = NULL;
   t->content_length = -1;
   t->unread_bytes = 0;
+  t->sending = 0;
   if (t->fresh_connect) {
     t->fresh_connect = 0;
     curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 0L);
@@ -480,12 +482,12 @@ static double transfer_queued_for(const ex_transfer *t) {
   return (t->started_at != 0 ? t->started_at : t->ended_at) - t->added_at;
 }
 
-/* Whether the transfer ran out of time in libcurl's queue: it failed on
- * its timeout without having resolved, connected or sent anything of its
- * own, or left the queue with no time left (libcurl then names a lookup or
- * a connection that timed out at once). */
+/* Whether the transfer ran out of time in libcurl's queue, before its
+ * request was sent: it failed on its timeout without having resolved or
+ * connected, or left the queue with no time left (libcurl then names a
+ * lookup or a connection that timed out at once). */
 static int transfer_never_started(const ex_transfer *t, CURLcode code) {
-  if (t->state != EX_DONE ||
+  if (t->state != EX_DONE || t->sending ||
       (code != CURLE_OPERATION_TIMEDOUT && code != CURLE_COULDNT_RESOLVE_HOST && code != CURLE_COULDNT_CONNECT))
     return 0;
   return t->started_at == 0 || transfer_queued_for(t) * 1000 >= (double)t->timeout_ms - 1;
@@ -573,10 +575,15 @@ static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURL
   else if (failure == EX_FAILURE_TLS_VERIFY)
     lua_pushfstring(L, "TLS certificate verification failed: %s",
                     t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
-  else if (t->error[0] != '\0')
-    lua_pushstring(L, t->error);
-  else
-    lua_pushstring(L, curl_easy_strerror(code));
+  else {
+    lua_pushstring(L, t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
+    /* A timeout that the wait for a connection ate much of says so. */
+    if (failure == EX_FAILURE_TIMEOUT && transfer_queued_for(t) >= 0.05) {
+      lua_pushfstring(L, " (%d ms of it spent waiting for a connection: at most %d to one host at a time)",
+                      (int)(transfer_queued_for(t) * 1000 + 0.5), EX_MAX_HOST_CONNECTIONS);
+      lua_concat(L, 2);
+    }
+  }
 }
 
 static ex_transfer_box *transfer_box(lua_State *L) {

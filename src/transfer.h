@@ -72,6 +72,7 @@ typedef struct ex_transfer {
   int unread_bytes;   /* the connection held bytes nobody asked for: not reused */
   int fresh_connect;  /* this attempt asked for a new connection */
   int tls_target;     /* the request goes to an https URL */
+  int sending;        /* it got a connection and went on to send its request */
   int head_ended;     /* the header section ended: later lines are a new one, or trailers */
   int head_final;     /* ... and it was the final response's (not a 1xx's) */
   int transfer_encoding; /* the header section has a Transfer-Encoding */
