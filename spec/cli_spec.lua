@@ -35,9 +35,10 @@ describe("extruct command line", function()
   local work
   local session = support.against_mock({ ".err" }, function(s) work = s.work end)
 
+  -- (these run the program itself, bin/extruct: its exit status is the process's)
   describe("exit statuses", function()
     it("exits 1 on an API error, naming the kind on one line, without the token", function()
-      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_nope" })
+      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_nope" }, { process = true })
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: not_found: table 'tbl_nope' [^\n]*\n$", err)
@@ -47,7 +48,7 @@ describe("extruct command line", function()
     it("exits 1 when the connection is refused, naming the kind, without the token", function()
       local port = helpers.closed_port()
       local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle" },
-        { env = { EXTRUCT_API_URL = "http://127.0.0.1:" .. port } })
+        { env = { EXTRUCT_API_URL = "http://127.0.0.1:" .. port }, process = true })
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: network: [^\n]*\n$", err)
@@ -57,7 +58,8 @@ describe("extruct command line", function()
     it("exits 1 with kind auth on a wrong token, and never shows it", function()
       local secret = "wrong-secret-token-31337"
       for _, command in ipairs({ { "tables", "get", "tbl_idle" }, { "tables", "list" } }) do
-        local out, err, status = run_extruct(session.mock, command, { env = { EXTRUCT_API_TOKEN = secret } })
+        local out, err, status = run_extruct(session.mock, command, { env = { EXTRUCT_API_TOKEN = secret },
+          process = true })
         assert.equal(1, status)
         assert.equal("", out)
         assert.matches("^extruct: auth: [^\n]*\n$", err)

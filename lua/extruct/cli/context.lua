@@ -63,7 +63,9 @@ function Context:client()
       args.usage_error("no API token: set EXTRUCT_API_TOKEN or pass --token-file PATH")
     end
   end
-  self.made_client = self.extruct.new{ token = token, base_url = self.opts.base_url,
+  -- (EXTRUCT_API_URL from sys, as the token: the environment of the
+  -- command line, which a program running it in-process may give)
+  self.made_client = self.extruct.new{ token = token, base_url = self.opts.base_url or self.sys.getenv("EXTRUCT_API_URL"),
                                        timeout = self.opts.request_timeout }
   return self.made_client
 end
