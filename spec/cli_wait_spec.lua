@@ -169,16 +169,16 @@ describe("extruct tables wait and tables run --wait", function()
 
     script_it("keeps the bar's clocks moving between polls (script)", function()
       mock:add_table{ id = "tbl_tick", polls = 2 }
-      local typescript = on_pty(mock, 100, { "tables", "wait", "tbl_tick", "--interval", "2.5" }, work)
+      local typescript = on_pty(mock, 100, { "tables", "wait", "tbl_tick", "--interval", "1.5" }, work)
       assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
-      -- two polls, 2.5 s apart, yet the bar was redrawn with the time moving
+      -- two polls, 1.5 s apart, yet the bar was redrawn with the time moving
       -- while the counts of the first poll stayed
       local first, later
       for _, frame in ipairs(frames(typescript)) do
         local counts, elapsed, since = frame:match("(%d+/250 cells +%d+%%)  elapsed 0:(%d%d), last change 0:(%d%d) ago")
         if counts then
           first = first or counts
-          if counts == first and elapsed == "02" and since == "02" then later = frame end
+          if counts == first and elapsed == "01" and since == "01" then later = frame end
         end
       end
       assert.truthy(later, typescript)

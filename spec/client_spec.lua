@@ -235,7 +235,7 @@ describe("client:get_table against the mock server", function()
     end)
 
     it("a slow answer past the timeout is a timeout", function()
-      local impatient = helpers.client(mock, { timeout = 0.5, retries = 0 })
+      local impatient = helpers.client(mock, { timeout = 0.2, retries = 0 })
       mock:fault{ delay = 3 }
       local _, err = impatient:get_table("tbl_demo")
       assert.equal("timeout", err.kind)

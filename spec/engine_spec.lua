@@ -9,7 +9,7 @@ local socket = require("socket")
 describe("the core's engines and transfers", function()
   local fixture = helpers.shared_mock()
   before_each(function()
-    fixture.mock:fault{ count = 1000, delay = 0.3, path = "/v1/tables/" }
+    fixture.mock:fault{ count = 1000, delay = 0.15, path = "/v1/tables/" }
   end)
 
   local function new_client() return core.new_client{ base_url = fixture.mock.url, token = fixture.mock.token, timeout = 5 } end
