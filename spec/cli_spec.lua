@@ -399,18 +399,22 @@ describe("the command registry", function()
   it("refuses an entry without help, summary, examples or run, and clashing words or options", function()
     for _, field in ipairs{ "help", "summary", "examples", "run" } do
       local commands = registry.new()
-      assert.error_matches(function() commands:add(hello_entry{ [field] = false }) end, "extruct.cli.registry: 'greetings hello' has no", nil, true)
+      assert.error_matches(function() commands:add(hello_entry{ [field] = false }) end,
+        "extruct.cli.registry: 'greetings hello' has no", nil, true)
     end
     local commands = registry.new()
     commands:add(hello_entry())
     assert.has_error(function() commands:add(hello_entry()) end, nil)
-    assert.error_matches(function() commands:add(hello_entry{ words = { "greetings" } }) end, "extruct.cli.registry: 'greetings' is already taken", nil, true)
-    assert.error_matches(function() commands:add(hello_entry{ words = { "greetings", "hello", "again" } }) end, "extruct.cli.registry: 'greetings hello' is a command and cannot lead to others", nil, true)
+    assert.error_matches(function() commands:add(hello_entry{ words = { "greetings" } }) end,
+      "extruct.cli.registry: 'greetings' is already taken", nil, true)
+    assert.error_matches(function() commands:add(hello_entry{ words = { "greetings", "hello", "again" } }) end,
+      "extruct.cli.registry: 'greetings hello' is a command and cannot lead to others", nil, true)
     assert.error_matches(function()
       commands:add(hello_entry{ words = { "greetings", "bye" }, options = { args.option{ name = "--shout", value = "HOW",
         help = "how loud" } } })
     end, "extruct.cli.registry: option --shout takes a value in one command and not in another", nil, true)
-    assert.error_matches(function() commands:add(hello_entry{ words = { "help", "me" } }) end, "extruct.cli.registry: 'help' is the help command's word", nil, true)
+    assert.error_matches(function() commands:add(hello_entry{ words = { "help", "me" } }) end,
+      "extruct.cli.registry: 'help' is the help command's word", nil, true)
     assert.error_matches(function() args.option{ name = "--quiet" } end, "option --quiet has no help", nil, true)
   end)
 

@@ -314,13 +314,19 @@ describe("client:get_table against the mock server", function()
 
     it("raises on misuse: unknown option, wrong types, bad ids", function()
       assert.has_error(function() extruct.new{ tokn = "x" } end, nil)
-      assert.error_matches(function() extruct.new{ timeout = "30" } end, "extruct.new: option 'timeout' must be a positive number of seconds", nil, true)
-      assert.error_matches(function() extruct.new{ timeout = -1 } end, "extruct.new: option 'timeout' must be a positive number of seconds", nil, true)
+      assert.error_matches(function() extruct.new{ timeout = "30" } end,
+        "extruct.new: option 'timeout' must be a positive number of seconds", nil, true)
+      assert.error_matches(function() extruct.new{ timeout = -1 } end,
+        "extruct.new: option 'timeout' must be a positive number of seconds", nil, true)
       assert.error_matches(function() extruct.new("token") end, "extruct.new: options must be a table, got string", nil, true)
-      assert.error_matches(function() client:get_table() end, "extruct.get_table: the table id must be a non-empty string, got nil", nil, true)
-      assert.error_matches(function() client:get_table("") end, "extruct.get_table: the table id must be a non-empty string, got an empty string", nil, true)
-      assert.error_matches(function() client:get_table(42) end, "extruct.get_table: the table id must be a non-empty string, got number", nil, true)
-      assert.error_matches(function() extruct.get_table({}) end, "extruct.get_table: the table id must be a non-empty string, got table", nil, true)
+      assert.error_matches(function() client:get_table() end,
+        "extruct.get_table: the table id must be a non-empty string, got nil", nil, true)
+      assert.error_matches(function() client:get_table("") end,
+        "extruct.get_table: the table id must be a non-empty string, got an empty string", nil, true)
+      assert.error_matches(function() client:get_table(42) end,
+        "extruct.get_table: the table id must be a non-empty string, got number", nil, true)
+      assert.error_matches(function() extruct.get_table({}) end,
+        "extruct.get_table: the table id must be a non-empty string, got table", nil, true)
       -- the message names the option and points at the caller's line
       local ok, message = pcall(function() extruct.new{ tokn = "x" } end)
       assert.is_false(ok)

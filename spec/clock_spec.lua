@@ -291,7 +291,8 @@ describe("extruct.async without a host", function()
 
   it("raises on misuse", function()
     assert.error_matches(function() extruct.async() end, "extruct.async: expected a function, got nil", nil, true)
-    assert.error_matches(function() extruct.async(print, "not a function") end, "extruct.async: on_done must be a function, got string", nil, true)
+    assert.error_matches(function() extruct.async(print, "not a function") end,
+      "extruct.async: on_done must be a function, got string", nil, true)
   end)
 end)
 
@@ -327,8 +328,11 @@ describe("injected clocks", function()
   end)
 
   it("raises on a sleep or now that is not a function", function()
-    assert.error_matches(function() extruct.new{ sleep = 1 } end, "extruct.new: option 'sleep' must be a function(seconds)", nil, true)
-    assert.error_matches(function() extruct.new{ now = "monotonic" } end, "extruct.new: option 'now' must be a function returning monotonic seconds", nil, true)
-    assert.error_matches(function() fixture.client:wait_until_idle("tbl_idle", { sleep = true }) end, "extruct.wait_until_idle: option 'sleep' must be a function(seconds)", nil, true)
+    assert.error_matches(function() extruct.new{ sleep = 1 } end,
+      "extruct.new: option 'sleep' must be a function(seconds)", nil, true)
+    assert.error_matches(function() extruct.new{ now = "monotonic" } end,
+      "extruct.new: option 'now' must be a function returning monotonic seconds", nil, true)
+    assert.error_matches(function() fixture.client:wait_until_idle("tbl_idle", { sleep = true }) end,
+      "extruct.wait_until_idle: option 'sleep' must be a function(seconds)", nil, true)
   end)
 end)

@@ -209,7 +209,8 @@ describe("extruct.decode's strict option", function()
     assert.has_error(function() extruct.decode("1", { strict = 1 }) end,
       "extruct.decode: option 'strict' must be a boolean, got number")
     assert.has_error(function() extruct.decode("1", { lenient = true }) end, "extruct.decode: unknown option 'lenient'")
-    assert.error_matches(function() require("extruct.core").decode("1", "no") end, "bad argument #2 to 'decode' (boolean expected, got string)", nil, true)
+    assert.error_matches(function() require("extruct.core").decode("1", "no") end,
+      "bad argument #2 to 'decode' (boolean expected, got string)", nil, true)
     assert.equal(1, extruct.decode("1", {}))
   end)
 end)

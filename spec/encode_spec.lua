@@ -106,7 +106,8 @@ describe("extruct.encode", function()
     assert.is_truthy(text:find("\n", 1, true))
     assert.are.same({ a = { 1 } }, cjson.decode(text))
     assert.has_error(function() extruct.encode({}, { indent = 2 }) end, "extruct.encode: unknown option 'indent'")
-    assert.error_matches(function() extruct.encode({}, "pretty") end, "extruct.encode: options must be a table, got string", nil, true)
+    assert.error_matches(function() extruct.encode({}, "pretty") end,
+      "extruct.encode: options must be a table, got string", nil, true)
   end)
 
   describe("refuses what JSON cannot say, naming the place", function()

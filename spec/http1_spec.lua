@@ -390,7 +390,8 @@ describe("the HTTP/1.1 response parser", function()
       assert.is_nil(parser:feed("nonsense"))
       assert.has_error(function() parser:feed("HTTP/1.1 200 OK\r\n") end, "extruct.core: the parser failed already")
       assert.has_error(function() parser:finish() end, "extruct.core: the parser failed already")
-      assert.error_matches(function() parser:response() end, "calling 'response' on bad self (the response is not complete)", nil, true)
+      assert.error_matches(function() parser:response() end,
+        "calling 'response' on bad self (the response is not complete)", nil, true)
 
       parser = core.http_response_parser()
       assert.equal("done", parser:feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
@@ -399,20 +400,26 @@ describe("the HTTP/1.1 response parser", function()
     end)
     it("response before done, and a second time", function()
       local parser = core.http_response_parser()
-      assert.error_matches(function() parser:response() end, "calling 'response' on bad self (the response is not complete)", nil, true)
+      assert.error_matches(function() parser:response() end,
+        "calling 'response' on bad self (the response is not complete)", nil, true)
       assert.equal("more", parser:feed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"))
-      assert.error_matches(function() parser:response() end, "calling 'response' on bad self (the response is not complete)", nil, true)
+      assert.error_matches(function() parser:response() end,
+        "calling 'response' on bad self (the response is not complete)", nil, true)
       assert.equal("done", parser:feed("{}"))
       assert.same({ status = 200, headers = { ["content-length"] = "2" }, body = {} }, parser:response())
-      assert.error_matches(function() parser:response() end, "calling 'response' on bad self (the response was read already)", nil, true)
+      assert.error_matches(function() parser:response() end,
+        "calling 'response' on bad self (the response was read already)", nil, true)
     end)
     it("bad options and a feed that is not a string", function()
       for _, opts in ipairs{ { max_body = "1" }, { max_body = 0 }, { max_head = -1 }, { max_head = 2 ^ 31 },
                              { head = 1 }, "x" } do
-        assert.error_matches(function() core.http_response_parser(opts) end, "bad argument #1 to 'http_response_parser' (", nil, true)
+        assert.error_matches(function() core.http_response_parser(opts) end,
+          "bad argument #1 to 'http_response_parser' (", nil, true)
       end
-      assert.error_matches(function() core.http_response_parser():feed({}) end, "bad argument #1 to 'feed' (string expected, got table)", nil, true)
-      assert.error_matches(function() core.http_response_parser():feed() end, "bad argument #1 to 'feed' (string expected, got no value)", nil, true)
+      assert.error_matches(function() core.http_response_parser():feed({}) end,
+        "bad argument #1 to 'feed' (string expected, got table)", nil, true)
+      assert.error_matches(function() core.http_response_parser():feed() end,
+        "bad argument #1 to 'feed' (string expected, got no value)", nil, true)
     end)
     it("an empty feed is not the end of the stream", function()
       local parser = core.http_response_parser()

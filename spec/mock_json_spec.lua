@@ -62,8 +62,10 @@ describe("extruct.mock's JSON", function()
       assert.equal("{}", encode({}))
       assert.equal('[1,"a",null,[],{}]', encode(mock.array{ 1, "a", mock.null, mock.array(), {} }))
       assert.equal('{"a":1,"b":{"c":[true]},"z":null}', encode({ z = mock.null, b = { c = mock.array{ true } }, a = 1 }))
-      assert.error_matches(function() encode({ 1, 2 }) end, "cannot encode a table with a number key as a JSON object (mark arrays with extruct.mock.array)", nil, true)
-      assert.error_matches(function() encode({ [true] = 1 }) end, "cannot encode a table with a boolean key as a JSON object (mark arrays with extruct.mock.array)", nil, true)
+      assert.error_matches(function() encode({ 1, 2 }) end,
+        "cannot encode a table with a number key as a JSON object (mark arrays with extruct.mock.array)", nil, true)
+      assert.error_matches(function() encode({ [true] = 1 }) end,
+        "cannot encode a table with a boolean key as a JSON object (mark arrays with extruct.mock.array)", nil, true)
       assert.error_matches(function() encode(print) end, "cannot encode a function as JSON", nil, true)
     end)
 

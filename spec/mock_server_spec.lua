@@ -766,8 +766,10 @@ describe("extruct.mock (in process)", function()
 
   describe("the embedded server", function()
     it("validates its options", function()
-      assert.error_matches(function() mock.new{ cells_per_poll = 0 } end, "extruct.mock.new: bad cells_per_poll (a whole number >= 1)", nil, true)
-      assert.error_matches(function() mock.new{ cells_per_poll = 1.5 } end, "extruct.mock.new: bad cells_per_poll (a whole number >= 1)", nil, true)
+      assert.error_matches(function() mock.new{ cells_per_poll = 0 } end,
+        "extruct.mock.new: bad cells_per_poll (a whole number >= 1)", nil, true)
+      assert.error_matches(function() mock.new{ cells_per_poll = 1.5 } end,
+        "extruct.mock.new: bad cells_per_poll (a whole number >= 1)", nil, true)
       assert.error_matches(function() mock.new{ prot = 1 } end, "extruct.mock.new: unknown option 'prot'", nil, true)
       assert.error_matches(function() mock.new{ port = "80" } end, "extruct.mock.new: option 'port' must be a number", nil, true)
       assert.error_matches(function() mock.new{ port = 70000 } end, "extruct.mock.new: bad port", nil, true)

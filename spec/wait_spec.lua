@@ -9,7 +9,8 @@ describe("extruct.is_idle", function()
     assert.is_false(extruct.is_idle({ status = { run_status = "idle", num_cells_in_progress = 2 } }))
     assert.is_false(extruct.is_idle({ status = { run_status = "running", num_cells_in_progress = 0 } }))
     assert.is_false(extruct.is_idle({}))
-    assert.error_matches(function() extruct.is_idle(nil) end, "extruct.is_idle: expected a table as returned by get_table, got nil", nil, true)
+    assert.error_matches(function() extruct.is_idle(nil) end,
+      "extruct.is_idle: expected a table as returned by get_table, got nil", nil, true)
   end)
 end)
 
@@ -29,7 +30,8 @@ describe("extruct.progress", function()
       run_status = "running", num_cells_completed = "7", num_cells_in_progress = extruct.null } })
     assert.are.equal(0, fraction)
     assert.are.same({ done = 0, in_progress = 0, total = 0, failed = 0 }, counts)
-    assert.error_matches(function() extruct.progress("tbl") end, "extruct.progress: expected a table as returned by get_table, got string", nil, true)
+    assert.error_matches(function() extruct.progress("tbl") end,
+      "extruct.progress: expected a table as returned by get_table, got string", nil, true)
   end)
 
   it("reads a table fetched from the server", function()
@@ -52,7 +54,8 @@ describe("core clock", function()
     local slept = core.monotime() - wall
     assert.is_true(slept >= 0.1, tostring(slept))
     assert.is_true(os.clock() - cpu < 0.1, "the sleep used CPU")
-    assert.error_matches(function() core.sleep(-1) end, "bad argument #1 to 'sleep' (seconds must be between 0 and 1e9)", nil, true)
+    assert.error_matches(function() core.sleep(-1) end,
+      "bad argument #1 to 'sleep' (seconds must be between 0 and 1e9)", nil, true)
     assert.error_matches(function() core.sleep("x") end, "bad argument #1 to 'sleep' (number expected, got string)", nil, true)
   end)
 end)
@@ -147,11 +150,16 @@ describe("client:wait_until_idle", function()
   end)
 
   it("raises on misuse", function()
-    assert.error_matches(function() client:wait_until_idle("t", { interval = 0 }) end, "extruct.wait_until_idle: option 'interval' must be a positive number of seconds", nil, true)
-    assert.error_matches(function() client:wait_until_idle("t", { timeout = "9" }) end, "extruct.wait_until_idle: option 'timeout' must be a number of seconds >= 0", nil, true)
-    assert.error_matches(function() client:wait_until_idle("t", { on_progres = print }) end, "extruct.wait_until_idle: unknown option 'on_progres'", nil, true)
-    assert.error_matches(function() client:wait_until_idle("", {}) end, "extruct.wait_until_idle: the table id must be a non-empty string, got an empty string", nil, true)
-    assert.error_matches(function() client:wait_until_idle("t", 5) end, "extruct.wait_until_idle: options must be a table, got number", nil, true)
+    assert.error_matches(function() client:wait_until_idle("t", { interval = 0 }) end,
+      "extruct.wait_until_idle: option 'interval' must be a positive number of seconds", nil, true)
+    assert.error_matches(function() client:wait_until_idle("t", { timeout = "9" }) end,
+      "extruct.wait_until_idle: option 'timeout' must be a number of seconds >= 0", nil, true)
+    assert.error_matches(function() client:wait_until_idle("t", { on_progres = print }) end,
+      "extruct.wait_until_idle: unknown option 'on_progres'", nil, true)
+    assert.error_matches(function() client:wait_until_idle("", {}) end,
+      "extruct.wait_until_idle: the table id must be a non-empty string, got an empty string", nil, true)
+    assert.error_matches(function() client:wait_until_idle("t", 5) end,
+      "extruct.wait_until_idle: options must be a table, got number", nil, true)
     assert.equal(0, #mock:requests())
   end)
 

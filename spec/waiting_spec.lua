@@ -126,9 +126,12 @@ describe("wait_until_idle on long runs", function()
     end)
 
     it("max_interval below interval is misuse", function()
-      assert.error_matches(function() client:wait_until_idle("tbl_idle", { interval = 10, max_interval = 5 }) end, "extruct.wait_until_idle: max_interval (5) must be >= interval (10)", nil, true)
-      assert.error_matches(function() client:wait_until_idle("tbl_idle", { max_interval = 1 }) end, "extruct.wait_until_idle: max_interval (1) must be >= interval (5)", nil, true) -- interval 5
-      assert.error_matches(function() client:wait_until_idle("tbl_idle", { max_interval = "60" }) end, "extruct.wait_until_idle: option 'max_interval' must be a positive number of seconds", nil, true)
+      assert.error_matches(function() client:wait_until_idle("tbl_idle", { interval = 10, max_interval = 5 }) end,
+        "extruct.wait_until_idle: max_interval (5) must be >= interval (10)", nil, true)
+      assert.error_matches(function() client:wait_until_idle("tbl_idle", { max_interval = 1 }) end,
+        "extruct.wait_until_idle: max_interval (1) must be >= interval (5)", nil, true) -- interval 5
+      assert.error_matches(function() client:wait_until_idle("tbl_idle", { max_interval = "60" }) end,
+        "extruct.wait_until_idle: option 'max_interval' must be a positive number of seconds", nil, true)
       local message = select(2, pcall(function()
         client:wait_until_idle("tbl_idle", { interval = 10, max_interval = 5 })
       end))
