@@ -83,6 +83,10 @@ local REQUEST_OPTIONS = endpoint.with_retry_options{
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
 
+-- Clients made in this process: each one's number names its pools of
+-- nginx connections (extruct.cosocket).
+local clients_made = 0
+
 -- A timeout as the core takes it: the core counts whole milliseconds, and
 -- libcurl reads 0 as "no timeout", so less than 1 ms is 1 ms; above about
 -- 24 days (2^31 - 1 ms, what a 32-bit long holds) it is that.
@@ -231,6 +235,8 @@ function M.new(opts)
     _proxy = opts.proxy,
   }, Client)
   self._url = url.parse(self.base_url)
+  clients_made = clients_made + 1
+  self._pool_id = clients_made
 
   local problem = config_problem(token, base_url, opts)
   if problem then

@@ -21,11 +21,12 @@ local CANCELLED = "the client was closed while the request was in flight"
 
 local function milliseconds(seconds) return math.max(1, math.floor(seconds * 1000 + 0.5)) end
 
--- The connection pool of a host: one per scheme, host, port and TLS
--- verification, so a connection made without verification is never handed
--- to a client that verifies.
-local function pool_name(target, insecure)
-  return ("extruct|%s|%s|%d|%s"):format(target.scheme, target.host, target.port, insecure and "insecure" or "verify")
+-- The connection pool of a client to a host: nginx's pools are the
+-- worker's, so each is named for one client (its connections are its own,
+-- as on the libcurl transport), scheme, host, port and TLS verification.
+local function pool_name(target, client)
+  return ("extruct|%d|%s|%s|%d|%s"):format(client._pool_id, target.scheme, target.host, target.port,
+    client._insecure and "insecure" or "verify")
 end
 
 local function tls_failure(err)
@@ -52,7 +53,7 @@ local function connect(ngx, client, target, deadline, now)
     local sock = ngx.socket.tcp()
     local connect_ms = milliseconds(math.min(client.connect_timeout, math.max(deadline - now(), 0.001)))
     sock:settimeouts(connect_ms, connect_ms, connect_ms)
-    local ok, err = sock:connect(target.host, target.port, { pool = pool_name(target, client._insecure) })
+    local ok, err = sock:connect(target.host, target.port, { pool = pool_name(target, client) })
     if not ok then
       if err == "timeout" then
         return nil, "connect_timeout", ("Connection timed out after %d milliseconds"):format(connect_ms)
