@@ -18,14 +18,15 @@ local CANCELLED = "the client was closed while the request was in flight"
 --- One request of the client (extruct.client): the final response, or nil,
 --- failure (a word of core.failures), message [, trace].
 function M.perform(client, method, path, body)
-  local how, ngx, message = host.transport(client._transport)
-  if how == nil then return nil, ngx, message end
+  -- (nginx: the host's API the cosocket transport drives)
+  local how, nginx, message = host.transport(client._transport)
+  if how == nil then return nil, nginx, message end
   local exchange
   if how == "cosocket" then
     local failure, why = cosocket.unsupported(client)
     if failure then return nil, failure, why end
     exchange = function(verb, target, payload, credentials)
-      return cosocket.exchange(ngx, host.now, client, verb, target, payload, credentials)
+      return cosocket.exchange(nginx, host.now, client, verb, target, payload, credentials)
     end
   else
     exchange = function(verb, target, payload, credentials)
