@@ -107,6 +107,7 @@ build = {
       ["extruct.tasks"] = "lua/extruct/tasks.lua",
       ["extruct.transport"] = "lua/extruct/transport.lua",
       ["extruct.url"] = "lua/extruct/url.lua",
+      ["extruct.waits"] = "lua/extruct/waits.lua",
    },
    install = {
       bin = {

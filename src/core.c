@@ -1,8 +1,11 @@
 /* extruct.core: the C half of the extruct module. It owns what needs C:
- * HTTP transfers on libcurl's multi interface (client.c, transfer.c, engine.c), JSON to Lua
- * conversion through cJSON (json.c, encode.c), a monotonic clock with a real
- * sleep (clock.c), and HTTP/1.1 request bytes and a response parser for
- * transports that own their socket (http1.c). Policy lives in lua/extruct/. */
+ * HTTP transfers on libcurl's multi interface (client.c, transfer.c,
+ * engine.c; each client's connections in pools of its own, pool.c), JSON
+ * text straight into Lua values in one pass (json.c) and Lua values to
+ * JSON text (encode.c), a monotonic clock with a real sleep (clock.c),
+ * HTTP/1.1 request bytes and a response parser for transports that own
+ * their socket (http1.c), and whether a coroutine may yield on Lua 5.1 and
+ * 5.2 (coroutine.c). Policy lives in lua/extruct/. */
 #include <curl/curl.h>
 
 #include "transfer.h"
