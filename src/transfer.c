@@ -327,7 +327,10 @@ static int transfer_on_resolver_start(void *resolver_state, void *reserved, void
  * does not tell the socket here, so the engine's sockets are looked up by
  * their ports. Over TLS the check is made only while no other transfer runs
  * on the engine: an HTTP/2 connection shared by several requests rightly
- * holds bytes for the others. */
+ * holds bytes for the others. libcurl 8 refuses a connection with input
+ * pending by itself; the 7.88 of Debian 12 does not, so this stays (one
+ * recv with MSG_PEEK per reused connection). The cosocket transport makes
+ * the same check (extruct.cosocket). */
 static int transfer_on_prereq(void *userdata, char *primary_ip, char *local_ip, int primary_port, int local_port) {
   ex_transfer *t = (ex_transfer *)userdata;
   curl_socket_t fd;
