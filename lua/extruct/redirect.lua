@@ -114,10 +114,10 @@ function M.resolve(location, from)
 end
 
 --- The parsed absolute URL of `path` (a path and query) on the parsed base
---- URL `base`; `relative` keeps the path as given.
+--- URL `base`.
 function M.on_base(base, path)
   return { scheme = base.scheme, host = base.host, port = base.port, host_header = base.host_header,
-           path = base.path .. path, relative = path }
+           path = base.path .. path }
 end
 
 --- The URL of a parsed target as a string.
@@ -153,34 +153,43 @@ function M.next(method, body, response, from, credentials)
   return { method = method, body = body, target = target, credentials = credentials and same_origin }
 end
 
---- Runs a request and the redirects it meets: exchange(method, target,
---- body, credentials) makes one exchange on a transport and returns its
---- response, or nil, failure, message [, trace]. Returns the final response
---- (its trace, when tracing, covering every hop), or nil, failure, message
---- [, trace]. `closed()` says whether the client was closed meanwhile.
-function M.follow(exchange, method, target, body, closed, tracing)
-  local credentials = true
-  local traces = tracing and {} or nil
-  local function trace_so_far(last)
-    if not traces then return nil end
-    if last then traces[#traces + 1] = last end
-    return table.concat(traces, "\n")
-  end
+--- Runs a request and the redirects it meets: exchange(ctx, method,
+--- target, path, body, credentials) makes one exchange on a transport (the
+--- first to `path` on the base URL, target nil; each next to `target`, a
+--- parsed URL) and returns its response, or nil, failure, message [,
+--- trace]. `client` is the client (its base URL, whether it was closed
+--- meanwhile, whether it traces). Returns the final response (its trace,
+--- when tracing, covering every hop), or nil, failure, message [, trace].
+-- The traces of the hops so far, with `last` added, as one text; nil
+-- without tracing.
+local function joined(traces, last)
+  if not traces then return nil end
+  if last then traces[#traces + 1] = last end
+  return table.concat(traces, "\n")
+end
+
+function M.follow(exchange, ctx, client, method, path, body)
+  local credentials, target = true, nil
+  local traces = client._trace and {} or nil
   for hop = 0, M.MAX do
-    if hop > 0 and closed() then
-      return nil, "cancelled", "the client was closed while the request was in flight", trace_so_far()
+    if hop > 0 and client._closed then
+      return nil, "cancelled", "the client was closed while the request was in flight", joined(traces)
     end
-    local response, failure, message, trace = exchange(method, target, body, credentials)
-    if not response then return nil, failure, message, trace_so_far(trace) end
-    local next_request, refusal, why = M.next(method, body, response, target, credentials)
+    local response, failure, message, trace = exchange(ctx, method, target, path, body, credentials)
+    if not response then return nil, failure, message, joined(traces, trace) end
+    -- (the parsed URL is made only for a redirect: most answers are none)
+    local next_request, refusal, why
+    if REDIRECTS[response.status] then
+      next_request, refusal, why = M.next(method, body, response, target or M.on_base(client._url, path), credentials)
+    end
     if next_request == nil then
-      if traces and #traces > 0 then response.trace = trace_so_far(response.trace) end
+      if traces and #traces > 0 then response.trace = joined(traces, response.trace) end
       return response
     end
-    trace_so_far(response.trace)
-    if next_request == false then return nil, refusal, why, trace_so_far() end
+    joined(traces, response.trace)
+    if next_request == false then return nil, refusal, why, joined(traces) end
     if hop == M.MAX then
-      return nil, "too_many_redirects", ("Maximum (%d) redirects followed"):format(M.MAX), trace_so_far()
+      return nil, "too_many_redirects", ("Maximum (%d) redirects followed"):format(M.MAX), joined(traces)
     end
     method, body, target, credentials = next_request.method, next_request.body, next_request.target,
       next_request.credentials
