@@ -23,7 +23,8 @@ function M.run(case, ctx)
   local path = "/case/" .. case.name .. "?run=" .. ctx.run
   local outcome
   if case.run then
-    outcome = case.run(client, path, { sleep = extruct.sleep, gather = extruct.gather })
+    outcome = case.run(client, path, { sleep = extruct.sleep, gather = extruct.gather,
+                                       busy = require("extruct.core").sleep })
   else
     local v, err = client:request(case.method or "GET", path, { body = case.body })
     if v ~= nil then
