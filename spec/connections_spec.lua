@@ -9,7 +9,10 @@ local extruct = require("extruct")
 -- The inodes of this process's sockets.
 local function my_socket_inodes()
   local inodes = {}
-  local pipe = assert(io.popen("ls -l /proc/" .. helpers.run("echo $PPID"):match("%d+") .. "/fd 2>/dev/null"))
+  local stat = assert(io.open("/proc/self/stat"))
+  local pid = stat:read("*l"):match("^(%d+)")
+  stat:close()
+  local pipe = assert(io.popen("ls -l /proc/" .. pid .. "/fd 2>/dev/null"))
   for inode in pipe:read("*a"):gmatch("socket:%[(%d+)%]") do inodes[inode] = true end
   pipe:close()
   return inodes
