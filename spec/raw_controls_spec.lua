@@ -74,6 +74,7 @@ end
 local function fake_ngx()
   local ngx = { connections = 0, socket = {} }
   function ngx.now() return socket.gettime() end
+  function ngx.update_time() end
   function ngx.get_phase() return "content" end
   function ngx.sleep(seconds) socket.sleep(seconds) end
   function ngx.socket.tcp()

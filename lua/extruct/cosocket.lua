@@ -34,22 +34,32 @@ local function tls_failure(err)
   return "tls_handshake"
 end
 
--- Whether a connection taken from the pool holds bytes nobody asked for (a
--- server that answered twice, or wrote on the idle connection): such a
--- connection would hand them to the next request as its answer. A read of
--- one byte with the shortest timeout finds out; nothing there is a timeout.
-local function holds_unasked_bytes(sock)
-  sock:settimeouts(1, 1, 1)
-  local byte, err = sock:receiveany(1)
-  return byte ~= nil or err ~= "timeout"
-end
-
--- Connects (from the pool when it can: a pooled connection with unasked
--- bytes is closed and a new one made) and, for https, shakes hands with
+-- Connects (from the pool when it can) and, for https, shakes hands with
 -- SNI and verification; returns the socket and whether it was reused, or
 -- nil, failure, message.
+--
+-- A pooled connection holding bytes nobody asked for (a server that
+-- answered twice, or wrote on the idle connection) would hand them to the
+-- next request as its answer. nginx closes an idle pooled connection as
+-- soon as its event loop sees bytes on it; but code that kept the worker
+-- busy since (a blocking call, a long computation) gave the loop no turn
+-- to. nginx's cached time tells: it moves at each turn of the loop, so a
+-- cached time behind the clock means a busy worker. Then the loop gets a
+-- turn first (a 1 ms sleep: ngx.sleep(0) resumes before looking at the
+-- sockets), and the pool is clean of such connections when it is asked
+-- for one. (A read with a short timeout would cost as much on every
+-- request, and log an error each time.)
+local BUSY_SECONDS = 0.002
+
+local function let_the_loop_turn(ngx)
+  local cached = ngx.now()
+  ngx.update_time()
+  if ngx.now() - cached >= BUSY_SECONDS then ngx.sleep(0.001) end
+end
+
 local function connect(ngx, client, target, deadline, now)
-  for _ = 1, 2 do
+  let_the_loop_turn(ngx)
+  do
     local sock = ngx.socket.tcp()
     local connect_ms = milliseconds(math.min(client.connect_timeout, math.max(deadline - now(), 0.001)))
     sock:settimeouts(connect_ms, connect_ms, connect_ms)
@@ -68,24 +78,19 @@ local function connect(ngx, client, target, deadline, now)
       return nil, "connect", ("Failed to connect to %s port %d: %s"):format(target.host, target.port, tostring(err))
     end
     local reused = (sock:getreusedtimes() or 0) > 0
-    if not reused then
-      if target.scheme == "https" then
-        local session
-        session, err = sock:sslhandshake(nil, target.host, not client._insecure)
-        if not session then
-          sock:close()
-          if err == "timeout" then return nil, "connect_timeout", "the TLS handshake timed out" end
-          local failure = tls_failure(err)
-          return nil, failure, (failure == "tls_verify" and "TLS certificate verification failed: "
-            or "TLS handshake failed: ") .. tostring(err)
-        end
+    if target.scheme == "https" and not reused then
+      local session
+      session, err = sock:sslhandshake(nil, target.host, not client._insecure)
+      if not session then
+        sock:close()
+        if err == "timeout" then return nil, "connect_timeout", "the TLS handshake timed out" end
+        local failure = tls_failure(err)
+        return nil, failure, (failure == "tls_verify" and "TLS certificate verification failed: "
+          or "TLS handshake failed: ") .. tostring(err)
       end
-      return sock, false
     end
-    if not holds_unasked_bytes(sock) then return sock, true end
-    sock:close() -- and once more: the pool's next connection, or a new one
+    return sock, reused
   end
-  return nil, "other", "every kept-alive connection held bytes nobody asked for"
 end
 
 -- One exchange on a connection: the response table and whether the
