@@ -329,8 +329,8 @@ static int transfer_on_resolver_start(void *resolver_state, void *reserved, void
  * on the engine: an HTTP/2 connection shared by several requests rightly
  * holds bytes for the others. libcurl 8 refuses a connection with input
  * pending by itself; the 7.88 of Debian 12 does not, so this stays (one
- * recv with MSG_PEEK per reused connection). The cosocket transport makes
- * the same check (extruct.cosocket). */
+ * recv with MSG_PEEK per reused connection). The cosocket transport has
+ * nginx's pool make the same check (extruct.cosocket). */
 static int transfer_on_prereq(void *userdata, char *primary_ip, char *local_ip, int primary_port, int local_port) {
   ex_transfer *t = (ex_transfer *)userdata;
   curl_socket_t fd;
