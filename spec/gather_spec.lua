@@ -218,7 +218,7 @@ describe("client:wait_all", function()
     mock:fault{ count = 1000, delay = 0.02, path = "/v1/tables/" }
     local polled = {}
     local all, err = client:wait_all(ids, {
-      interval = 0.05,
+      interval = 0.02,
       on_progress = function(id, t)
         assert.equal(id, t.id)
         polled[id] = (polled[id] or 0) + 1
