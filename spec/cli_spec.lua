@@ -46,9 +46,12 @@ describe("extruct command line", function()
     end)
 
     it("exits 1 when the connection is refused, naming the kind, without the token", function()
+      -- (a create is sent once: no retry pauses to wait through)
       local port = helpers.closed_port()
-      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle" },
+      helpers.write_file(work .. ".json", '{"name": "Refused", "kind": "generic"}')
+      local out, err, status = run_extruct(session.mock, { "tables", "create", work .. ".json" },
         { env = { EXTRUCT_API_URL = "http://127.0.0.1:" .. port }, process = true })
+      os.remove(work .. ".json")
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: network: [^\n]*\n$", err)
