@@ -4,7 +4,8 @@
 #   make test            specs on every interpreter in LUAS  (lua5.4 and luajit)
 #   make test LUA=luajit specs on one interpreter
 #   make unit            specs outside spec/integration/ (no Neovim, OpenResty or out-of-memory
-#                        harness) on LUA only, installing nothing: the quick inner loop
+#                        harness) on LUA only, installing nothing: the quick inner loop,
+#                        UNIT_JOBS busted processes at once (default 3)
 #   make matrix          specs on all five: lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #   make demo            fetch a table and wait for it to go idle (mock server unless EXTRUCT_API_TOKEN is set)
 #   make workflow        create a table, add rows, run, export CSV, delete (the same)
@@ -87,11 +88,24 @@ matrix:
 print-matrix:
 	@echo $(MATRIX)
 
-# The specs outside spec/integration/, on $(LUA) only and without `deps`.
+# The specs outside spec/integration/, on $(LUA) only and without `deps`:
+# the quick inner loop. Most of their time is spent waiting (on servers, on
+# short timeouts the specs are about), not computing, so UNIT_JOBS busted
+# processes (default 3) each take every UNIT_JOBS-th file, at once, and
+# their reports follow one another; UNIT_JOBS=1 runs them all in one.
 .PHONY: unit
 UNIT_SPECS = $(sort $(filter-out spec/integration/%,$(shell find spec -name '*_spec.lua')))
-unit:
-	@$(MAKE) --no-print-directory test-one SPEC='$(UNIT_SPECS)'
+UNIT_JOBS ?= 3
+unit: build
+	@echo "== specs on $(LUA), $(UNIT_JOBS) busted processes at once"
+	@logs=$$(mktemp -d); pids=""; \
+	for j in $$(seq 0 $$(($(UNIT_JOBS) - 1))); do \
+	  group=$$(echo $(UNIT_SPECS) | tr ' ' '\n' | awk -v j=$$j -v n=$(UNIT_JOBS) '(NR - 1) % n == j'); \
+	  LUA=$(LUA) $(LUA) /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' --cpath='build/$(LUA)/?.so' \
+	    --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS) $$group > $$logs/$$j.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	status=0; for p in $$pids; do wait $$p || status=1; done; \
+	cat $$logs/*.log; rm -rf $$logs; exit $$status
 
 # What the memory targets (valgrind, asan, gc-stress) run: the specs whose
 # work happens in the busted process, where the instrumented module and the

@@ -35,9 +35,10 @@ describe("extruct command line", function()
   local work
   local session = support.against_mock({ ".err" }, function(s) work = s.work end)
 
+  -- (these run the program itself, bin/extruct: its exit status is the process's)
   describe("exit statuses", function()
     it("exits 1 on an API error, naming the kind on one line, without the token", function()
-      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_nope" })
+      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_nope" }, { process = true })
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: not_found: table 'tbl_nope' [^\n]*\n$", err)
@@ -45,9 +46,12 @@ describe("extruct command line", function()
     end)
 
     it("exits 1 when the connection is refused, naming the kind, without the token", function()
+      -- (a create is sent once: no retry pauses to wait through)
       local port = helpers.closed_port()
-      local out, err, status = run_extruct(session.mock, { "tables", "get", "tbl_idle" },
-        { env = { EXTRUCT_API_URL = "http://127.0.0.1:" .. port } })
+      helpers.write_file(work .. ".json", '{"name": "Refused", "kind": "generic"}')
+      local out, err, status = run_extruct(session.mock, { "tables", "create", work .. ".json" },
+        { env = { EXTRUCT_API_URL = "http://127.0.0.1:" .. port }, process = true })
+      os.remove(work .. ".json")
       assert.equal(1, status)
       assert.equal("", out)
       assert.matches("^extruct: network: [^\n]*\n$", err)
@@ -57,7 +61,8 @@ describe("extruct command line", function()
     it("exits 1 with kind auth on a wrong token, and never shows it", function()
       local secret = "wrong-secret-token-31337"
       for _, command in ipairs({ { "tables", "get", "tbl_idle" }, { "tables", "list" } }) do
-        local out, err, status = run_extruct(session.mock, command, { env = { EXTRUCT_API_TOKEN = secret } })
+        local out, err, status = run_extruct(session.mock, command, { env = { EXTRUCT_API_TOKEN = secret },
+          process = true })
         assert.equal(1, status)
         assert.equal("", out)
         assert.matches("^extruct: auth: [^\n]*\n$", err)
@@ -332,15 +337,19 @@ describe("extruct command line", function()
   end)
 
   describe("help", function()
+    -- (in this process: the pages are the same; the first test runs the program)
     local function help_of(argv)
-      local out, err, status = run_extruct(nil, argv)
+      local out, err, status = support.main(argv)
       assert.equal(0, status, err)
       assert.equal("", err)
       return out
     end
 
     it("--help lists every command, the options, the environment and the exit statuses", function()
-      local out = help_of{ "--help" }
+      local out, err, status = run_extruct(nil, { "--help" })
+      assert.equal(0, status, err)
+      assert.equal("", err)
+      assert.equal(help_of{ "--help" }, out)
       assert.matches("^usage: extruct ", out)
       for _, text in ipairs{ "  tables list ", "  tables get ID ", "  tables status ID ", "  tables wait ID [ID ...] ",
                              "  tables create FILE ", "  tables delete ID ", "  tables run ID ", "  tables data ID ",
@@ -505,19 +514,23 @@ describe("the command registry", function()
   it("refuses an entry without help, summary, examples or run, and clashing words or options", function()
     for _, field in ipairs{ "help", "summary", "examples", "run" } do
       local commands = registry.new()
-      assert.has_error(function() commands:add(hello_entry{ [field] = false }) end)
+      assert.error_matches(function() commands:add(hello_entry{ [field] = false }) end,
+        "extruct.cli.registry: 'greetings hello' has no", nil, true)
     end
     local commands = registry.new()
     commands:add(hello_entry())
     assert.has_error(function() commands:add(hello_entry()) end, nil)
-    assert.has_error(function() commands:add(hello_entry{ words = { "greetings" } }) end)
-    assert.has_error(function() commands:add(hello_entry{ words = { "greetings", "hello", "again" } }) end)
-    assert.has_error(function()
+    assert.error_matches(function() commands:add(hello_entry{ words = { "greetings" } }) end,
+      "extruct.cli.registry: 'greetings' is already taken", nil, true)
+    assert.error_matches(function() commands:add(hello_entry{ words = { "greetings", "hello", "again" } }) end,
+      "extruct.cli.registry: 'greetings hello' is a command and cannot lead to others", nil, true)
+    assert.error_matches(function()
       commands:add(hello_entry{ words = { "greetings", "bye" }, options = { args.option{ name = "--shout", value = "HOW",
         help = "how loud" } } })
-    end)
-    assert.has_error(function() commands:add(hello_entry{ words = { "help", "me" } }) end)
-    assert.has_error(function() args.option{ name = "--quiet" } end)
+    end, "extruct.cli.registry: option --shout takes a value in one command and not in another", nil, true)
+    assert.error_matches(function() commands:add(hello_entry{ words = { "help", "me" } }) end,
+      "extruct.cli.registry: 'help' is the help command's word", nil, true)
+    assert.error_matches(function() args.option{ name = "--quiet" } end, "option --quiet has no help", nil, true)
   end)
 
   it("has help, a summary, examples, and help for every argument and option of every command", function()

@@ -1,19 +1,17 @@
--- `extruct tables wait` and `extruct tables run --wait`, run as a real
--- bin/extruct subprocess against the mock server: what they print, their
--- exit statuses, and the progress report on stderr, in plain lines and as
--- bars on a real terminal (script(1) and tmux give it a pty).
-local helpers = require("spec.helpers")
+-- `extruct tables wait` and `extruct tables run --wait` against the mock
+-- server: what they print, their exit statuses, and the progress report on
+-- stderr in plain lines (the bars on a real terminal are
+-- spec/integration/terminal_spec.lua's: they run bin/extruct on a pty).
 local support = require("spec.support.cli")
 local extruct = require("extruct")
 local cjson = require("cjson")
 local progress = require("extruct.cli.progress")
 
-local q = helpers.shell_quote
 local run_extruct, lines_of = support.run_extruct, support.lines_of
 
 describe("extruct tables wait and tables run --wait", function()
-  local mock, client, work
-  support.against_mock({ ".done" }, function(s) mock, client, work = s.mock, s.client, s.work end)
+  local mock, client
+  support.against_mock({}, function(s) mock, client = s.mock, s.client end)
 
   describe("tables wait", function()
     it("prints plain progress lines on a non-terminal stderr, then the idle table on stdout", function()
@@ -61,14 +59,14 @@ describe("extruct tables wait and tables run --wait", function()
         id = "tbl_still", name = "Still",
         status = { run_status = "running", num_cells_completed = 1, num_cells_in_progress = 9 } } }
       local out, err, status = run_extruct(mock, { "tables", "wait", "tbl_still",
-        "--interval", "0.05", "--max-interval", "0.4", "--timeout", "1.2" })
+        "--interval", "0.05", "--max-interval", "0.2", "--timeout", "0.6" })
       assert.equal(3, status, err)
       assert.equal("", out)
-      -- pauses of at least 0.05, 0.075, 0.11, 0.17, 0.25, 0.38, 0.4 s: at
-      -- most 7 of them fit in 1.2 s, so at most 8 polls and one at the
-      -- deadline (a steady 0.05 s interval would poll about 24 times)
+      -- pauses of at least 0.05, 0.075, 0.11, 0.17, 0.2 s: at most 5 of
+      -- them fit in 0.6 s, so at most 6 polls and one at the deadline (a
+      -- steady 0.05 s interval would poll about 12 times)
       local polls = #mock:requests()
-      assert.is_true(polls >= 2 and polls <= 9, "polls: " .. polls)
+      assert.is_true(polls >= 2 and polls <= 7, "polls: " .. polls)
       -- no change, so one progress line
       assert.equal(2, #lines_of(err), err)
     end)
@@ -138,108 +136,6 @@ describe("extruct tables wait and tables run --wait", function()
       assert.equal(3, status, err)
       assert.equal("", out)
       assert.matches("^extruct: timeout: table '" .. t.id .. "' was still running", err)
-    end)
-  end)
-
-  describe("on a terminal", function()
-    local on_pty, frames = support.on_pty, support.frames
-    local script_it = support.script_it
-
-    script_it("draws a bar in place on stderr while stdout holds only the JSON (script)", function()
-      mock:add_table{ id = "tbl_bar", polls = 6 }
-      local typescript = on_pty(mock, 100, { "tables", "wait", "tbl_bar", "--interval", "0.1" }, work)
-      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
-      assert.truthy(typescript:find("\r", 1, true))
-
-      local bars = 0
-      for _, frame in ipairs(frames(typescript)) do
-        local trimmed = frame:gsub("%s+$", "")
-        assert.is_true(#trimmed <= 99, "fits in 100 columns: " .. frame)
-        local done, total, percent = trimmed:match("^tbl_bar %[[#.]+%] +(%d+)/(%d+) cells +(%d+)%%  elapsed %d:%d%d, "
-          .. "last change %d:%d%d ago$")
-        if done then
-          bars = bars + 1
-          assert.equal(math.floor(done * 100 / total), tonumber(percent))
-        end
-      end
-      assert.is_true(bars >= 3, typescript)
-      -- cleared at the end: the last thing on the terminal is the summary line
-      assert.matches("\r +\rtbl_bar: idle, 250/250 cells, 100%%, elapsed %d:%d%d\r?\n$", typescript)
-    end)
-
-    script_it("keeps the bar's clocks moving between polls (script)", function()
-      mock:add_table{ id = "tbl_tick", polls = 2 }
-      local typescript = on_pty(mock, 100, { "tables", "wait", "tbl_tick", "--interval", "2.5" }, work)
-      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
-      -- two polls, 2.5 s apart, yet the bar was redrawn with the time moving
-      -- while the counts of the first poll stayed
-      local first, later
-      for _, frame in ipairs(frames(typescript)) do
-        local counts, elapsed, since = frame:match("(%d+/250 cells +%d+%%)  elapsed 0:(%d%d), last change 0:(%d%d) ago")
-        if counts then
-          first = first or counts
-          if counts == first and elapsed == "02" and since == "02" then later = frame end
-        end
-      end
-      assert.truthy(later, typescript)
-    end)
-
-    script_it("narrows the bar to the terminal's width (script, 50 columns)", function()
-      mock:add_table{ id = "tbl_bar", polls = 3 }
-      local typescript = on_pty(mock, 50, { "tables", "wait", "tbl_bar", "--interval", "0.05" }, work)
-      assert.is_true(extruct.is_idle(assert(extruct.decode(helpers.read_file(work)))))
-      local bars = 0
-      for _, frame in ipairs(frames(typescript)) do
-        local trimmed = frame:gsub("%s+$", "")
-        assert.is_true(#trimmed <= 49, "fits in 50 columns: " .. frame)
-        if trimmed:find("^%[[#.]+%] +%d+/%d+ cells +%d+%%  elapsed %d:%d%d$") then bars = bars + 1 end
-      end
-      assert.is_true(bars >= 1, typescript)
-    end)
-
-    it("shows done/total, percent and elapsed on a real terminal screen, then clears the bar (tmux)", function()
-      local have_tmux = os.execute("command -v tmux >/dev/null 2>&1")
-      if not (have_tmux == true or have_tmux == 0) then
-        pending("tmux not found")
-        return
-      end
-      mock:add_table{ id = "tbl_tmux", polls = 30 }
-      local socket_name = "extruct-cli-spec-" .. mock.port
-      local tmux = "tmux -f /dev/null -L " .. socket_name
-      local done_flag = work .. ".done"
-      os.remove(done_flag)
-      local inner = ("EXTRUCT_API_TOKEN=%s EXTRUCT_API_URL=%s %s bin/extruct tables wait tbl_tmux --interval 0.1 >%s;"
-        .. " echo $? >%s; sleep 30"):format(q(mock.token), q(mock.url), q(helpers.LUA), q(work), q(done_flag))
-      local here = helpers.run("pwd"):gsub("\n$", "")
-      local ok = os.execute(("%s new-session -d -x 100 -y 20 -s cli %s"):format(tmux, q("cd " .. q(here) .. " && " .. inner)))
-      assert.is_true(ok == true or ok == 0, "tmux did not start")
-      local screen = ""
-      local function capture()
-        screen = helpers.run(tmux .. " capture-pane -p -t cli") or ""
-        return screen
-      end
-      local saw_bar = helpers.eventually(20, function()
-        return capture():find("%d+/250 cells +%d+%%  elapsed %d:%d%d") ~= nil
-      end)
-      local bar_screen = screen
-      local finished = helpers.eventually(30, function()
-        local f = io.open(done_flag, "rb")
-        if f then f:close() end
-        return f ~= nil
-      end)
-      capture()
-      os.execute(tmux .. " kill-server 2>/dev/null")
-
-      assert.is_true(saw_bar, bar_screen)
-      assert.matches("tbl_tmux %[[#.]+%]", bar_screen)
-      assert.is_true(finished, "the wait did not end")
-      assert.equal("0\n", helpers.read_file(done_flag))
-      os.remove(done_flag)
-      -- the bar gave way to the summary; the JSON went to the file only
-      assert.is_nil(screen:find("[", 1, true), screen)
-      assert.matches("tbl_tmux: idle, 250/250 cells, 100%%, elapsed %d:%d%d", screen)
-      assert.is_nil(screen:find("{", 1, true), screen)
-      assert.same(assert(client:get_table("tbl_tmux")), assert(extruct.decode(helpers.read_file(work))))
     end)
   end)
 end)

@@ -235,7 +235,7 @@ describe("client:get_table against the mock server", function()
     end)
 
     it("a slow answer past the timeout is a timeout", function()
-      local impatient = helpers.client(mock, { timeout = 0.5, retries = 0 })
+      local impatient = helpers.client(mock, { timeout = 0.2, retries = 0 })
       mock:fault{ delay = 3 }
       local _, err = impatient:get_table("tbl_demo")
       assert.equal("timeout", err.kind)
@@ -314,13 +314,19 @@ describe("client:get_table against the mock server", function()
 
     it("raises on misuse: unknown option, wrong types, bad ids", function()
       assert.has_error(function() extruct.new{ tokn = "x" } end, nil)
-      assert.has_error(function() extruct.new{ timeout = "30" } end)
-      assert.has_error(function() extruct.new{ timeout = -1 } end)
-      assert.has_error(function() extruct.new("token") end)
-      assert.has_error(function() client:get_table() end)
-      assert.has_error(function() client:get_table("") end)
-      assert.has_error(function() client:get_table(42) end)
-      assert.has_error(function() extruct.get_table({}) end)
+      assert.error_matches(function() extruct.new{ timeout = "30" } end,
+        "extruct.new: option 'timeout' must be a positive number of seconds", nil, true)
+      assert.error_matches(function() extruct.new{ timeout = -1 } end,
+        "extruct.new: option 'timeout' must be a positive number of seconds", nil, true)
+      assert.error_matches(function() extruct.new("token") end, "extruct.new: options must be a table, got string", nil, true)
+      assert.error_matches(function() client:get_table() end,
+        "extruct.get_table: the table id must be a non-empty string, got nil", nil, true)
+      assert.error_matches(function() client:get_table("") end,
+        "extruct.get_table: the table id must be a non-empty string, got an empty string", nil, true)
+      assert.error_matches(function() client:get_table(42) end,
+        "extruct.get_table: the table id must be a non-empty string, got number", nil, true)
+      assert.error_matches(function() extruct.get_table({}) end,
+        "extruct.get_table: the table id must be a non-empty string, got table", nil, true)
       -- the message names the option and points at the caller's line
       local ok, message = pcall(function() extruct.new{ tokn = "x" } end)
       assert.is_false(ok)
@@ -339,7 +345,7 @@ describe("client:get_table against the mock server", function()
       c:close()
       c:close()
       assert.matches("closed", tostring(c))
-      assert.has_error(function() c:get_table("tbl_demo") end)
+      assert.error_matches(function() c:get_table("tbl_demo") end, "extruct: the client is closed", nil, true)
     end)
 
     it("clients are collected without being closed", function()

@@ -243,8 +243,11 @@ describe("companies", function()
 
     it("refuses bad filters and an empty identifier before sending anything", function()
       local bad = { filters = { include = { size = { "x" } } } }
-      assert.has_error(function() session.client:similar_companies("acme.example", bad) end)
-      assert.has_error(function() session.client:similar_companies("") end)
+      assert.error_matches(function() session.client:similar_companies("acme.example", bad) end,
+        "extruct.similar_companies: filters.include.size[1]: 'x' is not a company size (the sizes are: 1-10, 11-50, 51-200, 2"
+        .. "01-500, 501-1000, 1001-5000, 5001-10000, 10001+)", nil, true)
+      assert.error_matches(function() session.client:similar_companies("") end,
+        "extruct.similar_companies: the company identifier must be a non-empty string, got an empty string", nil, true)
       assert.same({}, session.mock:requests())
     end)
   end)

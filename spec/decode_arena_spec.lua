@@ -146,16 +146,10 @@ describe("the collector around a decode", function()
 end)
 
 describe("cJSON's process-wide hooks", function()
-  local dir
-
-  lazy_setup(function() dir = helpers.scratch_dir() end)
-  lazy_teardown(function() helpers.remove_dir(dir) end)
-
   it("serve a host that uses cJSON too, also once it installs hooks of its own, with " .. helpers.HOST_LUA, function()
-    local host = dir .. "/cjson_host"
-    local out, status = helpers.build_host("cjson_host", host)
-    assert.equal(0, status, out)
-    out, status = helpers.run(helpers.shell_quote(host) .. " 2>&1")
+    local host, why = helpers.built_host("cjson_host")
+    assert(host, why)
+    local out, status = helpers.run(helpers.shell_quote(host) .. " 2>&1")
     assert.equal(0, status, out)
     assert.not_matches("FAILED", out)
     assert.matches("host round trip after loading the module: ok", out, 1, true)

@@ -238,9 +238,12 @@ describe("Deep Research", function()
 
     it("refuses bad options", function()
       local client = session.client
-      assert.has_error(function() client:wait_deep_research("dr_x", { max_interval = 10 }) end) -- interval 15
-      assert.has_error(function() client:wait_deep_research("dr_x", { timeout = -1 }) end)
-      assert.has_error(function() client:wait_deep_research(nil) end)
+      assert.error_matches(function() client:wait_deep_research("dr_x", { max_interval = 10 }) end,
+        "extruct.wait_deep_research: max_interval (10) must be >= interval (15)", nil, true) -- interval 15
+      assert.error_matches(function() client:wait_deep_research("dr_x", { timeout = -1 }) end,
+        "extruct.wait_deep_research: option 'timeout' must be a number of seconds >= 0", nil, true)
+      assert.error_matches(function() client:wait_deep_research(nil) end,
+        "extruct.wait_deep_research: the task id must be a non-empty string, got nil", nil, true)
       assert.same({}, session.mock:requests())
     end)
   end)

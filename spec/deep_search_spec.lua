@@ -259,7 +259,8 @@ describe("Deep Search", function()
     it("refuses a number out of 0..250", function()
       assert.has_error(function() session.client:resume_deep_search("ds_more", { desired_new_results = 251 }) end,
         nil)
-      assert.has_error(function() session.client:resume_deep_search("ds_more", { desired_new_results = -1 }) end)
+      assert.error_matches(function() session.client:resume_deep_search("ds_more", { desired_new_results = -1 }) end,
+        "extruct.resume_deep_search: option 'desired_new_results' must be a whole number from 0 to 250", nil, true)
       assert.same({}, session.mock:requests())
     end)
   end)
@@ -408,11 +409,16 @@ describe("Deep Search", function()
 
     it("refuses bad options", function()
       local client = session.client
-      assert.has_error(function() client:wait_deep_search("ds_x", { interval = 0 }) end)
-      assert.has_error(function() client:wait_deep_search("ds_x", { interval = 10, max_interval = 5 }) end)
-      assert.has_error(function() client:wait_deep_search("ds_x", { max_interval = 2 }) end) -- interval 5
-      assert.has_error(function() client:wait_deep_search("ds_x", { every = 5 }) end)
-      assert.has_error(function() client:wait_deep_search("") end)
+      assert.error_matches(function() client:wait_deep_search("ds_x", { interval = 0 }) end,
+        "extruct.wait_deep_search: option 'interval' must be a positive number of seconds", nil, true)
+      assert.error_matches(function() client:wait_deep_search("ds_x", { interval = 10, max_interval = 5 }) end,
+        "extruct.wait_deep_search: max_interval (5) must be >= interval (10)", nil, true)
+      assert.error_matches(function() client:wait_deep_search("ds_x", { max_interval = 2 }) end,
+        "extruct.wait_deep_search: max_interval (2) must be >= interval (5)", nil, true) -- interval 5
+      assert.error_matches(function() client:wait_deep_search("ds_x", { every = 5 }) end,
+        "extruct.wait_deep_search: unknown option 'every'", nil, true)
+      assert.error_matches(function() client:wait_deep_search("") end,
+        "extruct.wait_deep_search: the task id must be a non-empty string, got an empty string", nil, true)
       assert.same({}, session.mock:requests())
     end)
   end)

@@ -305,7 +305,8 @@ describe("extruct.encode", function()
     assert.are.equal("[]", extruct.encode(extruct.array(), { pretty = true }))
     assert.are.equal('"s"', extruct.encode("s", { pretty = true }))
     assert.has_error(function() extruct.encode({}, { indent = 2 }) end, "extruct.encode: unknown option 'indent'")
-    assert.has_error(function() extruct.encode({}, "pretty") end)
+    assert.error_matches(function() extruct.encode({}, "pretty") end,
+      "extruct.encode: options must be a table, got string", nil, true)
   end)
 
   describe("refuses what JSON cannot say, naming the place", function()

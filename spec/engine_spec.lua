@@ -9,7 +9,7 @@ local socket = require("socket")
 describe("the core's engines and transfers", function()
   local fixture = helpers.shared_mock()
   before_each(function()
-    fixture.mock:fault{ count = 1000, delay = 0.3, path = "/v1/tables/" }
+    fixture.mock:fault{ count = 1000, delay = 0.15, path = "/v1/tables/" }
   end)
 
   local function new_client() return core.new_client{ base_url = fixture.mock.url, token = fixture.mock.token, timeout = 5 } end
@@ -106,11 +106,12 @@ describe("the core's engines and transfers", function()
     local client, engine, other = new_client(), core.new_engine(), core.new_engine()
     local t = client:start(engine, "GET", "/v1/tables/tbl_idle")
     assert.has_error(function() t:result() end, "extruct.core: the transfer has not ended")
-    assert.has_error(function() other:wait(t) end)
+    assert.error_matches(function() other:wait(t) end, "bad argument #1 to 'wait' (not a transfer of this engine)", nil, true)
     engine:wait(t)
     assert.is_table(t:result())
-    assert.has_error(function() t:result() end)
-    assert.has_error(function() core.new_engine(true):wait(t) end)
+    assert.error_matches(function() t:result() end, "calling 'result' on bad self (the result was read already)", nil, true)
+    assert.error_matches(function() core.new_engine(true):wait(t) end,
+      "bad argument #1 to 'wait' (not a transfer of this engine)", nil, true)
     client:close()
     assert.has_error(function() client:start(engine, "GET", "/") end, "extruct: the client is closed")
     engine:close()
@@ -164,7 +165,8 @@ describe("the core's engines and transfers", function()
     assert.is_true(changes >= 3, "curl named no sockets to watch")
     for _, t in ipairs(transfers) do assert.equal("tbl_idle", t:result().body.id) end
     assert.equal(3, fixture.mock:stats().max_in_flight)
-    assert.has_error(function() engine:wait(transfers[1]) end)
+    assert.error_matches(function() engine:wait(transfers[1]) end,
+      "bad argument #1 to 'wait' (not a transfer of this engine)", nil, true)
     client:close()
     engine:close()
   end)

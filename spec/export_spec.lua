@@ -861,7 +861,8 @@ describe("exports against the mock", function()
     it("and the command line exits 2 with that message", function()
       local nowhere = "./no-such-folder/?.so"
       local out, err, status = run_extruct(session.mock, { "tables", "export", "tbl_idle", "--to", "sqlite:x.db" }, {
-        env = { LUA_CPATH = nowhere, LUA_CPATH_5_2 = nowhere, LUA_CPATH_5_3 = nowhere, LUA_CPATH_5_4 = nowhere } })
+        env = { LUA_CPATH = nowhere, LUA_CPATH_5_2 = nowhere, LUA_CPATH_5_3 = nowhere, LUA_CPATH_5_4 = nowhere },
+        process = true })
       assert.same({ "", "extruct: config: exporting to SQLite needs LuaDBI's SQLite driver (the Lua module"
         .. " 'dbd.sqlite3'), which is not installed: install the Debian package lua-dbi-sqlite3 (or the LuaRocks rock"
         .. " luadbi-sqlite3)\n", 2 }, { out, err, status })

@@ -306,19 +306,72 @@ function helpers.run_lua(env, code, seconds)
   return helpers.run(command)
 end
 
---- Compiles a host program, spec/support/<name>.c, with the core's sources
---- into `output`, linked with HOST_LUA; returns the compiler's output and
---- its exit status.
-function helpers.build_host(name, output)
-  return helpers.run(("cc -std=c99 -Wall -Wextra -Werror -pedantic -g -I/usr/include/%s -Isrc -o %s"
-    .. " spec/support/%s.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"):format(
-    helpers.HOST_LUA, shell_quote(output), name, helpers.HOST_LUA))
+--- A host program, spec/support/<name>.c compiled with the core's sources
+--- and linked with HOST_LUA, as build/spec/<name>-<HOST_LUA>: compiled
+--- only when that file is older than one of its sources (as make would),
+--- so the specs that run it do not pay a compiler each time. Returns its
+--- path, or nil and the compiler's output.
+function helpers.built_host(name)
+  local output = ("build/spec/%s-%s"):format(name, helpers.HOST_LUA)
+  local sources = "spec/support/" .. name .. ".c src/*.c src/*.h"
+  local _, stale = helpers.run(("test -x %s && for f in %s; do [ %s -nt \"$f\" ] || exit 1; done"):format(
+    shell_quote(output), sources, shell_quote(output)))
+  if stale == 0 then return output end
+  local out, status = helpers.run(("mkdir -p build/spec && cc -std=c99 -Wall -Wextra -Werror -pedantic -g"
+    .. " -I/usr/include/%s -Isrc -o %s.part spec/support/%s.c src/*.c -l%s -lcurl -lcjson -lhttp_parser -lm 2>&1"
+    .. " && mv %s.part %s"):format(helpers.HOST_LUA, shell_quote(output), name, helpers.HOST_LUA,
+    shell_quote(output), shell_quote(output)))
+  if status ~= 0 then return nil, out end
+  return output
 end
 
---- Runs `bin/extruct ARGS` against a mock (nil: none) and returns stdout,
---- stderr and the exit status. opts.env: variables to set (false unsets
---- one); opts.stdin: text for standard input (default: empty).
+-- A stream that keeps what is written to it.
+local function collector()
+  local stream = { parts = {} }
+  function stream.write(self, ...)
+    for i = 1, select("#", ...) do self.parts[#self.parts + 1] = tostring((select(i, ...))) end
+    return self
+  end
+  function stream.flush(self) return self end
+  function stream.text(self) return table.concat(self.parts) end
+  return stream
+end
+
+--- Runs the command line `extruct ARGS` against a mock (nil: none) and
+--- returns stdout, stderr and the exit status. opts.env: variables to set
+--- (false unsets one); opts.stdin: text for standard input (default:
+--- empty). It runs in this process (extruct.cli.main, whose `sys` stands
+--- for the process's streams and environment: no terminal), as bin/extruct
+--- would run it, without paying a new interpreter and libcurl per command;
+--- opts.process = true runs bin/extruct itself
+--- (helpers.run_extruct_process).
 function helpers.run_extruct(mock, args, opts)
+  opts = opts or {}
+  if opts.process then return helpers.run_extruct_process(mock, args, opts) end
+  local vars = { EXTRUCT_API_TOKEN = mock and mock.token or false, EXTRUCT_API_URL = mock and mock.url or false }
+  for name, value in pairs(opts.env or {}) do vars[name] = value end
+  local stdin_text = opts.stdin or ""
+  local stdout, stderr = collector(), collector()
+  local sys = {
+    stdin = { read = function() local text = stdin_text; stdin_text = ""; return text end },
+    stdout = stdout, stderr = stderr,
+    getenv = function(name)
+      if vars[name] ~= nil then return vars[name] or nil end
+      return os.getenv(name)
+    end,
+    isatty = function() return false end,
+    terminal_width = function() return nil end,
+  }
+  local status = require("extruct.cli").main(args, sys)
+  -- (the command's client is garbage now: its connections close with it)
+  collectgarbage()
+  return stdout:text(), stderr:text(), status
+end
+
+--- The same by running `bin/extruct ARGS` in a child process, with the
+--- variables of opts.env in its environment and opts.stdin on its
+--- standard input.
+function helpers.run_extruct_process(mock, args, opts)
   opts = opts or {}
   local vars = { EXTRUCT_API_TOKEN = mock and mock.token or false, EXTRUCT_API_URL = mock and mock.url or false }
   for name, value in pairs(opts.env or {}) do vars[name] = value end

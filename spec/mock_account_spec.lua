@@ -160,6 +160,7 @@ describe("extruct-mock --plan", function()
       assert.equal(2, status, args)
       assert.matches("--plan needs pro, starter or free", out, 1, true)
     end
-    assert.has_error(function() require("extruct.mock").new{ plan = "gold" } end)
+    assert.error_matches(function() require("extruct.mock").new{ plan = "gold" } end,
+      "extruct.mock.new: bad plan (pro, starter or free)", nil, true)
   end)
 end)

@@ -257,16 +257,26 @@ describe("retries", function()
   end)
 
   it("raises on bad retry options", function()
-    assert.has_error(function() extruct.new{ retries = -1 } end)
-    assert.has_error(function() extruct.new{ retries = 1.5 } end)
-    assert.has_error(function() extruct.new{ retries = "3" } end)
-    assert.has_error(function() extruct.new{ backoff = 1 } end)
-    assert.has_error(function() extruct.new{ backoff = { base = 0 } } end)
-    assert.has_error(function() extruct.new{ backoff = { bsae = 1 } } end)
-    assert.has_error(function() client:get_table("tbl_demo", { retry = 1 }) end)
-    assert.has_error(function() client:get_table("tbl_demo", 3) end)
-    assert.has_error(function() client:request("GET", "/v1/tables/tbl_demo", { idempotent = "yes" }) end)
-    assert.has_error(function() client:request("GET", "/v1/tables/tbl_demo", { bogus = 1 }) end)
+    assert.error_matches(function() extruct.new{ retries = -1 } end,
+      "extruct.new: option 'retries' must be a whole number >= 0 (retries after the first attempt)", nil, true)
+    assert.error_matches(function() extruct.new{ retries = 1.5 } end,
+      "extruct.new: option 'retries' must be a whole number >= 0 (retries after the first attempt)", nil, true)
+    assert.error_matches(function() extruct.new{ retries = "3" } end,
+      "extruct.new: option 'retries' must be a whole number >= 0 (retries after the first attempt)", nil, true)
+    assert.error_matches(function() extruct.new{ backoff = 1 } end,
+      "extruct.new: option 'backoff' must be a table { base = seconds, cap = seconds } of positive numbers", nil, true)
+    assert.error_matches(function() extruct.new{ backoff = { base = 0 } } end,
+      "extruct.new: option 'backoff' must be a table { base = seconds, cap = seconds } of positive numbers", nil, true)
+    assert.error_matches(function() extruct.new{ backoff = { bsae = 1 } } end,
+      "extruct.new: option 'backoff' must be a table { base = seconds, cap = seconds } of positive numbers", nil, true)
+    assert.error_matches(function() client:get_table("tbl_demo", { retry = 1 }) end,
+      "extruct.get_table: unknown option 'retry'", nil, true)
+    assert.error_matches(function() client:get_table("tbl_demo", 3) end,
+      "extruct.get_table: options must be a table, got number", nil, true)
+    assert.error_matches(function() client:request("GET", "/v1/tables/tbl_demo", { idempotent = "yes" }) end,
+      "extruct.request: option 'idempotent' must be a boolean", nil, true)
+    assert.error_matches(function() client:request("GET", "/v1/tables/tbl_demo", { bogus = 1 }) end,
+      "extruct.request: unknown option 'bogus'", nil, true)
     local message = select(2, pcall(function() client:get_table("tbl_demo", { retry = 1 }) end))
     assert.matches("retry_spec%.lua:%d+: extruct%.get_table: unknown option 'retry'", message)
     assert.equal(0, count())

@@ -292,9 +292,12 @@ describe("security", function()
     end)
 
     it("insecure and allow_http must be booleans", function()
-      assert.has_error(function() extruct.new{ insecure = "yes" } end)
-      assert.has_error(function() extruct.new{ allow_http = 1 } end)
-      assert.has_error(function() extruct.new{ trace = true } end)
+      assert.error_matches(function() extruct.new{ insecure = "yes" } end,
+        "extruct.new: option 'insecure' must be a boolean", nil, true)
+      assert.error_matches(function() extruct.new{ allow_http = 1 } end,
+        "extruct.new: option 'allow_http' must be a boolean", nil, true)
+      assert.error_matches(function() extruct.new{ trace = true } end,
+        "extruct.new: option 'trace' must be a function(line)", nil, true)
     end)
   end)
 

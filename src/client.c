@@ -147,6 +147,36 @@ static ex_transfer *client_take(ex_client *c) {
   return t;
 }
 
+/* ---- the pools of a client ---------------------------------------------- */
+
+/* Lets go of c's pool number k: its transfers that are off every engine
+ * stop sharing it, then its connections are closed. */
+static void client_drop_pool(ex_client *c, int k) {
+  ex_pool *pool = c->pools[k];
+  ex_transfer *t;
+  int i;
+  if (pool == NULL)
+    return;
+  for (i = 0; i < c->idle_count; i++)
+    ex_pool_attach(c->idle[i], NULL);
+  for (t = c->live; t != NULL; t = t->client_next)
+    if (t->pool == pool && t->state != EX_RUNNING)
+      ex_pool_attach(t, NULL);
+  c->pools[k] = NULL;
+  ex_pool_release(pool);
+}
+
+/* c's pool for engine e: made on first use, and made anew for a new engine
+ * (a forked child's, whose connections must not be the parent's). */
+static ex_pool *client_pool(ex_client *c, ex_engine *e) {
+  int k = e->events ? 1 : 0;
+  if (c->pools[k] != NULL && c->pools[k]->engine_serial != e->serial)
+    client_drop_pool(c, k);
+  if (c->pools[k] == NULL)
+    c->pools[k] = ex_pool_new(e);
+  return c->pools[k];
+}
+
 /* ---- methods ---------------------------------------------------------- */
 
 static ex_client *client_check(lua_State *L) {
@@ -163,9 +193,9 @@ static ex_client *client_check(lua_State *L) {
  * encodes it), or an absolute http(s) URL (a redirect the Lua layer follows).
  * With queued, the engine's next_done() reports its end. With credentials =
  * false the Authorization header stays out (a redirect to another host).
- * libcurl follows the redirects of GET and HEAD itself; those of other
- * methods come back as they are, for the Lua layer to follow by RFC 9110
- * (extruct.redirect). */
+ * Redirects come back as they are, for the Lua layer to follow by RFC 9110
+ * (extruct.redirect). The connection is one of the client's own, in its
+ * pool for this engine. */
 static int client_start(lua_State *L) {
   ex_client *c = client_check(L);
   ex_engine *e = (ex_engine *)luaL_checkudata(L, 2, EX_ENGINE_MT);
@@ -175,11 +205,11 @@ static int client_start(lua_State *L) {
   const char *body = luaL_optlstring(L, 5, NULL, &body_len);
   int queued = lua_toboolean(L, 6);
   int credentials = lua_isnoneornil(L, 7) || lua_toboolean(L, 7);
-  int safe_method;
   const char *url;
   ex_transfer_box *box;
   ex_transfer *t;
   CURL *easy;
+  ex_pool *pool;
   int failed;
 
   luaL_argcheck(L, e->multi != NULL, 2, "the engine is closed");
@@ -197,9 +227,11 @@ static int client_start(lua_State *L) {
   luaL_getmetatable(L, EX_TRANSFER_MT);
   lua_setmetatable(L, -2);
   t = box->t = client_take(c);
-  if (t == NULL)
+  pool = client_pool(c, e);
+  if (t == NULL || pool == NULL)
     return luaL_error(L, "extruct.core: out of memory starting a request");
   ex_transfer_prepare(t);
+  ex_pool_attach(t, pool);
   t->queued = queued;
   t->tls_target = client_is_https(url);
   /* Over TLS, several requests to one host wait to share an HTTP/2
@@ -212,8 +244,6 @@ static int client_start(lua_State *L) {
    * (HTTPGET also turns NOBODY off). */
   curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, NULL);
-  safe_method = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, safe_method ? 1L : 0L);
   failed = curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK;
   if (body != NULL) {
     /* The transfer keeps its own copy: the Lua string may be collected
@@ -297,7 +327,7 @@ static int client_http_request(lua_State *L) {
 
 /* One function for close, __gc and __close: safe to call any number of
  * times. Requests still running end as cancelled; results not yet read can
- * still be read. */
+ * still be read. Every connection of the client is closed. */
 static int client_close(lua_State *L) {
   ex_client *c = (ex_client *)luaL_checkudata(L, 1, EX_CLIENT_MT);
   if (c->closed)
@@ -306,12 +336,15 @@ static int client_close(lua_State *L) {
   while (c->live != NULL) {
     ex_transfer *t = c->live;
     ex_transfer_cancel(t);
-    /* the header lists are freed below: the handle must not point at them */
+    /* the header lists and pools are freed below: the handle must not point at them */
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+    ex_pool_attach(t, NULL);
     ex_client_unlink(t);
   }
   while (c->idle_count > 0)
     ex_transfer_free(c->idle[--c->idle_count]);
+  client_drop_pool(c, 0);
+  client_drop_pool(c, 1);
   client_free_headers(c->headers);
   c->headers = NULL;
   client_free_headers(c->body_headers);
@@ -329,12 +362,6 @@ static int client_close(lua_State *L) {
   free(c->noproxy);
   c->noproxy = NULL;
   return 0;
-}
-
-static int client_is_closed(lua_State *L) {
-  ex_client *c = (ex_client *)luaL_checkudata(L, 1, EX_CLIENT_MT);
-  lua_pushboolean(L, c->closed);
-  return 1;
 }
 
 static int client_tostring(lua_State *L) {
@@ -474,7 +501,6 @@ static int client_new(lua_State *L) {
     return luaL_error(L, "extruct.core.new_client: out of memory");
   memcpy(c->base_url, base_url, url_len);
   c->base_url[url_len] = '\0';
-  c->redirect_https_only = client_is_https(c->base_url);
   if ((ca_file != NULL && (c->ca_file = client_strdup(ca_file)) == NULL) ||
       (proxy != NULL && (c->proxy = client_strdup(proxy)) == NULL) ||
       (noproxy != NULL && (c->noproxy = client_strdup(noproxy)) == NULL))
@@ -519,7 +545,6 @@ void ex_client_open(lua_State *L) {
       {"start", client_start},
       {"http_request", client_http_request},
       {"close", client_close},
-      {"is_closed", client_is_closed},
       {NULL, NULL},
   };
   static const luaL_Reg funcs[] = {

@@ -7,11 +7,15 @@
 
 #include "extruct.h"
 
-/* core.monotime() -> seconds (float) on a clock that never jumps back. */
-static int clock_monotime(lua_State *L) {
+double ex_monotime(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* core.monotime() -> seconds (float) on a clock that never jumps back. */
+static int clock_monotime(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)ex_monotime());
   return 1;
 }
 

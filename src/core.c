@@ -1,9 +1,11 @@
 /* extruct.core: the C half of the extruct module. It owns what needs C:
- * HTTP transfers on libcurl's multi interface (client.c, transfer.c, engine.c), JSON to Lua
- * and back in one pass each (json.c, encode.c, dtoa.c), a monotonic clock with a real
- * sleep (clock.c), HTTP/1.1 request bytes and a response parser for
- * transports that own their socket (http1.c), and the file calls that
- * replacing a file safely needs (file.c). Policy lives in lua/extruct/. */
+ * HTTP transfers on libcurl's multi interface (client.c, transfer.c,
+ * engine.c; each client's connections in pools of its own, pool.c), JSON
+ * to Lua and back in one pass each (json.c, encode.c, dtoa.c), a monotonic
+ * clock with a real sleep (clock.c), HTTP/1.1 request bytes and a response
+ * parser for transports that own their socket (http1.c), whether a
+ * coroutine may yield on Lua 5.1 and 5.2 (coroutine.c), and the file calls
+ * that replacing a file safely needs (file.c). Policy lives in lua/extruct/. */
 #include <curl/curl.h>
 
 #include "transfer.h"
@@ -16,6 +18,14 @@ static const char *const core_error_kinds[] = {EX_ERROR_KINDS(EX_KIND_TEXT)};
 
 const char *ex_kind_name(ex_error_kind kind) {
   return core_error_kinds[kind];
+}
+
+#define EX_FAILURE_TEXT(name, text) text,
+static const char *const core_failures[] = {EX_FAILURES(EX_FAILURE_TEXT)};
+#undef EX_FAILURE_TEXT
+
+const char *ex_failure_name(ex_failure failure) {
+  return core_failures[failure];
 }
 
 /* Pushes core.error_kinds: the list of error kinds, in their order. */
@@ -52,6 +62,15 @@ int luaopen_extruct_core(lua_State *L) {
   lua_setfield(L, -2, "null");
   core_push_error_kinds(L);
   lua_setfield(L, -2, "error_kinds");
+  {
+    int i;
+    lua_createtable(L, EX_FAILURE_COUNT, 0);
+    for (i = 0; i < EX_FAILURE_COUNT; i++) {
+      lua_pushstring(L, core_failures[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "failures");
+  }
 
   ex_json_open(L);
   ex_response_open(L);
@@ -63,5 +82,6 @@ int luaopen_extruct_core(lua_State *L) {
   ex_term_open(L);
   ex_http1_open(L);
   ex_file_open(L);
+  ex_coroutine_open(L);
   return 1;
 }

@@ -1,5 +1,6 @@
 /* The engine: a libcurl multi handle that runs any number of transfers side
- * by side on one thread and keeps the connection pool they share.
+ * by side on one thread, whichever clients they belong to (each client's
+ * connections are in its own pools, pool.c).
  *
  * It is driven in one of two ways, chosen when it is made:
  *
@@ -22,14 +23,8 @@
 
 #include <sys/mman.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include "transfer.h"
 
-/* Connections to one host at a time; more transfers wait in curl's queue. */
-#define ENGINE_MAX_HOST_CONNECTIONS 16L
 /* The longest single wait in curl_multi_poll (curl wakes sooner when its
  * own timers say so). */
 #define ENGINE_POLL_CAP_MS 1000
@@ -61,75 +56,10 @@ static void engine_unqueue(ex_engine *e, ex_transfer *t) {
   t->in_done = 0;
 }
 
-/* ---- the sockets of an engine ------------------------------------------ */
-
-static curl_socket_t engine_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *address) {
-  ex_engine *e = (ex_engine *)userp;
-  curl_socket_t fd = socket(address->family, address->socktype, address->protocol);
-  (void)purpose;
-  if (fd == CURL_SOCKET_BAD)
-    return fd;
-  if (e->socket_count == e->socket_cap) {
-    size_t cap = e->socket_cap ? e->socket_cap * 2 : 16;
-    struct ex_engine_socket *grown = (struct ex_engine_socket *)realloc(e->sockets, cap * sizeof *grown);
-    if (grown == NULL)
-      return fd; /* not looked at before reuse, but usable */
-    e->sockets = grown;
-    e->socket_cap = cap;
-  }
-  e->sockets[e->socket_count].fd = fd;
-  e->sockets[e->socket_count].local_port = e->sockets[e->socket_count].peer_port = 0;
-  e->socket_count++;
-  return fd;
-}
-
-static int engine_close_socket(void *userp, curl_socket_t fd) {
-  ex_engine *e = (ex_engine *)userp;
-  size_t i;
-  for (i = 0; i < e->socket_count; i++) {
-    if (e->sockets[i].fd == fd) {
-      e->sockets[i] = e->sockets[--e->socket_count];
-      break;
-    }
-  }
-  return close(fd);
-}
-
-static int engine_port(const struct sockaddr_storage *address) {
-  if (address->ss_family == AF_INET)
-    return ntohs(((const struct sockaddr_in *)address)->sin_port);
-  if (address->ss_family == AF_INET6)
-    return ntohs(((const struct sockaddr_in6 *)address)->sin6_port);
-  return -1;
-}
-
-curl_socket_t ex_engine_find_socket(ex_engine *e, int local_port, int peer_port) {
-  size_t i;
-  for (i = 0; i < e->socket_count; i++) {
-    struct ex_engine_socket *s = &e->sockets[i];
-    if (s->peer_port <= 0) {
-      /* a connected socket's ports do not change: asked once */
-      struct sockaddr_storage local, peer;
-      socklen_t local_len = sizeof local, peer_len = sizeof peer;
-      if (getsockname(s->fd, (struct sockaddr *)&local, &local_len) != 0 ||
-          getpeername(s->fd, (struct sockaddr *)&peer, &peer_len) != 0)
-        continue; /* not connected (yet) */
-      s->local_port = engine_port(&local);
-      s->peer_port = engine_port(&peer);
-    }
-    if (s->local_port == local_port && s->peer_port == peer_port)
-      return s->fd;
-  }
-  return CURL_SOCKET_BAD;
-}
-
 int ex_engine_add(ex_engine *e, ex_transfer *t) {
   CURLMcode code;
-  /* New connections record their sockets on this engine. */
-  curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, engine_open_socket);
-  curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, (void *)e);
-  curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETFUNCTION, engine_close_socket);
-  curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETDATA, (void *)e);
+  t->added_at = ex_monotime();
+  t->started_at = 0;
   code = curl_multi_add_handle(e->multi, t->easy);
   if (code != CURLM_OK)
     return (int)code;
@@ -149,6 +79,7 @@ int ex_engine_add(ex_engine *e, ex_transfer *t) {
 static void engine_report(ex_engine *e, ex_transfer *t, CURLcode code, enum ex_transfer_state state) {
   t->state = state;
   t->code = code;
+  t->ended_at = ex_monotime();
   if (!t->queued) {
     t->engine = NULL;
     return;
@@ -365,7 +296,7 @@ static int engine_next_timer(lua_State *L) {
 }
 
 /* Whether this process is a forked child of the one that made e. */
-static int engine_is_forked(const ex_engine *e) {
+int ex_engine_is_forked(const ex_engine *e) {
   if (e->fork_marker != NULL)
     return e->fork_marker[0] == 0;
   return e->pid != (long)getpid();
@@ -401,7 +332,7 @@ static void engine_unmark_fork(ex_engine *e) {
  * connections belong to the parent, so the child must make its own. */
 static int engine_forked(lua_State *L) {
   ex_engine *e = engine_check(L);
-  lua_pushboolean(L, engine_is_forked(e));
+  lua_pushboolean(L, ex_engine_is_forked(e));
   return 1;
 }
 
@@ -411,7 +342,7 @@ static int engine_forked(lua_State *L) {
  * closing them properly would write to the parent's streams. */
 static int engine_close(lua_State *L) {
   ex_engine *e = (ex_engine *)luaL_checkudata(L, 1, EX_ENGINE_MT);
-  int forked = engine_is_forked(e);
+  int forked = ex_engine_is_forked(e);
   if (e->multi == NULL)
     return 0;
   while (e->running != NULL) {
@@ -432,19 +363,18 @@ static int engine_close(lua_State *L) {
   e->multi = NULL;
   free(e->changes);
   e->changes = NULL;
-  free(e->sockets);
-  e->sockets = NULL;
   engine_unmark_fork(e);
-  e->socket_count = e->socket_cap = 0;
   e->change_count = e->change_cap = 0;
   return 0;
 }
 
 /* core.new_engine([events]) -> engine; events = true for a host loop. */
 static int engine_new(lua_State *L) {
+  static long engines_made = 0;
   int events = lua_toboolean(L, 1);
   ex_engine *e = (ex_engine *)lua_newuserdata(L, sizeof *e);
   memset(e, 0, sizeof *e);
+  e->serial = ++engines_made;
   e->pid = (long)getpid();
   e->events = events;
   e->timer_ms = -1;
@@ -454,7 +384,7 @@ static int engine_new(lua_State *L) {
   luaL_getmetatable(L, EX_ENGINE_MT);
   lua_setmetatable(L, -2);
   engine_mark_fork(e);
-  curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, ENGINE_MAX_HOST_CONNECTIONS);
+  curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)EX_MAX_HOST_CONNECTIONS);
   if (events) {
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, engine_on_socket);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, (void *)e);

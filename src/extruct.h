@@ -46,6 +46,44 @@ typedef enum { EX_ERROR_KINDS(EX_KIND_ENUM) EX_KIND_COUNT } ex_error_kind;
 /* The name of an error kind, as the Lua layer spells it. */
 const char *ex_kind_name(ex_error_kind kind);
 
+/* What went wrong with an exchange, as a transport reports it: the words
+ * both transports (libcurl's transfers, the cosocket transport and its
+ * parser, http1.c) use for the same failure, exported as core.failures.
+ * They say what happened, not what to do about it: extruct.failures turns
+ * each into an error kind, in one table for both transports. */
+#define EX_FAILURES(X)                                                                                            \
+  X(CANCELLED, "cancelled")           /* the client was closed during the exchange */                             \
+  X(QUEUED, "queued")                 /* its time ran out waiting for a connection to the host */                 \
+  X(RESOLVE, "resolve")               /* the host name could not be looked up */                                 \
+  X(CONNECT, "connect")               /* the connection was refused or failed */                                  \
+  X(CONNECT_TIMEOUT, "connect_timeout") /* connect_timeout ran out */                                             \
+  X(TIMEOUT, "timeout")               /* timeout ran out during the exchange */                                   \
+  X(SEND, "send")                     /* sending the request failed */                                            \
+  X(RECEIVE, "receive")               /* reading the answer failed (a reset) */                                   \
+  X(CLOSED, "closed")                 /* the server closed the connection without answering */                   \
+  X(TRUNCATED, "truncated")           /* the answer stopped before its end */                                     \
+  X(PROTOCOL, "protocol")             /* the answer is not HTTP/1.1: status line, headers or framing */           \
+  X(HEAD_TOO_LARGE, "head_too_large") /* a header section past EX_MAX_HEAD */                                     \
+  X(BODY_TOO_LARGE, "body_too_large") /* a body past max_response_size */                                         \
+  X(BAD_ENCODING, "bad_encoding")     /* a compressed body that does not decompress */                            \
+  X(TLS_VERIFY, "tls_verify")         /* the server's certificate failed verification */                          \
+  X(TLS_HANDSHAKE, "tls_handshake")   /* the TLS handshake failed otherwise */                                    \
+  X(REDIRECT_REFUSED, "redirect_refused") /* a redirect that may not be followed (scheme, https to http) */       \
+  X(TOO_MANY_REDIRECTS, "too_many_redirects") /* past the redirect limit */                                       \
+  X(MEMORY, "memory")                 /* memory ran out while receiving */                                        \
+  X(CONFIG, "config")                 /* the request cannot be made as configured */                              \
+  X(OTHER, "other")                   /* any other failure of the connection */
+
+#define EX_FAILURE_ENUM(name, text) EX_FAILURE_##name,
+typedef enum { EX_FAILURES(EX_FAILURE_ENUM) EX_FAILURE_COUNT } ex_failure;
+#undef EX_FAILURE_ENUM
+
+/* The word of a failure, as core.failures spells it. */
+const char *ex_failure_name(ex_failure failure);
+
+/* Seconds on a monotonic clock (clock.c). */
+double ex_monotime(void);
+
 /* Decodes len bytes of JSON at text. On success pushes the Lua value and
  * returns 1; on failure pushes an error message and returns 0. Raises only
  * on memory errors, and leaks nothing when it does. With
@@ -89,5 +127,6 @@ void ex_clock_open(lua_State *L);
 void ex_term_open(lua_State *L);
 void ex_http1_open(lua_State *L);
 void ex_file_open(lua_State *L);
+void ex_coroutine_open(lua_State *L);
 
 #endif

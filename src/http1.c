@@ -20,7 +20,7 @@
 #define EX_HTTP1_PARSER_MT "extruct.core.http1_parser"
 
 #define HTTP1_DEFAULT_MAX_BODY (64.0 * 1024 * 1024)
-#define HTTP1_DEFAULT_MAX_HEAD (256 * 1024)
+#define HTTP1_DEFAULT_MAX_HEAD EX_MAX_HEAD
 #define HTTP1_MAX_HEAD_LIMIT 0x7fffffff
 
 enum http1_state { HTTP1_RUNNING, HTTP1_DONE, HTTP1_FAILED };
@@ -35,12 +35,13 @@ enum http1_stop {
   HTTP1_STOP_BAD_STATUS,
   HTTP1_STOP_BAD_STATUS_LINE,
   HTTP1_STOP_BAD_VERSION,
-  HTTP1_STOP_SWITCHING
+  HTTP1_STOP_SWITCHING,
+  HTTP1_STOP_CHUNK_END
 };
 
 typedef struct http1_parser {
   http_parser parser;
-  ex_buffer head; /* "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n" then any trailers */
+  ex_buffer head; /* "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n": trailers are left out */
   ex_buffer body;
   size_t max_body, max_head;
   int head_request; /* the request was HEAD: no body follows the headers */
@@ -53,6 +54,12 @@ typedef struct http1_parser {
   int message_done, keep_alive, extra_bytes;
   size_t prefix_seen; /* bytes of "HTTP/" checked at the start of the current message */
   unsigned status;
+  /* The CRLF that must follow a chunk's data (http-parser built without its
+   * strict checks takes any two bytes there): how many of its bytes are
+   * still to be checked at the start of the next feed, and the end of the
+   * bytes being fed now. */
+  int chunk_end_left;
+  const char *feed_end;
 } http1_parser;
 
 /* ---- http-parser callbacks (no Lua calls in here: nothing may long-jump) ---- */
@@ -118,6 +125,8 @@ static int http1_on_status(http_parser *hp, const char *at, size_t len) {
 
 static int http1_on_header_field(http_parser *hp, const char *at, size_t len) {
   http1_parser *p = http1_of(hp);
+  if (p->headers_done)
+    return 0; /* a trailer field: never a header (RFC 9110, 6.5) */
   if (!http1_start_status_line(p))
     return -1;
   if (p->line != HTTP1_LINE_NAME) {
@@ -130,6 +139,8 @@ static int http1_on_header_field(http_parser *hp, const char *at, size_t len) {
 
 static int http1_on_header_value(http_parser *hp, const char *at, size_t len) {
   http1_parser *p = http1_of(hp);
+  if (p->headers_done)
+    return 0;
   if (p->line == HTTP1_LINE_NAME) {
     if (!http1_append_head(p, ": ", 2))
       return -1;
@@ -176,8 +187,30 @@ static int http1_on_headers_complete(http_parser *hp) {
   return 0;
 }
 
+/* Checks the bytes after a chunk's data, from `at` on, against the CRLF
+ * still expected there; returns 0 on a mismatch. */
+static int http1_check_chunk_end(http1_parser *p, const char *at, const char *end) {
+  static const char crlf[] = "\r\n";
+  while (p->chunk_end_left > 0 && at < end) {
+    if (*at != crlf[2 - p->chunk_end_left]) {
+      p->stop = HTTP1_STOP_CHUNK_END;
+      return 0;
+    }
+    p->chunk_end_left--;
+    at++;
+  }
+  return 1;
+}
+
 static int http1_on_body(http_parser *hp, const char *at, size_t len) {
   http1_parser *p = http1_of(hp);
+  /* http-parser counts a chunk down as it hands its data over: at 0 the
+   * chunk's data ends here, and a CRLF must follow. */
+  if ((hp->flags & F_CHUNKED) && hp->content_length == 0) {
+    p->chunk_end_left = 2;
+    if (!http1_check_chunk_end(p, at + len, p->feed_end))
+      return -1;
+  }
   if (len > p->max_body - p->body.len) {
     p->stop = HTTP1_STOP_BODY_TOO_LARGE;
     return -1;
@@ -195,7 +228,8 @@ static int http1_on_body(http_parser *hp, const char *at, size_t len) {
 static int http1_on_message_complete(http_parser *hp) {
   http1_parser *p = http1_of(hp);
   if (!p->interim) {
-    if (p->line != HTTP1_LINE_NONE && (!http1_end_line(p) || !http1_append_head(p, "\r\n", 2)))
+    if (!p->headers_done && p->line != HTTP1_LINE_NONE &&
+        (!http1_end_line(p) || !http1_append_head(p, "\r\n", 2)))
       return -1;
     p->message_done = 1;
     p->keep_alive = http_should_keep_alive(hp);
@@ -246,7 +280,7 @@ static int http1_count_content_length(const http1_parser *p) {
   return count;
 }
 
-/* Pushes kind and message for a failure; returns 2. */
+/* Pushes a failure (a word of core.failures) and its message; returns 2. */
 static int http1_push_failure(lua_State *L, http1_parser *p) {
   enum http_errno err = HTTP_PARSER_ERRNO(&p->parser);
   const char *section = p->headers_done ? "trailer section" : "header section";
@@ -254,11 +288,11 @@ static int http1_push_failure(lua_State *L, http1_parser *p) {
                                              : "header section";
   switch (p->stop) {
   case HTTP1_STOP_MEMORY:
-    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
+    lua_pushstring(L, ex_failure_name(EX_FAILURE_MEMORY));
     lua_pushliteral(L, "out of memory while receiving the response");
     return 2;
   case HTTP1_STOP_BODY_TOO_LARGE:
-    lua_pushstring(L, ex_kind_name(EX_KIND_DECODE));
+    lua_pushstring(L, ex_failure_name(EX_FAILURE_BODY_TOO_LARGE));
     lua_pushliteral(L, "response larger than max_response_size (");
     http1_push_size(L, p->max_body);
     lua_pushliteral(L, " bytes)");
@@ -267,76 +301,87 @@ static int http1_push_failure(lua_State *L, http1_parser *p) {
   case HTTP1_STOP_HEAD_TOO_LARGE:
     err = HPE_HEADER_OVERFLOW;
     break;
-  case HTTP1_STOP_BAD_STATUS_LINE:
-    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
-    lua_pushliteral(L, "malformed status line");
-    return 2;
-  case HTTP1_STOP_BAD_STATUS:
-    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
-    lua_pushfstring(L, "invalid status code %d", (int)p->status);
-    return 2;
-  case HTTP1_STOP_BAD_VERSION:
-    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
-    lua_pushfstring(L, "unsupported HTTP version %d.%d in the status line", (int)p->parser.http_major,
-                    (int)p->parser.http_minor);
-    return 2;
-  case HTTP1_STOP_SWITCHING:
-    lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
-    lua_pushliteral(L, "unexpected 101 Switching Protocols (no protocol upgrade was asked for)");
-    return 2;
   case HTTP1_STOP_NONE:
     break;
+  default:
+    break;
   }
-  lua_pushstring(L, ex_kind_name(EX_KIND_NETWORK));
-  switch (err) {
-  case HPE_HEADER_OVERFLOW:
-    lua_pushfstring(L, "the %s is larger than ", section);
+  if (err == HPE_HEADER_OVERFLOW) {
+    /* (the words of the libcurl transport for the same failure) */
+    lua_pushstring(L, ex_failure_name(EX_FAILURE_HEAD_TOO_LARGE));
+    lua_pushfstring(L, "the response's %s is larger than ", section);
     http1_push_size(L, p->max_head);
     lua_pushliteral(L, " bytes");
     lua_concat(L, 3);
-    break;
-  case HPE_INVALID_CONSTANT:
-  case HPE_INVALID_VERSION:
+    return 2;
+  }
+  if (p->stop == HTTP1_STOP_NONE && err == HPE_INVALID_EOF_STATE) {
+    lua_pushstring(L, ex_failure_name(EX_FAILURE_TRUNCATED));
+    lua_pushliteral(L, "the connection closed before the response was complete");
+    return 2;
+  }
+  lua_pushstring(L, ex_failure_name(EX_FAILURE_PROTOCOL));
+  lua_pushliteral(L, "the server broke HTTP: ");
+  switch (p->stop) {
+  case HTTP1_STOP_BAD_STATUS_LINE:
     lua_pushliteral(L, "malformed status line");
     break;
-  case HPE_INVALID_STATUS:
-    if (p->parser.status_code > 999)
-      lua_pushfstring(L, "invalid status code %d", (int)p->parser.status_code);
-    else
-      lua_pushliteral(L, "malformed status line");
+  case HTTP1_STOP_BAD_STATUS:
+    lua_pushfstring(L, "invalid status code %d", (int)p->status);
     break;
-  case HPE_STRICT:
-  case HPE_LF_EXPECTED:
-    if (p->head.len == 0 || p->line == HTTP1_LINE_STATUS)
-      lua_pushliteral(L, "malformed status line");
-    else
-      lua_pushfstring(L, "malformed %s (a line does not end in CRLF)", line_section);
+  case HTTP1_STOP_BAD_VERSION:
+    lua_pushfstring(L, "unsupported HTTP version %d.%d in the status line", (int)p->parser.http_major,
+                    (int)p->parser.http_minor);
     break;
-  case HPE_INVALID_HEADER_TOKEN:
-    lua_pushfstring(L, "invalid character in the %s", section);
+  case HTTP1_STOP_SWITCHING:
+    lua_pushliteral(L, "unexpected 101 Switching Protocols (no protocol upgrade was asked for)");
     break;
-  case HPE_UNEXPECTED_CONTENT_LENGTH:
-    if (http1_count_content_length(p) > 1)
-      lua_pushliteral(L, "two Content-Length headers");
-    else
-      lua_pushliteral(L, "both Content-Length and Transfer-Encoding headers");
-    break;
-  case HPE_INVALID_CONTENT_LENGTH:
-    if (p->headers_done)
-      lua_pushliteral(L, "invalid chunk size");
-    else
-      lua_pushliteral(L, "invalid Content-Length");
-    break;
-  case HPE_INVALID_CHUNK_SIZE:
-    lua_pushliteral(L, "invalid chunk size");
-    break;
-  case HPE_INVALID_EOF_STATE:
-    lua_pushliteral(L, "the connection closed before the response was complete");
+  case HTTP1_STOP_CHUNK_END:
+    lua_pushliteral(L, "a chunk's data is not followed by CRLF");
     break;
   default:
-    lua_pushfstring(L, "malformed response (%s)", http_errno_description(err));
-    break;
+    switch (err) {
+    case HPE_INVALID_CONSTANT:
+    case HPE_INVALID_VERSION:
+      lua_pushliteral(L, "malformed status line");
+      break;
+    case HPE_INVALID_STATUS:
+      if (p->parser.status_code > 999)
+        lua_pushfstring(L, "invalid status code %d", (int)p->parser.status_code);
+      else
+        lua_pushliteral(L, "malformed status line");
+      break;
+    case HPE_STRICT:
+    case HPE_LF_EXPECTED:
+      if (p->head.len == 0 || p->line == HTTP1_LINE_STATUS)
+        lua_pushliteral(L, "malformed status line");
+      else
+        lua_pushfstring(L, "malformed %s (a line does not end in CRLF)", line_section);
+      break;
+    case HPE_INVALID_HEADER_TOKEN:
+      lua_pushfstring(L, "invalid character in the %s", section);
+      break;
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+      if (http1_count_content_length(p) > 1)
+        lua_pushliteral(L, "two Content-Length headers");
+      else
+        lua_pushliteral(L, "both Content-Length and Transfer-Encoding headers");
+      break;
+    case HPE_INVALID_CONTENT_LENGTH:
+      if (p->headers_done)
+        lua_pushliteral(L, "invalid chunk size");
+      else
+        lua_pushliteral(L, "invalid Content-Length");
+      break;
+    case HPE_INVALID_CHUNK_SIZE:
+      lua_pushliteral(L, "invalid chunk size");
+      break;
+    default:
+      lua_pushfstring(L, "malformed response (%s)", http_errno_description(err));
+      break;
+    }
   }
+  lua_concat(L, 2);
   return 2;
 }
 
@@ -390,6 +435,9 @@ static int http1_check_prefix(http1_parser *p, const char *data, size_t len) {
 static int http1_execute(http1_parser *p, const char *data, size_t len) {
   size_t used = 0;
   int eof = len == 0;
+  p->feed_end = eof ? NULL : data + len;
+  if (!eof && !http1_check_chunk_end(p, data, data + len))
+    return -1;
   do {
     size_t n;
     enum http_errno err;
@@ -428,7 +476,7 @@ static int http1_execute(http1_parser *p, const char *data, size_t len) {
   return 0;
 }
 
-/* parser:feed(bytes) -> "more" | "done" | nil, kind, message */
+/* parser:feed(bytes) -> "more" | "done" | nil, failure, message */
 static int http1_feed(lua_State *L) {
   http1_parser *p = http1_check(L);
   size_t len;
@@ -451,7 +499,7 @@ static int http1_feed(lua_State *L) {
   return 1;
 }
 
-/* parser:finish() -> "done" | nil, kind, message: the connection closed. */
+/* parser:finish() -> "done" | nil, failure, message: the connection closed. */
 static int http1_finish(lua_State *L) {
   http1_parser *p = http1_check(L);
   if (p->state == HTTP1_DONE) {

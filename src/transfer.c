@@ -9,6 +9,7 @@
  * so nothing long-jumps through libcurl. */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -66,28 +67,129 @@ static size_t transfer_on_body(char *data, size_t size, size_t nmemb, void *user
   return len;
 }
 
+/* RFC 9110 tchar, and the space http-parser (the cosocket transport's
+ * parser) lets into a header name: the same names pass on both transports. */
+static int transfer_is_name_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != '\0' && strchr("!#$%&'*+-.^_`|~ ", c) != NULL);
+}
+
+/* What is wrong with a status line, or NULL. Over plain http libcurl speaks
+ * HTTP/1.1 only, so "HTTP/2.0" there is the server's invention; over TLS
+ * libcurl writes "HTTP/2 <code>" for a real HTTP/2 response. No upgrade is
+ * ever asked for, so a 101 cannot be followed. */
+static const char *transfer_status_line_problem(const ex_transfer *t, const char *line, size_t len) {
+  int h1 = len >= 9 && memcmp(line, "HTTP/1.", 7) == 0 && (line[7] == '0' || line[7] == '1') && line[8] == ' ';
+  int h2 = t->tls_target && len >= 7 && memcmp(line, "HTTP/2 ", 7) == 0;
+  const char *code;
+  if (!h1 && !h2)
+    return "unsupported HTTP version in the status line";
+  code = line + (h1 ? 9 : 7);
+  if ((size_t)(code - line) + 3 <= len && memcmp(code, "101", 3) == 0)
+    return "unexpected 101 Switching Protocols (no protocol upgrade was asked for)";
+  return NULL;
+}
+
+/* What is wrong with a header line, or NULL: a name of token characters,
+ * then a colon. */
+static const char *transfer_header_line_problem(const char *line, size_t len) {
+  size_t i;
+  if (line[0] == ' ' || line[0] == '\t')
+    return NULL; /* an obsolete continuation of the line before */
+  for (i = 0; i < len && line[i] != ':'; i++)
+    if (!transfer_is_name_char((unsigned char)line[i]))
+      return "invalid character in the header section";
+  if (i == 0 || i == len)
+    return "a header line without a name and a colon";
+  return NULL;
+}
+
+/* Whether a Content-Length value (after the colon) is digits, with spaces
+ * around them only. */
+static int transfer_is_length(const char *value, const char *end, long long *length) {
+  const char *p = value;
+  long long n = 0;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  if (p == end || *p < '0' || *p > '9')
+    return 0;
+  while (p < end && *p >= '0' && *p <= '9') {
+    if (n > (LLONG_MAX - 9) / 10)
+      return 0;
+    n = n * 10 + (*p++ - '0');
+  }
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    p++;
+  *length = n;
+  return p == end;
+}
+
+/* Header lines of every response of the transfer come here: interim 1xx
+ * ones, the final one, and then any trailer fields of a chunked body. Only
+ * the final response's header section is kept: a trailer is never merged
+ * into the headers (RFC 9110, 6.5: it could otherwise set Content-Type,
+ * Retry-After or the paging headers after the fact). Each line is held to
+ * what http-parser, the cosocket transport's parser, takes: the same
+ * answer fails the same way on both transports. */
 static size_t transfer_on_header(char *data, size_t size, size_t nmemb, void *userdata) {
   ex_transfer *t = (ex_transfer *)userdata;
   size_t len = size * nmemb;
-  /* A new status line starts a new response (after a redirect or a 100
-   * Continue): only the final response's headers matter. */
-  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+  int status_line = len >= 5 && memcmp(data, "HTTP/", 5) == 0;
+  int blank = len <= 2 && (data[0] == '\r' || data[0] == '\n');
+  /* A new status line starts a new response (after a 100 Continue). */
+  if (status_line && (t->head.len == 0 || t->head_ended)) {
+    if (t->head_ended && t->head_final) /* a trailer that looks like a status line */
+      return len;
     t->head.len = 0;
+    t->head_bytes = 0;
+    t->head_ended = t->head_final = 0;
+    t->transfer_encoding = 0;
     t->content_length = -1;
+    t->protocol_error = transfer_status_line_problem(t, data, len);
+    if (t->protocol_error != NULL)
+      return 0;
+  } else if (t->head_ended) {
+    return len; /* a trailer field: not a header */
+  } else if (!blank) {
+    t->protocol_error = transfer_header_line_problem(data, len);
+    if (t->protocol_error != NULL)
+      return 0;
+  }
+  t->head_bytes += len;
+  if (t->head_bytes > EX_MAX_HEAD) {
+    t->head_too_large = 1;
+    return 0;
   }
   if (len > 15 && strncasecmp(data, "content-length:", 15) == 0) {
-    /* Which length frames the body? libcurl takes the last; a second,
-     * different one is a framing error (RFC 9112, 6.3), not a choice. */
-    long long value = strtoll(data + 15, NULL, 10);
-    if (t->content_length >= 0 && value != t->content_length) {
-      t->protocol_error = "two different Content-Length headers";
+    /* Which length frames the body? libcurl takes the last; a second one
+     * is a framing error (RFC 9112, 6.3), not a choice (http-parser refuses
+     * it too), and so is one that is not a number. */
+    long long length;
+    if (t->content_length >= 0) {
+      t->protocol_error = "two Content-Length headers";
       return 0;
     }
-    t->content_length = value;
+    if (!transfer_is_length(data + 15, data + len, &length)) {
+      t->protocol_error = "invalid Content-Length";
+      return 0;
+    }
+    t->content_length = length;
+  } else if (len > 18 && strncasecmp(data, "transfer-encoding:", 18) == 0) {
+    t->transfer_encoding = 1;
   }
-  if (t->head.len + len > t->max_body) {
-    t->body_too_large = 1;
-    return 0;
+  if (blank) {
+    /* the blank line that ends a header section; a 1xx's is followed by
+     * another status line, the final one's by the body and any trailers */
+    long status = 0;
+    t->head_ended = 1;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    t->head_final = status >= 200;
+    /* Both framings at once: libcurl would let the chunks win, but the
+     * message may be smuggling another (RFC 9112, 6.3): refused. */
+    if (t->transfer_encoding && t->content_length >= 0) {
+      t->protocol_error = "both Content-Length and Transfer-Encoding headers";
+      return 0;
+    }
   }
   if (!ex_buffer_append(&t->head, data, len)) {
     t->out_of_memory = 1;
@@ -203,6 +305,20 @@ static int transfer_on_debug(CURL *curl, curl_infotype type, char *data, size_t 
   return 0;
 }
 
+/* The transfer did something of its own: it left libcurl's queue. */
+static void transfer_mark_started(ex_transfer *t) {
+  if (t->started_at == 0)
+    t->started_at = ex_monotime();
+}
+
+/* A name lookup starts (libcurl calls this for a new connection only). */
+static int transfer_on_resolver_start(void *resolver_state, void *reserved, void *userdata) {
+  (void)resolver_state;
+  (void)reserved;
+  transfer_mark_started((ex_transfer *)userdata);
+  return 0;
+}
+
 /* Before a request goes out on a connection (new or reused): a connection
  * with bytes waiting that no request asked for (a server that answered
  * twice, or wrote on an idle kept-alive connection) would hand those bytes
@@ -211,16 +327,22 @@ static int transfer_on_debug(CURL *curl, curl_infotype type, char *data, size_t 
  * does not tell the socket here, so the engine's sockets are looked up by
  * their ports. Over TLS the check is made only while no other transfer runs
  * on the engine: an HTTP/2 connection shared by several requests rightly
- * holds bytes for the others. */
+ * holds bytes for the others. libcurl 8 refuses a connection with input
+ * pending by itself; the 7.88 of Debian 12 does not, so this stays (one
+ * recv with MSG_PEEK per reused connection). The cosocket transport has
+ * nginx's pool make the same check (extruct.cosocket). */
 static int transfer_on_prereq(void *userdata, char *primary_ip, char *local_ip, int primary_port, int local_port) {
   ex_transfer *t = (ex_transfer *)userdata;
   curl_socket_t fd;
   char byte;
   (void)primary_ip;
   (void)local_ip;
-  if (t->engine == NULL || (t->tls_target && !(t->engine->running == t && t->engine_next == NULL)))
+  transfer_mark_started(t);
+  t->sending = 1;
+  if (t->engine == NULL || t->pool == NULL ||
+      (t->tls_target && !(t->engine->running == t && t->engine_next == NULL)))
     return CURL_PREREQFUNC_OK;
-  fd = ex_engine_find_socket(t->engine, local_port, primary_port);
+  fd = ex_pool_find_socket(t->pool, local_port, primary_port);
   if (fd != CURL_SOCKET_BAD && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
     t->unread_bytes = 1;
     return CURL_PREREQFUNC_ABORT;
@@ -234,6 +356,8 @@ int ex_transfer_retry_fresh(ex_transfer *t) {
   t->unread_bytes = 0;
   t->fresh_connect = 1;
   t->body.len = t->head.len = t->trace.len = 0;
+  t->head_bytes = 0;
+  t->head_ended = t->head_final = t->transfer_encoding = 0;
   t->error[0] = '\0';
   t->protocol_error = NULL;
   t->content_length = -1;
@@ -258,6 +382,7 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   t->max_body = c->max_body;
   t->tracing = c->tracing;
   t->keep_text = c->keep_text;
+  t->timeout_ms = c->timeout_ms;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -269,6 +394,8 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, transfer_on_prereq);
   curl_easy_setopt(easy, CURLOPT_PREREQDATA, (void *)t);
 #endif
+  curl_easy_setopt(easy, CURLOPT_RESOLVER_START_FUNCTION, transfer_on_resolver_start);
+  curl_easy_setopt(easy, CURLOPT_RESOLVER_START_DATA, (void *)t);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, c->timeout_ms);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_body);
@@ -277,18 +404,13 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   /* The Lua layer builds exact paths (an id of ".." is a table id, not a
    * step up), so libcurl must not normalise them. */
   curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 3L);
-  /* Credentials never follow a redirect to another host or port (libcurl's
-   * default, stated here because the security of the token rests on it),
-   * and an https client is never redirected to plaintext http. */
-  curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  /* Redirects are followed by the Lua layer, for both transports alike
+   * (extruct.redirect): libcurl hands every 3xx back as it came. */
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, c->redirect_https_only ? "https" : "http,https");
 #else
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS,
-                   c->redirect_https_only ? (long)CURLPROTO_HTTPS : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   /* Verification stays on unless the caller asked for `insecure = true`. */
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
@@ -312,7 +434,9 @@ ex_transfer *ex_transfer_new(ex_client *c) {
 
 void ex_transfer_prepare(ex_transfer *t) {
   t->body.len = t->head.len = t->trace.len = t->post.len = 0;
-  t->body_too_large = t->out_of_memory = t->trace_full = 0;
+  t->body_too_large = t->head_too_large = t->out_of_memory = t->trace_full = 0;
+  t->head_bytes = 0;
+  t->head_ended = t->head_final = t->transfer_encoding = 0;
   t->error[0] = '\0';
   t->code = CURLE_OK;
   t->state = EX_IDLE;
@@ -320,6 +444,7 @@ void ex_transfer_prepare(ex_transfer *t) {
   t->protocol_error = NULL;
   t->content_length = -1;
   t->unread_bytes = 0;
+  t->sending = 0;
   if (t->fresh_connect) {
     t->fresh_connect = 0;
     curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 0L);
@@ -343,6 +468,7 @@ void ex_transfer_shrink(ex_transfer *t) {
 void ex_transfer_free(ex_transfer *t) {
   ex_transfer_detach_engine(t);
   ex_client_unlink(t);
+  ex_pool_attach(t, NULL); /* the pool may go before the client's last transfer */
   if (t->easy != NULL)
     curl_easy_cleanup(t->easy);
   ex_buffer_free(&t->body);
@@ -354,79 +480,114 @@ void ex_transfer_free(ex_transfer *t) {
 
 /* ---- the result ------------------------------------------------------- */
 
-/* A redirect to a scheme the client does not follow (https to http). */
-static int transfer_refused_redirect(const ex_transfer *t, CURLcode code) {
-  long redirects = 0;
-  if (code != CURLE_UNSUPPORTED_PROTOCOL)
-    return 0;
-  curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_COUNT, &redirects);
-  return redirects > 0;
+/* How long the transfer waited in libcurl's queue for a connection (its
+ * host's are all in use) before it could start, in seconds. */
+static double transfer_queued_for(const ex_transfer *t) {
+  return (t->started_at != 0 ? t->started_at : t->ended_at) - t->added_at;
 }
 
-/* Maps a libcurl failure to an error kind of the Lua layer. */
-static ex_error_kind transfer_error_kind(const ex_transfer *t, CURLcode code) {
-  if (t->body_too_large)
-    return EX_KIND_DECODE;
+/* Whether the transfer ran out of time in libcurl's queue, before its
+ * request was sent: it failed on its timeout without having resolved or
+ * connected, or left the queue with no time left (libcurl then names a
+ * lookup or a connection that timed out at once). */
+static int transfer_never_started(const ex_transfer *t, CURLcode code) {
+  if (t->state != EX_DONE || t->sending ||
+      (code != CURLE_OPERATION_TIMEDOUT && code != CURLE_COULDNT_RESOLVE_HOST && code != CURLE_COULDNT_CONNECT))
+    return 0;
+  return t->started_at == 0 || transfer_queued_for(t) * 1000 >= (double)t->timeout_ms - 1;
+}
+
+/* What went wrong, in the words both transports use (core.failures). */
+static ex_failure transfer_failure(const ex_transfer *t, CURLcode code) {
+  if (code == CURLE_OK && !t->head_final)
+    return EX_FAILURE_TRUNCATED; /* libcurl takes a header section the connection cut short */
+  if (t->out_of_memory)
+    return EX_FAILURE_MEMORY;
+  if (t->body_too_large || code == CURLE_FILESIZE_EXCEEDED)
+    return EX_FAILURE_BODY_TOO_LARGE;
+  if (t->head_too_large)
+    return EX_FAILURE_HEAD_TOO_LARGE;
   if (t->protocol_error != NULL)
-    return EX_KIND_NETWORK;
-  if (transfer_refused_redirect(t, code))
-    return EX_KIND_HTTP;
+    return EX_FAILURE_PROTOCOL;
+  if (transfer_never_started(t, code))
+    return EX_FAILURE_QUEUED;
   switch (code) {
   /* The URL was checked before it was sent: an unsupported protocol now is
    * the server's answer (HTTP/0.9, a status code out of range). */
   case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_WEIRD_SERVER_REPLY:
-    return EX_KIND_NETWORK;
-  /* A header section past libcurl's limit (it fails its buffer as out of
-   * memory): like a body past max_response_size, not worth retrying. */
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+    return EX_FAILURE_PROTOCOL;
+  /* libcurl's own limit on one header line (100 KB) fails its buffer as
+   * out of memory. */
   case CURLE_OUT_OF_MEMORY:
-    return EX_KIND_DECODE;
+    return EX_FAILURE_HEAD_TOO_LARGE;
   case CURLE_OPERATION_TIMEDOUT:
-    return EX_KIND_TIMEOUT;
+    return EX_FAILURE_TIMEOUT;
   case CURLE_URL_MALFORMAT:
-    return EX_KIND_CONFIG;
-  case CURLE_FILESIZE_EXCEEDED:
+    return EX_FAILURE_CONFIG;
   case CURLE_BAD_CONTENT_ENCODING:
-    return EX_KIND_DECODE;
-  case CURLE_TOO_MANY_REDIRECTS:
-    return EX_KIND_HTTP;
-  /* Not transient: retrying will not make a certificate trustworthy. */
+    return EX_FAILURE_BAD_ENCODING;
   case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CACERT_BADFILE:
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
   case CURLE_SSL_CERTPROBLEM:
   case CURLE_SSL_ISSUER_ERROR:
-    return EX_KIND_TLS;
+    return EX_FAILURE_TLS_VERIFY;
+  case CURLE_SSL_CONNECT_ERROR:
+    return EX_FAILURE_TLS_HANDSHAKE;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return EX_FAILURE_RESOLVE;
+  case CURLE_COULDNT_CONNECT:
+    return EX_FAILURE_CONNECT;
+  case CURLE_SEND_ERROR:
+    return EX_FAILURE_SEND;
+  case CURLE_RECV_ERROR:
+    return EX_FAILURE_RECEIVE;
+  case CURLE_GOT_NOTHING:
+    return EX_FAILURE_CLOSED;
+  case CURLE_PARTIAL_FILE:
+    return EX_FAILURE_TRUNCATED;
   default:
-    return EX_KIND_NETWORK;
+    return EX_FAILURE_OTHER;
   }
 }
 
 static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURLcode code) {
-  if (t->out_of_memory)
+  ex_failure failure = transfer_failure(t, code);
+  if (failure == EX_FAILURE_MEMORY)
     lua_pushliteral(L, "out of memory while receiving the response");
-  else if (t->body_too_large || code == CURLE_FILESIZE_EXCEEDED) {
+  else if (failure == EX_FAILURE_BODY_TOO_LARGE) {
     char message[96];
     snprintf(message, sizeof message, "response larger than max_response_size (%lu bytes)", (unsigned long)t->max_body);
     lua_pushstring(L, message);
-  }
+  } else if (failure == EX_FAILURE_HEAD_TOO_LARGE)
+    lua_pushfstring(L, "the response's header section is larger than %d bytes", EX_MAX_HEAD);
   else if (t->protocol_error != NULL)
     lua_pushfstring(L, "the server broke HTTP: %s", t->protocol_error);
-  else if (transfer_refused_redirect(t, code))
-    lua_pushstring(L, t->tls_target ? "refused to follow a redirect away from https (an https client follows"
-                                      " https redirects only)"
-                                    : "refused to follow a redirect to a scheme other than http or https");
-  else if (code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_WEIRD_SERVER_REPLY)
+  else if (failure == EX_FAILURE_TRUNCATED && code == CURLE_OK)
+    lua_pushliteral(L, "the connection closed before the response was complete");
+  else if (failure == EX_FAILURE_QUEUED) {
+    /* (libcurl's own words would name a lookup or a connection that never began) */
+    lua_pushfstring(L, "waited %d ms for a connection (at most %d to one host at a time) and ran out of time"
+                       " before the request was sent",
+                    (int)(transfer_queued_for(t) * 1000 + 0.5), EX_MAX_HOST_CONNECTIONS);
+  } else if (failure == EX_FAILURE_PROTOCOL)
     lua_pushfstring(L, "the server broke HTTP: %s", t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
-  else if (code == CURLE_OUT_OF_MEMORY)
-    lua_pushliteral(L, "the response's header section is larger than libcurl takes (100 KB), or memory ran out");
-  else if (transfer_error_kind(t, code) == EX_KIND_TLS)
+  else if (failure == EX_FAILURE_TLS_VERIFY)
     lua_pushfstring(L, "TLS certificate verification failed: %s",
                     t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
-  else if (t->error[0] != '\0')
-    lua_pushstring(L, t->error);
-  else
-    lua_pushstring(L, curl_easy_strerror(code));
+  else {
+    lua_pushstring(L, t->error[0] != '\0' ? t->error : curl_easy_strerror(code));
+    /* A timeout that the wait for a connection ate much of says so. */
+    if (failure == EX_FAILURE_TIMEOUT && transfer_queued_for(t) >= 0.05) {
+      lua_pushfstring(L, " (%d ms of it spent waiting for a connection: at most %d to one host at a time)",
+                      (int)(transfer_queued_for(t) * 1000 + 0.5), EX_MAX_HOST_CONNECTIONS);
+      lua_concat(L, 2);
+    }
+  }
 }
 
 static ex_transfer_box *transfer_box(lua_State *L) {
@@ -448,15 +609,16 @@ static int transfer_id(lua_State *L) {
   return 1;
 }
 
-/* transfer:result() -> response | nil, kind, message [, trace]
+/* transfer:result() -> response | nil, failure, message [, trace]
  *
  * response = { status, headers, body, body_error, body_text }: body is the
  * decoded JSON; when the body is not JSON, body_error says why and body_text
- * holds its first bytes. With the trace option, response.trace (or the
- * fourth value on failure) holds the exchange's lines, credentials
- * redacted; with the keep_text option, response.text holds the body as
- * received (when there was one). Reading the result releases the transfer: its handle and
- * buffers go back to the client for the next request. */
+ * holds its first bytes. failure is a word of core.failures. With the trace
+ * option, response.trace (or the fourth value on failure) holds the
+ * exchange's lines, credentials redacted; with the keep_text option,
+ * response.text holds the body as received (when there was one). Reading
+ * the result releases the transfer: its handle and buffers go back to the
+ * client for the next request. */
 static int transfer_result(lua_State *L) {
   ex_transfer_box *box = transfer_box(L);
   ex_transfer *t = box->t;
@@ -467,12 +629,12 @@ static int transfer_result(lua_State *L) {
   lua_settop(L, 1);
   if (t->state == EX_CANCELLED) {
     lua_pushnil(L);
-    lua_pushstring(L, ex_kind_name(EX_KIND_CANCELLED));
+    lua_pushstring(L, ex_failure_name(EX_FAILURE_CANCELLED));
     lua_pushliteral(L, "the client was closed while the request was in flight");
     results = 3;
-  } else if (t->code != CURLE_OK || t->out_of_memory) {
+  } else if (t->code != CURLE_OK || t->out_of_memory || !t->head_final) {
     lua_pushnil(L);
-    lua_pushstring(L, ex_kind_name(transfer_error_kind(t, t->code)));
+    lua_pushstring(L, ex_failure_name(transfer_failure(t, t->code)));
     transfer_push_error_message(L, t, t->code);
     results = 3;
     if (t->tracing) {
@@ -515,7 +677,6 @@ void ex_transfer_open(lua_State *L) {
       {"done", transfer_done},
       {"id", transfer_id},
       {"result", transfer_result},
-      {"cancel", transfer_release},
       {NULL, NULL},
   };
   ex_new_type(L, EX_TRANSFER_MT, methods, transfer_release, NULL);

@@ -1,16 +1,20 @@
 /* The HTTP transfer machinery shared by client.c, transfer.c and engine.c.
  *
  *   client    (userdata)  the settings and credentials of one API client, its
- *                         idle transfers ready for reuse, and its live ones
+ *                         idle transfers ready for reuse, its live ones, and
+ *                         its connection pools
  *   transfer  (userdata)  one request: it points at an ex_transfer, whose easy
  *                         handle and buffers are reused from request to request
- *   engine    (userdata)  a libcurl multi handle: runs transfers side by side
- *                         and holds the connection pool they share
+ *   engine    (userdata)  a libcurl multi handle: runs transfers side by side,
+ *                         whichever clients they belong to
+ *   pool      (C only)    the connections of one client on one engine (a
+ *                         libcurl share of the connection cache): they are the
+ *                         client's, closed with it, never lent to another
  *
  * The lifetimes are independent: whichever of a client, an engine and a
  * transfer is closed or collected first detaches the others from itself,
  * so a transfer never outlives the multi handle it runs on, and no easy
- * handle outlives the header lists of its client. */
+ * handle outlives the header lists or the pools of its client. */
 #ifndef EXTRUCT_TRANSFER_H
 #define EXTRUCT_TRANSFER_H
 
@@ -33,18 +37,55 @@ struct ex_engine;
 
 enum ex_transfer_state { EX_IDLE, EX_RUNNING, EX_DONE, EX_CANCELLED };
 
+/* The most bytes of a response's header section either transport takes
+ * (status line and header lines, each with its line end): past it the
+ * response is refused as head_too_large. Below libcurl's own limit on one
+ * header line (100 KB), so the same answer fails the same way on both. */
+#define EX_MAX_HEAD (96 * 1024)
+
+/* Connections of one client to one host at a time on one engine; more
+ * transfers wait in libcurl's queue for one (CURLMOPT_MAX_HOST_CONNECTIONS). */
+#define EX_MAX_HOST_CONNECTIONS 16
+
+/* The connections of one client on one engine. */
+typedef struct ex_pool {
+  CURLSH *share;     /* shares the connection cache only */
+  long engine_serial; /* the engine it serves (engines are never reused) */
+  long pid;          /* the process that made it: a forked child leaves it be */
+  /* The sockets libcurl opened for it (see transfer_on_prereq), with their
+   * ports once connected (0 until known): looked up by ports before every
+   * request, asked of the kernel once per connection. */
+  struct ex_pool_socket {
+    curl_socket_t fd;
+    int local_port, peer_port;
+  } *sockets;
+  size_t socket_count, socket_cap;
+} ex_pool;
+
 typedef struct ex_transfer {
   CURL *easy;
   ex_buffer body, head, post;
   ex_buffer trace; /* with the `trace` option: the exchange, credentials redacted */
   size_t max_body;
-  int body_too_large, out_of_memory, tracing, trace_full;
+  long timeout_ms; /* its client's timeout */
+  int body_too_large, head_too_large, out_of_memory, tracing, trace_full;
   int keep_text;      /* the response carries its body as received (`text`) */
   int unread_bytes;   /* the connection held bytes nobody asked for: not reused */
   int fresh_connect;  /* this attempt asked for a new connection */
   int tls_target;     /* the request goes to an https URL */
+  int sending;        /* it got a connection and went on to send its request */
+  int head_ended;     /* the header section ended: later lines are a new one, or trailers */
+  int head_final;     /* ... and it was the final response's (not a 1xx's) */
+  int transfer_encoding; /* the header section has a Transfer-Encoding */
+  size_t head_bytes;  /* bytes of the current header section */
   const char *protocol_error; /* what the server broke, when the header callback saw it */
   long long content_length;   /* the response's Content-Length so far, or -1 */
+  /* Monotonic seconds: when the transfer was put on its engine, and when it
+   * first did anything of its own (resolve, connect or send); 0 until then.
+   * A transfer that never started waited in libcurl's queue for one of the
+   * connections to its host (CURLMOPT_MAX_HOST_CONNECTIONS). */
+  double added_at, started_at, ended_at;
+  ex_pool *pool; /* the pool its easy handle is set to share, or NULL */
   char error[CURL_ERROR_SIZE];
 
   enum ex_transfer_state state;
@@ -75,9 +116,10 @@ typedef struct ex_client {
   ex_transfer *idle[4]; /* finished transfers kept for reuse */
   int idle_count;
   ex_transfer *live; /* on an engine or holding a result */
+  ex_pool *pools[2]; /* the connections on a polled engine and on an evented one */
   /* The settings of a new easy handle. */
   long timeout_ms, connect_timeout_ms;
-  int insecure, tracing, redirect_https_only;
+  int insecure, tracing;
   int keep_text; /* with the `keep_text` option */
   char *ca_file;
   char *proxy, *noproxy; /* CURLOPT_PROXY and CURLOPT_NOPROXY, when given */
@@ -85,6 +127,7 @@ typedef struct ex_client {
 
 typedef struct ex_engine {
   CURLM *multi;
+  long serial; /* one number per engine made in this process, never reused */
   long pid;   /* the process that made it: a forked child must not use it */
   /* A page the kernel zeroes in a forked child (MADV_WIPEONFORK), its first
    * byte set here: tells a child apart without a getpid() per request.
@@ -102,14 +145,6 @@ typedef struct ex_engine {
   size_t change_count, change_cap;
   long timer_ms;
   int timer_changed;
-  /* The sockets libcurl opened through this engine (see transfer_on_prereq),
-   * with their ports once connected (0 until known): looked up by ports
-   * before every request, asked of the kernel once per connection. */
-  struct ex_engine_socket {
-    curl_socket_t fd;
-    int local_port, peer_port;
-  } *sockets;
-  size_t socket_count, socket_cap;
 } ex_engine;
 
 /* transfer.c */
@@ -132,9 +167,19 @@ void ex_client_release(ex_transfer *t); /* back to its client's idle list, or fr
 
 /* engine.c */
 int ex_engine_add(ex_engine *e, ex_transfer *t); /* CURLM_OK or the failure */
-/* The engine's socket connected from local_port to peer_port, or CURL_SOCKET_BAD. */
-curl_socket_t ex_engine_find_socket(ex_engine *e, int local_port, int peer_port);
+int ex_engine_is_forked(const ex_engine *e);     /* made by the parent of this process? */
 void ex_engine_open(lua_State *L);
+
+/* pool.c */
+ex_pool *ex_pool_new(ex_engine *e); /* NULL when out of memory */
+/* Closes the pool's connections and frees it; in a forked child, or while
+ * an easy handle still uses it, leaves it be (the parent's connections are
+ * not the child's to close). */
+void ex_pool_release(ex_pool *pool);
+/* Sets t's easy handle to use pool (NULL: none), and its sockets to be recorded there. */
+void ex_pool_attach(ex_transfer *t, ex_pool *pool);
+/* The pool's socket connected from local_port to peer_port, or CURL_SOCKET_BAD. */
+curl_socket_t ex_pool_find_socket(ex_pool *pool, int local_port, int peer_port);
 
 void ex_buffer_free(ex_buffer *buf);
 int ex_buffer_append(ex_buffer *buf, const char *data, size_t len);

@@ -6,8 +6,10 @@
 local core = require("extruct.core")
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
-local loop = require("extruct.loop")
+local failures = require("extruct.failures")
+local host = require("extruct.host")
 local retry = require("extruct.retry")
+local transport = require("extruct.transport")
 local url = require("extruct.url")
 
 local M = {}
@@ -82,6 +84,10 @@ local REQUEST_OPTIONS = endpoint.with_retry_options{
 }
 
 local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
+
+-- Clients made in this process: each one's number names its pools of
+-- nginx connections (extruct.cosocket).
+local clients_made = 0
 
 -- A timeout as the core takes it: the core counts whole milliseconds, and
 -- libcurl reads 0 as "no timeout", so less than 1 ms is 1 ms; above about
@@ -160,8 +166,7 @@ M.plaintext_proxy = plaintext_proxy
 
 -- The message of a missing token.
 local function no_token_problem()
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) == "table" and type(ngx.get_phase) == "function" then
+  if host.clears_environment() then
     -- nginx clears its workers' environment unless told otherwise
     return "no API token: pass token= to extruct.new or set EXTRUCT_API_TOKEN, and let nginx pass it"
       .. " to its workers with the directive `env EXTRUCT_API_TOKEN;` in nginx.conf's main context"
@@ -246,6 +251,8 @@ function M.new(opts)
     _proxy = opts.proxy,
   }, Client)
   self._url = url.parse(self.base_url)
+  clients_made = clients_made + 1
+  self._pool_id = clients_made
 
   local missing_token = token == nil or token == ""
   local problem = (not missing_token and token_problem(token)) or config_problem(base_url, opts)
@@ -275,7 +282,9 @@ function M.new(opts)
   return self
 end
 
---- Releases the connection; safe to call more than once. Returns true.
+--- Closes the client's connections (no socket of it stays open, and none
+--- is ever lent to another client); safe to call more than once. Requests
+--- of it in flight end as `cancelled`. Returns true.
 ---@return true
 function Client:close()
   self._closed = true
@@ -283,7 +292,7 @@ function Client:close()
     self._core:close()
     self._core = nil
     -- requests of this client that were in flight end as cancelled
-    loop.cancelled()
+    host.after_close()
   end
   return true
 end
@@ -345,19 +354,19 @@ local function send(client, method, target, opts)
   if client._closed then misuse("extruct: the client is closed") end
   client.last_response = nil
   local started = client._trace and core.monotime()
-  local response, kind, message, trace = loop.perform(client, method, target, opts.body)
+  local response, failure, message, trace = transport.perform(client, method, target, opts.body)
   if client._trace then
     -- The core redacted the credentials before the text reached Lua.
     for line in (response and response.trace or trace or ""):gmatch("[^\n]+") do client._trace(line) end
     -- and the exchange's outcome and time, in a line of its own
-    client._trace(("* extruct: %s in %.3f s"):format(response and ("HTTP " .. response.status) or kind,
+    client._trace(("* extruct: %s in %.3f s"):format(response and ("HTTP " .. response.status) or failures.kind(failure),
       core.monotime() - started))
   end
   if not response then
     -- (the URL is percent-encoded, so one line, but an id can make it long;
     -- the transport's words may quote the server: a certificate's name)
     local url_asked = request_url(client, target)
-    return false, errors.new(kind, ("%s %s: %s"):format(method, errors.show(url_asked, 200),
+    return false, errors.new(failures.kind(failure), ("%s %s: %s"):format(method, errors.show(url_asked, 200),
       errors.show(message, 1000)), { url = url_asked })
   end
   response.trace = nil

@@ -1,102 +1,115 @@
--- The OpenResty transport: requests over nginx cosockets (ngx.socket.tcp),
--- so the worker serves other requests while one waits for the API.
+-- The OpenResty transport: one exchange over nginx cosockets
+-- (ngx.socket.tcp), so the worker serves other requests while one waits
+-- for the API.
 --
 -- The bytes are made and read in C (client:http_request builds the request
 -- with the client's headers and token; core.http_response_parser frames the
 -- response and decodes its JSON as the libcurl transport does); this file
--- only moves them, and follows redirects (extruct.redirect's rules).
+-- only moves them. Redirects are extruct.redirect's, for both transports;
+-- failures are reported with the words of core.failures, as the libcurl
+-- transport reports them (extruct.failures makes kinds of both).
 
 local core = require("extruct.core")
-local redirect = require("extruct.redirect")
-local url = require("extruct.url")
 
 local M = {}
-
--- The phases of lua-nginx-module in which cosockets may be used.
-local COSOCKET_PHASES = {
-  rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
-  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true,
-}
 
 local KEEPALIVE_MS = 60000
 local POOL_SIZE = 32
 local READ_CHUNK = 65536
 
---- nginx's `ngx` when the running phase allows cosockets, else nil (and the
---- phase's name, when under nginx).
-function M.available()
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) ~= "table" or type(ngx.socket) ~= "table" or type(ngx.get_phase) ~= "function" then return nil end
-  local phase = ngx.get_phase()
-  if not COSOCKET_PHASES[phase] then return nil, phase end
-  return ngx
-end
+local CANCELLED = "the client was closed while the request was in flight"
 
 local function milliseconds(seconds) return math.max(1, math.floor(seconds * 1000 + 0.5)) end
 
--- The connection pool of a host: one per scheme, host, port and TLS
--- verification, so a connection made without verification is never handed
--- to a client that verifies.
-local function pool_name(target, insecure)
-  return ("extruct|%s|%s|%d|%s"):format(target.scheme, target.host, target.port, insecure and "insecure" or "verify")
+-- The connection pool of a client to a host: nginx's pools are the
+-- worker's, so each is named for one client (its connections are its own,
+-- as on the libcurl transport), scheme, host, port and TLS verification.
+local function pool_name(target, client)
+  return ("extruct|%d|%s|%s|%d|%s"):format(client._pool_id, target.scheme, target.host, target.port,
+    client._insecure and "insecure" or "verify")
 end
 
-local function tls_kind(err)
-  if tostring(err):find("certificate", 1, true) or tostring(err):find("verify", 1, true) then return "tls" end
-  return "network"
+local function tls_failure(err)
+  if tostring(err):find("certificate", 1, true) or tostring(err):find("verify", 1, true) then return "tls_verify" end
+  return "tls_handshake"
 end
 
 -- Connects (from the pool when it can) and, for https, shakes hands with
 -- SNI and verification; returns the socket and whether it was reused, or
--- nil, kind, message.
-local function connect(ngx, client, target, deadline)
-  local sock = ngx.socket.tcp()
-  local connect_ms = milliseconds(math.min(client.connect_timeout, math.max(deadline - ngx.now(), 0.001)))
-  sock:settimeouts(connect_ms, connect_ms, connect_ms)
-  local ok, err = sock:connect(target.host, target.port, { pool = pool_name(target, client._insecure) })
-  if not ok then
-    if err == "timeout" then
-      return nil, "timeout", ("Connection timed out after %d milliseconds"):format(connect_ms)
-    end
-    if tostring(err):find("no resolver defined", 1, true) then
-      return nil, "config", ("nginx cannot look up '%s': cosockets need a `resolver` directive in nginx.conf"
-        .. " (for example `resolver 127.0.0.53 ipv6=off;`)"):format(target.host)
-    end
-    return nil, "network", ("Failed to connect to %s port %d: %s"):format(target.host, target.port, tostring(err))
-  end
-  local reused = (sock:getreusedtimes() or 0) > 0
-  if target.scheme == "https" and not reused then
-    local session
-    session, err = sock:sslhandshake(nil, target.host, not client._insecure)
-    if not session then
-      sock:close()
-      if err == "timeout" then return nil, "timeout", "the TLS handshake timed out" end
-      if tls_kind(err) == "tls" then
-        return nil, "tls", "TLS certificate verification failed: " .. tostring(err)
+-- nil, failure, message.
+--
+-- A pooled connection holding bytes nobody asked for (a server that
+-- answered twice, or wrote on the idle connection) would hand them to the
+-- next request as its answer. nginx closes an idle pooled connection as
+-- soon as its event loop sees bytes on it; but code that kept the worker
+-- busy since (a blocking call, a long computation) gave the loop no turn
+-- to. nginx's cached time tells: it moves at each turn of the loop, so a
+-- cached time behind the clock means a busy worker. Then the loop gets a
+-- turn first (a 1 ms sleep: ngx.sleep(0) resumes before looking at the
+-- sockets), and the pool is clean of such connections when it is asked
+-- for one. (A read with a short timeout would cost as much on every
+-- request, and log an error each time.)
+local BUSY_SECONDS = 0.002
+
+local function let_the_loop_turn(ngx)
+  local cached = ngx.now()
+  ngx.update_time()
+  if ngx.now() - cached >= BUSY_SECONDS then ngx.sleep(0.001) end
+end
+
+local function connect(ngx, client, target, deadline, now)
+  let_the_loop_turn(ngx)
+  do
+    local sock = ngx.socket.tcp()
+    local connect_ms = milliseconds(math.min(client.connect_timeout, math.max(deadline - now(), 0.001)))
+    sock:settimeouts(connect_ms, connect_ms, connect_ms)
+    local ok, err = sock:connect(target.host, target.port, { pool = pool_name(target, client) })
+    if not ok then
+      if err == "timeout" then
+        return nil, "connect_timeout", ("Connection timed out after %d milliseconds"):format(connect_ms)
       end
-      return nil, "network", "TLS handshake failed: " .. tostring(err)
+      if tostring(err):find("no resolver defined", 1, true) then
+        return nil, "config", ("nginx cannot look up '%s': cosockets need a `resolver` directive in nginx.conf"
+          .. " (for example `resolver 127.0.0.53 ipv6=off;`)"):format(target.host)
+      end
+      if tostring(err):find("could not be resolved", 1, true) then
+        return nil, "resolve", ("Could not resolve host: %s (%s)"):format(target.host, tostring(err))
+      end
+      return nil, "connect", ("Failed to connect to %s port %d: %s"):format(target.host, target.port, tostring(err))
     end
+    local reused = (sock:getreusedtimes() or 0) > 0
+    if target.scheme == "https" and not reused then
+      local session
+      session, err = sock:sslhandshake(nil, target.host, not client._insecure)
+      if not session then
+        sock:close()
+        if err == "timeout" then return nil, "connect_timeout", "the TLS handshake timed out" end
+        local failure = tls_failure(err)
+        return nil, failure, (failure == "tls_verify" and "TLS certificate verification failed: "
+          or "TLS handshake failed: ") .. tostring(err)
+      end
+    end
+    return sock, reused
   end
-  return sock, reused
 end
 
 -- One exchange on a connection: the response table and whether the
--- connection may be kept alive; or nil, kind, message, and whether the
+-- connection may be kept alive; or nil, failure, message, and whether the
 -- failure came before any byte of the answer (a stale kept-alive
 -- connection, worth one more try on a new one).
-local function exchange(ngx, client, sock, request, method, deadline)
-  local function remaining_ms() return milliseconds(math.max(deadline - ngx.now(), 0.001)) end
+local function exchange(client, sock, request, method, deadline, now)
+  local function remaining_ms() return milliseconds(math.max(deadline - now(), 0.001)) end
   local ms = remaining_ms()
   sock:settimeouts(ms, ms, ms)
   local sent, err = sock:send(request)
   if not sent then
     if err == "timeout" then return nil, "timeout", "sending the request timed out" end
-    return nil, "network", "sending the request failed: " .. tostring(err), true
+    return nil, "send", "sending the request failed: " .. tostring(err), true
   end
   local parser = core.http_response_parser{ max_body = client.max_response_size, head = method == "HEAD" }
   local received = 0
   while true do
-    if deadline - ngx.now() <= 0 then
+    if deadline - now() <= 0 then
       return nil, "timeout", ("Operation timed out after %d milliseconds with %d bytes received")
         :format(milliseconds(client.timeout), received)
     end
@@ -104,91 +117,82 @@ local function exchange(ngx, client, sock, request, method, deadline)
     sock:settimeouts(ms, ms, ms)
     local data
     data, err = sock:receiveany(READ_CHUNK)
-    local state, kind, message
+    if client._closed then return nil, "cancelled", CANCELLED end
+    local state, failure, message
     if data then
       received = received + #data
-      state, kind, message = parser:feed(data)
+      state, failure, message = parser:feed(data)
     elseif err == "closed" then
       if received == 0 then
-        return nil, "network", "the server closed the connection without answering", true
+        return nil, "closed", "the server closed the connection without answering", true
       end
-      state, kind, message = parser:finish()
+      state, failure, message = parser:finish()
     elseif err == "timeout" then
       return nil, "timeout", ("Operation timed out after %d milliseconds with %d bytes received")
         :format(milliseconds(client.timeout), received)
     else
-      return nil, "network", ("receiving the response failed: %s"):format(tostring(err)), received == 0
+      return nil, "receive", ("receiving the response failed: %s"):format(tostring(err)), received == 0
     end
     if state == "done" then
-      local response = parser:response()
-      return response, parser:keep_alive()
+      return parser:response(), parser:keep_alive()
     elseif state == nil then
-      return nil, kind, message
+      return nil, failure, message
     end
   end
 end
 
---- One request through cosockets: the response table, or nil, kind,
---- message [, trace], as the libcurl transport's transfer:result() gives.
-function M.perform(ngx, client, method, target_path, body)
-  local trace = client._trace and {} or nil
-  local function note(line) if trace then trace[#trace + 1] = line end end
+--- Whether a client can go over cosockets at all: nil, or the failure
+--- ("config") and why not.
+function M.unsupported(client)
   if client._proxy and client._proxy ~= "" then
-    return nil, "config", "the proxy option cannot be honoured by the cosocket transport, which connects"
+    return "config", "the proxy option cannot be honoured by the cosocket transport, which connects"
       .. " directly (it uses no proxy from the environment either); pass transport = \"curl\""
   end
   if client._ca_file then
-    return nil, "config", "ca_file cannot be honoured by the cosocket transport: nginx verifies against"
+    return "config", "ca_file cannot be honoured by the cosocket transport: nginx verifies against"
       .. " lua_ssl_trusted_certificate; set that directive, or pass transport = \"curl\""
   end
-  local deadline = ngx.now() + client.timeout
-  local target = redirect.on_base(client._url, target_path)
-  local credentials = true
-  for redirects = 0, redirect.MAX do
-    local request, request_trace = client._core:http_request(method, target.path, target.host_header, body, credentials)
-    local response, kind, message
-    for attempt = 1, 2 do
-      local sock, reused
-      sock, reused, message = connect(ngx, client, target, deadline)
-      if not sock then
-        kind = reused -- (connect's second result is the kind of its failure)
-        break
-      end
-      -- (lines are formatted only for a trace: a request without one makes no strings for it)
-      if trace then
-        note(("* %s to %s port %d"):format(reused and "Re-using a connection" or "Connected", target.host, target.port))
-      end
-      if request_trace then for line in request_trace:gmatch("[^\n]+") do note(line) end end
-      local outcome, before_answer
-      response, outcome, message, before_answer = exchange(ngx, client, sock, request, method, deadline)
-      if response then
-        if outcome then sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE) else sock:close() end
-        break
-      end
+  return nil
+end
+
+--- One exchange through cosockets with `ngx`, no redirect followed: the
+--- response table, or nil, failure, message [, trace], as a libcurl
+--- transfer's result. `target` is a parsed URL (extruct.redirect); `now`
+--- reads the time deadlines count on.
+function M.exchange(ngx, now, client, method, target, body, credentials)
+  local trace = client._trace and {} or nil
+  local function traced() return trace and table.concat(trace, "\n") end
+  if client._closed then return nil, "cancelled", CANCELLED end
+  local deadline = now() + client.timeout
+  local request, request_trace = client._core:http_request(method, target.path, target.host_header, body, credentials)
+  for attempt = 1, 2 do
+    local sock, reused, message = connect(ngx, client, target, deadline, now)
+    if not sock then return nil, reused, message, traced() end -- (reused: the failure)
+    if client._closed then
       sock:close()
-      kind = outcome
-      -- a kept-alive connection the server had closed: once more on a new one
-      if not (reused and before_answer and attempt == 1) then break end
+      return nil, "cancelled", CANCELLED, traced()
     end
-    if not response then
-      return nil, kind, message, trace and table.concat(trace, "\n")
-    end
+    -- (lines are formatted only for a trace: a request without one makes no strings for it)
     if trace then
-      note(("< HTTP %d"):format(response.status))
-      for name, value in pairs(response.headers) do note(("< %s: %s"):format(name, value)) end
+      trace[#trace + 1] = ("* %s to %s port %d"):format(reused and "Re-using a connection" or "Connected",
+        target.host, target.port)
+      for line in request_trace:gmatch("[^\n]+") do trace[#trace + 1] = line end
     end
-    local next_request, why_kind, why = redirect.next(method, body, response, target, credentials)
-    if next_request == nil then
-      response.trace = trace and table.concat(trace, "\n")
+    local response, keep, failure_message, before_answer = exchange(client, sock, request, method, deadline, now)
+    if response then
+      if keep then sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE) else sock:close() end
+      if trace then
+        trace[#trace + 1] = ("< HTTP %d"):format(response.status)
+        for name, value in pairs(response.headers) do trace[#trace + 1] = ("< %s: %s"):format(name, value) end
+        response.trace = traced()
+      end
       return response
-    elseif next_request == false then
-      return nil, why_kind, why, trace and table.concat(trace, "\n")
-    elseif redirects == redirect.MAX then
-      return nil, "http", ("Maximum (%d) redirects followed"):format(redirect.MAX), trace and table.concat(trace, "\n")
     end
-    method, body, target, credentials = next_request.method, next_request.body, next_request.target,
-      next_request.credentials
-    note("* following the redirect to " .. url.redact(redirect.url_of(target)))
+    sock:close()
+    -- a kept-alive connection the server had closed: once more on a new one
+    if not (reused and before_answer and attempt == 1) then
+      return nil, keep, failure_message, traced() -- (keep: the failure)
+    end
   end
 end
 

@@ -79,16 +79,9 @@ setmetatable(M, { __index = function(_, key)
   if key == "KINDS" then return (known_kinds()) end
 end })
 
-local KIND_BY_STATUS = {
-  [401] = "auth", [403] = "auth", [402] = "payment", [404] = "not_found",
-  [422] = "validation", [429] = "rate_limit",
-}
-
-function M.kind_for_status(status)
-  if KIND_BY_STATUS[status] then return KIND_BY_STATUS[status] end
-  if status >= 500 and status <= 599 then return "server" end
-  return "http"
-end
+--- The kind of a non-2xx HTTP status (extruct.failures classifies both
+--- statuses and transport failures).
+M.kind_for_status = require("extruct.failures").kind
 
 --- A new error of `kind` (one of M.KINDS: any other is a bug of the
 --- caller, so it raises) saying `message`, with any other `fields`.

@@ -1,9 +1,8 @@
 -- extruct.gather: several functions run side by side, their requests
--- overlapping on one engine (see extruct.loop for how each host waits).
+-- overlapping (extruct.host says how each host runs them).
 
-local cosocket = require("extruct.cosocket")
 local endpoint = require("extruct.endpoint")
-local loop = require("extruct.loop")
+local host = require("extruct.host")
 
 local M = {}
 
@@ -19,8 +18,6 @@ M.DEFAULT_CONCURRENCY = 8
 ---@class extruct.Packed
 ---@field n integer How many values
 ---@field [integer] any The values
-
-local function pack(...) return { n = select("#", ...), ... } end
 
 local misuse = endpoint.misuse
 
@@ -55,115 +52,17 @@ local function check(fns, opts)
   return count, opts.concurrency or M.DEFAULT_CONCURRENCY
 end
 
---- extruct.gather(fns [, { concurrency = N }]) runs every function of the
---- list fns as a task, at most N (default 8) at a time, their requests and
---- sleeps overlapping, and returns an array whose i-th element packs what
---- fns[i] returned: { n = 1, t } or { n = 2, nil, err }. In plain Lua it
---- blocks until all have ended; in a coroutine under Neovim (extruct.async)
---- it yields to the editor meanwhile; under nginx, where cosockets are
---- allowed, each function runs in an ngx.thread. A function that raises an error stops
---- new ones from starting; once the running ones end, gather raises it.
--- Under nginx, where cosockets are allowed: each function in a light
--- thread of its own (ngx.thread), so the requests overlap on cosockets.
-local function gather_in_threads(ngx, fns, n, concurrency)
-  local results, running, failure, started = {}, {}, nil, 0
-  local unpack = table.unpack or unpack
-  while true do
-    while #running < concurrency and started < n and failure == nil do
-      started = started + 1
-      local i = started
-      running[#running + 1] = ngx.thread.spawn(function() return i, pack(pcall(fns[i])) end)
-    end
-    if #running == 0 then break end
-    local ok, i, outcome = ngx.thread.wait(unpack(running))
-    for k = #running, 1, -1 do
-      if coroutine.status(running[k]) == "dead" then table.remove(running, k) end
-    end
-    if not ok then
-      failure = failure or i
-    elseif outcome[1] then
-      results[i] = pack(unpack(outcome, 2, outcome.n))
-    elseif failure == nil then
-      failure = outcome[2]
-    end
-  end
-  return results, failure
-end
-
 --- What gather does, without raising what a function raised: returns the
 --- results and that error (nil when none raised), so a caller can say
---- where the error belongs.
+--- where the error belongs. In plain Lua it blocks until all have ended;
+--- in a coroutine under Neovim (extruct.async) it yields to the editor
+--- meanwhile; under nginx, where cosockets are allowed, each function runs
+--- in an ngx.thread. A function that raises an error stops new ones from
+--- starting.
 function M.run(fns, opts)
   local n, concurrency = check(fns, opts)
-  local results = {}
-  if n == 0 then return results end
-  local ngx = cosocket.available()
-  if ngx and type(ngx.thread) == "table" then return gather_in_threads(ngx, fns, n, concurrency) end
-
-  local started, running, failure = 0, 0, nil
-  local function all_ended()
-    return running == 0 and (started == n or failure ~= nil)
-  end
-
-  local parent = coroutine.running()
-  local vim = not loop.in_task() and loop.neovim() or nil
-  -- How a task starts, and how the caller learns that all have ended.
-  local spawn, wake
-  local parent_waits = false
-  if vim then
-    spawn = loop.async
-    wake = function()
-      if parent_waits then vim.schedule(function() loop.resume(parent) end) end
-    end
-  else
-    spawn = loop.spawn
-    wake = loop.in_task() and function() loop.wake(parent) end or function() end
-  end
-
-  local launching = false
-  local launch
-  local function ended(i, ok, ...)
-    running = running - 1
-    if ok then
-      results[i] = pack(...)
-    elseif failure == nil then
-      failure = (...)
-    end
-    launch()
-    if all_ended() then wake() end
-  end
-  -- (not re-entered when a task ends at once: a loop, not a recursion)
-  function launch()
-    if launching then return end
-    launching = true
-    while running < concurrency and started < n and failure == nil do
-      started = started + 1
-      running = running + 1
-      local i = started
-      spawn(fns[i], function(...) ended(i, ...) end)
-    end
-    launching = false
-  end
-
-  launch()
-  if vim then
-    while not all_ended() do
-      parent_waits = true
-      coroutine.yield()
-      parent_waits = false
-    end
-  elseif loop.in_task() then
-    loop.wait_task(all_ended)
-  else
-    -- (an error out of the scheduler itself, such as running out of memory,
-    -- must not leave half-run tasks for the next gather to resume)
-    local ok, err = pcall(loop.run_until, all_ended)
-    if not ok then
-      loop.abandon_tasks()
-      error(err, 0)
-    end
-  end
-  return results, failure
+  if n == 0 then return {} end
+  return host.side_by_side(fns, n, concurrency)
 end
 
 --- Runs the functions of fns side by side, their requests and sleeps

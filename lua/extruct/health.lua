@@ -125,14 +125,13 @@ function M.check(vim)
   end
 
   report.start("extruct: waiting in the editor")
-  local loop = require("extruct.loop")
-  local clock = require("extruct.clock")
-  local main_transport, main_sleep = loop.strategy(), clock.strategy()
+  local host = require("extruct.host")
+  local main_transport, main_sleep = host.request_strategy(), host.sleep_strategy()
   report.info(("on Neovim's main thread (a command, a mapping): requests %s, sleeps %s%s"):format(
     main_transport, main_sleep, (main_transport == "blocking" or main_sleep == "blocking")
       and " (the editor freezes while they last: run them inside extruct.async)" or ""))
   local transport, sleep
-  local co = coroutine.create(function() transport, sleep = loop.strategy(), clock.strategy() end)
+  local co = coroutine.create(function() transport, sleep = host.request_strategy(), host.sleep_strategy() end)
   local ran, why = coroutine.resume(co)
   if not ran then
     report.error("could not ask how a coroutine waits: " .. tostring(why))

@@ -8,6 +8,7 @@
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
 local retry = require("extruct.retry")
+local waits = require("extruct.waits")
 
 local M = {}
 
@@ -45,6 +46,9 @@ M.INTERVAL_GROWTH = 1.5
 ---@field max_interval number the longest pause
 ---@field timeout number seconds before the wait gives up
 
+--- The defaults of each wait (extruct.waits: the command line's too).
+M.DEFAULTS = waits.DEFAULTS
+
 --- A wait's interval, max_interval and timeout: the caller's, else the
 --- wait's `defaults` ({ interval, max_interval (default: interval),
 --- timeout }); a default max_interval below the caller's interval is
@@ -56,7 +60,7 @@ M.INTERVAL_GROWTH = 1.5
 function M.settings(opts, defaults, where)
   local interval = opts.interval or defaults.interval
   local max_interval = opts.max_interval or math.max(defaults.max_interval or interval, interval)
-  if max_interval < interval then
+  if not waits.intervals_agree(interval, max_interval) then
     endpoint.misuse(("%s: max_interval (%g) must be >= interval (%g)"):format(where, max_interval, interval))
   end
   return { interval = interval, max_interval = max_interval, timeout = opts.timeout or defaults.timeout }

@@ -61,6 +61,14 @@ local function expect(name, result)
     assert.same({ method = "PATCH", path = "/v1/tables/tbl_idle", body = '{"name": "Renamed"}', auth = true },
       r.permanent.log[2])
     assert.same({ method = "GET", auth = false }, r.elsewhere)
+  elseif name == "connections" then
+    assert.equal("tbl_idle", r.first)
+    assert.equal("tbl_idle", r.again)
+    assert.equal("auth", r.refused)
+    assert.equal(3, #r.log)
+    assert.equal(r.log[1].connection, r.log[3].connection) -- the first client kept its own
+    assert.are_not.equal(r.log[1].connection, r.log[2].connection) -- the second got another
+    assert.equal("Bearer " .. helpers.TOKEN .. "-other", r.log[2].authorization)
   elseif name == "trace" then
     assert.equal("tbl_idle", r.id)
     assert.is_false(r.has_token)

@@ -173,8 +173,20 @@ http {
       }
     }
 
+    # Every case of the conformance suite through one transport, the
+    # outcomes as JSON (spec/support/conformance.lua).
+    location /conformance {
+      content_by_lua_block {
+        local conformance = require("spec.support.conformance")
+        local args = ngx.req.get_uri_args()
+        local outcomes = conformance.run_all{ origin = args.origin, transport = args.transport, run = args.run,
+                                              blocking = args.transport == "curl" }
+        ngx.say(assert(extruct.encode(outcomes)))
+      }
+    }
+
     location /strategy {
-      content_by_lua_block { ngx.say(require("extruct.loop").strategy(), " ", require("extruct.clock").strategy()) }
+      content_by_lua_block { local host = require("extruct.host"); ngx.say(host.request_strategy(), " ", host.sleep_strategy()) }
     }
 
     location /ping {

@@ -189,6 +189,26 @@ function M.trace(ctx)
            request_line = text:find("> GET /v1/tables/tbl_idle HTTP/1.1", 1, true) ~= nil }
 end
 
-M.NAMES = { "headers", "errors", "limits", "retries", "redirects", "methods", "trace" }
+-- Two clients, two tokens: each keeps its own connection, and neither is
+-- handed the other's (the mock names the connection of every request).
+function M.connections(ctx)
+  control(ctx, "POST", "/_mock/reset")
+  local first = client(ctx)
+  local second = client(ctx, { token = ctx.token .. "-other" })
+  local a1 = first:get_table("tbl_idle")
+  local _, refused = second:get_table("tbl_idle") -- the mock refuses the other token
+  local a2 = first:get_table("tbl_idle")
+  first:close()
+  second:close()
+  local log = {}
+  for _, r in ipairs(control(ctx, "GET", "/_mock/requests")) do
+    if r.path == "/v1/tables/tbl_idle" then
+      log[#log + 1] = { connection = r.connection, authorization = r.headers.authorization }
+    end
+  end
+  return { first = a1 and a1.id, again = a2 and a2.id, refused = refused and refused.kind, log = log }
+end
+
+M.NAMES = { "headers", "errors", "limits", "retries", "redirects", "methods", "trace", "connections" }
 
 return M

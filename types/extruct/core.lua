@@ -18,7 +18,32 @@
 ---@field null lightuserdata JSON null: a NULL light userdata, equal to cjson.null
 ---@field array_mt table The metatable of JSON arrays: decoded arrays carry it; the encoder writes a table with it as []
 ---@field error_kinds extruct.ErrorKind[] The kinds of error, in their order
+---@field failures extruct.core.Failure[] The words a transport reports a failed exchange with (extruct.failures makes kinds of them)
 local core = {}
+
+--- What went wrong with an exchange, as either transport reports it.
+---@alias extruct.core.Failure
+---| "cancelled" # the client was closed during the exchange
+---| "queued" # its time ran out waiting for a connection to the host
+---| "resolve" # the host name could not be looked up
+---| "connect" # the connection was refused or failed
+---| "connect_timeout" # connect_timeout ran out
+---| "timeout" # timeout ran out during the exchange
+---| "send" # sending the request failed
+---| "receive" # reading the answer failed
+---| "closed" # the server closed the connection without answering
+---| "truncated" # the answer stopped before its end
+---| "protocol" # the answer is not HTTP/1.1
+---| "head_too_large" # a header section past 96 KB
+---| "body_too_large" # a body past max_response_size
+---| "bad_encoding" # a compressed body that does not decompress
+---| "tls_verify" # the server's certificate failed verification
+---| "tls_handshake" # the TLS handshake failed otherwise
+---| "redirect_refused" # a redirect that may not be followed
+---| "too_many_redirects" # past the redirect limit
+---| "memory" # memory ran out while receiving
+---| "config" # the request cannot be made as configured
+---| "other" # any other failure of the connection
 
 --- The options of core.new_client. The Lua layer (extruct.new) checks them
 --- first; the core only type-checks them and refuses CR, LF and NUL.
@@ -89,6 +114,12 @@ function core.new_engine(events) end
 --- Seconds on a clock that never jumps back.
 ---@return number seconds
 function core.monotime() end
+
+--- Whether the running coroutine may yield here, on Lua 5.1 and 5.2 (whose
+--- coroutine library cannot tell); false on the main thread, inside a C
+--- call, and wherever the answer is not known.
+---@return boolean yieldable
+function core.can_yield() end
 
 --- Sleeps the whole span (nanosleep, resumed after signals); blocks the thread.
 ---@param seconds number From 0 to 1e9
@@ -169,12 +200,10 @@ function client:start(engine, method, target, body, queued, credentials) end
 ---@return string? trace With the trace option: the request head, credentials redacted
 function client:http_request(method, target, host, body, credentials) end
 
---- Closes the client; safe to call twice. Its running requests end as cancelled.
+--- Closes the client and every connection it made; safe to call twice.
+--- Its running requests end as cancelled.
 ---@return nil
 function client:close() end
-
----@return boolean closed
-function client:is_closed() end
 
 --- What core.new_engine makes (src/engine.c).
 ---@class extruct.core.engine
@@ -230,14 +259,10 @@ function transfer:id() end
 
 --- The outcome, once: reading it hands the handle back to the client.
 ---@return extruct.core.Response? response nil on failure
----@return extruct.ErrorKind? kind
+---@return extruct.core.Failure? failure
 ---@return string? message
 ---@return string? trace With the trace option
 function transfer:result() end
-
---- Stops the request if it still runs and hands the handle back; safe to call twice.
----@return nil
-function transfer:cancel() end
 
 --- What core.http_response_parser makes (src/http1.c).
 ---@class extruct.core.http1_parser
@@ -246,13 +271,13 @@ local http1_parser = {}
 --- Takes the bytes read.
 ---@param bytes string
 ---@return ("more"|"done")? state nil on failure
----@return extruct.ErrorKind? kind
+---@return extruct.core.Failure? failure
 ---@return string? message
 function http1_parser:feed(bytes) end
 
 --- The connection closed: the response ends here, or is incomplete.
 ---@return "done"? state nil on failure
----@return extruct.ErrorKind? kind
+---@return extruct.core.Failure? failure
 ---@return string? message
 function http1_parser:finish() end
 

@@ -39,7 +39,7 @@ local LIST_OPTIONS = options{
 --- How long wait_deep_research waits by default: a run takes 10 to 20
 --- minutes (more at "xhigh"), so a poll every 15 s at first, up to one a
 --- minute while nothing moves, for at most an hour.
-local WAIT_DEFAULTS = { interval = 15, max_interval = 60, timeout = 3600 }
+local WAIT_DEFAULTS = poller.DEFAULTS.deep_research
 
 ---@class extruct.DeepResearchSpec
 ---@field brief string what to research, 1 to 20,000 characters (required)

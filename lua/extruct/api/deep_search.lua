@@ -45,7 +45,7 @@ local RESUME_OPTIONS = options{
 
 --- How long wait_deep_search waits by default: a task takes minutes, and
 --- its counters move at every poll while it works.
-local WAIT_DEFAULTS = { interval = 5, max_interval = 30, timeout = 1800 }
+local WAIT_DEFAULTS = poller.DEFAULTS.deep_search
 
 ---@class extruct.DeepSearchCriterion
 ---@field key string the criterion's key in each result's scores

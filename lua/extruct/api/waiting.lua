@@ -36,7 +36,7 @@ local pass_retry_options, sleep_and_now = endpoint.pass_retry_options, endpoint.
 local methods = {}
 
 local WAIT_OPTIONS = poller.OPTIONS
-local WAIT_DEFAULTS = { interval = 5, timeout = 900 }
+local WAIT_DEFAULTS = poller.DEFAULTS.table
 
 -- What a poll can tell apart from the previous one: any change resets the
 -- pause to `interval`.
@@ -132,12 +132,8 @@ function methods:wait_all(ids, opts)
   end
   opts = check_options(opts, WAIT_ALL_OPTIONS, "extruct.wait_all")
   if opts.concurrency == 0 then misuse("extruct.wait_all: option 'concurrency' must be a whole number >= 1") end
-  local interval = opts.interval or WAIT_DEFAULTS.interval
-  if (opts.max_interval or interval) < interval then
-    misuse(("extruct.wait_all: max_interval (%g) must be >= interval (%g)"):format(opts.max_interval, interval))
-  end
+  local timeout = poller.settings(opts, WAIT_DEFAULTS, "extruct.wait_all").timeout
   local _, now = sleep_and_now(self, opts)
-  local timeout = opts.timeout or WAIT_DEFAULTS.timeout
   local deadline = now() + timeout
 
   local tables, errs, first, first_id = {}, {}, nil, nil

@@ -129,6 +129,8 @@ function Context:client()
       end
     end
   end
+  -- (EXTRUCT_API_URL from sys, as the token: the environment of the
+  -- command line, which a program running it in-process may give)
   local base_url = self.opts.base_url or self.sys.getenv("EXTRUCT_API_URL")
   if base_url == nil or base_url == "" then base_url = require("extruct.client").DEFAULT_BASE_URL end
   self.made_client = self.extruct.new{

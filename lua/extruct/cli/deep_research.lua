@@ -27,7 +27,7 @@ local TASK_ID = { name = "ID", key = "id", help = "the Deep Research task's id",
 local PRETTY, COMPACT = output.PRETTY, output.COMPACT
 
 --- The wait's options, with wait_deep_research's defaults.
-local WAIT_OPTIONS = waiting.options{ interval = 15, max_interval = 60, timeout = 3600 }
+local WAIT_OPTIONS = waiting.options(require("extruct.waits").DEFAULTS.deep_research)
 
 local function format_options(default)
   return {

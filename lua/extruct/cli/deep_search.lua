@@ -36,7 +36,7 @@ local PRETTY, COMPACT = output.PRETTY, output.COMPACT
 local MAX_RESULTS = 250
 
 --- The wait's options, with wait_deep_search's defaults.
-local WAIT_OPTIONS = waiting.options{ interval = 5, max_interval = 30, timeout = 1800 }
+local WAIT_OPTIONS = waiting.options(require("extruct.waits").DEFAULTS.deep_search)
 
 local WAIT_HELP = [[
 While waiting it reports progress on stderr, one line per poll where the

@@ -4,6 +4,7 @@
 --- wait.
 
 local args = require("extruct.cli.args")
+local waits = require("extruct.waits")
 local progress = require("extruct.cli.progress")
 local registry = require("extruct.cli.registry")
 
@@ -24,7 +25,7 @@ function M.options(defaults)
             or " (default: the interval, so no growth)"),
       check = function(opts, fail)
         local given = opts.interval or interval
-        if opts.max_interval < given then
+        if not waits.intervals_agree(given, opts.max_interval) then
           fail(("--max-interval (%g) must be at least --interval (%g)"):format(opts.max_interval, given))
         end
       end,
@@ -36,7 +37,7 @@ function M.options(defaults)
 end
 
 --- The options of waiting for a table (wait_until_idle's defaults).
-M.OPTIONS = M.options{ interval = 5, timeout = 900 }
+M.OPTIONS = M.options(waits.DEFAULTS.table)
 
 --- A check for commands that wait only with --wait: the options among
 --- `wait_options` need it.
