@@ -459,8 +459,10 @@ function Client:_request(method, path, opts)
       response.attempts = attempts
       return response
     end
-    -- (a request that was never sent may go again whatever its method)
-    if attempts > retries or not (may_repeat or err.sent == false) or not retry.retriable(err, opts.retry_if) then
+    -- (a request that was never sent may go again whatever its method or
+    -- retry_if: nothing of it reached the server)
+    local unsent = err.sent == false
+    if attempts > retries or not (unsent or (may_repeat and retry.retriable(err, opts.retry_if))) then
       return nil, retry.tally(err, attempts)
     end
     -- (looked up only now: most calls never retry)

@@ -12,8 +12,8 @@ local M = {}
 --- spec checks that both lists agree).
 M.FAILURES = {
   cancelled = { "cancelled", "the client was closed during the request" },
-  queued = { "timeout", "the request's time ran out while it waited for a connection to the host"
-    .. " (at most 16 at a time per client)" },
+  queued = { "timeout", "queue_timeout ran out while the request waited for a connection to the host"
+    .. " (at most 16 requests of a client at a time): it was never sent" },
   resolve = { "network", "the host name could not be looked up" },
   connect = { "network", "the connection was refused or failed" },
   connect_timeout = { "timeout", "connecting took longer than connect_timeout" },
