@@ -75,12 +75,15 @@ end
 -- sockets), and the pool is clean of such connections when it is asked
 -- for one. (A read with a short timeout would cost as much on every
 -- request, and log an error each time.)
-local BUSY_SECONDS = 0.002
+local BUSY_MS = 2
 
 local function let_the_loop_turn(ngx)
-  local cached = ngx.now()
-  ngx.update_time()
-  if ngx.now() - cached >= BUSY_SECONDS then ngx.sleep(0.001) end
+  -- (a sleep's end can come in the same turn as another handler that kept
+  -- the worker busy, before the loop looked at the sockets: then again)
+  for _ = 1, 5 do
+    if lag_ms(ngx) < BUSY_MS then return end
+    ngx.sleep(0.001)
+  end
 end
 
 local function connect(ngx, client, target, now)
@@ -166,6 +169,11 @@ local function exchange(ngx, client, sock, request, method, times, now)
       looked_again = false
       received = received + #data
       state, failure, message = parser:feed(data)
+    elseif err ~= "timeout" and received == 0 and deadline - now() <= 0 then
+      -- (no byte of an answer, and the request's time is up: nginx could
+      -- not tell sooner, its worker busy elsewhere; it is a timeout, and
+      -- the request is not sent again on another connection)
+      return timed_out(received)
     elseif err == "closed" then
       if received == 0 then
         return nil, "closed", "the server closed the connection without answering", true

@@ -13,7 +13,7 @@ daemon off;
 master_process on;
 worker_processes 4;
 pid ${work}/nginx.pid;
-error_log ${work}/error.log warn;
+error_log ${work}/error.log ${log_level};
 
 events { worker_connections 4096; }
 

@@ -219,7 +219,8 @@ local function nginx()
   local dir = work .. "/nginx"
   assert(os.execute("mkdir -p " .. q(dir)))
   local port = free_port()
-  write_file(dir .. "/nginx.conf", nginx_host.config{ work = dir, root = root, url = server.url, port = tostring(port) })
+  write_file(dir .. "/nginx.conf", nginx_host.config{ work = dir, root = root, url = server.url, port = tostring(port),
+    log_level = os.getenv("SOAK_NGINX_LOG") or "warn" })
   local master = tonumber((run(("nginx -p %s -c %s -e %s >%s 2>&1 </dev/null & echo $!"):format(
     q(dir), q(dir .. "/nginx.conf"), q(dir .. "/error.log"), q(dir .. "/nginx.out")))))
   local function stop()
@@ -234,6 +235,14 @@ local function nginx()
   local workers = workers_of(master)
   local rng = soak.rng(SEED * 3 + 2)
   local samples, started, round = {}, socket.gettime(), 0
+  -- the workers' descriptors and resident memory, together
+  local function sample()
+    local fds, rss = 0, 0
+    for _, pid in ipairs(workers) do
+      fds, rss = fds + soak.fd_count(pid), rss + soak.rss_kb(pid)
+    end
+    samples[#samples + 1] = { t = socket.gettime() - started, fds = fds, rss_kb = rss }
+  end
   while socket.gettime() - started < SECONDS do
     round = round + 1
     -- a round: 12 batches over cosockets and 6 over libcurl, 9 at a time
@@ -251,6 +260,7 @@ local function nginx()
     write_file(dir .. "/batches.cfg", table.concat(lines, "\n") .. "\n")
     os.execute("rm -f " .. q(dir) .. "/batch*.json")
     run(("curl -s -Z --parallel-max 9 --max-time 300 -K %s"):format(q(dir .. "/batches.cfg")))
+    sample() -- (between rounds: no request in flight, the pools as they are)
     for b, batch in ipairs(batches) do
       local calls = soak.calls(soak.rng(batch.seed), batch.prefix, batch.n)
       local ok, outcomes = pcall(cjson.decode, read_file(("%s/batch%d.json"):format(dir, b)) or "")
@@ -261,11 +271,6 @@ local function nginx()
       soak.judge(calls, outcomes, server_get("/_soak/take?prefix=" .. batch.prefix), report.totals, report.examples,
         { check_time = true })
     end
-    local fds, rss = 0, 0
-    for _, pid in ipairs(workers) do
-      fds, rss = fds + soak.fd_count(pid), rss + soak.rss_kb(pid)
-    end
-    samples[#samples + 1] = { t = socket.gettime() - started, fds = fds, rss_kb = rss }
   end
   local seconds = socket.gettime() - started
   report.rounds = round
@@ -319,7 +324,7 @@ end)
 local stats_ok, server_stats = pcall(server_get, "/_soak/stats")
 if not stats_ok then server_stats = {} end
 stop_server()
-os.execute("rm -rf " .. q(work))
+if not os.getenv("SOAK_KEEP") then os.execute("rm -rf " .. q(work)) else print("soak: kept " .. work) end
 if not ok_run then
   io.stderr:write("soak: ", tostring(err_run), "\n")
   os.exit(1)
