@@ -24,6 +24,9 @@
 --   lua5.4 spec/soak/run.lua [SECONDS [HOSTS [SEED]]]
 -- SECONDS per host (default 60), HOSTS "plain,nginx,neovim" or some of
 -- them, SEED (default: from the clock; printed, so a run can be repeated).
+-- To look into a failure: SOAK_KEEP=1 keeps the work folder (nginx's
+-- error.log, the batches' answers), SOAK_NGINX_LOG=debug sets nginx's log
+-- level, SOAK_SERVER_LOG=FILE has the server write a line per attempt.
 package.path = "./?.lua;" .. package.path
 local socket = require("socket")
 local http = require("socket.http")
