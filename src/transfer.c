@@ -445,6 +445,7 @@ void ex_transfer_prepare(ex_transfer *t) {
   t->content_length = -1;
   t->unread_bytes = 0;
   t->sending = 0;
+  t->interrupted = 0;
   if (t->fresh_connect) {
     t->fresh_connect = 0;
     curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 0L);
@@ -627,7 +628,12 @@ static int transfer_result(lua_State *L) {
   if (t->state == EX_RUNNING || t->state == EX_IDLE)
     return luaL_error(L, "extruct.core: the transfer has not ended");
   lua_settop(L, 1);
-  if (t->state == EX_CANCELLED) {
+  if (t->state == EX_CANCELLED && t->interrupted) {
+    lua_pushnil(L);
+    lua_pushstring(L, ex_failure_name(EX_FAILURE_INTERRUPTED));
+    lua_pushliteral(L, "interrupted (Ctrl-C) while the request was in flight");
+    results = 3;
+  } else if (t->state == EX_CANCELLED) {
     lua_pushnil(L);
     lua_pushstring(L, ex_failure_name(EX_FAILURE_CANCELLED));
     lua_pushliteral(L, "the client was closed while the request was in flight");

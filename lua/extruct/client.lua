@@ -8,6 +8,7 @@ local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
 local failures = require("extruct.failures")
 local host = require("extruct.host")
+local interrupt = require("extruct.interrupt")
 local retry = require("extruct.retry")
 local transport = require("extruct.transport")
 local url = require("extruct.url")
@@ -367,7 +368,7 @@ local function send(client, method, target, opts)
     -- the transport's words may quote the server: a certificate's name)
     local url_asked = request_url(client, target)
     return false, errors.new(failures.kind(failure), ("%s %s: %s"):format(method, errors.show(url_asked, 200),
-      errors.show(message, 1000)), { url = url_asked })
+      errors.show(message, 1000)), { url = url_asked, interrupted = failure == "interrupted" or nil })
   end
   response.trace = nil
   client.last_response = response_head(response)
@@ -424,6 +425,10 @@ function Client:_request(method, path, opts)
       return nil, retry.tally(err, attempts, why_not)
     end
     sleep(pause)
+    if interrupt.pending() then
+      return nil, retry.tally(interrupt.error(("%s in the pause before attempt %d; the last attempt: %s: %s")
+        :format(interrupt.WORDS, attempts + 1, err.kind, err.message), { url = err.url }), attempts)
+    end
   end
 end
 

@@ -12,6 +12,7 @@ local M = {}
 --- spec checks that both lists agree).
 M.FAILURES = {
   cancelled = { "cancelled", "the client was closed during the request" },
+  interrupted = { "cancelled", "Ctrl-C (SIGINT) came while extruct.on_interrupt(\"cancel\") was in force" },
   queued = { "timeout", "the request's time ran out while it waited for a connection to the host"
     .. " (at most 16 at a time per client)" },
   resolve = { "network", "the host name could not be looked up" },
