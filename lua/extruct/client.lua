@@ -347,6 +347,11 @@ local function status_error(client, response, method, target, subject)
   return err
 end
 
+-- What a failed TLS handshake most often means: an https URL to a port
+-- that serves plain HTTP (whose answer, or silence, is no handshake).
+local TLS_HANDSHAKE_HINT = "; no TLS handshake with this server: if the port serves plain HTTP, the URL should"
+  .. " start with http://"
+
 -- One transfer: the response, or false and an error. Every response that
 -- came is recorded as the client's last_response, whatever its status; a
 -- transfer that got none leaves nil there.
@@ -367,8 +372,10 @@ local function send(client, method, target, opts)
     -- (the URL is percent-encoded, so one line, but an id can make it long;
     -- the transport's words may quote the server: a certificate's name)
     local url_asked = request_url(client, target)
+    message = errors.show(message, 1000)
+    if failure == "tls_handshake" then message = message .. TLS_HANDSHAKE_HINT end
     return false, errors.new(failures.kind(failure), ("%s %s: %s"):format(method, errors.show(url_asked, 200),
-      errors.show(message, 1000)), { url = url_asked, interrupted = failure == "interrupted" or nil })
+      message), { url = url_asked, interrupted = failure == "interrupted" or nil })
   end
   response.trace = nil
   client.last_response = response_head(response)

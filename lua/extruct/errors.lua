@@ -19,8 +19,8 @@ local M = {}
 ---| "rate_limit" # 429
 ---| "server" # 5xx
 ---| "http" # any other non-2xx status, or a redirect not followed
----| "network" # DNS, refused or reset connection, failed TLS handshake, a body cut short
----| "tls" # the server's certificate failed verification
+---| "network" # DNS, refused or reset connection, a body cut short
+---| "tls" # the server's certificate failed verification, or no TLS handshake (an https URL to plain HTTP)
 ---| "timeout" # connect_timeout or timeout ran out, or a wait's deadline passed
 ---| "decode" # a 2xx body that is not the JSON promised, or too big
 ---| "encode" # a value JSON cannot hold
