@@ -68,6 +68,26 @@ describe("extruct.on_interrupt", function()
   end)
 end)
 
+describe("the core's SIGINT handler in a host with one of its own", function()
+  it("takes Ctrl-C only while armed, and gives it back on restore and when the last state closes", function()
+    local host, why = helpers.built_host("signal_host")
+    assert(host, why)
+    local out, status = helpers.run(q(host))
+    assert.equal(0, status, out)
+    assert.equal(table.concat({
+      "ok armed",
+      "ok Ctrl-C goes to extruct, not to the host",
+      "ok restored: no interrupt recorded",
+      "ok the host's handler is back",
+      "ok armed again in a",
+      "ok armed in b too",
+      "ok a closed, b still holds it: extruct's",
+      "ok armed afresh in b",
+      "ok the last state closed: the host's handler is back",
+    }, "\n") .. "\n", out)
+  end)
+end)
+
 describe("Ctrl-C after extruct.on_interrupt(\"cancel\")", function()
   local mock, client, sent
   local fixture = helpers.mock_and_client{ client = { timeout = 20, retries = 3 } }

@@ -31,6 +31,7 @@
 #include "extruct.h"
 
 #define INTERRUPT_GUARD_MT "extruct.core.interrupt_guard"
+#define INTERRUPT_GUARD_KEY "extruct.core.interrupt_guard_of_this_state"
 
 static volatile sig_atomic_t interrupt_pending = 0;
 static int interrupt_pipe[2] = {-1, -1};
@@ -132,7 +133,7 @@ static int interrupt_guard_gc(lua_State *L) {
  * until the state is closed. */
 static void interrupt_guard(lua_State *L) {
   int *holds;
-  lua_getfield(L, LUA_REGISTRYINDEX, INTERRUPT_GUARD_MT);
+  lua_getfield(L, LUA_REGISTRYINDEX, INTERRUPT_GUARD_KEY);
   if (!lua_isnil(L, -1)) {
     lua_pop(L, 1);
     return;
@@ -145,7 +146,7 @@ static void interrupt_guard(lua_State *L) {
     lua_setfield(L, -2, "__gc");
   }
   lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, INTERRUPT_GUARD_MT); /* (a memory error raised above leaves nothing held) */
+  lua_setfield(L, LUA_REGISTRYINDEX, INTERRUPT_GUARD_KEY); /* (a memory error raised above leaves nothing held) */
   *holds = 1;
   interrupt_guards++;
 }
