@@ -6,6 +6,7 @@
 #   make unit            specs outside spec/integration/ (no Neovim, OpenResty or out-of-memory
 #                        harness) on LUA only, installing nothing: the quick inner loop,
 #                        UNIT_JOBS busted processes at once (default 3)
+#   make integration     the specs of spec/integration/ on LUA only (real hosts and installs)
 #   make matrix          specs on all five: lua5.1 lua5.2 lua5.3 lua5.4 luajit
 #   make demo            fetch a table and wait for it to go idle (mock server unless EXTRUCT_API_TOKEN is set)
 #   make workflow        create a table, add rows, run, export CSV, delete (the same)
@@ -13,7 +14,8 @@
 #   make bench           decode, round trip, memory and waiting against lua-cjson, dkjson, libcurl,
 #                        socket.http and curl, on every interpreter in LUAS (bench/README.md)
 #   make bench-smoke     the same with tiny sizes, to check every part runs (no timing asserted)
-#   make valgrind        in-process specs (MEMORY_SPECS) on lua5.4 under valgrind memcheck (errors, definite leaks fail)
+#   make valgrind        in-process specs (MEMORY_SPECS) on lua5.4 under valgrind memcheck (errors, definite leaks
+#                        fail); this and the next two run MEMORY_JOBS busted processes at once (default 2)
 #   make asan            in-process specs on lua5.4 with the module built with ASan + UBSan
 #   make gc-stress       in-process specs on lua5.4 and luajit with the collector at its most aggressive
 #   make fuzz            each libFuzzer target for FUZZ_TIME seconds (default 300)
@@ -34,8 +36,10 @@ endif
 BUSTED_OUTPUT ?= utfTerminal
 BUSTED_ARGS ?=
 SPEC ?= spec
-# The memory targets' specs: MEMORY_SPECS (below) unless given.
+# The memory targets' specs: MEMORY_SPECS (below) unless given, in
+# MEMORY_JOBS busted processes at once (each uses a core).
 MEMORY_SPEC ?= $(MEMORY_SPECS)
+MEMORY_JOBS ?= 2
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -98,14 +102,15 @@ UNIT_SPECS = $(sort $(filter-out spec/integration/%,$(shell find spec -name '*_s
 UNIT_JOBS ?= 3
 unit: build
 	@echo "== specs on $(LUA), $(UNIT_JOBS) busted processes at once"
-	@logs=$$(mktemp -d); pids=""; \
-	for j in $$(seq 0 $$(($(UNIT_JOBS) - 1))); do \
-	  group=$$(echo $(UNIT_SPECS) | tr ' ' '\n' | awk -v j=$$j -v n=$(UNIT_JOBS) '(NR - 1) % n == j'); \
-	  LUA=$(LUA) $(LUA) /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' --cpath='build/$(LUA)/?.so' \
-	    --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS) $$group > $$logs/$$j.log 2>&1 & pids="$$pids $$!"; \
-	done; \
-	status=0; for p in $$pids; do wait $$p || status=1; done; \
-	cat $$logs/*.log; rm -rf $$logs; exit $$status
+	@bash scripts/busted-parallel.sh $(UNIT_JOBS) env LUA=$(LUA) $(LUA) /usr/bin/busted \
+	  --lpath='lua/?.lua;lua/?/init.lua' --cpath='build/$(LUA)/?.so' --output=$(BUSTED_OUTPUT) $(BUSTED_ARGS) \
+	  -- $(UNIT_SPECS)
+
+# The specs of spec/integration/ on $(LUA), one at a time: each starts
+# hosts (nginx, Neovim, PostgreSQL, luarocks builds) of its own.
+.PHONY: integration
+integration: build
+	@$(MAKE) --no-print-directory test-one SPEC='$(sort $(wildcard spec/integration/*_spec.lua))'
 
 # What the memory targets (valgrind, asan, gc-stress) run: the specs whose
 # work happens in the busted process, where the instrumented module and the
@@ -152,10 +157,10 @@ BUSTED = /usr/bin/busted --lpath='lua/?.lua;lua/?/init.lua' --output=$(BUSTED_OU
 valgrind: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4
 	@echo "== specs on lua5.4 under valgrind"
-	LUA=lua5.4 valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
-	  --errors-for-leak-kinds=definite --keep-debuginfo=yes --num-callers=40 \
-	  --suppressions=spec/support/valgrind.supp \
-	  lua5.4 $(BUSTED) --cpath='build/lua5.4/?.so' $(MEMORY_SPEC)
+	@bash scripts/busted-parallel.sh $(MEMORY_JOBS) env LUA=lua5.4 valgrind --quiet --error-exitcode=99 \
+	  --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --keep-debuginfo=yes \
+	  --num-callers=40 --suppressions=spec/support/valgrind.supp \
+	  lua5.4 $(BUSTED) --cpath='build/lua5.4/?.so' -- $(MEMORY_SPEC)
 
 # The module only is instrumented; lua5.4 loads the ASan runtime first.
 # Leaks are valgrind's part: LeakSanitizer would also judge every compiler
@@ -169,10 +174,10 @@ $(ASAN_MODULE): $(SOURCES) $(HEADERS) Makefile
 
 asan: deps $(ASAN_MODULE)
 	@echo "== specs on lua5.4 with ASan + UBSan"
-	LUA=lua5.4 LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" \
+	@bash scripts/busted-parallel.sh $(MEMORY_JOBS) env LUA=lua5.4 LD_PRELOAD="$$(gcc -print-file-name=libasan.so)" \
 	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1:check_initialization_order=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' $(MEMORY_SPEC)
+	  lua5.4 $(BUSTED) --cpath='build/asan/?.so' -- $(MEMORY_SPEC)
 
 # libFuzzer targets: the decode path, the encode path (cJSON reads every
 # output back), response handling and the HTTP/1.1 parser, built with
@@ -196,7 +201,8 @@ gc-stress: deps
 	@status=0; for lua in lua5.4 luajit; do \
 	  $(MAKE) --no-print-directory build LUA=$$lua || exit 1; \
 	  echo "== specs on $$lua, collector at its most aggressive"; \
-	  LUA=$$lua $$lua $(BUSTED) --cpath="build/$$lua/?.so" --helper=spec/support/gc_stress.lua $(MEMORY_SPEC) || status=1; \
+	  bash scripts/busted-parallel.sh $(MEMORY_JOBS) env LUA=$$lua $$lua $(BUSTED) --cpath="build/$$lua/?.so" \
+	    --helper=spec/support/gc_stress.lua -- $(MEMORY_SPEC) || status=1; \
 	done; exit $$status
 
 clean:
