@@ -65,8 +65,9 @@ M.EXIT_CODES = {
 --- and stdout's reader gone.
 M.EXIT_INTERRUPTED_CODE = {
   code = M.EXIT_INTERRUPTED, meaning = "Ctrl-C: what was in flight (a request, a retry's pause, a wait) is"
-    .. " cancelled at once, the progress line cleared, an --output FILE or an export's database left as it"
-    .. " was; nothing more is said (128 + 2). A second Ctrl-C ends the command at once",
+    .. " cancelled at once and the command ends with no message (a wait's progress line gives way to the last"
+    .. " state seen, as at its end); an --output FILE or an export's database is left as it was (128 + 2). A"
+    .. " second Ctrl-C ends the command at once, whatever it is doing",
 }
 M.EXIT_CLOSED_PIPE_CODE = {
   code = M.EXIT_CLOSED_PIPE, meaning = "stdout is a pipe whose reader went away (`extruct tables data ID | head`):"
