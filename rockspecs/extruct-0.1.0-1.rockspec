@@ -36,7 +36,7 @@ build = {
       ["extruct.core"] = {
          sources = { "src/core.c", "src/client.c", "src/json.c", "src/response.c", "src/clock.c",
                      "src/encode.c", "src/dtoa.c", "src/term.c", "src/transfer.c", "src/engine.c", "src/http1.c",
-                     "src/file.c", "src/pool.c", "src/coroutine.c" },
+                     "src/file.c", "src/pool.c", "src/coroutine.c", "src/interrupt.c" },
          libraries = { "curl", "cjson", "http_parser" },
          incdirs = { "$(CURL_INCDIR)", "$(CJSON_INCDIR)", "$(HTTP_PARSER_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(HTTP_PARSER_LIBDIR)" },
@@ -88,6 +88,7 @@ build = {
       ["extruct.health"] = "lua/extruct/health.lua",
       ["extruct.host"] = "lua/extruct/host.lua",
       extruct = "lua/extruct/init.lua",
+      ["extruct.interrupt"] = "lua/extruct/interrupt.lua",
       ["extruct.nvim"] = "lua/extruct/nvim/init.lua",
       ["extruct.nvim.buffer"] = "lua/extruct/nvim/buffer.lua",
       ["extruct.nvim.companies_view"] = "lua/extruct/nvim/companies_view.lua",

@@ -51,6 +51,17 @@ describe("extruct account commands", function()
       out, err, status = run_extruct(mock, { "user" }, { env = { EXTRUCT_API_TOKEN = false } })
       support.assert_usage_error(out, err, status, "")
     end)
+
+    it("exits 1 at once with kind tls when --base-url asks https of the mock's plain-HTTP port", function()
+      local url = "https://127.0.0.1:" .. mock.port
+      local out, err, status = run_extruct(mock, { "user", "--base-url", url })
+      assert.equal(1, status)
+      assert.equal("", out)
+      -- one attempt (a retried failure ends "(after N attempts)")
+      assert.matches("^extruct: tls: GET " .. url:gsub("%p", "%%%0") .. "/v1/user: [^\n]*; no TLS handshake with this"
+        .. " server: if the port serves plain HTTP, the URL should start with http://\n$", err)
+      assert.equal(0, #api_requests(mock))
+    end)
   end)
 
   describe("billing", function()

@@ -409,6 +409,27 @@ describe("extruct-mock (subprocess)", function()
       end
     end)
 
+    it("refuses at once bytes that cannot begin a request, as a TLS handshake sent to it", function()
+      -- (the start of a ClientHello: no line end comes, so a server waiting
+      -- for one would keep an https client hanging until its timeout)
+      for _, raw in ipairs({ "\22\3\1\0\200\1\0\0\124\3\3", "GE(T" }) do
+        local conn = connect(server.port)
+        conn:send(raw)
+        local response = assert(conn:response())
+        assert.equal(400, response.status, raw)
+        assert.same({ detail = "Malformed request line" }, cjson.decode(response.body))
+        assert.is_true(conn:closed_by_server(), raw)
+        conn:close()
+      end
+      -- a method that is still arriving is waited for
+      local conn = connect(server.port)
+      conn:send("GE")
+      socket.sleep(0.05)
+      conn:send("T /v1/healthcheck HTTP/1.1\r\nHost: x\r\n\r\n")
+      assert.equal(200, assert(conn:response()).status)
+      conn:close()
+    end)
+
     it("bounds the header and the body size", function()
       local conn = connect(server.port)
       conn:send("GET /v1/healthcheck HTTP/1.1\r\nX-Big: " .. ("x"):rep(70 * 1024) .. "\r\n\r\n")

@@ -28,11 +28,16 @@ static int clock_realtime(lua_State *L) {
   return 1;
 }
 
-/* core.sleep(seconds): sleeps the whole span, resuming after signals. */
+/* core.sleep(seconds): sleeps the whole span, resuming after signals;
+ * while extruct handles Ctrl-C, an interrupt ends it early (interrupt.c). */
 static int clock_sleep(lua_State *L) {
   lua_Number seconds = luaL_checknumber(L, 1);
   struct timespec left;
   luaL_argcheck(L, seconds >= 0 && seconds < 1e9, 1, "seconds must be between 0 and 1e9");
+  if (ex_interrupt_fd() >= 0) {
+    ex_interrupt_sleep((double)seconds);
+    return 0;
+  }
   left.tv_sec = (time_t)seconds;
   left.tv_nsec = (long)((seconds - floor(seconds)) * 1e9);
   while (nanosleep(&left, &left) != 0 && errno == EINTR) {

@@ -4,8 +4,9 @@
  * to Lua and back in one pass each (json.c, encode.c, dtoa.c), a monotonic
  * clock with a real sleep (clock.c), HTTP/1.1 request bytes and a response
  * parser for transports that own their socket (http1.c), whether a
- * coroutine may yield on Lua 5.1 and 5.2 (coroutine.c), and the file calls
- * that replacing a file safely needs (file.c). Policy lives in lua/extruct/. */
+ * coroutine may yield on Lua 5.1 and 5.2 (coroutine.c), the file calls
+ * that replacing a file safely needs (file.c), and Ctrl-C that cancels what
+ * is in flight (interrupt.c). Policy lives in lua/extruct/. */
 #include <curl/curl.h>
 
 #include "transfer.h"
@@ -83,5 +84,6 @@ int luaopen_extruct_core(lua_State *L) {
   ex_http1_open(L);
   ex_file_open(L);
   ex_coroutine_open(L);
+  ex_interrupt_open(L);
   return 1;
 }

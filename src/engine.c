@@ -17,7 +17,9 @@
  *            is readable: the sockets stay between curl and the engine.
  *
  * Either way, finished transfers come out of engine:next_done(). The
- * callbacks make no Lua calls: they only record. */
+ * callbacks make no Lua calls: they only record. While extruct handles
+ * Ctrl-C, a polling wait also watches the interrupt's pipe, and an
+ * interrupt ends every transfer running on the engine (interrupt.c). */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_WIPEONFORK */
 #include <errno.h>
@@ -296,6 +298,12 @@ void ex_transfer_finish(ex_transfer *t, CURLcode code) { engine_end(t, code, EX_
 
 void ex_transfer_cancel(ex_transfer *t) { engine_end(t, CURLE_ABORTED_BY_CALLBACK, EX_CANCELLED); }
 
+void ex_transfer_interrupt(ex_transfer *t) {
+  if (t->state == EX_RUNNING)
+    t->interrupted = 1;
+  ex_transfer_cancel(t);
+}
+
 void ex_transfer_detach_engine(ex_transfer *t) {
   ex_engine *e = t->engine;
   if (e == NULL)
@@ -489,6 +497,33 @@ static int engine_perform(lua_State *L, ex_engine *e) {
   return running;
 }
 
+/* ---- Ctrl-C (interrupt.c) --------------------------------------------- */
+
+/* Blocks in curl_multi_poll at most ms for the engine's sockets and timers,
+ * and for an interrupt while extruct handles Ctrl-C (its pipe). */
+static CURLMcode engine_poll(ex_engine *e, int ms) {
+  struct curl_waitfd interrupt;
+  interrupt.fd = ex_interrupt_fd();
+  if (interrupt.fd < 0)
+    return curl_multi_poll(e->multi, NULL, 0, ms, NULL);
+  interrupt.events = CURL_WAIT_POLLIN;
+  interrupt.revents = 0;
+  return curl_multi_poll(e->multi, &interrupt, 1, ms, NULL);
+}
+
+/* After Ctrl-C, every transfer still running on the engine ends as
+ * interrupted (reported through the done queue to those who wait for it);
+ * returns whether that happened. */
+static int engine_interrupted(ex_engine *e) {
+  if (!ex_interrupted())
+    return 0;
+  /* (each one ended lets a transfer queued for its host start, to be ended
+   * in turn: none of them is sent) */
+  while (e->running != NULL)
+    ex_transfer_interrupt(e->running);
+  return 1;
+}
+
 /* engine:wait(transfer): runs the engine, blocking, until that transfer has
  * ended; the others on the engine progress meanwhile. */
 static int engine_wait(lua_State *L) {
@@ -498,27 +533,34 @@ static int engine_wait(lua_State *L) {
   luaL_argcheck(L, t != NULL && (t->engine == e || t->state != EX_RUNNING), 2, "not a transfer of this engine");
   luaL_argcheck(L, !e->events, 1, "an engine driven by events cannot block");
   while (t->state == EX_RUNNING) {
+    if (engine_interrupted(e))
+      break;
     engine_perform(L, e);
     if (t->state != EX_RUNNING)
       break;
-    engine_check_code(L, curl_multi_poll(e->multi, NULL, 0, engine_poll_ms(e, ENGINE_POLL_CAP_MS), NULL));
+    engine_check_code(L, engine_poll(e, engine_poll_ms(e, ENGINE_POLL_CAP_MS)));
   }
   return 0;
 }
 
 /* engine:step(seconds) -> transfers still running. Runs the engine once and,
  * unless a transfer has ended, waits at most `seconds` for one of its
- * sockets or timers before running it again. */
+ * sockets or timers before running it again. After Ctrl-C (interrupt.c)
+ * every running transfer ends as interrupted instead, and it returns 0. */
 static int engine_step(lua_State *L) {
   ex_engine *e = engine_check(L);
   lua_Number seconds = luaL_optnumber(L, 2, 0);
   int running;
   luaL_argcheck(L, !e->events, 1, "an engine driven by events cannot block");
+  if (engine_interrupted(e)) {
+    lua_pushinteger(L, 0);
+    return 1;
+  }
   running = engine_perform(L, e);
   if (running > 0 && e->done_head == NULL && seconds > 0) {
     int ms = seconds * 1000 < ENGINE_POLL_CAP_MS ? (int)(seconds * 1000 + 0.5) : ENGINE_POLL_CAP_MS;
-    engine_check_code(L, curl_multi_poll(e->multi, NULL, 0, engine_poll_ms(e, ms), NULL));
-    running = engine_perform(L, e);
+    engine_check_code(L, engine_poll(e, engine_poll_ms(e, ms)));
+    running = engine_interrupted(e) ? 0 : engine_perform(L, e);
   }
   lua_pushinteger(L, running);
   return 1;

@@ -53,6 +53,7 @@ const char *ex_kind_name(ex_error_kind kind);
  * each into an error kind, in one table for both transports. */
 #define EX_FAILURES(X)                                                                                            \
   X(CANCELLED, "cancelled")           /* the client was closed during the exchange */                             \
+  X(INTERRUPTED, "interrupted")       /* Ctrl-C (SIGINT) came while extruct handles it (interrupt.c) */           \
   X(QUEUED, "queued")                 /* queue_timeout ran out waiting for a connection: never sent */            \
   X(RESOLVE, "resolve")               /* the host name could not be looked up */                                 \
   X(CONNECT, "connect")               /* the connection was refused or failed */                                  \
@@ -83,6 +84,14 @@ const char *ex_failure_name(ex_failure failure);
 
 /* Seconds on a monotonic clock (clock.c). */
 double ex_monotime(void);
+
+/* Ctrl-C (interrupt.c): whether SIGINT came since extruct's handler was
+ * armed; the read end of the pipe its handler writes to, for a wait to
+ * watch (-1 while the handler is not installed); a sleep of `seconds` that
+ * ends early on an interrupt (returns 1 then). */
+int ex_interrupted(void);
+int ex_interrupt_fd(void);
+int ex_interrupt_sleep(double seconds);
 
 /* Decodes len bytes of JSON at text. On success pushes the Lua value and
  * returns 1; on failure pushes an error message and returns 0. Raises only
@@ -128,5 +137,6 @@ void ex_term_open(lua_State *L);
 void ex_http1_open(lua_State *L);
 void ex_file_open(lua_State *L);
 void ex_coroutine_open(lua_State *L);
+void ex_interrupt_open(lua_State *L);
 
 #endif

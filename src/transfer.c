@@ -447,6 +447,7 @@ void ex_transfer_prepare(ex_transfer *t) {
   t->unread_bytes = 0;
   t->sending = 0;
   t->queue_expired = 0;
+  t->interrupted = 0;
   if (t->fresh_connect) {
     t->fresh_connect = 0;
     curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 0L);
@@ -504,6 +505,26 @@ static int transfer_never_started(const ex_transfer *t, CURLcode code) {
   return t->started_at == 0 || transfer_queued_for(t) * 1000 >= (double)t->timeout_ms - 1;
 }
 
+/* Whether an https transfer ran out of time in its TLS handshake: its TCP
+ * connection was made (libcurl knows its local port), yet it never got as
+ * far as sending its request (transfer_on_prereq, called once the
+ * handshake is through, or on a connection reused). A plain-HTTP server
+ * waiting for a request line says nothing to a handshake: this is no slow
+ * answer to retry. (Without CURLOPT_PREREQFUNCTION it cannot be told.) */
+static int transfer_handshake_timed_out(const ex_transfer *t, CURLcode code) {
+#if LIBCURL_VERSION_NUM >= 0x075000
+  long local_port = 0;
+  if (code != CURLE_OPERATION_TIMEDOUT || !t->tls_target || t->sending)
+    return 0;
+  curl_easy_getinfo(t->easy, CURLINFO_LOCAL_PORT, &local_port);
+  return local_port > 0;
+#else
+  (void)t;
+  (void)code;
+  return 0;
+#endif
+}
+
 /* What went wrong, in the words both transports use (core.failures). */
 static ex_failure transfer_failure(const ex_transfer *t, CURLcode code) {
   if (code == CURLE_OK && !t->head_final)
@@ -518,6 +539,8 @@ static ex_failure transfer_failure(const ex_transfer *t, CURLcode code) {
     return EX_FAILURE_PROTOCOL;
   if (transfer_never_started(t, code))
     return EX_FAILURE_QUEUED;
+  if (transfer_handshake_timed_out(t, code))
+    return EX_FAILURE_TLS_HANDSHAKE;
   switch (code) {
   /* The URL was checked before it was sent: an unsupported protocol now is
    * the server's answer (HTTP/0.9, a status code out of range). */
@@ -640,7 +663,12 @@ static int transfer_result(lua_State *L) {
   if (t->state == EX_RUNNING || t->state == EX_IDLE)
     return luaL_error(L, "extruct.core: the transfer has not ended");
   lua_settop(L, 1);
-  if (t->state == EX_CANCELLED) {
+  if (t->state == EX_CANCELLED && t->interrupted) {
+    lua_pushnil(L);
+    lua_pushstring(L, ex_failure_name(EX_FAILURE_INTERRUPTED));
+    lua_pushliteral(L, "interrupted (Ctrl-C) while the request was in flight");
+    results = 3;
+  } else if (t->state == EX_CANCELLED) {
     lua_pushnil(L);
     lua_pushstring(L, ex_failure_name(EX_FAILURE_CANCELLED));
     lua_pushliteral(L, "the client was closed while the request was in flight");

@@ -81,6 +81,7 @@ typedef struct ex_transfer {
   int fresh_connect;  /* this attempt asked for a new connection */
   int tls_target;     /* the request goes to an https URL */
   int sending;        /* it got a connection and went on to send its request */
+  int interrupted;    /* cancelled by Ctrl-C (interrupt.c), not by its client's close */
   int head_ended;     /* the header section ended: later lines are a new one, or trailers */
   int head_final;     /* ... and it was the final response's (not a 1xx's) */
   int transfer_encoding; /* the header section has a Transfer-Encoding */
@@ -206,6 +207,7 @@ void ex_transfer_free(ex_transfer *t);           /* detaches, then frees everyth
 void ex_transfer_detach_engine(ex_transfer *t);  /* off its multi handle, not reported */
 void ex_transfer_finish(ex_transfer *t, CURLcode code); /* ended: off the multi, reported */
 void ex_transfer_cancel(ex_transfer *t);         /* the same, as cancelled */
+void ex_transfer_interrupt(ex_transfer *t);      /* the same, as cancelled by Ctrl-C */
 int ex_transfer_retry_fresh(ex_transfer *t);     /* ready to run again on a new connection? */
 void ex_transfer_open(lua_State *L);
 /* The length of "Authorization:" or "Proxy-Authorization:" (any case) at the

@@ -8,6 +8,7 @@ local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
 local failures = require("extruct.failures")
 local host = require("extruct.host")
+local interrupt = require("extruct.interrupt")
 local retry = require("extruct.retry")
 local transport = require("extruct.transport")
 local url = require("extruct.url")
@@ -386,6 +387,11 @@ local function status_error(client, response, method, target, subject)
   return err
 end
 
+-- What a failed TLS handshake most often means: an https URL to a port
+-- that serves plain HTTP (whose answer, or silence, is no handshake).
+local TLS_HANDSHAKE_HINT = "; no TLS handshake with this server: if the port serves plain HTTP, the URL should"
+  .. " start with http://"
+
 -- One transfer: the response, or false and an error. Every response that
 -- came is recorded as the running coroutine's last_response of the client,
 -- whatever its status; a transfer that got none leaves nil there.
@@ -406,10 +412,12 @@ local function send(client, method, target, opts)
     -- (the URL is percent-encoded, so one line, but an id can make it long;
     -- the transport's words may quote the server: a certificate's name)
     local url_asked = request_url(client, target)
+    message = errors.show(message, 1000)
+    if failure == "tls_handshake" then message = message .. TLS_HANDSHAKE_HINT end
     -- (a request that never left the queue for a connection was not sent:
     -- err.sent = false, and any method may be sent again)
     local err = errors.new(failures.kind(failure), ("%s %s: %s"):format(method, errors.show(url_asked, 200),
-      errors.show(message, 1000)), { url = url_asked })
+      message), { url = url_asked, interrupted = failure == "interrupted" or nil })
     if failure == "queued" then err.sent = false end
     return false, err
   end
@@ -472,6 +480,10 @@ function Client:_request(method, path, opts)
       return nil, retry.tally(err, attempts, why_not)
     end
     sleep(pause)
+    if interrupt.pending() then
+      return nil, retry.tally(interrupt.error(("%s in the pause before attempt %d; the last attempt: %s: %s")
+        :format(interrupt.WORDS, attempts + 1, err.kind, err.message), { url = err.url }), attempts)
+    end
   end
 end
 

@@ -114,7 +114,10 @@ local function connect(ngx, client, target, now)
       session, err = sock:sslhandshake(nil, target.host, not client._insecure)
       if not session then
         sock:close()
-        if err == "timeout" then return nil, "connect_timeout", "the TLS handshake timed out" end
+        if err == "timeout" then
+          -- (not retried: as on libcurl, a handshake that does not finish is one that will not)
+          return nil, "tls_handshake", ("the TLS handshake did not finish within %d milliseconds"):format(connect_ms)
+        end
         local failure = tls_failure(err)
         return nil, failure, (failure == "tls_verify" and "TLS certificate verification failed: "
           or "TLS handshake failed: ") .. tostring(err)

@@ -19,13 +19,13 @@ local M = {}
 ---| "rate_limit" # 429
 ---| "server" # 5xx
 ---| "http" # any other non-2xx status, or a redirect not followed
----| "network" # DNS, refused or reset connection, failed TLS handshake, a body cut short
----| "tls" # the server's certificate failed verification
+---| "network" # DNS, refused or reset connection, a body cut short
+---| "tls" # the server's certificate failed verification, or no TLS handshake (an https URL to plain HTTP)
 ---| "timeout" # connect_timeout or timeout ran out, or a wait's deadline passed
 ---| "decode" # a 2xx body that is not the JSON promised, or too big
 ---| "encode" # a value JSON cannot hold
 ---| "config" # a configuration that cannot work (no token, a bad base URL...)
----| "cancelled" # on_progress returned false, or the client was closed during the request
+---| "cancelled" # on_progress returned false, the client was closed during the request, or Ctrl-C (err.interrupted)
 ---| "failed" # a Deep Search or Deep Research task waited for ended with status "failed"
 ---| "output" # the command line could not write its output
 ---| "database" # an export's database could not be opened, or refused or lost a statement
@@ -52,6 +52,7 @@ local M = {}
 ---@field id? string wait_all: the id of the first table that failed
 ---@field tables? table<string, table> wait_all: the last table seen of each table polled
 ---@field errors? table<string, extruct.Error> wait_all: why each table that did not end idle did not
+---@field interrupted? boolean A "cancelled" error that Ctrl-C caused (extruct.on_interrupt)
 ---@field valid_columns? string[] The `columns` option named unknown keys: the table's column keys
 local Error = {}
 Error.__index = Error

@@ -28,6 +28,7 @@ local core = require("extruct.core")
 local database = require("extruct.database")
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
+local interrupt = require("extruct.interrupt")
 
 local null, array_mt, encode, decode = core.null, core.array_mt, core.encode, core.decode
 local parts = cells.parts
@@ -728,6 +729,7 @@ function Export:run(client, now)
       if not ok then return nil, err end
       batch = {}
     end
+    if interrupt.pending() then return nil, interrupt.error(interrupt.WORDS) end -- (M.run words it)
   end
   -- a short read would delete rows that are still there
   local status = type(last_page.status) == "table" and last_page.status or {}
@@ -778,6 +780,12 @@ function M.run(client, id, target, opts)
     if not begun then return nil, why end
     return export:run(client, now)
   end)
+  -- Ctrl-C (extruct.interrupt) rolls back too: a request it cut short, or
+  -- one that came while the rows were being written.
+  if ran and (summary or (err and err.interrupted)) and interrupt.pending() then
+    summary, err = nil, interrupt.error(("the export of table '%s' was %s after %d rows; the database is as it was")
+      :format(errors.show(id), interrupt.WORDS, export.read))
+  end
   if ran and summary then
     local committed
     committed, err = db:commit()

@@ -12,6 +12,7 @@ local M = {}
 --- spec checks that both lists agree).
 M.FAILURES = {
   cancelled = { "cancelled", "the client was closed during the request" },
+  interrupted = { "cancelled", "Ctrl-C (SIGINT) came while extruct.on_interrupt(\"cancel\") was in force" },
   queued = { "timeout", "queue_timeout ran out while the request waited for a connection to the host"
     .. " (at most 16 requests of a client at a time): it was never sent" },
   resolve = { "network", "the host name could not be looked up" },
@@ -27,7 +28,7 @@ M.FAILURES = {
   body_too_large = { "decode", "the answer is larger than max_response_size" },
   bad_encoding = { "decode", "a compressed body that does not decompress" },
   tls_verify = { "tls", "the server's certificate failed verification" },
-  tls_handshake = { "network", "the TLS handshake failed otherwise" },
+  tls_handshake = { "tls", "the TLS handshake failed otherwise, or did not finish within connect_timeout" },
   redirect_refused = { "http", "a redirect that may not be followed (another scheme, or from https to http)" },
   too_many_redirects = { "http", "more redirects in a row than the limit" },
   memory = { "network", "memory ran out while receiving" },

@@ -15,6 +15,8 @@
 --                          Neovim's loop, or nanosleep
 --   how to run side by side M.side_by_side: nginx's light threads, or tasks
 --   what time it is        M.now: the core's monotonic clock, read fresh
+--   who owns Ctrl-C        M.sigint_owner: Neovim and nginx handle SIGINT
+--                          themselves (extruct.interrupt never takes it)
 --
 -- The answer is worked out at each call: one client may be used from
 -- places that can yield and places that cannot (Neovim's main thread, a
@@ -400,6 +402,14 @@ end
 ---------------------------------------------------------------------------
 -- What the rest asks about the host
 ---------------------------------------------------------------------------
+
+--- The host that handles SIGINT (Ctrl-C) itself, whose handler extruct
+--- must never replace: "Neovim" or "nginx"; nil in plain Lua.
+function M.sigint_owner()
+  if M.nginx() then return "nginx" end
+  if M.neovim() then return "Neovim" end
+  return nil
+end
 
 --- Whether the host clears the environment of the processes that run
 --- Lua (nginx's workers, unless nginx.conf says `env NAME;`).

@@ -13,6 +13,7 @@ local core = require("extruct.core")
 local core_encode = core.encode
 local errors = require("extruct.errors")
 local gather = require("extruct.gather")
+local interrupt = require("extruct.interrupt")
 local status = require("extruct.status")
 
 --- The options of extruct.encode.
@@ -132,6 +133,18 @@ extruct.sleep = clock.sleep
 
 --- Seconds on a monotonic clock.
 extruct.now = clock.now
+
+--- What Ctrl-C (SIGINT) does: "cancel" makes it end the requests, retry
+--- pauses, sleeps and waits in progress with a `cancelled` error
+--- (err.interrupted), "default" puts back the handler there was before.
+--- Raises in Neovim and nginx, which handle SIGINT themselves.
+extruct.on_interrupt = interrupt.on_interrupt
+
+--- Whether Ctrl-C came since extruct.on_interrupt("cancel").
+---@return boolean
+function extruct.interrupted()
+  return interrupt.pending()
+end
 
 --- Runs fn() in a new coroutine, so that waits inside it yield to the host;
 --- on_done(true, ...) or on_done(false, err) when it ends. Returns the coroutine.

@@ -3,10 +3,12 @@
 -- keeps the same promises: a deadline on the monotonic clock kept to within
 -- one request, pauses that grow while nothing moves, on_progress(item,
 -- info) after every poll (returning false cancels), transient failures
--- ridden out as missed polls, and a permanent one ending the wait at once.
+-- ridden out as missed polls, a permanent one ending the wait at once, and
+-- Ctrl-C (where extruct handles it: extruct.interrupt) too.
 
 local endpoint = require("extruct.endpoint")
 local errors = require("extruct.errors")
+local interrupt = require("extruct.interrupt")
 local retry = require("extruct.retry")
 local waits = require("extruct.waits")
 
@@ -79,7 +81,8 @@ end
 ---   timeout_error(last, cause, why): the error of a deadline passed (last:
 ---     the last value seen or nil; cause: the last poll's transient error
 ---     or nil; why: more words or nil);
----   cancelled_error(last): the error of on_progress returning false }.
+---   cancelled_error(last, interrupted): the error of on_progress
+---     returning false, or (interrupted true) of Ctrl-C (extruct.interrupt) }.
 --- opts: on_progress, sleep and now (the client's when absent).
 --- Returns the finished value, or nil and an error.
 ---@param client table the client polling
@@ -120,6 +123,8 @@ function M.poll(client, opts, settings, how)
         pause = math.min(pause * M.INTERVAL_GROWTH, max_interval)
       end
       last_mark = mark
+    elseif err.interrupted then
+      return nil, how.cancelled_error(last, true)
     elseif retry.is_transient(err) then
       cause = err
       pause = math.min(pause * M.INTERVAL_GROWTH, max_interval)
@@ -137,6 +142,7 @@ function M.poll(client, opts, settings, how)
       next_pause = math.max(pause, cause.retry_after)
     end
     sleep(math.min(next_pause, remaining))
+    if interrupt.pending() then return nil, how.cancelled_error(last, true) end
   end
 end
 
@@ -180,11 +186,18 @@ function M.wait_for_task(client, opts, settings, task)
       end
       return errors.new("timeout", M.explain(message, cause, why), { task = last, last = last, cause = cause })
     end,
-    cancelled_error = function(last)
-      return errors.new("cancelled", ("waiting for %s was cancelled by on_progress"):format(subject),
-        { task = last, last = last })
+    cancelled_error = function(last, interrupted)
+      return M.cancelled_error("waiting for " .. subject, interrupted, { task = last, last = last })
     end,
   })
+end
+
+--- The `cancelled` error of a wait: "<waiting> was cancelled by
+--- on_progress", or "<waiting> was interrupted (Ctrl-C)" with
+--- err.interrupted when `interrupted`; with `fields`.
+function M.cancelled_error(waiting, interrupted, fields)
+  if interrupted then return interrupt.error(("%s was %s"):format(waiting, interrupt.WORDS), fields) end
+  return errors.new("cancelled", waiting .. " was cancelled by on_progress", fields)
 end
 
 --- A timeout error's message tail: `why`, and the last poll's error.

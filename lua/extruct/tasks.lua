@@ -2,7 +2,8 @@
 -- (and wherever no event loop of a host drives them). A task that waits
 -- for a transfer or a sleep yields; the scheduler runs every ready task,
 -- then blocks in curl_multi_poll (or nanosleep) until a transfer ends or a
--- sleeper's time comes, and resumes who can go on.
+-- sleeper's time comes, and resumes who can go on. Ctrl-C, where extruct
+-- handles it (extruct.interrupt), ends every transfer and every sleep.
 --
 -- Linear in the tasks: the ready tasks are a queue, the sleepers a binary
 -- heap by wake time, transfers map to their task by id; nothing is scanned
@@ -139,6 +140,17 @@ local function ready_finished(e)
   end
 end
 
+-- Makes ready the sleepers whose time has come; after Ctrl-C
+-- (extruct.interrupt) all of them: their sleeps end early.
+local function wake_sleepers()
+  local now, interrupted = core.monotime(), core.interrupted()
+  while heap_size > 0 and (interrupted or heap[1][1] <= now) do
+    local entry = heap_pop()
+    entry.woken = true
+    make_ready(entry[2])
+  end
+end
+
 --- Runs the scheduler until done() is true: every ready task, then a wait
 --- for the next transfer to end or sleeper to wake.
 function M.run_until(done)
@@ -151,10 +163,9 @@ function M.run_until(done)
     end
     first, last = 1, 0
     if done() then return end
-    local now = core.monotime()
-    while heap_size > 0 and heap[1][1] <= now do make_ready(heap_pop()[2]) end
+    wake_sleepers()
     if last == 0 then
-      local wait = heap_size > 0 and math.max(heap[1][1] - now, 0) or 1
+      local wait = heap_size > 0 and math.max(heap[1][1] - core.monotime(), 0) or 1
       if waiting_count > 0 then
         local e = engines.get("blocking")
         e:step(wait)
@@ -182,9 +193,9 @@ end
 
 --- Sleeps the running task: the other tasks go on meanwhile.
 function M.sleep(seconds)
-  local wake_at = core.monotime() + seconds
-  heap_push({ wake_at, coroutine.running() })
-  block("sleep", function() return core.monotime() >= wake_at end)
+  local entry = { core.monotime() + seconds, coroutine.running() }
+  heap_push(entry)
+  block("sleep", function() return entry.woken end)
 end
 
 --- One transfer of a core client, waited for by the running task while the

@@ -9,6 +9,7 @@
 
 local cosocket = require("extruct.cosocket")
 local host = require("extruct.host")
+local interrupt = require("extruct.interrupt")
 local redirect = require("extruct.redirect")
 
 local M = {}
@@ -33,6 +34,11 @@ end
 --- One request of the client (extruct.client): the final response, or nil,
 --- failure (a word of core.failures), message [, trace].
 function M.perform(client, method, path, body)
+  -- After Ctrl-C nothing new starts (extruct.interrupt): a request in flight
+  -- ends as interrupted in the engine's wait, one asked for later here.
+  if interrupt.pending() then
+    return nil, "interrupted", interrupt.WORDS .. " before the request was sent"
+  end
   -- (nginx: the host's API the cosocket transport drives)
   local how, nginx, message = host.transport(client._transport)
   if how == nil then return nil, nginx, message end

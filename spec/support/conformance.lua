@@ -17,14 +17,18 @@ function M.run(case, ctx)
     return { skipped = "libcurl blocks nginx's worker for a request: no other code can run meanwhile to close"
       .. " the client" }
   end
-  local client = extruct.new{ base_url = ctx.origin, token = "conformance-token", retries = 0,
-    timeout = case.timeout or 3, connect_timeout = 2, transport = ctx.transport,
-    max_response_size = case.max_response_size }
+  local function new_client(options)
+    local all = { base_url = ctx.origin, token = "conformance-token", retries = 0, timeout = case.timeout or 3,
+                  connect_timeout = 2, transport = ctx.transport, max_response_size = case.max_response_size }
+    for name, value in pairs(options or {}) do all[name] = value end
+    return extruct.new(all)
+  end
+  local client = new_client()
   local path = "/case/" .. case.name .. "?run=" .. ctx.run
   local outcome
   if case.run then
     outcome = case.run(client, path, { sleep = extruct.sleep, gather = extruct.gather,
-                                       busy = require("extruct.core").sleep })
+                                       busy = require("extruct.core").sleep, client = new_client })
   else
     local v, err = client:request(case.method or "GET", path, { body = case.body })
     if v ~= nil then

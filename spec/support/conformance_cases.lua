@@ -12,7 +12,8 @@
 -- close = true closes the connection after a string answer; the request
 -- (method, body, timeout, max_response_size) or run(client, path, ctx) for
 -- a case of several calls (ctx.sleep: extruct.sleep; ctx.busy: a pause
--- that blocks, as busy code would; ctx.gather); expect = { value = v } (and headers = { name =
+-- that blocks, as busy code would; ctx.gather; ctx.client(options): another
+-- client on the same transport); expect = { value = v } (and headers = { name =
 -- value or false for absent }) or { kind = k, words = "..." (found in the
 -- message), status = n }. concurrent = true marks a case that needs code to
 -- run while a request waits (a close from another task): a transport that
@@ -362,6 +363,19 @@ M.CASES = {
     end, expect = value({ 1, 2 }) },
 
   ---------------------------------------------------------------------------
+  -- https to a plain-HTTP server: the case's answer names a port of the
+  -- server, and a client with retries asks it for https. The first port
+  -- answers the handshake with a plain 400 at once, the third keeps silent;
+  -- either way there is no TLS, and it will not come: one attempt, a `tls`
+  -- error (within connect_timeout for the silent one)
+  { name = "tls_to_plain_http", serve = function(s) s.send(ok(s.fill('{"url":"{origin}"}'))) end,
+    run = function(client, path, ctx) return M.https_to(client, path, ctx) end,
+    expect = fails("tls", "no TLS handshake with this server: if the port serves plain HTTP") },
+  { name = "tls_to_silent_port", serve = function(s) s.send(ok(s.fill('{"url":"{silent}"}'))) end,
+    run = function(client, path, ctx) return M.https_to(client, path, ctx) end,
+    expect = fails("tls", "no TLS handshake with this server: if the port serves plain HTTP") },
+
+  ---------------------------------------------------------------------------
   -- header sections
   { name = "head_too_large_one_line", serve = "HTTP/1.1 200 OK\r\nX-Big: " .. BIG_HEADER .. "\r\nContent-Length: 2\r\n"
     .. "\r\n{}", close = true, expect = fails("decode", "header section is larger than 98304 bytes") },
@@ -388,6 +402,19 @@ M.CASES = {
   { name = "body_head_request", method = "HEAD", serve = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n",
     expect = value(true) },
 }
+
+--- The outcome of a GET over https, with retries, to the http URL that the
+--- case's answer names ({ url = ... }); `kind` says how many attempts were
+--- made when there was more than one.
+function M.https_to(client, path, ctx)
+  local where = assert(client:request("GET", path))
+  local https = ctx.client{ base_url = where.url:gsub("^http:", "https:"), retries = 2, connect_timeout = 0.5 }
+  local answer, err = https:request("GET", "/v1/user")
+  https:close()
+  if answer then return { value = answer } end
+  local kind = err.attempts == 1 and err.kind or ("%s after %d attempts"):format(err.kind, err.attempts)
+  return { kind = kind, message = err.message }
+end
 
 M.BY_NAME = {}
 for _, case in ipairs(M.CASES) do

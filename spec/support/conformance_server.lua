@@ -11,7 +11,11 @@
 --   ANY /case/<name>?run=<id>   the case's serve (a string of bytes, or a
 --                               function given the request and a little API)
 --   GET /shutdown               200, then the server exits
+--   a TLS handshake             a plain-HTTP 400 at once, as nginx answers one
 --   anything else               404
+--
+-- A third port ("{silent}") accepts connections and never says a word, as
+-- a plain-HTTP server waiting for a request line does to a TLS handshake.
 package.path = "./?.lua;" .. package.path
 local socket = require("socket")
 local cases = require("spec.support.conformance_cases")
@@ -27,6 +31,9 @@ local origin = "http://127.0.0.1:" .. port
 local second = assert(socket.bind("127.0.0.1", 0))
 second:settimeout(0)
 local other = "http://127.0.0.1:" .. select(2, second:getsockname())
+local quiet = assert(socket.bind("127.0.0.1", 0))
+quiet:settimeout(0)
+local silent = "http://127.0.0.1:" .. select(2, quiet:getsockname())
 
 -- The coroutines, what each waits for, and their sockets.
 local sessions = {} -- co -> { conn = , waits = "read" | "write" | "sleep", wake_at = }
@@ -54,6 +61,11 @@ local function reader(conn)
     end
   end
   local r = {}
+  -- The first byte waiting, or nil when the peer closed.
+  function r.peek()
+    if buffer == "" and not fill() then return nil end
+    return buffer:sub(1, 1)
+  end
   function r.line()
     while true do
       local eol = buffer:find("\n", 1, true)
@@ -96,8 +108,22 @@ end
 
 local running = true
 
-local function serve_connection(conn)
+-- What a TLS handshake (a record of type 22) gets from a plain-HTTP server.
+local TLS_HANDSHAKE_RECORD = "\22"
+local PLAIN_HTTP_REFUSAL = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+local function serve_connection(conn, is_silent)
   local r = reader(conn)
+  if is_silent then
+    while r.line() do end -- until the peer gives up
+    conn:close()
+    return
+  end
+  if r.peek() == TLS_HANDSHAKE_RECORD then
+    send_all(conn, PLAIN_HTTP_REFUSAL)
+    conn:close()
+    return
+  end
   local open = true
   while open and running do
     local request_line = r.line()
@@ -132,7 +158,7 @@ local function serve_connection(conn)
         n = requests_of[key], origin = origin, run = query.run or "",
       }
       function api.fill(text)
-        return (text:gsub("{origin}", origin):gsub("{other}", other):gsub("{run}", api.run))
+        return (text:gsub("{origin}", origin):gsub("{other}", other):gsub("{silent}", silent):gsub("{run}", api.run))
       end
       function api.send(bytes)
         if open then open = send_all(conn, api.fill(bytes)) end
@@ -159,18 +185,18 @@ io.stdout:flush()
 local last_request = socket.gettime()
 while running and socket.gettime() - last_request < IDLE_SECONDS do
   -- new connections
-  for _, listener in ipairs({ server, second }) do
+  for _, listener in ipairs({ server, second, quiet }) do
     while true do
       local conn = listener:accept()
       if not conn then break end
       last_request = socket.gettime()
       conn:settimeout(0)
       local co = coroutine.create(serve_connection)
-      sessions[co] = { conn = conn, waits = "start" }
+      sessions[co] = { conn = conn, waits = "start", silent = listener == quiet }
     end
   end
   -- who can go on
-  local readers, writers, timeout = { server, second }, {}, 0.5
+  local readers, writers, timeout = { server, second, quiet }, {}, 0.5
   local now = socket.gettime()
   local count = 0
   for _, session in pairs(sessions) do
@@ -198,7 +224,7 @@ while running and socket.gettime() - last_request < IDLE_SECONDS do
   end
   for _, co in ipairs(go) do
     sessions[co].waits = nil
-    local ok, err = coroutine.resume(co, sessions[co].conn)
+    local ok, err = coroutine.resume(co, sessions[co].conn, sessions[co].silent)
     if not ok then io.stderr:write("conformance server: ", tostring(err), "\n") end
     if coroutine.status(co) == "dead" then
       sessions[co].conn:close()
@@ -210,3 +236,4 @@ while running and socket.gettime() - last_request < IDLE_SECONDS do
 end
 server:close()
 second:close()
+quiet:close()

@@ -24,6 +24,7 @@ local core = {}
 --- What went wrong with an exchange, as either transport reports it.
 ---@alias extruct.core.Failure
 ---| "cancelled" # the client was closed during the exchange
+---| "interrupted" # Ctrl-C came while the core's SIGINT handler was armed
 ---| "queued" # queue_timeout ran out waiting for a connection to the host: never sent
 ---| "resolve" # the host name could not be looked up
 ---| "connect" # the connection was refused or failed
@@ -129,10 +130,31 @@ function core.realtime() end
 ---@return boolean yieldable
 function core.can_yield() end
 
---- Sleeps the whole span (nanosleep, resumed after signals); blocks the thread.
+--- Sleeps the whole span (nanosleep, resumed after signals); blocks the
+--- thread. While Ctrl-C is handled (core.interrupt_arm), an interrupt ends it early.
 ---@param seconds number From 0 to 1e9
 ---@return nil
 function core.sleep(seconds) end
+
+--- Installs the core's SIGINT handler (the previous one kept), or arms it
+--- again: from now on Ctrl-C ends the transfers and sleeps in progress; an
+--- interrupt recorded before is forgotten.
+---@return true|nil ok
+---@return string? message Why the handler could not be installed
+function core.interrupt_arm() end
+
+--- Puts back the SIGINT handler there was before core.interrupt_arm, and
+--- forgets any interrupt; does nothing when none was installed.
+---@return nil
+function core.interrupt_restore() end
+
+--- Whether SIGINT came since core.interrupt_arm.
+---@return boolean
+function core.interrupted() end
+
+--- Whether the core's SIGINT handler is installed (core.interrupt_arm).
+---@return boolean
+function core.interrupt_armed() end
 
 --- Whether a standard stream is a terminal.
 ---@param fd 0|1|2 stdin, stdout or stderr

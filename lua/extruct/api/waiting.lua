@@ -92,9 +92,8 @@ function methods:wait_until_idle(id, opts)
     mark = progress_mark,
     progress = progress_info,
     timeout_error = function(t, cause, why) return timeout_error(id, settings.timeout, t, cause, why) end,
-    cancelled_error = function(t)
-      return errors.new("cancelled", ("waiting for table '%s' was cancelled by on_progress"):format(errors.show(id)),
-        { last = t })
+    cancelled_error = function(t, interrupted)
+      return poller.cancelled_error(("waiting for table '%s'"):format(errors.show(id)), interrupted, { last = t })
     end,
   })
 end

@@ -135,8 +135,9 @@ function M.markdown(commands_registry)
   end
   table.sort(own, function(a, b) return a.status < b.status or (a.status == b.status and a.place < b.place) end)
   for _, item in ipairs(own) do codes[#codes + 1] = item.row end
-  local closed_pipe = registry.EXIT_CLOSED_PIPE_CODE
-  codes[#codes + 1] = { code(tostring(closed_pipe.code)), closed_pipe.meaning }
+  for _, signalled in ipairs(registry.EXIT_SIGNAL_CODES) do
+    codes[#codes + 1] = { code(tostring(signalled.code)), signalled.meaning }
+  end
   parts[#parts + 1] = table_of({ "status", "meaning" }, codes)
   local group
   for _, entry in ipairs(commands_registry.commands) do

@@ -86,7 +86,7 @@ local function exit_status_of(commands)
   for _, code in ipairs(codes) do
     for i, text in ipairs(by_code[code]) do items[#items + 1] = { i == 1 and tostring(code) or "", text } end
   end
-  items[#items + 1] = exit_items({ registry.EXIT_CLOSED_PIPE_CODE })[1]
+  for _, item in ipairs(exit_items(registry.EXIT_SIGNAL_CODES)) do items[#items + 1] = item end
   return "Exit status:\n" .. listing(items, 5)
 end
 

@@ -16,10 +16,13 @@ local args = require("extruct.cli.args")
 local context = require("extruct.cli.context")
 local errors = require("extruct.errors")
 local help = require("extruct.cli.help")
+local interrupt = require("extruct.interrupt")
 local output = require("extruct.cli.output")
 local registry = require("extruct.cli.registry")
 
 local M = {}
+
+local interrupted = interrupt.pending
 
 M.EXIT_OK = registry.EXIT_OK
 M.EXIT_API = registry.EXIT_API
@@ -27,6 +30,7 @@ M.EXIT_USAGE = registry.EXIT_USAGE
 M.EXIT_TIMEOUT = registry.EXIT_TIMEOUT
 M.EXIT_NOT_DONE = registry.EXIT_NOT_DONE
 M.EXIT_CLOSED_PIPE = registry.EXIT_CLOSED_PIPE
+M.EXIT_INTERRUPTED = registry.EXIT_INTERRUPTED
 
 local standard
 
@@ -118,6 +122,9 @@ local function dispatch(argv, sys, commands, state)
     ctx:write_to(out)
   end
   local ok, err, exit_code = entry.run(ctx, values, opts)
+  -- After Ctrl-C the command ends as interrupted, however far it got: its
+  -- --output FILE is left as it was.
+  if interrupted() then ok, exit_code = false, M.EXIT_INTERRUPTED end
   if state.out then
     state.out = nil
     if ok then
@@ -128,6 +135,7 @@ local function dispatch(argv, sys, commands, state)
     end
   end
   if ok then return M.EXIT_OK end
+  if exit_code == M.EXIT_INTERRUPTED then return exit_code end
   return failed(sys, err, exit_code)
 end
 
@@ -140,8 +148,12 @@ function M.main(argv, sys, commands)
   for name, value in pairs(defaults) do
     if sys[name] == nil then sys[name] = value end
   end
+  -- Ctrl-C cancels what is in flight (extruct.interrupt) for the run's
+  -- length; the handler there was before is back when it ends.
+  local end_handling = interrupt.for_a_run()
   -- Usage errors unwind to here; anything else is a bug, raised with its
-  -- traceback. Either way an --output FILE is left as it was.
+  -- traceback (not after Ctrl-C: the user asked for nothing more). Either
+  -- way an --output FILE is left as it was.
   local state = {}
   local ok, result = xpcall(function() return dispatch(argv or {}, sys, commands or M.commands(), state) end,
     function(e)
@@ -149,6 +161,9 @@ function M.main(argv, sys, commands)
       if args.is_usage_error(e) then return e end
       return debug.traceback(tostring(e), 2)
     end)
+  local was_interrupted = interrupted()
+  if end_handling then end_handling() end
+  if was_interrupted then return M.EXIT_INTERRUPTED end
   if ok then return result end
   if not args.is_usage_error(result) then error(result, 0) end
   sys.stderr:write("extruct: ", result.message, "\n", help_hint(result.help_topic), "\n")

@@ -43,6 +43,12 @@ function M.status_line(extruct, id, t)
   return output.label(t.name, id) .. ": " .. (M.run_summary(extruct, t))
 end
 
+-- The columns a line redrawn in place leaves free: the last would wrap on
+-- some terminals, and two hold the "^C" a terminal echoes after the line on
+-- Ctrl-C (wrapped to the next line, it would leave the line where no
+-- redraw reaches it).
+local ROOM_LEFT = 3
+
 --- The progress bar for a terminal `width` columns wide, without a newline.
 --- Parts are dropped as the terminal narrows: the id, then the time since
 --- the last change, then the bar itself.
@@ -52,7 +58,7 @@ function M.bar_line(id, counts, percent, elapsed, since_change, width)
   local numbers = ("%" .. #total .. "s/%s cells %3d%%"):format(count_text(counts.done), total, percent)
   local times = "elapsed " .. M.duration(elapsed)
   local change = "last change " .. M.duration(since_change) .. " ago"
-  local room = width - 1 -- the last column would wrap on some terminals
+  local room = width - ROOM_LEFT
   local function with_bar(prefix, suffix)
     local bar_width = math.min(60, room - #prefix - #suffix - 3)
     if bar_width < 10 then return nil end
@@ -70,7 +76,7 @@ end
 --- newline: its summary and the times, the time since the last change
 --- dropped first as the terminal narrows, then cut to fit.
 function M.task_line(id, summary, elapsed, since_change, width)
-  local room = math.max(width - 1, 1) -- the last column would wrap on some terminals
+  local room = math.max(width - ROOM_LEFT, 1)
   local lead = one_line(id) .. ": " .. summary .. ", elapsed " .. M.duration(elapsed)
   local full = lead .. ", last change " .. M.duration(since_change) .. " ago"
   if #full <= room then return full end
@@ -162,7 +168,8 @@ end
 
 function Reporter:clear()
   if self.drawn > 0 then
-    self.sys.stderr:write("\r", (" "):rep(self.drawn), "\r")
+    -- (and the "^C" a terminal may have echoed after the line)
+    self.sys.stderr:write("\r", (" "):rep(self.drawn + ROOM_LEFT - 1), "\r")
     self.sys.stderr:flush()
     self.drawn = 0
   end
@@ -264,6 +271,9 @@ function MultiReporter:finish()
     lines[i] = reporter.last_table and reporter:plain_line():sub(1, -2) or (one_line(id) .. ": not polled")
   end
   self:redraw(lines)
+  -- (the line below the block, where a terminal may have echoed "^C")
+  self.sys.stderr:write("\27[K")
+  self.sys.stderr:flush()
 end
 
 return M

@@ -38,6 +38,7 @@ M.EXIT_API = 1      -- the API answered with an error, or the network failed
 M.EXIT_USAGE = 2    -- bad command line, configuration or input file
 M.EXIT_TIMEOUT = 3  -- a wait ran out of time
 M.EXIT_NOT_DONE = 4 -- a report asked for before the task wrote it
+M.EXIT_INTERRUPTED = 130 -- Ctrl-C (128 + SIGINT, as other tools end)
 M.EXIT_CLOSED_PIPE = 141 -- stdout's reader went away (128 + SIGPIPE, as other tools end)
 
 --- What the exit statuses every command may end with mean.
@@ -59,12 +60,20 @@ M.EXIT_CODES = {
     .. " malformed --to, a database driver that is not installed, a --sql-table taken by another table)" },
 }
 
---- The status of any command whose stdout's reader went away, listed after
---- the commands' own (the help pages of single commands leave it out).
+--- The statuses of any command stopped by a signal, listed after the
+--- commands' own (the help pages of single commands leave them out): Ctrl-C,
+--- and stdout's reader gone.
+M.EXIT_INTERRUPTED_CODE = {
+  code = M.EXIT_INTERRUPTED, meaning = "Ctrl-C: what was in flight (a request, a retry's pause, a wait) is"
+    .. " cancelled at once and the command ends with no message (a wait's progress line gives way to the last"
+    .. " state seen, as at its end); an --output FILE or an export's database is left as it was (128 + 2). A"
+    .. " second Ctrl-C ends the command at once, whatever it is doing",
+}
 M.EXIT_CLOSED_PIPE_CODE = {
   code = M.EXIT_CLOSED_PIPE, meaning = "stdout is a pipe whose reader went away (`extruct tables data ID | head`):"
     .. " the command stops at once and says nothing, as other tools stopped by SIGPIPE do (128 + 13)",
 }
+M.EXIT_SIGNAL_CODES = { M.EXIT_INTERRUPTED_CODE, M.EXIT_CLOSED_PIPE_CODE }
 
 M.PROGRAM = {
   summary = "The command line of the Extruct API client (https://extruct.ai).",

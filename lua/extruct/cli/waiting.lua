@@ -69,7 +69,7 @@ local function wait_options(ctx, reporter, extra)
       local wake_at = extruct.now() + pause
       while true do
         local left = wake_at - extruct.now()
-        if left <= 0 then return end
+        if left <= 0 or extruct.interrupted() then return end
         extruct.sleep(math.min(left, 1))
         reporter:tick()
       end

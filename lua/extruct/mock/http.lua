@@ -233,6 +233,13 @@ function M.read_request_head(conn)
     if #conn.buffer > MAX_HEADER_BYTES then
       return refusal(431, "Request Header Fields Too Large")
     end
+    -- A request line starts with a method, a token: bytes that cannot
+    -- begin one (a TLS handshake sent to this plain-HTTP port) are refused
+    -- at once, as nginx does, not waited on for a line end that may never come.
+    local method_so_far = conn.buffer:match("^[^ \r\n]+")
+    if method_so_far and not method_so_far:find(TOKEN_PATTERN) then
+      return refusal(400, "Malformed request line")
+    end
     local ok = fill(conn)
     if not ok then
       if conn.buffer:find("%S") then return refusal(400, "Incomplete request") end
