@@ -20,6 +20,9 @@
 #   make gc-stress       in-process specs on lua5.4 and luajit with the collector at its most aggressive
 #   make fuzz            each libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make fuzz-smoke      the same, FUZZ_SMOKE_TIME seconds each (default 20)
+#   make soak            the three hosts (plain Lua 5.4, nginx with 4 workers, headless Neovim) against a
+#                        seeded faulty echo server, SOAK_SECONDS each (default 60); prints the totals
+#                        table and fails on any call that did not end as its plan says (spec/soak/run.lua)
 #
 # `demo` and `workflow` first install the Debian packages they miss
 # (scripts/deps.sh demo), `test` those of the specs (scripts/deps.sh test),
@@ -61,7 +64,7 @@ HEADERS = $(wildcard src/*.h)
 MODULE = build/$(LUA)/extruct/core.so
 
 .PHONY: all build test test-one matrix print-matrix demo workflow lint deps deps-demo deps-test clean bench bench-smoke valgrind asan \
-        gc-stress fuzz fuzz-smoke
+        gc-stress fuzz fuzz-smoke soak
 
 all: build
 build: $(MODULE)
@@ -209,6 +212,17 @@ gc-stress: deps
 	  bash scripts/busted-parallel.sh $(MEMORY_JOBS) env LUA=$$lua $$lua $(BUSTED) --cpath="build/$$lua/?.so" \
 	    --helper=spec/support/gc_stress.lua -- $(MEMORY_SPEC) || status=1; \
 	done; exit $$status
+
+# The soak: each host for SOAK_SECONDS (CI runs it with 20: about 70 s in
+# all), SOAK_HOSTS of plain, nginx and neovim, SOAK_SEED to repeat a run
+# (the run prints its seed).
+SOAK_SECONDS ?= 60
+SOAK_HOSTS ?= plain,nginx,neovim
+SOAK_SEED ?=
+soak: deps-test
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	@$(MAKE) --no-print-directory build LUA=luajit
+	lua5.4 spec/soak/run.lua $(SOAK_SECONDS) $(SOAK_HOSTS) $(SOAK_SEED)
 
 clean:
 	rm -rf build

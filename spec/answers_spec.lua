@@ -182,6 +182,39 @@ describe("the status and headers of a call", function()
     assert.is_nil(client.last_response)
   end)
 
+  it("are each task's own when calls of one client overlap (extruct.gather)", function()
+    local client = session.client
+    -- the failing call's request is answered by nothing while the others'
+    -- answers come and go: its last_response stays nil, theirs their own
+    session.mock:fault{ path = "/v1/tables/tbl_missing", mode = "drop", delay = 0.2, count = 1 }
+    session.mock:fault{ path = "/v1/tables/tbl_idle", delay = 0.05, count = 1 }
+    local seen = {}
+    extruct.gather({
+      function()
+        local t, err = client:get_table("tbl_missing")
+        seen.dropped = { t = t, kind = err and err.kind, last = client.last_response }
+      end,
+      function()
+        assert(client:get_table("tbl_idle"))
+        seen.answered = client.last_response
+        extruct.sleep(0.3) -- (the dropped call ends meanwhile)
+        seen.answered_later = client.last_response
+      end,
+      function()
+        assert.is_nil(client:get_table("tbl_gone"))
+        seen.missing = client.last_response
+      end,
+    }, { concurrency = 3 })
+    assert.is_nil(seen.dropped.t)
+    assert.equal("network", seen.dropped.kind)
+    assert.is_nil(seen.dropped.last)
+    assert.equal(200, seen.answered.status)
+    assert.equal(seen.answered, seen.answered_later)
+    assert.equal(404, seen.missing.status)
+    -- the main program made no call since its last: nothing of the tasks' shows here
+    assert.is_nil(client.last_response)
+  end)
+
   it("carry list_tables' paging facts", function()
     local client = session.client
     local page = assert(client:list_tables{ limit = 1 })

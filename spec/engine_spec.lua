@@ -170,4 +170,104 @@ describe("the core's engines and transfers", function()
     client:close()
     engine:close()
   end)
+
+  -- Whether fd is an open socket of this process.
+  local function is_socket(fd)
+    local s = socket.tcp()
+    s:close()
+    s:setfd(fd)
+    local ok = s:getsockname() ~= nil
+    s:setfd(-1)
+    return ok
+  end
+
+  it("keeps a socket curl closed open until the host loop has taken its removal (none closes under a poll handle)", function()
+    fixture.mock:reset()
+    -- each answer closes its connection (mode drop after the delay: no answer at all)
+    fixture.mock:fault{ count = 3, delay = 0.05, path = "/v1/tables/", mode = "drop" }
+    local client, engine = new_client(), core.new_engine(true)
+    assert.is_nil(engine:events_fd()) -- (named one by one: not gathered)
+    local transfers = {}
+    for i = 1, 3 do transfers[i] = client:start(engine, "GET", "/v1/tables/tbl_idle", nil, true) end
+    local watched, removed, open_at_removal, closed_after = {}, 0, 0, 0
+    local ended, deadline = 0, socket.gettime() + 10
+    local function take()
+      local taken = {}
+      for fd, what in engine.next_change, engine do
+        if what == "remove" then
+          removed = removed + 1
+          if is_socket(fd) then open_at_removal = open_at_removal + 1 end
+          taken[#taken + 1] = fd
+          watched[fd] = nil
+        else
+          watched[fd] = what
+        end
+      end
+      -- (every change taken: the sockets curl closed are closed now)
+      for _, fd in ipairs(taken) do
+        if not watched[fd] and not is_socket(fd) then closed_after = closed_after + 1 end
+      end
+      for _ in engine.next_done, engine do ended = ended + 1 end
+    end
+    take()
+    while ended < 3 and socket.gettime() < deadline do
+      for fd, what in pairs(watched) do engine:socket_action(fd, what == "out" and 2 or 1) end
+      engine:timeout_action()
+      take()
+      socket.sleep(0.01)
+    end
+    assert.equal(3, ended)
+    for _, t in ipairs(transfers) do
+      local response, failure = t:result()
+      assert.is_nil(response)
+      assert.equal("closed", failure)
+    end
+    assert.is_true(removed >= 3, "curl removed no socket")
+    assert.equal(removed, open_at_removal)
+    assert.equal(removed, closed_after)
+    client:close()
+    engine:close()
+  end)
+
+  it("gathers an event engine's sockets behind one descriptor: events_fd, dispatch, and its queue's timer", function()
+    local client = core.new_client{ base_url = fixture.mock.url, token = fixture.mock.token, timeout = 5,
+                                    queue_timeout = 0.05 }
+    local engine = core.new_engine(true, true)
+    local fd = engine:events_fd()
+    assert.is_number(fd)
+    -- 17 at once: 16 go, the 17th waits in the queue for its host and runs out of queue_timeout
+    local transfers = {}
+    for i = 1, 17 do transfers[i] = client:start(engine, "GET", "/v1/tables/tbl_idle", nil, true) end
+    local wake_at, ended, named = nil, 0, 0
+    local function take()
+      for _ in engine.next_change, engine do named = named + 1 end
+      local ms = engine:next_timer()
+      if ms then wake_at = ms >= 0 and socket.gettime() + ms / 1000 or nil end
+      for _ in engine.next_done, engine do ended = ended + 1 end
+    end
+    take()
+    local watcher = { getfd = function() return fd end, dirty = function() return false end }
+    local deadline = socket.gettime() + 10
+    while ended < 17 and socket.gettime() < deadline do
+      local wait = wake_at and math.max(0, wake_at - socket.gettime()) or 0.5
+      local readable = socket.select({ watcher }, nil, math.min(wait, 0.5))
+      if readable[watcher] then engine:dispatch() end
+      if wake_at and socket.gettime() >= wake_at then
+        wake_at = nil
+        engine:timeout_action()
+      end
+      take()
+    end
+    assert.equal(17, ended)
+    assert.equal(0, named) -- (no socket named to the loop: they stay in the engine)
+    for i = 1, 16 do assert.equal("tbl_idle", transfers[i]:result().body.id) end
+    local response, failure, message = transfers[17]:result()
+    assert.is_nil(response)
+    assert.equal("queued", failure)
+    assert.matches("^waited %d+ ms for a connection %(at most 16 requests of a client to one host at a time%) and"
+      .. " queue_timeout %(0%.05 s%) ran out: the request was not sent$", message)
+    assert.equal(16, fixture.mock:stats().max_in_flight)
+    client:close()
+    engine:close()
+  end)
 end)

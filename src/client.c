@@ -73,6 +73,34 @@ static int client_is_https(const char *url) {
 }
 
 
+/* "host:port" of an http(s) URL, lower-cased, the default port filled in:
+ * what the engine counts a client's requests to one host by. */
+static void client_origin(const char *url, char *out, size_t size) {
+  const char *authority = strstr(url, "://"), *end, *at, *host_end;
+  size_t n = 0;
+  int has_port = 0;
+  out[0] = '\0';
+  if (authority == NULL)
+    return;
+  authority += 3;
+  end = authority + strcspn(authority, "/?#");
+  for (at = end; at > authority && at[-1] != '@'; at--)
+    ;
+  authority = at; /* past any userinfo */
+  host_end = end;
+  if (*authority == '[') { /* an IPv6 literal: the port after its ']' */
+    const char *close = memchr(authority, ']', (size_t)(end - authority));
+    has_port = close != NULL && close + 1 < end && close[1] == ':';
+  } else {
+    has_port = memchr(authority, ':', (size_t)(end - authority)) != NULL;
+  }
+  while (authority < host_end && n + 1 < size)
+    out[n++] = (char)tolower((unsigned char)*authority++);
+  out[n] = '\0';
+  if (!has_port && n + 5 < size)
+    strcat(out, client_is_https(url) ? ":443" : ":80");
+}
+
 static char *client_strdup(const char *s) {
   size_t len = strlen(s) + 1;
   char *copy = (char *)malloc(len);
@@ -234,6 +262,7 @@ static int client_start(lua_State *L) {
   ex_pool_attach(t, pool);
   t->queued = queued;
   t->tls_target = client_is_https(url);
+  client_origin(url, t->origin, sizeof t->origin);
   /* Over TLS, several requests to one host wait to share an HTTP/2
    * connection rather than open one each; plain http is never multiplexed,
    * so waiting there would only hold the first requests back. */
@@ -451,7 +480,7 @@ static long client_milliseconds(lua_Number seconds) {
   return (long)ms;
 }
 
-/* core.new_client{ base_url, token, timeout, connect_timeout,
+/* core.new_client{ base_url, token, timeout, connect_timeout, queue_timeout,
  *                  max_response_size, user_agent, insecure, ca_file, trace,
  *                  proxy, noproxy } -> client
  * The Lua layer validates the options; this type-checks them and, as the
@@ -460,7 +489,7 @@ static long client_milliseconds(lua_Number seconds) {
 static int client_new(lua_State *L) {
   ex_client *c;
   const char *base_url, *token, *user_agent, *accept_encoding, *ca_file, *proxy, *noproxy;
-  lua_Number timeout, connect_timeout, max_body;
+  lua_Number timeout, connect_timeout, queue_timeout, max_body;
   size_t url_len;
 
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -469,6 +498,7 @@ static int client_new(lua_State *L) {
   user_agent = client_opt_string(L, 1, "user_agent", "extruct-lua/" EXTRUCT_VERSION);
   timeout = client_opt_number(L, 1, "timeout", 30);
   connect_timeout = client_opt_number(L, 1, "connect_timeout", 10);
+  queue_timeout = client_opt_number(L, 1, "queue_timeout", 60);
   max_body = client_opt_number(L, 1, "max_response_size", (lua_Number)CLIENT_DEFAULT_MAX_BODY);
   luaL_argcheck(L, base_url != NULL, 1, "base_url is required");
   luaL_argcheck(L, token != NULL, 1, "token is required");
@@ -488,6 +518,7 @@ static int client_new(lua_State *L) {
   c->max_body = max_body >= 1 && max_body < 9007199254740992.0 ? (size_t)max_body : (size_t)CLIENT_DEFAULT_MAX_BODY;
   c->timeout_ms = client_milliseconds(timeout);
   c->connect_timeout_ms = client_milliseconds(connect_timeout);
+  c->queue_timeout_ms = client_milliseconds(queue_timeout);
   c->insecure = client_opt_boolean(L, 1, "insecure");
   c->tracing = client_opt_boolean(L, 1, "trace");
   c->keep_text = client_opt_boolean(L, 1, "keep_text");

@@ -19,6 +19,15 @@ static int clock_monotime(lua_State *L) {
   return 1;
 }
 
+/* core.realtime() -> seconds since the epoch (float), read fresh: what a
+ * host's cached wall-clock time (nginx's ngx.now()) is behind by. */
+static int clock_realtime(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
 /* core.sleep(seconds): sleeps the whole span, resuming after signals;
  * while extruct handles Ctrl-C, an interrupt ends it early (interrupt.c). */
 static int clock_sleep(lua_State *L) {
@@ -39,6 +48,7 @@ static int clock_sleep(lua_State *L) {
 void ex_clock_open(lua_State *L) {
   static const luaL_Reg funcs[] = {
       {"monotime", clock_monotime},
+      {"realtime", clock_realtime},
       {"sleep", clock_sleep},
       {NULL, NULL},
   };

@@ -54,7 +54,7 @@ const char *ex_kind_name(ex_error_kind kind);
 #define EX_FAILURES(X)                                                                                            \
   X(CANCELLED, "cancelled")           /* the client was closed during the exchange */                             \
   X(INTERRUPTED, "interrupted")       /* Ctrl-C (SIGINT) came while extruct handles it (interrupt.c) */           \
-  X(QUEUED, "queued")                 /* its time ran out waiting for a connection to the host */                 \
+  X(QUEUED, "queued")                 /* queue_timeout ran out waiting for a connection: never sent */            \
   X(RESOLVE, "resolve")               /* the host name could not be looked up */                                 \
   X(CONNECT, "connect")               /* the connection was refused or failed */                                  \
   X(CONNECT_TIMEOUT, "connect_timeout") /* connect_timeout ran out */                                             \

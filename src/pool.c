@@ -49,7 +49,8 @@ static int pool_close_socket(void *userp, curl_socket_t fd) {
       break;
     }
   }
-  return close(fd);
+  /* (not under a poll handle of the host loop that watches it: engine.c) */
+  return ex_engine_close_socket(pool->engine_serial, fd);
 }
 
 static int pool_port(const struct sockaddr_storage *address) {

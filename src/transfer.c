@@ -383,6 +383,7 @@ ex_transfer *ex_transfer_new(ex_client *c) {
   t->tracing = c->tracing;
   t->keep_text = c->keep_text;
   t->timeout_ms = c->timeout_ms;
+  t->queue_timeout_ms = c->queue_timeout_ms;
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)t);
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -445,6 +446,7 @@ void ex_transfer_prepare(ex_transfer *t) {
   t->content_length = -1;
   t->unread_bytes = 0;
   t->sending = 0;
+  t->queue_expired = 0;
   t->interrupted = 0;
   if (t->fresh_connect) {
     t->fresh_connect = 0;
@@ -481,17 +483,22 @@ void ex_transfer_free(ex_transfer *t) {
 
 /* ---- the result ------------------------------------------------------- */
 
-/* How long the transfer waited in libcurl's queue for a connection (its
- * host's are all in use) before it could start, in seconds. */
+/* How long the transfer waited in libcurl's own queue for a connection
+ * (its host's are all in use) before it could start, in seconds. The
+ * engine's queue keeps libcurl's empty (engine.c), unless several hosts
+ * share one proxy, whose connections libcurl counts together. */
 static double transfer_queued_for(const ex_transfer *t) {
   return (t->started_at != 0 ? t->started_at : t->ended_at) - t->added_at;
 }
 
-/* Whether the transfer ran out of time in libcurl's queue, before its
- * request was sent: it failed on its timeout without having resolved or
- * connected, or left the queue with no time left (libcurl then names a
- * lookup or a connection that timed out at once). */
+/* Whether the transfer ran out of time before its request was sent: its
+ * queue_timeout in the engine's queue for its host, or its timeout in
+ * libcurl's (it failed on it without having resolved or connected, or
+ * left the queue with no time left: libcurl then names a lookup or a
+ * connection that timed out at once). */
 static int transfer_never_started(const ex_transfer *t, CURLcode code) {
+  if (t->queue_expired)
+    return 1;
   if (t->state != EX_DONE || t->sending ||
       (code != CURLE_OPERATION_TIMEDOUT && code != CURLE_COULDNT_RESOLVE_HOST && code != CURLE_COULDNT_CONNECT))
     return 0;
@@ -592,7 +599,13 @@ static void transfer_push_error_message(lua_State *L, const ex_transfer *t, CURL
     lua_pushfstring(L, "the server broke HTTP: %s", t->protocol_error);
   else if (failure == EX_FAILURE_TRUNCATED && code == CURLE_OK)
     lua_pushliteral(L, "the connection closed before the response was complete");
-  else if (failure == EX_FAILURE_QUEUED) {
+  else if (failure == EX_FAILURE_QUEUED && t->queue_expired) {
+    char limit[32];
+    snprintf(limit, sizeof limit, "%g", (double)t->queue_timeout_ms / 1000);
+    lua_pushfstring(L, "waited %d ms for a connection (at most %d requests of a client to one host at a time)"
+                       " and queue_timeout (%s s) ran out: the request was not sent",
+                    (int)((t->ended_at - t->queued_at) * 1000 + 0.5), EX_MAX_HOST_CONNECTIONS, limit);
+  } else if (failure == EX_FAILURE_QUEUED) {
     /* (libcurl's own words would name a lookup or a connection that never began) */
     lua_pushfstring(L, "waited %d ms for a connection (at most %d to one host at a time) and ran out of time"
                        " before the request was sent",

@@ -43,9 +43,16 @@ enum ex_transfer_state { EX_IDLE, EX_RUNNING, EX_DONE, EX_CANCELLED };
  * header line (100 KB), so the same answer fails the same way on both. */
 #define EX_MAX_HEAD (96 * 1024)
 
-/* Connections of one client to one host at a time on one engine; more
- * transfers wait in libcurl's queue for one (CURLMOPT_MAX_HOST_CONNECTIONS). */
+/* Requests of one client to one host at a time on one engine; more wait in
+ * the engine's queue for that host (its slot, engine.c) until one ends, so
+ * libcurl (CURLMOPT_MAX_HOST_CONNECTIONS, the same number) never holds one
+ * back: a request's `timeout` counts from when it may connect, and the wait
+ * before has its own limit, `queue_timeout`. */
 #define EX_MAX_HOST_CONNECTIONS 16
+
+/* The longest "host:port" a slot tells hosts apart by; a longer one is cut
+ * (two hosts alike in their first 270 bytes would share a slot). */
+#define EX_ORIGIN_SIZE 272
 
 /* The connections of one client on one engine. */
 typedef struct ex_pool {
@@ -81,11 +88,23 @@ typedef struct ex_transfer {
   size_t head_bytes;  /* bytes of the current header section */
   const char *protocol_error; /* what the server broke, when the header callback saw it */
   long long content_length;   /* the response's Content-Length so far, or -1 */
-  /* Monotonic seconds: when the transfer was put on its engine, and when it
-   * first did anything of its own (resolve, connect or send); 0 until then.
-   * A transfer that never started waited in libcurl's queue for one of the
-   * connections to its host (CURLMOPT_MAX_HOST_CONNECTIONS). */
-  double added_at, started_at, ended_at;
+  /* Monotonic seconds: when the transfer was put on its engine (queued_at),
+   * when it went on the multi handle (added_at: its `timeout` counts from
+   * there), and when it first did anything of its own (resolve, connect or
+   * send; 0 until then: a transfer that never started waited in libcurl's
+   * own queue, which the engine's slots keep empty unless a proxy is shared
+   * by several hosts). */
+  double queued_at, added_at, started_at, ended_at;
+  /* The engine's queue for its host (engine.c): the slot it counts in while
+   * on an engine, whether it still waits there for a connection, and when
+   * that wait runs out (queued_at + its client's queue_timeout). */
+  struct ex_host_slot *slot;
+  struct ex_transfer *slot_prev, *slot_next;
+  int waiting;       /* in its slot's queue, not yet on the multi handle */
+  int queue_expired; /* queue_timeout ran out there: it was never sent */
+  long queue_timeout_ms;
+  double queue_deadline;
+  char origin[EX_ORIGIN_SIZE]; /* "host:port" of its URL, lower-cased */
   ex_pool *pool; /* the pool its easy handle is set to share, or NULL */
   char error[CURL_ERROR_SIZE];
 
@@ -120,11 +139,24 @@ typedef struct ex_client {
   ex_pool *pools[2]; /* the connections on a polled engine and on an evented one */
   /* The settings of a new easy handle. */
   long timeout_ms, connect_timeout_ms;
+  long queue_timeout_ms; /* the longest a request waits in its host's queue */
   int insecure, tracing;
   int keep_text; /* with the `keep_text` option */
   char *ca_file;
   char *proxy, *noproxy; /* CURLOPT_PROXY and CURLOPT_NOPROXY, when given */
 } ex_client;
+
+/* The requests of one pool (one client) to one host on an engine: how many
+ * are on the multi handle (at most EX_MAX_HOST_CONNECTIONS), and the queue
+ * of those waiting for one of them to end, first come first served. Made
+ * with its first request, freed when none is left. */
+typedef struct ex_host_slot {
+  struct ex_host_slot *next;
+  const ex_pool *pool;
+  char origin[EX_ORIGIN_SIZE];
+  int running;
+  ex_transfer *head, *tail;
+} ex_host_slot;
 
 typedef struct ex_engine {
   CURLM *multi;
@@ -144,8 +176,27 @@ typedef struct ex_engine {
     int what;
   } *changes;
   size_t change_count, change_cap;
-  long timer_ms;
+  double curl_due; /* when curl's timer is due (monotonic seconds), or -1 */
   int timer_changed;
+  ex_host_slot *slots; /* the hosts its transfers go to, and their queues */
+  /* Event mode: the sockets the host loop watches (handed out by
+   * next_change, not yet removed), and the sockets curl closed while the
+   * host loop still watched them or had yet to hear of them: closed once
+   * the loop has taken every change (and so stopped their poll handles),
+   * so a descriptor never closes, or comes back as another socket, under a
+   * poll handle (engine_defer_close). */
+  curl_socket_t *watched, *closing;
+  size_t watched_count, watched_cap, closing_count, closing_cap;
+  struct ex_engine *next_evented; /* the live engines of event mode */
+  /* Event mode, gathered (Linux): curl's sockets are in an epoll set of
+   * the engine's own, kept in step inside curl's socket callback, and the
+   * host loop watches that one descriptor (engine:events_fd()). No host
+   * poll handle ever watches a socket of curl's, so none can see it
+   * closed, reused, or in error (luv prints "EBADF" on a poll error). */
+  int epfd; /* -1 when the sockets are named one by one (next_change) */
+  int dispatching;
+  curl_socket_t *removed; /* sockets removed while engine:dispatch() runs */
+  size_t removed_count, removed_cap;
 } ex_engine;
 
 /* transfer.c */
@@ -170,6 +221,9 @@ void ex_client_release(ex_transfer *t); /* back to its client's idle list, or fr
 /* engine.c */
 int ex_engine_add(ex_engine *e, ex_transfer *t); /* CURLM_OK or the failure */
 int ex_engine_is_forked(const ex_engine *e);     /* made by the parent of this process? */
+/* Closes fd, or keeps it open until the host loop of the event engine
+ * numbered `serial` has stopped watching it; returns close()'s result. */
+int ex_engine_close_socket(long serial, curl_socket_t fd);
 void ex_engine_open(lua_State *L);
 
 /* pool.c */

@@ -35,6 +35,7 @@ end
 ---@field base_url? string Default: EXTRUCT_API_URL, else https://api.extruct.ai
 ---@field timeout? number Seconds for a whole request (default 30)
 ---@field connect_timeout? number Seconds to connect (default 10)
+---@field queue_timeout? number Seconds a request may wait for one of the 16 connections of the client to its host (default 60)
 ---@field max_response_size? number The largest answer accepted, in whole bytes (default 64 MiB; up to 2^40)
 ---@field user_agent? string Default: extruct-lua/<version> (<Lua>; libcurl/<version>)
 ---@field insecure? boolean true turns TLS certificate verification off: for tests only
@@ -51,6 +52,7 @@ local CLIENT_OPTIONS = endpoint.with_retry_options{
   base_url = { check = is_string, want = "a string" },
   timeout = { check = positive_number, want = "a positive number of seconds" },
   connect_timeout = { check = positive_number, want = "a positive number of seconds" },
+  queue_timeout = { check = positive_number, want = "a positive number of seconds" },
   max_response_size = { check = response_size, want = "a whole number of bytes from 1 to 2^40" },
   user_agent = { check = is_string, want = "a string" },
   insecure = { check = is_boolean, want = "a boolean" },
@@ -84,7 +86,7 @@ local REQUEST_OPTIONS = endpoint.with_retry_options{
   deadline = { check = endpoint.is_finite_number, want = "a number (a time on the clock of now)" },
 }
 
-local DEFAULTS = { timeout = 30, connect_timeout = 10, max_response_size = 64 * 1024 * 1024 }
+local DEFAULTS = { timeout = 30, connect_timeout = 10, queue_timeout = 60, max_response_size = 64 * 1024 * 1024 }
 
 -- Clients made in this process: each one's number names its pools of
 -- nginx connections (extruct.cosocket).
@@ -102,7 +104,9 @@ local function user_agent()
   return ("extruct-lua/%s (%s; %s)"):format(core._VERSION, lua, core.curl_version:match("^%S+"))
 end
 
---- client.last_response: the final response of the client's last call.
+--- client.last_response: the final response of the last call that the
+--- running coroutine (a task, a light thread, the main program) made
+--- through the client.
 ---@class extruct.LastResponse
 ---@field status integer The HTTP status
 ---@field headers table<string, string> The response headers, names lower-cased
@@ -125,13 +129,47 @@ end
 ---@field base_url string The base URL, without trailing slashes or credentials
 ---@field timeout number Seconds for a whole request
 ---@field connect_timeout number Seconds to connect
+---@field queue_timeout number Seconds a request may wait for a connection to its host
 ---@field max_response_size number The largest answer accepted, in bytes
 ---@field retries integer Retries of a failed idempotent request
 ---@field backoff extruct.Backoff The pauses between retries
----@field last_response? extruct.LastResponse The final response of the last call (docs/answers.md)
+---@field last_response? extruct.LastResponse The final response of the running coroutine's last call (docs/answers.md)
 local Client = {}
-Client.__index = Client
 M.Client = Client
+
+-- client.last_response is kept for each coroutine apart: calls of one
+-- client overlap (tasks of extruct.gather, nginx's light threads, Neovim's
+-- coroutines), and each must read the answer of its own last call, never
+-- another's. The main thread is one more key (Lua 5.1 has no coroutine
+-- object for it); the others are weak, so a finished coroutine's entry goes.
+local MAIN = {}
+local function running_key()
+  return coroutine.running() or MAIN
+end
+
+local function last_response_of(client)
+  local last = rawget(client, "_last")
+  return last and last[running_key()]
+end
+
+local function set_last_response(client, response)
+  local last = rawget(client, "_last")
+  if last == nil then
+    if response == nil then return end
+    last = setmetatable({}, { __mode = "k" })
+    rawset(client, "_last", last)
+  end
+  last[running_key()] = response
+end
+
+Client.__index = function(client, key)
+  if key == "last_response" then return last_response_of(client) end
+  return Client[key]
+end
+Client.__newindex = function(client, key, value)
+  if key == "last_response" then return set_last_response(client, value) end
+  rawset(client, key, value)
+end
 
 Client.__tostring = function(self)
   return ("extruct.client(%s%s)"):format(url.redact(self.base_url), self._closed and ", closed" or "")
@@ -221,7 +259,7 @@ local function config_problem(base_url, opts)
   return nil
 end
 
---- extruct.new{ token, base_url, timeout, connect_timeout, max_response_size, user_agent,
+--- extruct.new{ token, base_url, timeout, connect_timeout, queue_timeout, max_response_size, user_agent,
 ---              insecure, allow_http, ca_file, trace, keep_text, proxy, noproxy, transport,
 ---              retries, backoff, sleep, now }
 --- Unset token and base_url come from EXTRUCT_API_TOKEN and EXTRUCT_API_URL.
@@ -238,6 +276,7 @@ function M.new(opts)
     base_url = url.strip_userinfo(base_url):gsub("/+$", ""),
     timeout = opts.timeout or DEFAULTS.timeout,
     connect_timeout = opts.connect_timeout or DEFAULTS.connect_timeout,
+    queue_timeout = opts.queue_timeout or DEFAULTS.queue_timeout,
     max_response_size = opts.max_response_size or DEFAULTS.max_response_size,
     _trace = opts.trace,
     retries = opts.retries or retry.DEFAULT_RETRIES,
@@ -270,6 +309,7 @@ function M.new(opts)
       token = token or "",
       timeout = core_timeout(self.timeout),
       connect_timeout = core_timeout(self.connect_timeout),
+      queue_timeout = core_timeout(self.queue_timeout),
       max_response_size = self.max_response_size,
       user_agent = opts.user_agent or user_agent(),
       insecure = opts.insecure or false,
@@ -353,12 +393,12 @@ local TLS_HANDSHAKE_HINT = "; no TLS handshake with this server: if the port ser
   .. " start with http://"
 
 -- One transfer: the response, or false and an error. Every response that
--- came is recorded as the client's last_response, whatever its status; a
--- transfer that got none leaves nil there.
+-- came is recorded as the running coroutine's last_response of the client,
+-- whatever its status; a transfer that got none leaves nil there.
 local function send(client, method, target, opts)
   -- (a sleep, trace or on_progress callback may have closed the client)
   if client._closed then misuse("extruct: the client is closed") end
-  client.last_response = nil
+  set_last_response(client, nil)
   local started = client._trace and core.monotime()
   local response, failure, message, trace = transport.perform(client, method, target, opts.body)
   if client._trace then
@@ -374,15 +414,20 @@ local function send(client, method, target, opts)
     local url_asked = request_url(client, target)
     message = errors.show(message, 1000)
     if failure == "tls_handshake" then message = message .. TLS_HANDSHAKE_HINT end
-    return false, errors.new(failures.kind(failure), ("%s %s: %s"):format(method, errors.show(url_asked, 200),
+    -- (a request that never left the queue for a connection was not sent:
+    -- err.sent = false, and any method may be sent again)
+    local err = errors.new(failures.kind(failure), ("%s %s: %s"):format(method, errors.show(url_asked, 200),
       message), { url = url_asked, interrupted = failure == "interrupted" or nil })
+    if failure == "queued" then err.sent = false end
+    return false, err
   end
   response.trace = nil
-  client.last_response = response_head(response)
+  local head = response_head(response)
   if response.text then
     -- (keep_text: the body as the server sent it, for tools that show it so)
-    client.last_response.text, client.last_response.body = response.text, response.body
+    head.text, head.body = response.text, response.body
   end
+  set_last_response(client, head)
   local status = response.status
   if status < 200 or status > 299 then
     return false, status_error(client, response, method, target, opts.subject)
@@ -403,7 +448,7 @@ end
 -- failures of an idempotent request are retried; see extruct.retry.
 function Client:_request(method, path, opts)
   if self._closed then misuse("extruct: the client is closed") end
-  self.last_response = nil
+  set_last_response(self, nil)
   if self._config_error then
     return nil, self._config_error
   end
@@ -413,7 +458,7 @@ function Client:_request(method, path, opts)
   local target = path .. url.query(opts.query)
   -- retry_if: the call knows which failures left nothing done on the server
   local may_repeat = opts.retry_if ~= nil or retry.may_repeat(method, opts.idempotent)
-  local retries = may_repeat and (opts.retries or self.retries) or 0
+  local retries = opts.retries or self.retries
   local attempts = 0
   while true do
     attempts = attempts + 1
@@ -422,7 +467,10 @@ function Client:_request(method, path, opts)
       response.attempts = attempts
       return response
     end
-    if attempts > retries or not retry.retriable(err, opts.retry_if) then
+    -- (a request that was never sent may go again whatever its method or
+    -- retry_if: nothing of it reached the server)
+    local unsent = err.sent == false
+    if attempts > retries or not (unsent or (may_repeat and retry.retriable(err, opts.retry_if))) then
       return nil, retry.tally(err, attempts)
     end
     -- (looked up only now: most calls never retry)

@@ -21,6 +21,32 @@ local CANCELLED = "the client was closed while the request was in flight"
 
 local function milliseconds(seconds) return math.max(1, math.floor(seconds * 1000 + 0.5)) end
 
+-- Time, for deadlines and for what a message says, is `now` (the core's
+-- monotonic clock, read fresh). nginx counts a cosocket's timeouts from its
+-- cached time, which stands still while the worker is busy (a blocking
+-- call, such as the libcurl transport's, in another handler): a timeout
+-- armed then would run out early, by as long as the worker was busy. So
+-- each is armed for that much longer (the cached time's lag behind the
+-- clock), which ends it when it should. (ngx.update_time() would end it
+-- right too, but would also make nginx end other sockets' timeouts before
+-- it looks at the bytes that came for them meanwhile, in the same turn of
+-- its loop.) A timeout nginx still reports before the deadline on `now`
+-- is waited out.
+--
+-- A request's `timeout` counts from when its connection is ready and its
+-- send begins, as on libcurl (whose queue for a connection does not
+-- count): a worker busy elsewhere while this one connects does not use up
+-- the request's time, and it is still sent. What a timeout's message says
+-- is the whole exchange's time, connecting included.
+local function lag_ms(ngx)
+  return math.max(math.floor((core.realtime() - ngx.now()) * 1000), 0)
+end
+
+local function arm(ngx, sock, ms)
+  ms = ms + lag_ms(ngx)
+  sock:settimeouts(ms, ms, ms)
+end
+
 -- The connection pool of a client to a host: nginx's pools are the
 -- worker's, so each is named for one client (its connections are its own,
 -- as on the libcurl transport), scheme, host, port and TLS verification.
@@ -49,24 +75,29 @@ end
 -- sockets), and the pool is clean of such connections when it is asked
 -- for one. (A read with a short timeout would cost as much on every
 -- request, and log an error each time.)
-local BUSY_SECONDS = 0.002
+local BUSY_MS = 2
 
 local function let_the_loop_turn(ngx)
-  local cached = ngx.now()
-  ngx.update_time()
-  if ngx.now() - cached >= BUSY_SECONDS then ngx.sleep(0.001) end
+  -- (a sleep's end can come in the same turn as another handler that kept
+  -- the worker busy, before the loop looked at the sockets: then again)
+  for _ = 1, 5 do
+    if lag_ms(ngx) < BUSY_MS then return end
+    ngx.sleep(0.001)
+  end
 end
 
-local function connect(ngx, client, target, deadline, now)
+local function connect(ngx, client, target, now)
   let_the_loop_turn(ngx)
   do
     local sock = ngx.socket.tcp()
-    local connect_ms = milliseconds(math.min(client.connect_timeout, math.max(deadline - now(), 0.001)))
-    sock:settimeouts(connect_ms, connect_ms, connect_ms)
+    local started = now()
+    local connect_ms = milliseconds(client.connect_timeout)
+    arm(ngx, sock, connect_ms)
     local ok, err = sock:connect(target.host, target.port, { pool = pool_name(target, client) })
     if not ok then
       if err == "timeout" then
-        return nil, "connect_timeout", ("Connection timed out after %d milliseconds"):format(connect_ms)
+        return nil, "connect_timeout", ("Connection timed out after %d milliseconds"):format(
+          milliseconds(now() - started))
       end
       if tostring(err):find("no resolver defined", 1, true) then
         return nil, "config", ("nginx cannot look up '%s': cosockets need a `resolver` directive in nginx.conf"
@@ -99,40 +130,66 @@ end
 -- One exchange on a connection: the response table and whether the
 -- connection may be kept alive; or nil, failure, message, and whether the
 -- failure came before any byte of the answer (a stale kept-alive
--- connection, worth one more try on a new one).
-local function exchange(client, sock, request, method, deadline, now)
+-- connection, worth one more try on a new one). `times.started` is when
+-- the exchange began, on `now`; `times.deadline` is set at the first send.
+local function exchange(ngx, client, sock, request, method, times, now)
+  if times.deadline == nil then
+    times.sent_at = now()
+    times.deadline = times.sent_at + client.timeout
+  end
+  local deadline = times.deadline
+  -- (past the deadline, 1 ms: the bytes already here are still read, so an
+  -- answer that came in time while the worker was busy is not thrown away)
   local function remaining_ms() return milliseconds(math.max(deadline - now(), 0.001)) end
-  local ms = remaining_ms()
-  sock:settimeouts(ms, ms, ms)
+  local function took()
+    local connecting = times.sent_at - times.started
+    return milliseconds(now() - times.started), connecting >= 0.05
+      and (" (%d ms of it connecting, before the request was sent)"):format(milliseconds(connecting)) or ""
+  end
+  local function timed_out(received)
+    local ms, note = took()
+    return nil, "timeout", ("Operation timed out after %d milliseconds with %d bytes received%s"):format(ms,
+      received, note)
+  end
+  arm(ngx, sock, remaining_ms())
   local sent, err = sock:send(request)
   if not sent then
-    if err == "timeout" then return nil, "timeout", "sending the request timed out" end
+    if err == "timeout" then
+      local ms, note = took()
+      return nil, "timeout", ("sending the request timed out after %d milliseconds%s"):format(ms, note)
+    end
     return nil, "send", "sending the request failed: " .. tostring(err), true
   end
   local parser = core.http_response_parser{ max_body = client.max_response_size, head = method == "HEAD" }
-  local received = 0
+  local received, looked_again = 0, false
   while true do
-    if deadline - now() <= 0 then
-      return nil, "timeout", ("Operation timed out after %d milliseconds with %d bytes received")
-        :format(milliseconds(client.timeout), received)
-    end
-    ms = remaining_ms()
-    sock:settimeouts(ms, ms, ms)
+    arm(ngx, sock, remaining_ms())
     local data
     data, err = sock:receiveany(READ_CHUNK)
     if client._closed then return nil, "cancelled", CANCELLED end
     local state, failure, message
     if data then
+      looked_again = false
       received = received + #data
       state, failure, message = parser:feed(data)
+    elseif err ~= "timeout" and received == 0 and deadline - now() <= 0 then
+      -- (no byte of an answer, and the request's time is up: nginx could
+      -- not tell sooner, its worker busy elsewhere; it is a timeout, and
+      -- the request is not sent again on another connection)
+      return timed_out(received)
     elseif err == "closed" then
       if received == 0 then
         return nil, "closed", "the server closed the connection without answering", true
       end
       state, failure, message = parser:finish()
     elseif err == "timeout" then
-      return nil, "timeout", ("Operation timed out after %d milliseconds with %d bytes received")
-        :format(milliseconds(client.timeout), received)
+      -- (nginx's timer may run out before `now` says so: then the rest is
+      -- waited for; past the deadline, what came meanwhile is looked for once)
+      if deadline - now() <= 0 then
+        if looked_again then return timed_out(received) end
+        looked_again = true
+      end
+      state = "more"
     else
       return nil, "receive", ("receiving the response failed: %s"):format(tostring(err)), received == 0
     end
@@ -166,10 +223,13 @@ function M.exchange(ngx, now, client, method, target, body, credentials)
   local trace = client._trace and {} or nil
   local function traced() return trace and table.concat(trace, "\n") end
   if client._closed then return nil, "cancelled", CANCELLED end
-  local deadline = now() + client.timeout
+  local times = { started = now() }
   local request, request_trace = client._core:http_request(method, target.path, target.host_header, body, credentials)
-  for attempt = 1, 2 do
-    local sock, reused, message = connect(ngx, client, target, deadline, now)
+  -- A kept-alive connection the server had closed fails before any byte of
+  -- the answer: the request goes again, on the next connection the pool
+  -- gives, until one that was not reused (each stale one is closed).
+  for _ = 1, POOL_SIZE + 1 do
+    local sock, reused, message = connect(ngx, client, target, now)
     if not sock then return nil, reused, message, traced() end -- (reused: the failure)
     if client._closed then
       sock:close()
@@ -181,7 +241,7 @@ function M.exchange(ngx, now, client, method, target, body, credentials)
         target.host, target.port)
       for line in request_trace:gmatch("[^\n]+") do trace[#trace + 1] = line end
     end
-    local response, keep, failure_message, before_answer = exchange(client, sock, request, method, deadline, now)
+    local response, keep, failure_message, before_answer = exchange(ngx, client, sock, request, method, times, now)
     if response then
       if keep then sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE) else sock:close() end
       if trace then
@@ -192,11 +252,12 @@ function M.exchange(ngx, now, client, method, target, body, credentials)
       return response
     end
     sock:close()
-    -- a kept-alive connection the server had closed: once more on a new one
-    if not (reused and before_answer and attempt == 1) then
+    -- a kept-alive connection the server had closed: again on another
+    if not (reused and before_answer) then
       return nil, keep, failure_message, traced() -- (keep: the failure)
     end
   end
+  return nil, "closed", "the server closed every kept-alive connection without answering", traced()
 end
 
 return M

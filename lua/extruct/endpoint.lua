@@ -257,6 +257,14 @@ end
 --- is an answer too, and gives true) }. Returns the decoded answer (or true), or nil and
 --- an error.
 function M.call(client, method, path, opts, how)
+  local value, err = M.exchange(client, method, path, opts, how)
+  if value == nil then return nil, err end
+  return value
+end
+
+--- M.call, and on success the response too (its status and headers): the
+--- facts of this call, whoever else uses the client meanwhile.
+function M.exchange(client, method, path, opts, how)
   local text
   if how.body ~= nil then
     local why
@@ -271,12 +279,12 @@ function M.call(client, method, path, opts, how)
   }))
   if response == nil then return nil, err end
   local body = response.body
-  if how.optional and (body == nil or body == null) then return true end
+  if how.optional and (body == nil or body == null) then return true, nil, response end
   local why = M.shape_problem(body, how.answer)
   if why then
     return nil, retry.tally(errors.from_bad_body(response, why), response.attempts)
   end
-  return body
+  return body, nil, response
 end
 
 -- The path and subject of the table fetched last: a wait fetches the same

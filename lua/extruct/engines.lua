@@ -11,12 +11,13 @@ local M = {}
 
 local engines = {}
 
---- The engine of `kind`: "blocking" or "events".
+--- The engine of `kind`: "blocking" or "events" (its sockets gathered
+--- behind one descriptor where the system allows: extruct.libuv).
 ---@param kind "blocking"|"events"
 function M.get(kind)
   local e = engines[kind]
   if e == nil or e:forked() then
-    e = core.new_engine(kind == "events")
+    e = core.new_engine(kind == "events", true)
     engines[kind] = e
   end
   return e

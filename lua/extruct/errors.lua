@@ -42,6 +42,7 @@ local M = {}
 ---@field code? string The API's reason as a word a script can branch on (402: plan_required, insufficient_credits...)
 ---@field retry_after? number Seconds to wait, when the server sent Retry-After
 ---@field attempts? integer How many requests were sent (0 for "config")
+---@field sent? boolean false when the request was never sent (it waited past queue_timeout for a connection)
 ---@field location? string Where a redirect that was not followed pointed
 ---@field url? string Where the failed request went: the base URL and the path, without the query string
 ---@field last? table A wait's "timeout", "cancelled" and "failed": the last table or task seen

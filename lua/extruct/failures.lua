@@ -13,8 +13,8 @@ local M = {}
 M.FAILURES = {
   cancelled = { "cancelled", "the client was closed during the request" },
   interrupted = { "cancelled", "Ctrl-C (SIGINT) came while extruct.on_interrupt(\"cancel\") was in force" },
-  queued = { "timeout", "the request's time ran out while it waited for a connection to the host"
-    .. " (at most 16 at a time per client)" },
+  queued = { "timeout", "queue_timeout ran out while the request waited for a connection to the host"
+    .. " (at most 16 requests of a client at a time): it was never sent" },
   resolve = { "network", "the host name could not be looked up" },
   connect = { "network", "the connection was refused or failed" },
   connect_timeout = { "timeout", "connecting took longer than connect_timeout" },

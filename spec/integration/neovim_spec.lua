@@ -158,6 +158,40 @@ end)
 if not ok then finish(problem) end
 ]=]
 
+-- Connections that fail under the editor's loop: reset by the server, refused,
+-- closed without an answer. Each is the request's network error; nothing is
+-- printed on the editor's stderr (a poll handle on a socket in error would
+-- make luv print "EBADF: bad file descriptor").
+local BROKEN_SCRIPT = [=[
+local result = { kinds = {}, messages = {} }
+local ok, problem = pcall(function()
+  use_checkout()
+  local extruct = require("extruct")
+  local client = extruct.new{ retries = 0 }
+  local refused = extruct.new{ retries = 0, base_url = "http://127.0.0.1:" .. ARG }
+  extruct.async(function()
+    local fns = {}
+    for i = 1, 10 do fns[i] = function() return client:get_table("tbl_reset") end end
+    for i = 11, 15 do fns[i] = function() return client:get_table("tbl_drop") end end
+    for i = 16, 20 do fns[i] = function() return refused:get_table("tbl_idle") end end
+    for i, r in ipairs(extruct.gather(fns, { concurrency = 20 })) do
+      result.kinds[i] = r[1] and "answered" or r[2].kind
+      result.messages[i] = r[2] and r[2].message or ""
+    end
+    -- and the client goes on
+    local t, err = client:get_table("tbl_idle")
+    result.after = t and t.id or tostring(err)
+  end, function(fine, err)
+    result.error = not fine and tostring(err) or nil
+    write_result(result)
+  end)
+end)
+if not ok then
+  result.error = tostring(problem)
+  write_result(result)
+end
+]=]
+
 describe("inside Neovim", function()
   local fixture = helpers.shared_mock()
   local work
@@ -232,6 +266,19 @@ describe("inside Neovim", function()
     io.stdout:write(("\n    longest tick gaps (ms): get_table %.1f, fetch_then_wait %.1f, gather %.1f, stalled %.1f,"
       .. " notify %.1f\n"):format(result.gaps.get_table, result.gaps.fetch_then_wait, result.gaps.gather,
       result.gaps.stalled, result.gaps.notify))
+  end)
+
+  it("reports reset, refused and dropped connections as network errors and prints nothing (no EBADF)", function()
+    fixture.mock:fault{ count = 10, mode = "reset", path = "/v1/tables/tbl_reset" }
+    fixture.mock:fault{ count = 5, mode = "drop", path = "/v1/tables/tbl_drop" }
+    local result, out, status = run_neovim(BROKEN_SCRIPT, tostring(helpers.closed_port()))
+    local report = out .. "\n" .. cjson.encode(result)
+    assert.equal(0, status, report)
+    assert.is_nil(result.error, report)
+    for i = 1, 20 do assert.equal("network", result.kinds[i], report) end
+    for i = 16, 20 do assert.matches("Failed to connect to 127%.0%.0%.1 port %d+", result.messages[i], report) end
+    assert.equal("tbl_idle", result.after, report)
+    assert.equal("", out, "Neovim printed: " .. out)
   end)
 
   it("loads from a plugin folder on 'runtimepath' with lua/extruct/core.so", function()

@@ -25,7 +25,7 @@ local core = {}
 ---@alias extruct.core.Failure
 ---| "cancelled" # the client was closed during the exchange
 ---| "interrupted" # Ctrl-C came while the core's SIGINT handler was armed
----| "queued" # its time ran out waiting for a connection to the host
+---| "queued" # queue_timeout ran out waiting for a connection to the host: never sent
 ---| "resolve" # the host name could not be looked up
 ---| "connect" # the connection was refused or failed
 ---| "connect_timeout" # connect_timeout ran out
@@ -53,6 +53,7 @@ local core = {}
 ---@field token string Required; kept in C memory only, zeroed when the client closes
 ---@field timeout? number Seconds for a whole request (default 30)
 ---@field connect_timeout? number Seconds to connect (default 10)
+---@field queue_timeout? number Seconds a request may wait in its host's queue for a connection (default 60)
 ---@field max_response_size? number The largest body accepted, in bytes (default 64 MiB)
 ---@field user_agent? string Default: extruct-lua/<version>
 ---@field insecure? boolean true turns TLS verification off
@@ -107,14 +108,21 @@ function core.encode(value, pretty) end
 ---@return extruct.core.client client
 function core.new_client(opts) end
 
---- An engine: a libcurl multi handle running transfers side by side.
+--- An engine: a libcurl multi handle running transfers side by side, at
+--- most 16 of one client to one host at a time (the others wait in its
+--- queue for that host, at most their client's queue_timeout).
 ---@param events? boolean true for an engine driven by a host loop's events (Neovim's libuv)
+---@param gathered? boolean true: its sockets behind one descriptor (engine:events_fd()) where epoll is
 ---@return extruct.core.engine engine
-function core.new_engine(events) end
+function core.new_engine(events, gathered) end
 
 --- Seconds on a clock that never jumps back.
 ---@return number seconds
 function core.monotime() end
+
+--- Seconds since the epoch, read fresh (what a host's cached time lags behind).
+---@return number seconds
+function core.realtime() end
 
 --- Whether the running coroutine may yield here, on Lua 5.1 and 5.2 (whose
 --- coroutine library cannot tell); false on the main thread, inside a C
@@ -261,6 +269,14 @@ function engine:next_change() end
 
 ---@return integer? ms Milliseconds until timeout_action is due (-1: no timer); nil when unchanged since the last call
 function engine:next_timer() end
+
+--- The one descriptor a host loop watches for reading, for a gathered engine.
+---@return integer? fd nil when the engine names its sockets one by one (next_change)
+function engine:events_fd() end
+
+--- events_fd() is readable: hands what happened on the engine's sockets to libcurl.
+---@return integer running Transfers still running
+function engine:dispatch() end
 
 ---@return boolean forked true in a child process of the one that made the engine
 function engine:forked() end

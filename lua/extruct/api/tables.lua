@@ -268,9 +268,10 @@ local function page_info(response)
   return page
 end
 
--- One page of tables and its paging facts, or nil and an error.
+-- One page of tables and its paging facts (from this call's own response),
+-- or nil and an error.
 local function list_page(self, opts)
-  local page, err = call(self, "GET", "/v1/tables", opts, {
+  local page, err, response = endpoint.exchange(self, "GET", "/v1/tables", opts, {
     query = {
       kind = opts.kind, scope = opts.scope, search = opts.search, sort = opts.sort, view = opts.view,
       tags = opts.tags, offset = opts.offset, limit = opts.limit,
@@ -278,8 +279,10 @@ local function list_page(self, opts)
     answer = "array",
   })
   if page == nil then return nil, err end
-  local info = page_info(self.last_response)
-  self.last_response.page = info
+  local info = page_info(response)
+  -- (the running coroutine's last_response is this call's: no yield since)
+  local last = self.last_response
+  if last then last.page = info end
   return page, info
 end
 
