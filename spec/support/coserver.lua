@@ -4,8 +4,9 @@
 -- socket.select over the listening sockets and the connections, so one
 -- connection's pause or stall never holds up another's bytes. A server
 -- keeps only what is its own (routes, cases, faults) in the function it
--- gives serve(). Plain Lua 5.1 to 5.4 and LuaJIT, luasocket only: the
--- servers run outside busted.
+-- gives serve(). (spec/support/hostile_server.lua serves one connection at
+-- a time on blocking sockets, on purpose, and takes query_of alone.) Plain
+-- Lua 5.1 to 5.4 and LuaJIT, luasocket only: the servers run outside busted.
 local socket = require("socket")
 
 local M = {}
