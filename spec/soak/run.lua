@@ -60,13 +60,7 @@ local eventually, write_file = helpers.eventually, helpers.write_file
 local function run(command) return helpers.run(command .. " 2>&1") end
 
 -- (nil for a file a failed host never wrote)
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+local read_file = helpers.file_text
 
 local function listening(port) return not helpers.refuses_connections(port) end
 
