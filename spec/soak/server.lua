@@ -38,7 +38,7 @@ math.randomseed(seed)
 
 -- (a backlog for many connections at once: luasocket's default of 32 would
 -- leave connections waiting a SYN retransmission, seconds, to be accepted)
-local server, port = coserver.listen(1024)
+local server = coserver.listen(1024)
 
 local attempts_of = {} -- id -> requests seen (redirect hops aside)
 local requests = 0
@@ -135,13 +135,7 @@ local function serve_connection(conn)
     if not request_line then break end
     if request_line ~= "" then
       local method, target = request_line:match("^(%S+) (%S+)")
-      local headers = {}
-      while true do
-        local line = r.line()
-        if not line or line == "" then break end
-        local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-        if name then headers[name:lower()] = value end
-      end
+      local headers = r.headers()
       local length = tonumber(headers["content-length"] or "0") or 0
       if length > 0 and not r.bytes(length) then break end
       requests = requests + 1
@@ -182,11 +176,7 @@ local function serve_connection(conn)
       if not open or (headers.connection or ""):lower() == "close" then break end
     end
   end
-  conn:close()
 end
-
-io.stdout:write("listening ", port, "\n")
-io.stdout:flush()
 
 coserver.serve{ listeners = { server }, serve_connection = serve_connection, idle_seconds = IDLE_SECONDS,
                 max_connections = MAX_CONNECTIONS, name = "soak server" }

@@ -44,12 +44,10 @@ local function serve_connection(conn, listener)
   local r = coserver.reader(conn)
   if listener == quiet then
     while r.line() do end -- until the peer gives up
-    conn:close()
     return
   end
   if r.peek() == TLS_HANDSHAKE_RECORD then
     send_all(conn, PLAIN_HTTP_REFUSAL)
-    conn:close()
     return
   end
   local open = true
@@ -58,13 +56,7 @@ local function serve_connection(conn, listener)
     if not request_line then break end
     if request_line ~= "" then
       local method, target = request_line:match("^(%S+) (%S+)")
-      local headers = {}
-      while true do
-        local line = r.line()
-        if not line or line == "" then break end
-        local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-        if name then headers[name:lower()] = value end
-      end
+      local headers = r.headers()
       local length = tonumber(headers["content-length"] or "0") or 0
       local body = length > 0 and r.bytes(length) or ""
       local path = (target or "/"):gsub("%?.*$", "")
@@ -104,11 +96,7 @@ local function serve_connection(conn, listener)
       end
     end
   end
-  conn:close()
 end
-
-io.stdout:write("listening ", port, "\n")
-io.stdout:flush()
 
 coserver.serve{ listeners = { server, second, quiet }, serve_connection = serve_connection,
                 idle_seconds = IDLE_SECONDS, max_connections = MAX_CONNECTIONS, fail_past_max = true,

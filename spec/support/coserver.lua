@@ -71,6 +71,17 @@ function M.reader(conn)
       if not fill(buffer == "" and idle_until or nil) then return nil end
     end
   end
+  -- The header lines up to the blank one (or the peer's close), as
+  -- { lower-case name = value }.
+  function r.headers()
+    local headers = {}
+    while true do
+      local line = r.line()
+      if not line or line == "" then return headers end
+      local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+      if name then headers[name:lower()] = value end
+    end
+  end
   function r.bytes(n)
     while #buffer < n do
       if not fill() then return nil end
@@ -112,7 +123,8 @@ function M.listen(backlog)
   return listener, select(2, listener:getsockname())
 end
 
---- Serves the connections of `listeners` until stop() or `idle_seconds`
+--- Prints "listening <port>" (the first listener's), then serves the
+--- connections of `listeners` until stop() or `idle_seconds`
 --- without a connection accepted or one going back to read, each in a
 --- coroutine running serve_connection(conn, listener) (the connection is
 --- closed when it returns). options:
@@ -126,6 +138,9 @@ end
 ---   name              what a connection's error on stderr begins with
 function M.serve(options)
   local listeners, max = options.listeners, options.max_connections
+  -- (what the spec that started the server waits for before it connects)
+  io.stdout:write("listening ", select(2, listeners[1]:getsockname()), "\n")
+  io.stdout:flush()
   local last_active = socket.gettime()
   while running and socket.gettime() - last_active < options.idle_seconds do
     for _, listener in ipairs(listeners) do
