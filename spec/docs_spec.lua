@@ -10,13 +10,7 @@ local extruct = require("extruct")
 
 local API = "docs/api.md"
 
-local function read(path)
-  local file = io.open(path, "rb")
-  if not file then return nil end
-  local text = file:read("*a")
-  file:close()
-  return text
-end
+local read = helpers.file_text
 
 -- The anchor GitHub gives a heading: lower case, punctuation other than
 -- '-' and '_' dropped, spaces to '-'; a repeated anchor gets -1, -2 ...

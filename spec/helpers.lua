@@ -427,4 +427,13 @@ function helpers.read_file(path)
   return data
 end
 
+--- A file's bytes, or nil when there is no such file (or it cannot be read).
+function helpers.file_text(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
 return helpers

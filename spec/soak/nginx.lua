@@ -3,6 +3,8 @@
 -- through extruct.gather on one transport: over cosockets (light threads
 -- waiting side by side) or over libcurl (each transfer blocks its worker,
 -- so the cosocket requests of that worker wait the while).
+local openresty = require("spec.support.openresty")
+
 local M = {}
 
 M.CONFIG = [[
@@ -18,14 +20,7 @@ error_log ${work}/error.log ${log_level};
 events { worker_connections 4096; }
 
 http {
-  access_log off;
-  client_body_temp_path ${work}/body;
-  proxy_temp_path ${work}/proxy;
-  fastcgi_temp_path ${work}/fastcgi;
-  uwsgi_temp_path ${work}/uwsgi;
-  scgi_temp_path ${work}/scgi;
-  lua_package_path "${root}/lua/?.lua;${root}/lua/?/init.lua;${root}/?.lua;;";
-  lua_package_cpath "${root}/build/luajit/?.so;;";
+]] .. openresty.HTTP_FILES .. [[
   # (the cosockets' own timeouts are set on each socket; these are nginx's
   # for the client of /batch, which waits for a whole batch)
   send_timeout 300s;
@@ -63,7 +58,7 @@ http {
 --- The configuration for a soak server at `url`, nginx listening on
 --- `port`, its files in `work`, this checkout at `root`.
 function M.config(values)
-  return (M.CONFIG:gsub("%${([%w_]+)}", function(name) return assert(values[name], name) end))
+  return openresty.fill(M.CONFIG, values)
 end
 
 return M

@@ -31,6 +31,7 @@ package.path = "./?.lua;" .. package.path
 local socket = require("socket")
 local http = require("socket.http")
 local cjson = require("cjson")
+local helpers = require("spec.helpers")
 local soak = require("spec.soak.soak")
 local nginx_host = require("spec.soak.nginx")
 
@@ -52,58 +53,19 @@ local NGINX_FD_ROOM = 4 * (3 * 32 + 3 * 16 + 16)
 local NGINX_FD_SLACK = 32
 local NGINX_RSS_KB_SLACK = 4 * 4096
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = helpers.shell_quote
+local eventually, write_file = helpers.eventually, helpers.write_file
 
-local function run(command)
-  local pipe = assert(io.popen(command .. " 2>&1; echo \"exit:$?\""))
-  local out = pipe:read("*a")
-  pipe:close()
-  local body, status = out:match("^(.-)exit:(%d+)%s*$")
-  return body, tonumber(status)
-end
+-- (what a host prints on stderr is part of its output: the run fails on it)
+local function run(command) return helpers.run(command .. " 2>&1") end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+-- (nil for a file a failed host never wrote)
+local read_file = helpers.file_text
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local port = select(2, s:getsockname())
-  s:close()
-  return tonumber(port)
-end
-
-local function listening(port)
-  local probe = socket.tcp()
-  probe:settimeout(1)
-  local ok = probe:connect("127.0.0.1", port)
-  probe:close()
-  return ok ~= nil
-end
-
-local function eventually(seconds, fn)
-  local deadline = socket.gettime() + seconds
-  repeat
-    if fn() then return true end
-    socket.sleep(0.05)
-  until socket.gettime() > deadline
-  return fn()
-end
+local function listening(port) return not helpers.refuses_connections(port) end
 
 local root = run("pwd"):gsub("%s+$", "")
-local work = os.tmpname()
-os.remove(work)
-assert(os.execute("mkdir -p " .. q(work)))
+local work = helpers.scratch_dir()
 
 ---------------------------------------------------------------------------
 -- The server
@@ -125,13 +87,7 @@ local function server_get(path)
 end
 
 local function stop_server()
-  if not server.pipe then return end
-  http.request{ url = server.url .. "/_soak/shutdown", method = "POST" }
-  if not eventually(3, function() return not listening(server.port) end) then
-    os.execute("kill " .. server.pid .. " 2>/dev/null")
-  end
-  server.pipe:close()
-  server.pipe = nil
+  helpers.stop_server(server, function() http.request{ url = server.url .. "/_soak/shutdown", method = "POST" } end)
 end
 
 ---------------------------------------------------------------------------
@@ -221,7 +177,7 @@ local function nginx()
   local report = new_report("nginx")
   local dir = work .. "/nginx"
   assert(os.execute("mkdir -p " .. q(dir)))
-  local port = free_port()
+  local port = helpers.closed_port()
   write_file(dir .. "/nginx.conf", nginx_host.config{ work = dir, root = root, url = server.url, port = tostring(port),
     log_level = os.getenv("SOAK_NGINX_LOG") or "warn" })
   local master = tonumber((run(("nginx -p %s -c %s -e %s >%s 2>&1 </dev/null & echo $!"):format(
@@ -327,7 +283,7 @@ end)
 local stats_ok, server_stats = pcall(server_get, "/_soak/stats")
 if not stats_ok then server_stats = {} end
 stop_server()
-if not os.getenv("SOAK_KEEP") then os.execute("rm -rf " .. q(work)) else print("soak: kept " .. work) end
+if not os.getenv("SOAK_KEEP") then helpers.remove_dir(work) else print("soak: kept " .. work) end
 if not ok_run then
   io.stderr:write("soak: ", tostring(err_run), "\n")
   os.exit(1)

@@ -23,6 +23,7 @@
 package.path = "./?.lua;" .. package.path
 local socket = require("socket")
 local cjson = require("cjson")
+local coserver = require("spec.support.coserver")
 local soak = require("spec.soak.soak")
 
 local IDLE_SECONDS = 600
@@ -37,80 +38,11 @@ math.randomseed(seed)
 
 -- (a backlog for many connections at once: luasocket's default of 32 would
 -- leave connections waiting a SYN retransmission, seconds, to be accepted)
-local server = assert(socket.bind("127.0.0.1", 0, 1024))
-server:settimeout(0)
-local port = select(2, server:getsockname())
+local server = coserver.listen(1024)
 
-local sessions = {} -- co -> { conn, waits = "read" | "write" | "sleep" | "start", wake_at }
 local attempts_of = {} -- id -> requests seen (redirect hops aside)
-local stats = { requests = 0, connections = 0, most_connections = 0 }
-
-local function wait_for(what, wake_at)
-  local session = sessions[coroutine.running()]
-  session.waits, session.wake_at = what, wake_at
-  coroutine.yield()
-end
-
-local function sleep(seconds) wait_for("sleep", socket.gettime() + seconds) end
-
--- A buffered reader over a non-blocking socket; `idle_until` bounds the wait
--- for the first byte of a request (then the reader says the connection is done).
-local function reader(conn)
-  local buffer = ""
-  local r = {}
-  local function fill(idle_until)
-    while true do
-      local data, err, partial = conn:receive(65536)
-      data = data or partial
-      if data and #data > 0 then
-        buffer = buffer .. data
-        return true
-      end
-      if err == "closed" then return false end
-      if idle_until and socket.gettime() >= idle_until then return false end
-      if idle_until then
-        -- (select wakes on a byte; the idle limit is checked at least every 100 ms)
-        local session = sessions[coroutine.running()]
-        session.waits, session.wake_at = "read", math.min(idle_until, socket.gettime() + 0.1)
-        coroutine.yield()
-      else
-        wait_for("read")
-      end
-    end
-  end
-  function r.line(idle_until)
-    while true do
-      local eol = buffer:find("\n", 1, true)
-      if eol then
-        local line = buffer:sub(1, eol - 1):gsub("\r$", "")
-        buffer = buffer:sub(eol + 1)
-        return line
-      end
-      if not fill(buffer == "" and idle_until or nil) then return nil end
-    end
-  end
-  function r.bytes(n)
-    while #buffer < n do
-      if not fill() then return nil end
-    end
-    local data = buffer:sub(1, n)
-    buffer = buffer:sub(n + 1)
-    return data
-  end
-  return r
-end
-
-local function send_all(conn, data)
-  local start = 1
-  while start <= #data do
-    local sent, err, partial = conn:send(data, start)
-    local last = sent or partial
-    if last and last >= start then start = last + 1 end
-    if err == "closed" then return false end
-    if start <= #data then wait_for("write") end
-  end
-  return true
-end
+local requests = 0
+local send_all, sleep = coserver.send_all, coserver.sleep
 
 local REASONS = { [200] = "OK", [307] = "Temporary Redirect", [401] = "Unauthorized", [404] = "Not Found",
                   [409] = "Conflict", [422] = "Unprocessable Entity", [429] = "Too Many Requests",
@@ -121,14 +53,6 @@ local function head(status, headers, length)
   for _, h in ipairs(headers) do lines[#lines + 1] = h end
   if length then lines[#lines + 1] = "Content-Length: " .. length end
   return table.concat(lines, "\r\n") .. "\r\n\r\n"
-end
-
-local function query_of(target)
-  local query = {}
-  for name, value in (target:match("%?(.*)$") or ""):gmatch("([^&=]+)=([^&]*)") do
-    query[name] = value:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end)
-  end
-  return query
 end
 
 -- Serves one attempt of a soak request; returns whether the connection
@@ -200,31 +124,23 @@ local function serve_attempt(conn, method, id, query, moved, reused)
   error("soak server: no such step " .. tostring(step))
 end
 
-local running = true
-
 local function serve_connection(conn)
-  local r = reader(conn)
+  local r = coserver.reader(conn)
   local served = 0
   -- how long this connection may stay idle between requests (seeded); a
   -- new one waits for its first request as long as a client may take
   local idle = 0.3 + math.random() * 2.7
-  while running do
+  while coserver.running() do
     local request_line = r.line(socket.gettime() + (served > 0 and idle or 60))
     if not request_line then break end
     if request_line ~= "" then
       local method, target = request_line:match("^(%S+) (%S+)")
-      local headers = {}
-      while true do
-        local line = r.line()
-        if not line or line == "" then break end
-        local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-        if name then headers[name:lower()] = value end
-      end
+      local headers = r.headers()
       local length = tonumber(headers["content-length"] or "0") or 0
       if length > 0 and not r.bytes(length) then break end
-      stats.requests = stats.requests + 1
+      requests = requests + 1
       local path = (target or "/"):gsub("%?.*$", "")
-      local query = query_of(target or "")
+      local query = coserver.query_of(target or "")
       local id, moved_id = path:match("^/v1/soak/([%w_.-]+)$"), path:match("^/v1/soak/([%w_.-]+)/moved$")
       local open
       if id or moved_id then
@@ -245,11 +161,13 @@ local function serve_connection(conn)
         local body = next(taken) and cjson.encode(taken) or "{}"
         open = send_all(conn, head(200, { "Content-Type: application/json" }, #body) .. body)
       elseif path == "/_soak/stats" then
-        local body = cjson.encode(stats)
+        local counts = coserver.counts
+        local body = cjson.encode({ requests = requests, connections = counts.accepted,
+                                    most_connections = counts.most_open })
         open = send_all(conn, head(200, { "Content-Type: application/json" }, #body) .. body)
       elseif path == "/_soak/shutdown" then
         send_all(conn, head(200, { "Connection: close" }, 2) .. "{}")
-        running = false
+        coserver.stop()
         open = false
       else
         open = send_all(conn, head(404, { "Content-Type: application/json" }, 2) .. "{}")
@@ -258,59 +176,7 @@ local function serve_connection(conn)
       if not open or (headers.connection or ""):lower() == "close" then break end
     end
   end
-  conn:close()
 end
 
-io.stdout:write("listening ", port, "\n")
-io.stdout:flush()
-
-local last_request = socket.gettime()
-local count = 0
-while running and socket.gettime() - last_request < IDLE_SECONDS do
-  while count < MAX_CONNECTIONS do
-    local conn = server:accept()
-    if not conn then break end
-    conn:settimeout(0)
-    sessions[coroutine.create(serve_connection)] = { conn = conn, waits = "start" }
-    count = count + 1
-    stats.connections = stats.connections + 1
-    stats.most_connections = math.max(stats.most_connections, count)
-  end
-  local readers, writers, timeout = { server }, {}, 0.5
-  local now = socket.gettime()
-  for _, session in pairs(sessions) do
-    if session.waits == "read" then
-      readers[#readers + 1] = session.conn
-      if session.wake_at then timeout = math.min(timeout, math.max(0, session.wake_at - now)) end
-    elseif session.waits == "write" then
-      writers[#writers + 1] = session.conn
-    elseif session.waits == "sleep" then
-      timeout = math.min(timeout, math.max(0, session.wake_at - now))
-    else
-      timeout = 0
-    end
-  end
-  local readable, writable = socket.select(readers, writers, timeout)
-  if readable[server] then last_request = socket.gettime() end
-  now = socket.gettime()
-  local go = {}
-  for co, session in pairs(sessions) do
-    if session.waits == "start" or (session.waits == "sleep" and now >= session.wake_at)
-        or (session.waits == "read" and (readable[session.conn] or (session.wake_at and now >= session.wake_at)))
-        or (session.waits == "write" and writable[session.conn]) then
-      go[#go + 1] = co
-    end
-  end
-  for _, co in ipairs(go) do
-    local session = sessions[co]
-    session.waits, session.wake_at = nil, nil
-    local ok, err = coroutine.resume(co, session.conn)
-    if not ok then io.stderr:write("soak server: ", tostring(err), "\n") end
-    if coroutine.status(co) == "dead" then
-      session.conn:close()
-      sessions[co] = nil
-      count = count - 1
-    end
-  end
-end
-server:close()
+coserver.serve{ listeners = { server }, serve_connection = serve_connection, idle_seconds = IDLE_SECONDS,
+                max_connections = MAX_CONNECTIONS, name = "soak server" }

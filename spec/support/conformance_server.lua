@@ -17,135 +17,55 @@
 -- A third port ("{silent}") accepts connections and never says a word, as
 -- a plain-HTTP server waiting for a request line does to a TLS handshake.
 package.path = "./?.lua;" .. package.path
-local socket = require("socket")
+local coserver = require("spec.support.coserver")
 local cases = require("spec.support.conformance_cases")
 
 local IDLE_SECONDS = 120
+-- (far more than the suite ever opens at once: past it, a client leaks
+-- connections, and the server fails rather than wait)
 local MAX_CONNECTIONS = 200
 
-local server = assert(socket.bind("127.0.0.1", 0))
-server:settimeout(0)
-local _, port = server:getsockname()
+local server, port = coserver.listen()
 local origin = "http://127.0.0.1:" .. port
 -- a second port: another origin, for redirects that must drop the token
-local second = assert(socket.bind("127.0.0.1", 0))
-second:settimeout(0)
-local other = "http://127.0.0.1:" .. select(2, second:getsockname())
-local quiet = assert(socket.bind("127.0.0.1", 0))
-quiet:settimeout(0)
-local silent = "http://127.0.0.1:" .. select(2, quiet:getsockname())
+local second, second_port = coserver.listen()
+local other = "http://127.0.0.1:" .. second_port
+local quiet, quiet_port = coserver.listen()
+local silent = "http://127.0.0.1:" .. quiet_port
 
--- The coroutines, what each waits for, and their sockets.
-local sessions = {} -- co -> { conn = , waits = "read" | "write" | "sleep", wake_at = }
 local requests_of = {} -- "<run>|<name>" -> how many requests came
-
-local function wait_for(what, wake_at)
-  local session = sessions[coroutine.running()]
-  session.waits, session.wake_at = what, wake_at
-  coroutine.yield()
-end
-
--- A buffered reader over a non-blocking socket: false when the peer closed.
-local function reader(conn)
-  local buffer = ""
-  local function fill()
-    while true do
-      local data, err, partial = conn:receive(65536)
-      data = data or partial
-      if data and #data > 0 then
-        buffer = buffer .. data
-        return true
-      end
-      if err == "closed" then return false end
-      wait_for("read")
-    end
-  end
-  local r = {}
-  -- The first byte waiting, or nil when the peer closed.
-  function r.peek()
-    if buffer == "" and not fill() then return nil end
-    return buffer:sub(1, 1)
-  end
-  function r.line()
-    while true do
-      local eol = buffer:find("\n", 1, true)
-      if eol then
-        local line = buffer:sub(1, eol - 1):gsub("\r$", "")
-        buffer = buffer:sub(eol + 1)
-        return line
-      end
-      if not fill() then return nil end
-    end
-  end
-  function r.bytes(n)
-    while #buffer < n do
-      if not fill() then return nil end
-    end
-    local data = buffer:sub(1, n)
-    buffer = buffer:sub(n + 1)
-    return data
-  end
-  return r
-end
-
-local function send_all(conn, data)
-  local start = 1
-  while start <= #data do
-    local sent, err, partial = conn:send(data, start)
-    local last = sent or partial
-    if last and last >= start then start = last + 1 end
-    if err == "closed" then return false end
-    if start <= #data then wait_for("write") end
-  end
-  return true
-end
-
-local function query_of(target)
-  local query = {}
-  for name, value in (target:match("%?(.*)$") or ""):gmatch("([^&=]+)=([^&]*)") do query[name] = value end
-  return query
-end
-
-local running = true
+local send_all = coserver.send_all
 
 -- What a TLS handshake (a record of type 22) gets from a plain-HTTP server.
 local TLS_HANDSHAKE_RECORD = "\22"
 local PLAIN_HTTP_REFUSAL = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
-local function serve_connection(conn, is_silent)
-  local r = reader(conn)
-  if is_silent then
+local function serve_connection(conn, listener)
+  local r = coserver.reader(conn)
+  if listener == quiet then
     while r.line() do end -- until the peer gives up
-    conn:close()
     return
   end
   if r.peek() == TLS_HANDSHAKE_RECORD then
     send_all(conn, PLAIN_HTTP_REFUSAL)
-    conn:close()
     return
   end
   local open = true
-  while open and running do
+  while open and coserver.running() do
     local request_line = r.line()
     if not request_line then break end
     if request_line ~= "" then
       local method, target = request_line:match("^(%S+) (%S+)")
-      local headers = {}
-      while true do
-        local line = r.line()
-        if not line or line == "" then break end
-        local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-        if name then headers[name:lower()] = value end
-      end
+      local headers = r.headers()
       local length = tonumber(headers["content-length"] or "0") or 0
       local body = length > 0 and r.bytes(length) or ""
       local path = (target or "/"):gsub("%?.*$", "")
-      local query = query_of(target or "")
+      local query = coserver.query_of(target or "")
       local name = path:match("^/case/([%w_]+)")
       local case = name and cases.BY_NAME[name]
       if path == "/shutdown" then
         send_all(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
-        running = false
+        coserver.stop()
         break
       elseif not case then
         send_all(conn, "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
@@ -164,7 +84,7 @@ local function serve_connection(conn, is_silent)
         if open then open = send_all(conn, api.fill(bytes)) end
         return open
       end
-      function api.sleep(seconds) wait_for("sleep", socket.gettime() + seconds) end
+      api.sleep = coserver.sleep
       function api.close()
         open = false
       end
@@ -176,64 +96,8 @@ local function serve_connection(conn, is_silent)
       end
     end
   end
-  conn:close()
 end
 
-io.stdout:write("listening ", port, "\n")
-io.stdout:flush()
-
-local last_request = socket.gettime()
-while running and socket.gettime() - last_request < IDLE_SECONDS do
-  -- new connections
-  for _, listener in ipairs({ server, second, quiet }) do
-    while true do
-      local conn = listener:accept()
-      if not conn then break end
-      last_request = socket.gettime()
-      conn:settimeout(0)
-      local co = coroutine.create(serve_connection)
-      sessions[co] = { conn = conn, waits = "start", silent = listener == quiet }
-    end
-  end
-  -- who can go on
-  local readers, writers, timeout = { server, second, quiet }, {}, 0.5
-  local now = socket.gettime()
-  local count = 0
-  for _, session in pairs(sessions) do
-    count = count + 1
-    if session.waits == "read" then
-      readers[#readers + 1] = session.conn
-    elseif session.waits == "write" then
-      writers[#writers + 1] = session.conn
-    elseif session.waits == "sleep" then
-      timeout = math.min(timeout, math.max(0, session.wake_at - now))
-    else
-      timeout = 0
-    end
-  end
-  assert(count <= MAX_CONNECTIONS, "too many connections at once")
-  local readable, writable = socket.select(readers, writers, timeout)
-  now = socket.gettime()
-  local go = {}
-  for co, session in pairs(sessions) do
-    if session.waits == "start" or (session.waits == "sleep" and now >= session.wake_at)
-        or (session.waits == "read" and readable[session.conn])
-        or (session.waits == "write" and writable[session.conn]) then
-      go[#go + 1] = co
-    end
-  end
-  for _, co in ipairs(go) do
-    sessions[co].waits = nil
-    local ok, err = coroutine.resume(co, sessions[co].conn, sessions[co].silent)
-    if not ok then io.stderr:write("conformance server: ", tostring(err), "\n") end
-    if coroutine.status(co) == "dead" then
-      sessions[co].conn:close()
-      sessions[co] = nil
-    elseif sessions[co].waits == "read" then
-      last_request = socket.gettime()
-    end
-  end
-end
-server:close()
-second:close()
-quiet:close()
+coserver.serve{ listeners = { server, second, quiet }, serve_connection = serve_connection,
+                idle_seconds = IDLE_SECONDS, max_connections = MAX_CONNECTIONS, fail_past_max = true,
+                name = "conformance server" }

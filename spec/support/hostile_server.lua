@@ -25,19 +25,13 @@
 --   GET /v1/tables/ID          404 {"detail":"Table not found"}, as the API says
 --   anything else              404 {"detail":"Not Found"}, FastAPI's missing route
 
+package.path = "./?.lua;" .. package.path
 local socket = require("socket")
+local query_of = require("spec.support.coserver").query_of
 
 local MAX_REQUESTS = 10000
 local IDLE_SECONDS = 60
 local PAGED_ROWS = 7
-
-local function query_params(target)
-  local params = {}
-  for name, value in (target:match("%?(.*)$") or ""):gmatch("([^&=]+)=([^&]*)") do
-    params[name] = value:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end)
-  end
-  return params
-end
 
 local function answer(conn, status, headers, body)
   local head = { ("HTTP/1.1 %d %s"):format(status, status == 200 and "OK" or "Not Found") }
@@ -104,7 +98,7 @@ local function serve(conn)
     return true
   end
   local path = target:gsub("%?.*$", "")
-  local params = query_params(target)
+  local params = query_of(target)
   if path == "/shutdown" then
     answer(conn, 200, {}, "{}")
     return false

@@ -10,6 +10,20 @@ local M = {}
 local root = helpers.run("pwd"):gsub("%s+$", "")
 local MODULES = "/usr/lib/nginx/modules"
 
+-- What the http block of every nginx of the specs (the soak's too) begins
+-- with: its files in ${work}, nothing outside it written, and this
+-- checkout's Lua (${root}) first on the module paths.
+M.HTTP_FILES = [[
+  access_log off;
+  client_body_temp_path ${work}/body;
+  proxy_temp_path ${work}/proxy;
+  fastcgi_temp_path ${work}/fastcgi;
+  uwsgi_temp_path ${work}/uwsgi;
+  scgi_temp_path ${work}/scgi;
+  lua_package_path "${root}/lua/?.lua;${root}/lua/?/init.lua;${root}/?.lua;;";
+  lua_package_cpath "${root}/build/luajit/?.so;;";
+]]
+
 M.CONFIG = [[
 load_module ${modules}/ndk_http_module.so;
 load_module ${modules}/ngx_http_lua_module.so;
@@ -25,15 +39,7 @@ env EXTRUCT_API_URL;
 events { worker_connections 1024; }
 
 http {
-  access_log off;
-  client_body_temp_path ${work}/body;
-  proxy_temp_path ${work}/proxy;
-  fastcgi_temp_path ${work}/fastcgi;
-  uwsgi_temp_path ${work}/uwsgi;
-  scgi_temp_path ${work}/scgi;
-
-  lua_package_path "${root}/lua/?.lua;${root}/lua/?/init.lua;${root}/?.lua;;";
-  lua_package_cpath "${root}/build/luajit/?.so;;";
+]] .. M.HTTP_FILES .. [[
   lua_ssl_trusted_certificate ${work}/bundle.pem;
   lua_shared_dict results 1m;
 
@@ -217,7 +223,8 @@ http {
 }
 ]]
 
-local function fill(template, values)
+--- `template` with each ${name} replaced by values[name] (each one must be given).
+function M.fill(template, values)
   return (template:gsub("%${([%w_]+)}", function(name) return assert(values[name], name) end))
 end
 
@@ -248,7 +255,7 @@ function M.start(work, mock, workers)
   local dir = work .. "/nginx" .. workers
   assert(os.execute("mkdir -p " .. q(dir)))
   os.execute(("cp %s/*.pem %s/*.key %s/"):format(q(work), q(work), q(dir)))
-  helpers.write_file(dir .. "/nginx.conf", fill(M.CONFIG, {
+  helpers.write_file(dir .. "/nginx.conf", M.fill(M.CONFIG, {
     modules = MODULES, work = dir, root = root, port = tostring(ports[1]), tls_port = tostring(ports[2]),
     untrusted_port = tostring(ports[3]), wrong_name_port = tostring(ports[4]), workers = tostring(workers),
     master = workers > 1 and "on" or "off",
