@@ -132,7 +132,8 @@ end
 -- failure came before any byte of the answer (a stale kept-alive
 -- connection, worth one more try on a new one). `times.started` is when
 -- the exchange began, on `now`; `times.deadline` is set at the first send.
-local function exchange(ngx, client, sock, request, method, times, now)
+-- `reused`: the connection came from the pool.
+local function exchange(ngx, client, sock, request, method, times, now, reused)
   if times.deadline == nil then
     times.sent_at = now()
     times.deadline = times.sent_at + client.timeout
@@ -172,10 +173,13 @@ local function exchange(ngx, client, sock, request, method, times, now)
       looked_again = false
       received = received + #data
       state, failure, message = parser:feed(data)
-    elseif err ~= "timeout" and received == 0 and deadline - now() <= 0 then
-      -- (no byte of an answer, and the request's time is up: nginx could
-      -- not tell sooner, its worker busy elsewhere; it is a timeout, and
-      -- the request is not sent again on another connection)
+    elseif err ~= "timeout" and received == 0 and deadline - now() <= 0 and not reused then
+      -- (no byte of an answer on a new connection, and the request's time
+      -- is up: nginx could not tell sooner, its worker busy elsewhere; it is
+      -- a timeout, and the request is not sent again. On a kept-alive one,
+      -- the close may be the server's, for idleness, that came as the
+      -- request went: it is sent again, as any stale connection's, for the
+      -- server never read it.)
       return timed_out(received)
     elseif err == "closed" then
       if received == 0 then
@@ -241,7 +245,8 @@ function M.exchange(ngx, now, client, method, target, body, credentials)
         target.host, target.port)
       for line in request_trace:gmatch("[^\n]+") do trace[#trace + 1] = line end
     end
-    local response, keep, failure_message, before_answer = exchange(ngx, client, sock, request, method, times, now)
+    local response, keep, failure_message, before_answer = exchange(ngx, client, sock, request, method, times, now,
+      reused)
     if response then
       if keep then sock:setkeepalive(KEEPALIVE_MS, POOL_SIZE) else sock:close() end
       if trace then
@@ -252,10 +257,13 @@ function M.exchange(ngx, now, client, method, target, body, credentials)
       return response
     end
     sock:close()
-    -- a kept-alive connection the server had closed: again on another
+    -- a kept-alive connection the server had closed: again on another,
+    -- the request's time counted afresh from that send (the server never
+    -- had this one; a worker kept busy elsewhere may have let it run out)
     if not (reused and before_answer) then
       return nil, keep, failure_message, traced() -- (keep: the failure)
     end
+    times.deadline = nil
   end
   return nil, "closed", "the server closed every kept-alive connection without answering", traced()
 end
