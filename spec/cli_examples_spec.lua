@@ -55,8 +55,7 @@ local function json_inputs()
 end
 
 describe("docs/cli.md's examples", function()
-  local jq = os.execute("command -v jq >/dev/null 2>&1")
-  if not (jq == true or jq == 0) then
+  if not helpers.has_command("jq") then
     print("NOTICE: cli_examples_spec skipped: jq is not installed (scripts/deps.sh test installs it)")
     it("run as written", function() pending("jq is not installed: the examples pipe into it") end)
     return

@@ -20,9 +20,7 @@ local FIXTURE_KEYS, HOSTILE_COLUMNS, HOSTILE_VALUES, HOSTILE_TABLE = fixtures.FI
   fixtures.HOSTILE_VALUES, fixtures.HOSTILE_TABLE
 local hostile_table = fixtures.hostile_table
 
-local function found(command)
-  return (helpers.run("command -v " .. command .. " >/dev/null 2>&1 && echo yes")):find("yes") ~= nil
-end
+local found = helpers.has_command
 
 -- What each part needs, and why it is pending when missing.
 local MISSING_SQLITE = (not pcall(require, "dbd.sqlite3")) and "LuaDBI's SQLite driver is not installed (Debian:"
@@ -148,6 +146,21 @@ describe("extruct.database", function()
   end)
 end)
 
+-- A new SQLite file's path for each test of the enclosing describe, handed
+-- to set_path before the test; all of them removed after the last.
+local function a_file_per_test(set_path)
+  local scratch, remove = support.scratch()
+  local n = 0
+  before_each(function()
+    n = n + 1
+    set_path(("%s-%d.db"):format(scratch, n))
+  end)
+  lazy_teardown(function()
+    for i = 1, n do os.remove(("%s-%d.db"):format(scratch, i)) end
+    remove()
+  end)
+end
+
 describe("exports against the mock", function()
   -- one mock for them all, reset before each test
   local session = helpers.mock_and_client{ client = { timeout = 30, backoff = { base = 0.01, cap = 0.01 } } }
@@ -157,17 +170,8 @@ describe("exports against the mock", function()
   ---------------------------------------------------------------------------
 
   describe("export_table into SQLite", function()
-    local scratch, remove = support.scratch()
     local path
-    local n = 0
-    before_each(function()
-      n = n + 1
-      path = ("%s-%d.db"):format(scratch, n)
-    end)
-    lazy_teardown(function()
-      for i = 1, n do os.remove(("%s-%d.db"):format(scratch, i)) end
-      remove()
-    end)
+    a_file_per_test(function(file) path = file end)
 
     needs(MISSING_SQLITE, "writes 120 rows, a column per table column, and again 120: the second export writes nothing",
       function()
@@ -222,17 +226,8 @@ describe("exports against the mock", function()
   end)
 
   describe("export_table into SQLite, as the table changes", function()
-    local scratch, remove = support.scratch()
     local path
-    local n = 0
-    before_each(function()
-      n = n + 1
-      path = ("%s-%d.db"):format(scratch, n)
-    end)
-    lazy_teardown(function()
-      for i = 1, n do os.remove(("%s-%d.db"):format(scratch, i)) end
-      remove()
-    end)
+    a_file_per_test(function(file) path = file end)
 
     -- A table of support.COLUMNS with three rows, run until idle.
     local function small_table(client, mock)

@@ -272,6 +272,21 @@ function helpers.run(command)
   return body, tonumber(status)
 end
 
+--- Whether the shell finds `command` on the PATH.
+function helpers.has_command(command)
+  local ok = os.execute("command -v " .. command .. " >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+
+--- "<tool> is not installed" for the first of `tools` the shell does not
+--- find, or nil: why a spec that needs them all cannot run.
+function helpers.missing_command(tools)
+  for _, tool in ipairs(tools) do
+    if not helpers.has_command(tool) then return tool .. " is not installed" end
+  end
+  return nil
+end
+
 --- A new empty folder (remove it with helpers.remove_dir).
 function helpers.scratch_dir()
   local dir = os.tmpname()

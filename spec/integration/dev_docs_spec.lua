@@ -32,11 +32,7 @@ local function cannot_run()
   if helpers.LUA ~= "lua5.4" then
     return "the pages' commands name their interpreters whatever runs busted: they run once, in the lua5.4 pass"
   end
-  for _, tool in ipairs({ "make", "lua5.4", "luajit", "nginx", "nvim" }) do
-    local found = os.execute("command -v " .. tool .. " >/dev/null 2>&1")
-    if not (found == true or found == 0) then return tool .. " is not installed" end
-  end
-  return nil
+  return helpers.missing_command({ "make", "lua5.4", "luajit", "nginx", "nvim" })
 end
 
 describe("the developer's commands", function()

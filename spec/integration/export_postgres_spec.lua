@@ -17,9 +17,7 @@ local hex, without_seconds, inputs_of = fixtures.hex, fixtures.without_seconds, 
 local FIXTURE_KEYS, HOSTILE_COLUMNS, HOSTILE_VALUES, HOSTILE_TABLE = fixtures.FIXTURE_KEYS, fixtures.HOSTILE_COLUMNS,
   fixtures.HOSTILE_VALUES, fixtures.HOSTILE_TABLE
 
-local function found(command)
-  return (helpers.run("command -v " .. command .. " >/dev/null 2>&1 && echo yes")):find("yes") ~= nil
-end
+local found = helpers.has_command
 
 -- What it needs, and why it is pending when missing.
 local MISSING_POSTGRES = (not pcall(require, "dbd.postgresql")) and "LuaDBI's PostgreSQL driver is not installed"

@@ -17,11 +17,7 @@ local PAGE = "docs/getting-started.md"
 local function cannot_run()
   local ok = os.execute("unshare -n true >/dev/null 2>&1")
   if not (ok == true or ok == 0) then return "unshare -n is not allowed here (it needs root)" end
-  for _, tool in ipairs({ "luarocks", "lua5.4", "curl", "jq", "ip" }) do
-    local found = os.execute("command -v " .. tool .. " >/dev/null 2>&1")
-    if not (found == true or found == 0) then return tool .. " is not installed" end
-  end
-  return nil
+  return helpers.missing_command({ "luarocks", "lua5.4", "curl", "jq", "ip" })
 end
 
 describe(PAGE, function()

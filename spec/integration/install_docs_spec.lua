@@ -49,11 +49,7 @@ local function cannot_run()
   if helpers.LUA ~= "lua5.4" then
     return "the page's commands name their Lua versions whatever runs busted: they run once, in the lua5.4 pass"
   end
-  for _, tool in ipairs({ "luarocks", "cmake", "ctest", "gcc", "lua5.4", "lua5.1" }) do
-    local found = os.execute("command -v " .. tool .. " >/dev/null 2>&1")
-    if not (found == true or found == 0) then return tool .. " is not installed" end
-  end
-  return nil
+  return helpers.missing_command({ "luarocks", "cmake", "ctest", "gcc", "lua5.4", "lua5.1" })
 end
 
 describe(PAGE, function()

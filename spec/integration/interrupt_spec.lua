@@ -12,10 +12,7 @@ local markdown = require("spec.support.markdown")
 
 local q = helpers.shell_quote
 
-local function found(command)
-  local ok = os.execute("command -v " .. command .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local found = helpers.has_command
 
 local function lua_env()
   return ("LUA_PATH=%s LUA_CPATH=%s"):format(q(package.path), q(package.cpath))

@@ -30,11 +30,7 @@ local function cannot_run()
   if helpers.LUA ~= "lua5.4" then
     return "the page's commands name lua5.4 whatever runs busted: they run once, in the lua5.4 pass"
   end
-  for _, tool in ipairs({ "curl", "lua5.4" }) do
-    local found = os.execute("command -v " .. tool .. " >/dev/null 2>&1")
-    if not (found == true or found == 0) then return tool .. " is not installed" end
-  end
-  return nil
+  return helpers.missing_command({ "curl", "lua5.4" })
 end
 
 describe(PAGE, function()

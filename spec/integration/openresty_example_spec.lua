@@ -18,11 +18,7 @@ local function cannot_run()
   if not io.open("/usr/lib/nginx/modules/ngx_http_lua_module.so", "rb") then
     return "libnginx-mod-http-lua is not installed"
   end
-  for _, tool in ipairs({ "nginx", "curl", "ip", "luajit" }) do
-    local found = os.execute("command -v " .. tool .. " >/dev/null 2>&1")
-    if not (found == true or found == 0) then return tool .. " is not installed" end
-  end
-  return nil
+  return helpers.missing_command({ "nginx", "curl", "ip", "luajit" })
 end
 
 describe(README, function()

@@ -76,10 +76,7 @@ describe(PAGE, function()
     if not why and helpers.LUA ~= "lua5.4" then
       why = "the README's commands name lua5.4 whatever runs busted: they run once, in the lua5.4 pass"
     end
-    for _, tool in ipairs({ "luarocks", "make", "lua5.4" }) do
-      local found = os.execute("command -v " .. tool .. " >/dev/null 2>&1")
-      if not why and not (found == true or found == 0) then why = tool .. " is not installed" end
-    end
+    why = why or helpers.missing_command({ "luarocks", "make", "lua5.4" })
     if why then
       print("NOTICE: readme_spec: the shell lines are not run: " .. why)
       it("run as written", function() pending(why) end)

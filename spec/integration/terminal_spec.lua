@@ -69,8 +69,7 @@ describe("extruct tables wait", function()
     end)
 
     it("shows done/total, percent and elapsed on a real terminal screen, then clears the bar (tmux)", function()
-      local have_tmux = os.execute("command -v tmux >/dev/null 2>&1")
-      if not (have_tmux == true or have_tmux == 0) then
+      if not helpers.has_command("tmux") then
         pending("tmux not found")
         return
       end

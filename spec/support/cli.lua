@@ -134,10 +134,7 @@ end
 
 M.run_extruct = helpers.run_extruct
 
-local function found(command)
-  local ok = os.execute("command -v " .. command .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
+local found = helpers.has_command
 
 --- Whether script(1) is there to give a command a terminal.
 M.HAVE_SCRIPT = found("script")

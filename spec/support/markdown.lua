@@ -265,11 +265,7 @@ end
 function M.sandbox_unavailable()
   local ok = os.execute("unshare --mount --net --pid --fork --mount-proc true >/dev/null 2>&1")
   if not (ok == true or ok == 0) then return "unshare (network, PID and mount namespaces) is not allowed here: it needs root" end
-  for _, tool in ipairs({ "ip", "bash", "timeout" }) do
-    local found = os.execute("command -v " .. tool .. " >/dev/null 2>&1")
-    if not (found == true or found == 0) then return tool .. " is not installed" end
-  end
-  return nil
+  return helpers.missing_command({ "ip", "bash", "timeout" })
 end
 
 --- Runs the bash script `script` (text) in the folder dir inside the

@@ -33,7 +33,7 @@ end
 --- Why a server cannot be started here, or nil when it can.
 function M.missing()
   if not bin_folder() then return "PostgreSQL's server programs are not installed (Debian: postgresql)" end
-  if as_root() and not helpers.run("command -v runuser"):find("runuser") then
+  if as_root() and not helpers.has_command("runuser") then
     return "running as root without runuser to start PostgreSQL as another user"
   end
   return nil
